@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, cast
 
 import numpy as np
 from Bio.SeqIO.FastaIO import SimpleFastaParser
@@ -156,11 +156,11 @@ class Sniff:
 
 def _open_decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     if compression == "bzip2":
-        return bz2.BZ2File(raw, mode="rb")
+        return cast(IO[bytes], bz2.BZ2File(raw, mode="rb"))
     if compression == "xz":
-        return lzma.LZMAFile(raw, mode="rb")
+        return cast(IO[bytes], lzma.LZMAFile(raw, mode="rb"))
     return raw
 
 
@@ -387,7 +387,7 @@ class _LineCounter:
     line number of each header so that records can point back to the file.
     """
 
-    __slots__ = ("comment_lines", "first_comment", "header_lines", "handle", "line")
+    __slots__ = ("comment_lines", "first_comment", "handle", "header_lines", "line")
 
     def __init__(self, handle: IO[str]) -> None:
         self.handle = handle
@@ -467,7 +467,7 @@ class FastaReader:
             self._raw = raw
             stream = _open_decompressed(raw, self.info.compression)
             if stream is not raw:
-                stream = io.BufferedReader(stream, buffer_size=_READ_BUFFER)  # type: ignore[arg-type]
+                stream = io.BufferedReader(stream, buffer_size=_READ_BUFFER)  # type: ignore[arg-type,type-var]
             text = io.TextIOWrapper(stream, encoding=self.info.encoding, newline=None)
             counter = _LineCounter(text)
             try:

@@ -127,7 +127,7 @@ def parse_header(title: str) -> HeaderInfo:
     info = HeaderInfo(id=ident, description=description, accession=ident, name=description, aliases=aliases)
 
     pipe = ident.split("|")
-    if len(pipe) >= 3 and pipe[0] in _UNIPROT_DBS and not pipe[0:1] == ["gi"]:
+    if len(pipe) >= 3 and pipe[0] in _UNIPROT_DBS:
         info.db, info.accession, info.entry_name = pipe[0], pipe[1], pipe[2] or None
         info.name, tags = _tags(description, _UNIPROT_TAG)
         info.organism = tags.get("OS") or None

@@ -1,0 +1,509 @@
+"""Import FASTA files into a catalog: two streaming passes, one commit per file.
+
+Pass 1 (*scan*) reads the file once without writing anything: it checks every
+record, hashes every sequence and collects identifiers. A file that has to be
+rejected is rejected here, before the catalog is touched, and the totals it
+gives make the progress bar of pass 2 honest.
+
+Pass 2 (*write*) reads the file again and writes only sequences that are new
+(first occurrence in the file, not yet in the catalog): header metadata,
+vectors from the catalog's embedders, in Lance fragments that are not yet part
+of the table. When the whole file is written, one commit makes them visible:
+the catalog moves by exactly one version, or not at all if nothing is new. On
+cancel or failure the written fragments are deleted and the catalog is
+unchanged.
+
+Exact duplicates collapse into one row; the other identifiers are kept as
+``aliases`` (also when the sequence was already in the catalog).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+
+from .catalog import Catalog
+from .errors import Cancelled, FastaFormatError, GenoCatError, StorageError
+from .fasta import MOL_AMBIGUOUS, MOL_DNA, MOL_PROTEIN, MOL_RNA, MOLECULES, FastaReader, RecordIssue, split_title
+from .headers import parse_header
+from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
+
+__all__ = ["FileReport", "ImportReport", "import_files"]
+
+#: Rows per written Lance fragment batch: large enough for fast scans, small
+#: enough that one batch (sequences + vectors) stays well under 100 MB.
+WRITE_BATCH: Final = 32_768
+#: At most this many warnings per file are kept in the report (the count is exact).
+MAX_ISSUES: Final = 200
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What happened to one file."""
+
+    path: str
+    records: int = 0
+    imported: int = 0
+    duplicates_in_file: int = 0
+    already_in_catalog: int = 0
+    aliases_added: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    issues: list[RecordIssue] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    version: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the file was read (even if nothing in it was new)."""
+        return self.error is None
+
+    def summary(self) -> str:
+        """One line for a log or a status bar."""
+        name = Path(self.path).name
+        if self.error:
+            return f"{name}: not imported: {self.error}"
+        parts = [f"{self.imported:,} new sequence(s) from {self.records:,} record(s)"]
+        if self.duplicates_in_file:
+            parts.append(f"{self.duplicates_in_file:,} duplicate(s) in the file")
+        if self.already_in_catalog:
+            parts.append(f"{self.already_in_catalog:,} already in the catalog")
+        if self.skipped:
+            parts.append(f"{self.skipped:,} skipped")
+        if self.warnings:
+            parts.append(f"{self.warnings:,} warning(s)")
+        return f"{name}: " + ", ".join(parts)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """The outcome of :func:`import_files`."""
+
+    files: list[FileReport] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def imported(self) -> int:
+        """New rows over all files."""
+        return sum(f.imported for f in self.files)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        """Files that were rejected or failed."""
+        return [f for f in self.files if not f.ok]
+
+    @property
+    def records(self) -> int:
+        """Records read over all files."""
+        return sum(f.records for f in self.files)
+
+
+class _Issues:
+    def __init__(self, report: FileReport) -> None:
+        self.report = report
+
+    def add(self, issues: Sequence[RecordIssue], skipped: int = 0) -> None:
+        self.report.skipped += skipped
+        self.report.warnings += len(issues) - skipped
+        room = MAX_ISSUES - len(self.report.issues)
+        if room > 0:
+            self.report.issues.extend(issues[:room])
+
+
+@dataclass(slots=True)
+class _Scan:
+    hashes: np.ndarray  # S32, one per valid record, in file order
+    ids: list[str]
+    mol_counts: np.ndarray
+    records: int
+
+
+def import_files(
+    catalog: Catalog,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    strip_gaps: bool = False,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> ImportReport:
+    """Import FASTA files, each in one atomic commit.
+
+    A rejected file does not stop the others; its reason is in its
+    :class:`FileReport`. Cancelling stops at the next batch; the file being
+    imported leaves no trace, files finished before stay imported.
+
+    Parameters
+    ----------
+    catalog
+        Where to import.
+    paths
+        FASTA files (plain, gzip, bzip2 or xz).
+    strip_gaps
+        Remove alignment gaps instead of rejecting aligned files.
+    progress
+        Called with :class:`Progress` (in residue bytes of the current file) a few times a second.
+    cancel
+        Checked between batches.
+
+    Returns
+    -------
+    ImportReport
+        One :class:`FileReport` per file handled; ``cancelled`` if stopped.
+    """
+    cancel = cancel or CancelToken()
+    report = ImportReport()
+    for index, path in enumerate(paths, start=1):
+        if cancel.cancelled:
+            report.cancelled = True
+            break
+        fr = FileReport(str(path))
+        report.files.append(fr)
+        started = time.perf_counter()
+        prefix = f"{Path(path).name} ({index} of {len(paths)})" if len(paths) > 1 else Path(path).name
+        try:
+            _import_one(catalog, Path(path), fr, strip_gaps, progress, cancel, prefix)
+        except Cancelled:
+            report.cancelled = True
+            fr.error = "cancelled; nothing from this file was imported"
+        except GenoCatError as exc:
+            fr.error = exc.reason if isinstance(exc, FastaFormatError) else str(exc)
+            fr.imported = fr.aliases_added = 0
+        fr.seconds = time.perf_counter() - started
+        if report.cancelled:
+            break
+    return report
+
+
+def _import_one(
+    catalog: Catalog,
+    path: Path,
+    fr: FileReport,
+    strip_gaps: bool,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    prefix: str,
+) -> None:
+    issues = _Issues(fr)
+    scan = _scan(path, strip_gaps, issues, progress, cancel, prefix)
+    fr.records = scan.records
+    if scan.hashes.size == 0:
+        raise FastaFormatError(
+            str(path), f"no valid record: all {scan.records:,} record(s) were skipped (see the warnings)"
+        )
+    read_version = catalog.refresh()
+    existing = catalog.existing_hashes()
+
+    uniq, first_idx, inverse = np.unique(scan.hashes, return_index=True, return_inverse=True)
+    is_first = np.zeros(scan.hashes.size, dtype=bool)
+    is_first[first_idx] = True
+    in_catalog_u = np.isin(uniq, existing, assume_unique=True) if existing.size else np.zeros(uniq.size, bool)
+    in_catalog = in_catalog_u[inverse]
+    write = is_first & ~in_catalog
+    fr.duplicates_in_file = int((~is_first).sum())
+    fr.already_in_catalog = int(in_catalog_u.sum())
+
+    # Aliases of new rows: identifiers of later records with the same sequence.
+    # (dicts keep the file order and make each membership test O(1)).
+    groups: dict[int, dict[str, None]] = defaultdict(dict)
+    first_of = first_idx[inverse]
+    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():
+        first = int(first_of[i])
+        if scan.ids[i] != scan.ids[first]:
+            groups[first][scan.ids[i]] = None
+    aliases = {k: list(v) for k, v in groups.items()}
+    _warn_duplicate_ids(scan, issues)
+
+    majority = MOL_DNA if scan.mol_counts[MOL_DNA] + scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_PROTEIN] else MOL_PROTEIN
+    if majority == MOL_DNA and scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_DNA]:
+        majority = MOL_RNA
+
+    writer = _FragmentWriter(catalog)
+    try:
+        if write.any():
+            _write_pass(catalog, path, scan, write, aliases, majority, strip_gaps, writer, progress, cancel, prefix)
+        updated, removed, alias_rows = _alias_updates(catalog, scan, in_catalog, writer, fr)
+        if not writer.fragments and not updated and not removed:
+            fr.version = read_version
+            return
+        cancel.raise_if_cancelled()
+        import lance
+
+        if updated or removed:
+            op: Any = lance.LanceOperation.Update(
+                removed_fragment_ids=removed, updated_fragments=updated, new_fragments=writer.fragments
+            )
+        else:
+            op = lance.LanceOperation.Append(writer.fragments)
+        message = f"import {path.name}: {fr.imported:,} new, {alias_rows:,} with new aliases"
+        fr.version = catalog.commit(op, read_version, message)
+        writer.committed = True
+    finally:
+        if not writer.committed:
+            writer.discard()
+    progress(Progress(1, 1, "records", "done", fr.summary()))
+
+
+def _scan(
+    path: Path, strip_gaps: bool, issues: _Issues, progress: ProgressCallback, cancel: CancelToken, prefix: str
+) -> _Scan:
+    reader = FastaReader(path, strip_gaps=strip_gaps)
+    meter = RateMeter()
+    hashes: list[np.ndarray] = []
+    ids: list[str] = []
+    mol_counts = np.zeros(4, dtype=np.int64)
+    for batch in reader:
+        cancel.raise_if_cancelled()
+        hashes.append(batch.hashes)
+        for number, line, title in zip(batch.numbers.tolist(), batch.lines.tolist(), batch.titles, strict=True):
+            ident = split_title(title)[0]
+            if not ident:
+                ident = f"{path.name}#{number}"
+                issues.add([RecordIssue(number, line, "", f"header has no identifier; named it {ident!r}")])
+            ids.append(ident)
+        mol_counts += np.bincount(batch.molecule, minlength=4)
+        issues.add(batch.issues, batch.skipped)
+        if meter.due():
+            rate = meter.update(reader.bytes_read)
+            progress(Progress(reader.bytes_read, reader.size, "bytes", "checking", f"Checking {prefix}", rate))
+    issues.add(reader.file_issues)
+    h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
+    return _Scan(h, ids, mol_counts, reader.records)
+
+
+def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
+    """Warn about identifiers used for different sequences (all are kept)."""
+    ids = np.array(scan.ids, dtype=object)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    same = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+    seen: set[str] = set()
+    for j in same.tolist():
+        ident = str(sorted_ids[j])
+        if ident in seen:
+            continue
+        group = order[sorted_ids == ident]
+        if len(set(scan.hashes[group].tolist())) > 1:
+            seen.add(ident)
+            issues.add([RecordIssue(None, None, ident, f"identifier used for {len(group)} different sequences; all kept")])
+
+
+class _FragmentWriter:
+    """Writes uncommitted Lance fragments and deletes them if they are not committed."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.fragments: list[Any] = []
+        self.committed = False
+
+    def write(self, table: pa.Table) -> None:
+        import lance
+
+        try:
+            frags = lance.fragment.write_fragments(
+                table,
+                self.catalog.uri,
+                schema=self.catalog.schema,
+                storage_options=self.catalog.storage_options or None,
+            )
+        except OSError as exc:
+            raise StorageError(f"could not write to {self.catalog.location}: {exc}") from None
+        self.fragments.extend(frags)
+
+    def discard(self) -> None:
+        """Delete the data files of fragments that were never committed."""
+        if "://" in self.catalog.uri:
+            return  # on object stores, unreferenced files are removed by cleanup
+        for frag in self.fragments:
+            for f in frag.data_files():
+                try:
+                    os.remove(os.path.join(self.catalog.uri, "data", f.path))
+                except OSError:
+                    pass
+        self.fragments.clear()
+
+
+def _write_pass(
+    catalog: Catalog,
+    path: Path,
+    scan: _Scan,
+    write: np.ndarray,
+    aliases: dict[int, list[str]],
+    majority: int,
+    strip_gaps: bool,
+    writer: _FragmentWriter,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    prefix: str,
+) -> None:
+    reader = FastaReader(path, strip_gaps=strip_gaps)
+    columns = catalog.vector_columns()
+    embedder_objs = {col: catalog.embedder(col) for col in columns}
+    total = int(write.sum())
+    meter = RateMeter()
+    now = datetime.now(UTC)
+    pos = 0
+    done = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for batch in reader:
+        cancel.raise_if_cancelled()
+        n = len(batch)
+        if not np.array_equal(batch.hashes, scan.hashes[pos : pos + n]):
+            raise FastaFormatError(str(path), "the file changed while it was being imported; import it again")
+        sel = np.flatnonzero(write[pos : pos + n])
+        if sel.size:
+            table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema)
+            pending.append(table)
+            pending_rows += table.num_rows
+            done += table.num_rows
+        pos += n
+        if pending_rows >= WRITE_BATCH:
+            writer.write(pa.concat_tables(pending))
+            pending, pending_rows = [], 0
+        if meter.due():
+            rate = meter.update(done)
+            progress(Progress(done, total, "sequences", "importing", f"Importing {prefix}", rate))
+    if pos != scan.hashes.size:
+        raise FastaFormatError(str(path), "the file changed while it was being imported; import it again")
+    if pending:
+        cancel.raise_if_cancelled()
+        writer.write(pa.concat_tables(pending))
+    progress(Progress(done, total, "sequences", "importing", f"Importing {prefix}"))
+
+
+_MOLECULE_NAMES: Final = np.array([*MOLECULES, "protein"], dtype=object)
+
+
+def _rows(
+    batch: Any,
+    sel: np.ndarray,
+    pos: int,
+    scan: _Scan,
+    aliases: dict[int, list[str]],
+    majority: int,
+    source: str,
+    now: datetime,
+    embedder_objs: dict[str, Any],
+    schema: pa.Schema,
+) -> pa.Table:
+    """Build the Arrow rows for the selected records of one parsed batch."""
+    cols: dict[str, list[Any]] = defaultdict(list)
+    offsets = batch.offsets
+    data = batch.data
+    seqs = []
+    for j in sel.tolist():
+        info = parse_header(batch.titles[j])
+        ident = scan.ids[pos + j]
+        cols["id"].append(ident)
+        cols["accession"].append(info.accession or ident)
+        cols["aliases"].append(info.aliases + aliases.get(pos + j, []))
+        cols["description"].append(info.description)
+        cols["name"].append(info.name or None)
+        cols["db"].append(info.db)
+        cols["entry_name"].append(info.entry_name)
+        cols["organism"].append(info.organism)
+        cols["taxid"].append(info.taxid)
+        cols["gene"].append(info.gene)
+        cols["protein_existence"].append(info.protein_existence)
+        cols["sequence_version"].append(info.sequence_version)
+        seqs.append(data[offsets[j] : offsets[j + 1]])
+    mol = batch.molecule[sel].copy()
+    mol[mol == MOL_AMBIGUOUS] = majority
+    n = sel.size
+    sub_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in seqs], out=sub_off[1:])
+    packed = b"".join(seqs)
+    arrays: dict[str, pa.Array] = {
+        "seq_hash": pa.array(batch.hashes[sel].astype(str), pa.string()),
+        "sequence": pa.LargeStringArray.from_buffers(n, pa.py_buffer(sub_off), pa.py_buffer(packed)).cast(pa.string()),
+        "length": pa.array(np.diff(sub_off).astype(np.int32)),
+        "molecule": pa.array(_MOLECULE_NAMES[mol].tolist(), pa.string()),
+        "source_file": pa.array([source] * n, pa.string()),
+        "imported_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+    }
+    for name, values in cols.items():
+        arrays[name] = pa.array(values, schema.field(name).type)
+    nucleotide = (mol == MOL_DNA) | (mol == MOL_RNA)
+    for col, emb in embedder_objs.items():
+        if hasattr(emb, "embed_packed"):
+            vecs = emb.embed_packed(packed, sub_off, nucleotide)
+        else:
+            vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist())
+        arrays[col] = pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), emb.dim)
+    return pa.Table.from_arrays([_fill(arrays, f, n) for f in schema], schema=schema)
+
+
+def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:
+    # User fields added later by the schema editor start empty for new rows.
+    return arrays[f.name] if f.name in arrays else pa.nulls(n, f.type)
+
+
+def _alias_updates(
+    catalog: Catalog, scan: _Scan, in_catalog: np.ndarray, writer: _FragmentWriter, fr: FileReport
+) -> tuple[list[Any], list[int], int]:
+    """Rewrite catalog rows that gain identifiers from this file as aliases.
+
+    Returns the updated fragments, the fragments removed entirely, and the number of rows rewritten.
+    """
+    fr.imported = sum(f.physical_rows for f in writer.fragments)
+    new_ids: dict[str, list[str]] = defaultdict(list)
+    for i in np.flatnonzero(in_catalog).tolist():
+        new_ids[scan.hashes[i].decode()].append(scan.ids[i])
+    if not new_ids:
+        return [], [], 0
+    existing = catalog.rows_by_hash(new_ids)
+    changed_rows = []
+    aliases_col = existing.column("aliases").to_pylist()
+    id_col = existing.column("id").to_pylist()
+    hash_col = existing.column("seq_hash").to_pylist()
+    for r, (h, ident, al) in enumerate(zip(hash_col, id_col, aliases_col, strict=True)):
+        known = {ident, *(al or [])}
+        extra = [x for x in dict.fromkeys(new_ids[h]) if x not in known]
+        if extra:
+            aliases_col[r] = list(al or []) + extra
+            changed_rows.append(r)
+            fr.aliases_added += len(extra)
+    if not changed_rows:
+        return [], [], 0
+    changed = existing.take(changed_rows)
+    changed = changed.set_column(
+        changed.schema.get_field_index("aliases"),
+        "aliases",
+        pa.array([aliases_col[r] for r in changed_rows], pa.list_(pa.string())),
+    )
+    addresses = changed.column("_rowaddr").to_numpy()
+    changed = changed.drop_columns(["_rowaddr"])
+    ds = catalog.dataset()
+    updated, removed = [], []
+    changed_hashes = changed.column("seq_hash").to_pylist()
+    for frag_id in np.unique(addresses >> 32).tolist():
+        frag = ds.get_fragment(int(frag_id))
+        in_frag = [h for h, a in zip(changed_hashes, addresses.tolist(), strict=True) if a >> 32 == frag_id]
+        pred = "seq_hash IN (" + ",".join(f"'{h}'" for h in in_frag) + ")"
+        meta = frag.delete(pred)
+        if meta is None:
+            removed.append(int(frag_id))
+        else:
+            updated.append(meta)
+    writer.write(changed.select(catalog.schema.names))
+    return updated, removed, len(changed_rows)
+
+
+def describe_progress(p: Progress) -> str:
+    """Format a progress report as one line (used by the CLI)."""
+    frac = p.fraction
+    pct = f"{frac * 100:5.1f}%" if frac is not None else ""
+    return f"{p.message} {pct}".strip()
+
+
+ProgressPrinter = Callable[[Progress], None]

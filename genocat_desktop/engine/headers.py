@@ -32,7 +32,8 @@ _NCBI_DBS: Final = frozenset(
 _UNIPROT_TAG = re.compile(r"\s(OS|OX|GN|PE|SV)=")
 _UNIREF_TAG = re.compile(r"\s(n|Tax|TaxID|RepID)=")
 _BRACKET_TAG = re.compile(r"\[([A-Za-z_ ]+)=([^\]]*)\]")
-_TRAILING_ORGANISM = re.compile(r"\s*\[([^\[\]]+)\]\s*$")
+# NCBI organism names may hold one level of brackets: "[Clostridium] scindens".
+_TRAILING_ORGANISM = re.compile(r"\s*\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\s*$")
 # DIAMOND joins nr deflines with " >" instead of Ctrl-A; only split where an
 # accession-like token follows, so a '>' inside a description survives.
 _NR_JOIN = re.compile(r"\s>(?=[A-Za-z0-9_]+[.|][^\s]*\s)")

@@ -1,0 +1,256 @@
+"""FASTA header parsing: UniProt, UniRef, NCBI, nr and plain headers.
+
+The header strings are real ones: UniProt headers from ``tests/data/mmseqs2_QUERY.fasta``
+and NCBI nr deflines from DIAMOND's test data (``diamond_nr_300.faa``, read from
+``../shared/data`` when present).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from genocat_desktop.engine.headers import HeaderInfo, parse_header
+
+# --------------------------------------------------------------------------
+# UniProt
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        (
+            "tr|A7TBS3|A7TBS3_NEMVE Predicted protein (Fragment) OS=Nematostella vectensis GN=v1g153959 PE=4 SV=1 "
+            "Split=0 ",
+            {
+                "id": "tr|A7TBS3|A7TBS3_NEMVE",
+                "db": "tr",
+                "accession": "A7TBS3",
+                "entry_name": "A7TBS3_NEMVE",
+                "name": "Predicted protein (Fragment)",
+                "organism": "Nematostella vectensis",
+                "taxid": None,
+                "gene": "v1g153959",
+                "protein_existence": 4,
+                "sequence_version": 1,
+            },
+        ),
+        (
+            "sp|O51528|RECG_BORBU ATP-dependent DNA helicase RecG OS=Borrelia burgdorferi (strain ATCC 35210 / B31 / "
+            "CIP 102532 / DSM 4680) GN=recG PE=3 SV=1 Split=0 ",
+            {
+                "db": "sp",
+                "accession": "O51528",
+                "entry_name": "RECG_BORBU",
+                "name": "ATP-dependent DNA helicase RecG",
+                "organism": "Borrelia burgdorferi (strain ATCC 35210 / B31 / CIP 102532 / DSM 4680)",
+                "gene": "recG",
+                "protein_existence": 3,
+                "sequence_version": 1,
+            },
+        ),
+        (
+            "sp|P84927|DMS7_PHYTS Dermaseptin-7 OS=Phyllomedusa tarsius PE=1 SV=1 Split=0 ",
+            {"name": "Dermaseptin-7", "organism": "Phyllomedusa tarsius", "gene": None, "protein_existence": 1},
+        ),
+        (
+            "tr|A0A0W7XYV8|A0A0W7XYV8_9BACI Isoleucine--tRNA ligase OS=Bacillus sp. G3(2015) GN=ileS PE=3 SV=1 "
+            "Split=0 ",
+            {"accession": "A0A0W7XYV8", "name": "Isoleucine--tRNA ligase", "organism": "Bacillus sp. G3(2015)"},
+        ),
+        (
+            # The current UniProt format, with OX= (the taxon id).
+            "sp|P69905|HBA_HUMAN Hemoglobin subunit alpha OS=Homo sapiens OX=9606 GN=HBA1 PE=1 SV=2",
+            {
+                "accession": "P69905",
+                "entry_name": "HBA_HUMAN",
+                "name": "Hemoglobin subunit alpha",
+                "organism": "Homo sapiens",
+                "taxid": 9606,
+                "gene": "HBA1",
+                "protein_existence": 1,
+                "sequence_version": 2,
+            },
+        ),
+    ],
+)
+def test_uniprot(title: str, expected: dict[str, object]) -> None:
+    info = parse_header(title)
+    assert {k: getattr(info, k) for k in expected} == expected
+    assert info.aliases == []
+
+
+UNIPROT_TAG = re.compile(r"\b(OS|OX|GN|PE|SV|Split)=")
+
+
+def test_every_uniprot_header_of_the_query_file(data_dir: Path) -> None:
+    with open(data_dir / "mmseqs2_QUERY.fasta") as handle:
+        titles = [title for title, _ in SimpleFastaParser(handle)]
+    assert len(titles) == 500
+    for title in titles:
+        info = parse_header(title)
+        db, accession, entry = info.id.split("|")
+        assert (info.db, info.accession, info.entry_name) == (db, accession, entry)
+        assert info.db in {"sp", "tr"}
+        assert info.name and not UNIPROT_TAG.search(info.name)
+        assert info.organism and not UNIPROT_TAG.search(info.organism)  # may hold '=': "OT 569 = DSM 20559"
+        assert info.protein_existence in {1, 2, 3, 4, 5}
+        assert isinstance(info.sequence_version, int)
+        assert info.gene is None or " " not in info.gene
+        assert (info.gene is None) == (" GN=" not in title)
+
+
+def test_uniref() -> None:
+    info = parse_header("UniRef90_P69905 Hemoglobin subunit alpha n=2 Tax=Homo sapiens TaxID=9606 RepID=HBA_HUMAN")
+    assert (info.id, info.db, info.accession) == ("UniRef90_P69905", "UniRef90", "P69905")
+    assert (info.name, info.organism, info.taxid, info.entry_name) == (
+        "Hemoglobin subunit alpha",
+        "Homo sapiens",
+        9606,
+        "HBA_HUMAN",
+    )
+
+
+# --------------------------------------------------------------------------
+# NCBI
+
+
+@pytest.mark.parametrize(
+    ("title", "accession", "db", "name", "organism"),
+    [
+        (
+            "gi|4504349|ref|NP_000509.1| hemoglobin subunit beta [Homo sapiens]",
+            "NP_000509.1",
+            "ref",
+            "hemoglobin subunit beta",
+            "Homo sapiens",
+        ),
+        (
+            "gi|671626|emb|CAA85685.1| rubisco large subunit [Rosmarinus officinalis]",
+            "CAA85685.1",
+            "emb",
+            "rubisco large subunit",
+            "Rosmarinus officinalis",
+        ),
+        ("gi|2781234|pdb|1JLY|B Chain B, Bacterial Sialidase", "1JLY", "pdb", "Chain B, Bacterial Sialidase", None),
+        ("gi|12345 something", "12345", "gi", "something", None),
+        ("lcl|myseq1 my own protein", "myseq1", "lcl", "my own protein", None),
+        ("ref|NP_000509.1| hemoglobin subunit beta", "NP_000509.1", "ref", "hemoglobin subunit beta", None),
+        (
+            "NP_000509.1 hemoglobin subunit beta [Homo sapiens]",
+            "NP_000509.1",
+            None,
+            "hemoglobin subunit beta",
+            "Homo sapiens",
+        ),
+    ],
+)
+def test_ncbi(title: str, accession: str, db: str | None, name: str, organism: str | None) -> None:
+    info = parse_header(title)
+    assert info.id == title.split()[0]
+    assert (info.accession, info.db, info.name, info.organism) == (accession, db, name, organism)
+
+
+# Real nr deflines as DIAMOND writes them (joined by " >").
+NR_SINORHIZOBIUM = (
+    "WP_010875413.1 TraH family protein [Sinorhizobium fredii] "
+    ">P55415.1 RecName: Full=Uncharacterized protein y4dP [Sinorhizobium fredii NGR234] "
+    ">pir|T02779| y4dP protein - Rhizobium sp. plasmid pNGR234a [Rhizobium sp.] "
+    ">AAB91645.1 conjugal transfer protein TraH [Sinorhizobium fredii NGR234]"
+)
+NR_MYCOBACTERIUM = (
+    "WP_066841281.1 MULTISPECIES: methionine adenosyltransferase [Mycobacterium] "
+    ">OBF96983.1 methionine adenosyltransferase [Mycobacterium sp. 852002-51152_SCH6134967] "
+    ">VEG42356.1 S-adenosylmethionine synthetase [Mycolicibacterium flavescens]"
+)
+NR_CLOSTRIDIUM = (
+    "MBO1682517.1 Pro-sigmaK processing inhibitor BofA [[Clostridium] scindens] "
+    ">MBS5694965.1 pro-sigmaK processing inhibitor BofA family protein [Lachnospiraceae bacterium]"
+)
+
+
+@pytest.mark.parametrize("joiner", [" >", "\x01"])
+def test_nr_deflines(joiner: str) -> None:
+    info = parse_header(NR_SINORHIZOBIUM.replace(" >", joiner))
+    assert (info.id, info.accession) == ("WP_010875413.1", "WP_010875413.1")
+    assert (info.name, info.organism) == ("TraH family protein", "Sinorhizobium fredii")
+    assert info.description == "TraH family protein [Sinorhizobium fredii]"
+    assert info.aliases == ["P55415.1", "pir|T02779|", "AAB91645.1"]
+
+
+@pytest.mark.parametrize("joiner", [" >", "\x01"])
+def test_nr_multispecies(joiner: str) -> None:
+    info = parse_header(NR_MYCOBACTERIUM.replace(" >", joiner))
+    assert (info.name, info.organism) == ("methionine adenosyltransferase", "Mycobacterium")
+    assert info.aliases == ["OBF96983.1", "VEG42356.1"]
+
+
+def test_bracketed_genus_in_organism() -> None:
+    """NCBI writes reclassified genera in brackets: ``[Clostridium] scindens``."""
+    info = parse_header(NR_CLOSTRIDIUM)
+    assert (info.name, info.organism) == ("Pro-sigmaK processing inhibitor BofA", "[Clostridium] scindens")
+    assert info.aliases == ["MBS5694965.1"]
+
+
+def test_every_nr_header_of_diamond_test_data(shared_file: Callable[[str], Path]) -> None:
+    with open(shared_file("proteins/unlabeled/diamond_nr_300.faa")) as handle:
+        titles = [title for title, _ in SimpleFastaParser(handle)]
+    assert len(titles) == 300
+    for title in titles:
+        info = parse_header(title)
+        assert info.id == info.accession == title.split()[0]
+        assert info.aliases == re.findall(r" >(\S+)", title)
+        assert info.organism, title
+        assert not info.name.endswith("]"), title
+        assert " >" not in info.description
+
+
+def test_a_greater_than_sign_in_a_description_is_not_a_defline() -> None:
+    info = parse_header("seq1 binds when score >5 hits")
+    assert (info.id, info.name, info.aliases) == ("seq1", "binds when score >5 hits", [])
+
+
+# --------------------------------------------------------------------------
+# NCBI submission tags and plain headers
+
+
+def test_bracket_tags() -> None:
+    info = parse_header("seq1 [organism=Homo sapiens] [gene=HBB] [tax_id=9606] beta globin")
+    assert (info.id, info.accession) == ("seq1", "seq1")
+    assert (info.organism, info.gene, info.taxid, info.name) == ("Homo sapiens", "HBB", 9606, "beta globin")
+
+
+def test_bracket_tag_after_the_name() -> None:
+    info = parse_header("contig_7 putative kinase [organism=Mus musculus]")
+    assert (info.name, info.organism, info.taxid) == ("putative kinase", "Mus musculus", None)
+
+
+def test_trailing_brackets_pick_the_last_group() -> None:
+    info = parse_header("x1 protein [fragment] [Homo sapiens]")
+    assert (info.name, info.organism) == ("protein [fragment]", "Homo sapiens")
+
+
+@pytest.mark.parametrize(
+    ("title", "ident", "description"),
+    [
+        ("seq1 some description", "seq1", "some description"),
+        ("seq1", "seq1", ""),
+        ("seq2\tdesc\twith\ttabs", "seq2", "desc\twith\ttabs"),
+        ("  padded   two words  ", "padded", "two words"),
+        ("AK1H_ECOLI/1-378", "AK1H_ECOLI/1-378", ""),
+    ],
+)
+def test_plain_headers(title: str, ident: str, description: str) -> None:
+    info = parse_header(title)
+    assert (info.id, info.accession, info.description, info.name) == (ident, ident, description, description)
+    assert (info.db, info.organism, info.taxid, info.gene) == (None, None, None, None)
+    assert info.aliases == []
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t"])
+def test_no_identifier(title: str) -> None:
+    assert parse_header(title) == HeaderInfo(id="")

@@ -154,6 +154,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._ds: lance.LanceDataset | None = None
         self._embedders: dict[str, embedders.Embedder] = {}
+        self._meta_cache: tuple[int, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -271,8 +272,13 @@ class Catalog:
     @property
     def meta(self) -> dict[str, Any]:
         """The GenoCat metadata stored with the table."""
-        raw = (self.dataset().schema.metadata or {}).get(META_KEY, b"{}")
+        ds = self.dataset()
+        cached = self._meta_cache
+        if cached is not None and cached[0] == ds.version:
+            return cached[1]
+        raw = (ds.schema.metadata or {}).get(META_KEY, b"{}")
         value: dict[str, Any] = json.loads(raw)
+        self._meta_cache = (ds.version, value)
         return value
 
     @property

@@ -319,5 +319,5 @@ def _top_k(matrix: _Matrix, vec: np.ndarray, k: int, mask: np.ndarray | None) ->
 def _with_rank(rows: pa.Table, scores: np.ndarray) -> pa.Table:
     n = rows.num_rows
     rank = pa.array(np.arange(1, n + 1, dtype=np.int32))
-    score = pa.array(np.round(scores.astype(np.float64), 6).astype(np.float32))
+    score = pa.array(np.round(scores.astype(np.float64), 6))
     return rows.add_column(0, "score", score).add_column(0, "rank", rank)

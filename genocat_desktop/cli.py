@@ -1,0 +1,329 @@
+"""``genocat``: the command-line front over the engine, for scripts and terminals.
+
+Commands::
+
+    genocat                      start the desktop app (until it exists: catalog info)
+    genocat import FILE...       import FASTA files (plain, gzip, bzip2, xz)
+    genocat search QUERY         QUERY is a FASTA file, FASTA text or a bare sequence
+    genocat export OUT           export catalog rows (optionally filtered) to CSV or FASTA
+    genocat info [--json]        what the catalog holds
+    genocat versions             the catalog's versions; ``genocat restore N`` goes back
+
+Exit codes: 0 success, 1 error, 2 wrong usage, 3 partly done (some files
+rejected), 130 cancelled (Ctrl-C). Errors are one line on stderr.
+
+Heavy libraries are imported inside the commands, so ``genocat --help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .engine import Catalog, CancelToken, Progress
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genocat",
+        description="GenoCat: catalog and search your lab's protein and DNA sequences.",
+        epilog="Without a command, the desktop app starts. The catalog is $GENOCAT_CATALOG or one in your "
+        "user data folder unless --catalog is given.",
+    )
+    p.add_argument("--version", action="version", version=f"GenoCat {__version__}")
+    p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder or s3://bucket/prefix")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    imp = sub.add_parser("import", help="import FASTA files", description="Import FASTA files into the catalog. "
+                         "Each file is one atomic change: a rejected or cancelled file changes nothing.")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps ('-', '.') instead of "
+                     "rejecting aligned files")
+    imp.add_argument("--json", action="store_true", help="print the import report as JSON")
+
+    se = sub.add_parser("search", help="search by sequence similarity")
+    se.add_argument("query", help="a FASTA file, FASTA text, or a bare sequence")
+    se.add_argument("-k", "--hits", type=int, default=10, help="hits per query (default 10)")
+    se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",
+                    help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
+    se.add_argument("--embedding", metavar="COLUMN", help="vector column to search (default: the catalog's)")
+    se.add_argument("--out", "-o", type=Path, help="write hits to .csv or .fasta instead of the screen")
+    se.add_argument("--format", choices=["table", "tsv", "json"], default=None,
+                    help="screen output format (default: table on a terminal, tsv otherwise)")
+
+    ex = sub.add_parser("export", help="export catalog rows to CSV or FASTA")
+    ex.add_argument("out", type=Path, help="output file, .csv or .fasta")
+    ex.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'")
+    ex.add_argument("--limit", type=int, help="at most this many rows")
+
+    info = sub.add_parser("info", help="what the catalog holds")
+    info.add_argument("--json", action="store_true")
+
+    sub.add_parser("versions", help="list the catalog's versions")
+    rs = sub.add_parser("restore", help="make an old version the latest again (nothing is deleted)")
+    rs.add_argument("version", type=int)
+    return p
+
+
+class _Reporter:
+    """Progress on stderr: a rich bar on a terminal, nothing when quiet or piped."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Reporter:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("", total=None)
+        return self
+
+    def __call__(self, p: Progress) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=p.message, completed=p.done, total=p.total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+
+def _open_catalog(args: argparse.Namespace, *, create: bool) -> Catalog:
+    from .engine import Catalog
+
+    return Catalog.open(args.catalog, create=create)
+
+
+def _install_cancel(token: CancelToken) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if token.cancelled:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\ncancelling... (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .engine import CancelToken, import_files
+
+    catalog = _open_catalog(args, create=True)
+    token = CancelToken()
+    _install_cancel(token)
+    with _Reporter(args.quiet) as reporter:
+        report = import_files(catalog, args.files, strip_gaps=args.strip_gaps, progress=reporter, cancel=token)
+    if args.json:
+        out = {
+            "catalog": catalog.location,
+            "version": catalog.version,
+            "cancelled": report.cancelled,
+            "files": [
+                {
+                    "path": f.path, "records": f.records, "imported": f.imported,
+                    "duplicates_in_file": f.duplicates_in_file, "already_in_catalog": f.already_in_catalog,
+                    "aliases_added": f.aliases_added, "skipped": f.skipped, "warnings": f.warnings,
+                    "error": f.error, "issues": [str(i) for i in f.issues], "seconds": round(f.seconds, 3),
+                }
+                for f in report.files
+            ],
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        for f in report.files:
+            print(f.summary(), file=sys.stderr if f.error else sys.stdout)
+            if not args.quiet:
+                for issue in f.issues[:10]:
+                    print(f"  warning: {issue}", file=sys.stderr)
+                if len(f.issues) > 10 or f.skipped + f.warnings > len(f.issues):
+                    more = f.skipped + f.warnings - min(len(f.issues), 10)
+                    print(f"  ... and {more:,} more (use --json for the full list)", file=sys.stderr)
+        print(f"catalog {catalog.location}: {catalog.count():,} sequences, version {catalog.version}")
+    if report.cancelled:
+        return EXIT_CANCELLED
+    if report.failed:
+        return EXIT_PARTIAL if len(report.failed) < len(report.files) else EXIT_ERROR
+    return EXIT_OK
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .engine import Searcher, export_hits, parse_condition, read_queries
+
+    catalog = _open_catalog(args, create=False)
+    conditions = [parse_condition(w) for w in args.where]
+    query_source: str | Path = args.query
+    if args.query == "-":
+        query_source = sys.stdin.read()
+    queries = read_queries(query_source)
+    searcher = Searcher(catalog)
+    results = searcher.search_many(queries, k=args.hits, conditions=conditions, column=args.embedding)
+    if args.out:
+        comments = {
+            "query": args.query if len(queries) > 1 else queries[0].id,
+            "catalog": catalog.location,
+            "version": results[0].version,
+            "embedding": results[0].column,
+            "filter": " AND ".join(args.where) or "none",
+            "hits per query": args.hits,
+        }
+        n = export_hits(results, args.out, comments=comments)
+        print(f"wrote {n:,} hit(s) to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
+    cols = ["rank", "score", "id", "name", "organism", "length"]
+    if fmt == "json":
+        out = [
+            {"query": r.query.id, "version": r.version, "hits": r.hits.drop_columns(["sequence"]).to_pylist()}
+            for r in results
+        ]
+        print(json.dumps(out, indent=2, default=str))
+    elif fmt == "tsv":
+        print("\t".join(["query", *cols]))
+        for r in results:
+            for row in r.hits.select(cols).to_pylist():
+                print("\t".join([r.query.id, *("" if row[c] is None else str(row[c]) for c in cols)]))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        for r in results:
+            t = Table(title=f"{r.query.id} ({len(r.query.sequence)} {r.query.molecule} residues): "
+                      f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms")
+            for c in cols:
+                t.add_column(c, justify="right" if c in ("rank", "score", "length") else "left")
+            for row in r.hits.select(cols).to_pylist():
+                t.add_row(*("" if row[c] is None else (f"{row[c]:.3f}" if c == "score" else str(row[c]))
+                            for c in cols))
+            console.print(t)
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .engine import InputError, export_csv, export_fasta, parse_condition, to_sql
+
+    catalog = _open_catalog(args, create=False)
+    ds = catalog.dataset()
+    sql = to_sql([parse_condition(w) for w in args.where], ds.schema)
+    columns = [c for c in ds.schema.names if c not in catalog.vector_columns()]
+    table = ds.to_table(columns=columns, filter=sql, limit=args.limit)
+    suffix = args.out.suffix.lower().lstrip(".")
+    if suffix in ("csv", "tsv", "txt"):
+        n = export_csv(table, args.out, comments={"catalog": catalog.location, "version": catalog.version,
+                                                  "filter": " AND ".join(args.where) or "none"})
+    elif suffix in ("fasta", "fa", "faa", "fna", "fas"):
+        n = export_fasta(table, args.out)
+    else:
+        raise InputError(f"cannot tell the format from {args.out.name!r}; name it .csv or .fasta")
+    print(f"wrote {n:,} row(s) to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .engine import CatalogNotFoundError
+
+    try:
+        catalog = _open_catalog(args, create=False)
+    except CatalogNotFoundError:
+        from .engine import default_location
+
+        where = args.catalog or default_location()
+        if getattr(args, "json", False):
+            print(json.dumps({"location": where, "exists": False}))
+        else:
+            print(f"No catalog yet at {where}. Import FASTA files with: genocat import FILE...")
+        return EXIT_OK
+    info = catalog.info()
+    if getattr(args, "json", False):
+        print(json.dumps(info.to_dict(), indent=2))
+        return EXIT_OK
+    print(f"Catalog   {info.location}")
+    print(f"Sequences {info.rows:,}   version {info.version}   created {info.created}")
+    for column, emb in info.embedders.items():
+        default = " (default)" if column == info.default_vector else ""
+        print(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions{default}")
+    user = [f.name for f in info.fields if f.kind == "user"]
+    print("Fields    " + ", ".join(f.name for f in info.fields if f.kind == "builtin"))
+    if user:
+        print("Your fields " + ", ".join(user))
+    return EXIT_OK
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    catalog = _open_catalog(args, create=False)
+    for v in catalog.versions():
+        rows = f"{v.rows:,}" if v.rows is not None else "?"
+        print(f"{v.version:>6}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {rows:>12} rows  {v.message}")
+    return EXIT_OK
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    catalog = _open_catalog(args, create=False)
+    new = catalog.restore(args.version)
+    print(f"restored version {args.version} as version {new} ({catalog.count():,} sequences)")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "import": _cmd_import,
+    "search": _cmd_search,
+    "export": _cmd_export,
+    "info": _cmd_info,
+    "versions": _cmd_versions,
+    "restore": _cmd_restore,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    os.environ.setdefault("LANCEDB_LOG", "error")  # Lance prints deprecation chatter to stderr otherwise
+    os.environ.setdefault("LANCE_LOG", "error")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return main_gui(argv)
+    from .engine import GenoCatError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except GenoCatError as exc:
+        print(f"genocat: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.__class__.__name__ == "FilterError" else EXIT_ERROR
+    except KeyboardInterrupt:
+        print("genocat: stopped", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        # `genocat search ... | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def main_gui(argv: Sequence[str] | None = None) -> int:
+    """Start the desktop app. Until the window exists, show the default catalog's summary."""
+    parser = _parser()
+    args = parser.parse_args([a for a in (argv or sys.argv[1:]) if a.startswith("-")] if argv is None else argv)
+    args.json = False
+    return _cmd_info(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

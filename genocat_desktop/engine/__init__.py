@@ -1,0 +1,74 @@
+"""GenoCat's engine: everything the desktop app and the CLI do, with no Qt.
+
+The public API (both fronts use only this)::
+
+    from genocat_desktop.engine import Catalog, Searcher, import_files, parse_condition
+
+    catalog = Catalog.open("~/lab-catalog")            # created if missing
+    report = import_files(catalog, ["proteins.fa.gz"])  # one atomic version per file
+    hits = Searcher(catalog).search("MKVLAAGIV...", k=10, conditions=[parse_condition("length > 100")])
+    export_hits([hits], "hits.csv")
+
+Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
+``cancel`` (a :class:`CancelToken`); errors are :class:`GenoCatError` subclasses
+whose messages are written for the person at the workstation.
+"""
+
+from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
+from .errors import (
+    Cancelled,
+    CatalogError,
+    CatalogNotFoundError,
+    EmbedderError,
+    EmbedderMismatchError,
+    FastaFormatError,
+    FilterError,
+    GenoCatError,
+    InputError,
+    QueryError,
+    SchemaError,
+    StorageError,
+)
+from .export import export_csv, export_fasta, export_hits
+from .importer import FileReport, ImportReport, import_files
+from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .query import OPERATORS, Condition, parse_condition, to_sql
+from .search import Query, SearchResult, Searcher, read_queries
+
+__all__ = [
+    "OPERATORS",
+    "Cancelled",
+    "CancelToken",
+    "Catalog",
+    "CatalogError",
+    "CatalogInfo",
+    "CatalogNotFoundError",
+    "Condition",
+    "EmbedderError",
+    "EmbedderMismatchError",
+    "FastaFormatError",
+    "FieldInfo",
+    "FileReport",
+    "FilterError",
+    "GenoCatError",
+    "ImportReport",
+    "InputError",
+    "Progress",
+    "ProgressCallback",
+    "Query",
+    "QueryError",
+    "SchemaError",
+    "SearchResult",
+    "Searcher",
+    "StorageError",
+    "VersionInfo",
+    "default_location",
+    "export_csv",
+    "export_fasta",
+    "export_hits",
+    "import_files",
+    "no_progress",
+    "parse_condition",
+    "read_queries",
+    "to_sql",
+]

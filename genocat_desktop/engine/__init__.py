@@ -33,12 +33,12 @@ from .export import export_csv, export_fasta, export_hits
 from .importer import FileReport, ImportReport, import_files
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .query import OPERATORS, Condition, parse_condition, to_sql
-from .search import Query, SearchResult, Searcher, read_queries
+from .search import Query, Searcher, SearchResult, read_queries
 
 __all__ = [
     "OPERATORS",
-    "Cancelled",
     "CancelToken",
+    "Cancelled",
     "Catalog",
     "CatalogError",
     "CatalogInfo",

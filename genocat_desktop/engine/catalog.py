@@ -357,7 +357,8 @@ class Catalog:
         for v in found:
             rows = (v.get("metadata") or {}).get("total_rows")
             number = int(v["version"])
-            out.append(VersionInfo(number, v["timestamp"], int(rows) if rows else None, messages.get(number, "")))
+            when = _as_datetime(v["timestamp"])
+            out.append(VersionInfo(number, when, int(rows) if rows else None, messages.get(number, "")))
         return out
 
     def info(self) -> CatalogInfo:
@@ -437,6 +438,12 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"Catalog({self.location!r})"
+
+
+def _as_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(float(value) / (1e6 if float(value) > 1e11 else 1), UTC)  # type: ignore[arg-type]
 
 
 def _embedder_record(emb: embedders.Embedder) -> dict[str, Any]:

@@ -401,6 +401,10 @@ class _LineCounter:
         for line in self.handle:
             self.line += 1
             c = line[0]
+            if c in " \t":
+                # Indented lines ("  >seq1" from a pasted e-mail) would hide headers from the parser.
+                line = line.lstrip(" \t")
+                c = line[:1]
             if c == ">":
                 headers.append(self.line)
             elif c == ";":

@@ -19,6 +19,7 @@ Exact duplicates collapse into one row; the other identifiers are kept as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import defaultdict
@@ -223,7 +224,8 @@ def _import_one(
     aliases = {k: list(v) for k, v in groups.items()}
     _warn_duplicate_ids(scan, issues)
 
-    majority = MOL_DNA if scan.mol_counts[MOL_DNA] + scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_PROTEIN] else MOL_PROTEIN
+    counts = scan.mol_counts
+    majority = MOL_DNA if counts[MOL_DNA] + counts[MOL_RNA] > counts[MOL_PROTEIN] else MOL_PROTEIN
     if majority == MOL_DNA and scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_DNA]:
         majority = MOL_RNA
 
@@ -294,7 +296,8 @@ def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
         group = order[sorted_ids == ident]
         if len(set(scan.hashes[group].tolist())) > 1:
             seen.add(ident)
-            issues.add([RecordIssue(None, None, ident, f"identifier used for {len(group)} different sequences; all kept")])
+            message = f"identifier used for {len(group)} different sequences; all kept"
+            issues.add([RecordIssue(None, None, ident, message)])
 
 
 class _FragmentWriter:
@@ -325,10 +328,8 @@ class _FragmentWriter:
             return  # on object stores, unreferenced files are removed by cleanup
         for frag in self.fragments:
             for f in frag.data_files():
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.catalog.uri, "data", f.path))
-                except OSError:
-                    pass
         self.fragments.clear()
 
 
@@ -488,6 +489,8 @@ def _alias_updates(
     changed_hashes = changed.column("seq_hash").to_pylist()
     for frag_id in np.unique(addresses >> 32).tolist():
         frag = ds.get_fragment(int(frag_id))
+        if frag is None:
+            raise StorageError("the catalog changed during the import; import the file again")
         in_frag = [h for h, a in zip(changed_hashes, addresses.tolist(), strict=True) if a >> 32 == frag_id]
         pred = "seq_hash IN (" + ",".join(f"'{h}'" for h in in_frag) + ")"
         meta = frag.delete(pred)

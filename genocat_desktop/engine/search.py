@@ -94,9 +94,9 @@ def read_queries(source: str | Path, *, limit: int = 100_000) -> list[Query]:
     QueryError
         If nothing usable is found, or a bare sequence has characters that are not residues.
     """
-    if isinstance(source, Path) or (len(source) < 4096 and "\n" not in source and Path(source).is_file()):
+    if isinstance(source, Path) or _is_file(source):
         reader = FastaReader(source)
-        out = []
+        out: list[Query] = []
         for batch in reader:
             for i, title in enumerate(batch.titles):
                 ident = split_title(title)[0] or f"query{len(out) + 1}"
@@ -111,7 +111,7 @@ def read_queries(source: str | Path, *, limit: int = 100_000) -> list[Query]:
     if not text:
         raise QueryError("the query is empty; paste a sequence or a FASTA record")
     if text.startswith(">"):
-        queries = []
+        queries: list[Query] = []
         for block in text[1:].split("\n>"):
             title, _, body = block.partition("\n")
             seq = _normalise(body, split_title(title)[0] or f"query{len(queries) + 1}")
@@ -119,6 +119,15 @@ def read_queries(source: str | Path, *, limit: int = 100_000) -> list[Query]:
         return queries
     seq = _normalise(text, "query")
     return [Query("query", seq, detect_molecule(seq))]
+
+
+def _is_file(text: str) -> bool:
+    if "\n" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).expanduser().is_file()
+    except OSError:  # e.g. a long pasted sequence is "too long" as a file name
+        return False
 
 
 def _normalise(text: str, ident: str) -> str:

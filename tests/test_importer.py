@@ -1,0 +1,198 @@
+"""Importing FASTA files into a catalog: outcomes, atomicity, dedup, aliases, metadata."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genocat_desktop.engine import CancelToken, Catalog, Progress, import_files
+from genocat_desktop.engine.fasta import sequence_hash
+
+# Files of the edge corpus that must be rejected, with a word the message must contain.
+REJECTED = {
+    "01_empty.fa": "empty",
+    "02_no_header.fa": "no FASTA header",
+    "03_legacy_semicolon_header.fa": "';'",
+    "09_whitespace_lines_before_first_record.fa": "alignment",
+    "21_aligned_with_gaps.fa": "alignment",
+    "22_afa_masquerading_as_fasta_hmmer.fa": "alignment",
+    "24_stop_in_middle_hmmer.fa": "no valid record",
+    "26_fastq_not_fasta.fastq": "FASTQ",
+    "27_stockholm_not_fasta.sto": "Stockholm",
+    "28_genbank_not_fasta.gb": "GenBank",
+    "36_nul_byte.fa": "NUL",
+    "40_random_binary_4KiB.bin": "binary",
+    "46_header_only_no_newline.fa": "no valid record",
+}
+# Files that import: (new rows in an empty catalog, skipped records).
+IMPORTED = {
+    "04_record_with_empty_sequence.fa": (2, 1),
+    "06_zero_length_seq_hmmer.fa": (1, 1),
+    "08_blank_line_within_sequence.fa": (3, 0),
+    "12_windows_crlf_no_final_newline.pro": (1, 0),
+    "16_duplicate_ids.fasta": (4, 0),
+    "17_gzip.pro.gz": (3, 0),
+    "19_stop_codons_prodigal.faa": (25, 0),
+    "29_dna_not_protein.fa": (3, 0),
+    "30_utf8_bom.fa": (2, 0),
+    "34_non_iupac_chars.fa": (1, 5),
+    "39_many_tiny_records_200k.fa": (8419, 0),
+    "49_duplicate_ids_different_seqs.fa": (3, 0),
+}
+
+
+@pytest.fixture
+def catalog(tmp_catalog_path: Path) -> Catalog:
+    return Catalog.open(tmp_catalog_path)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_rejected_files_change_nothing(catalog: Catalog, edge_dir: Path, name: str) -> None:
+    version = catalog.version
+    report = import_files(catalog, [edge_dir / name])
+    (fr,) = report.files
+    assert not fr.ok
+    assert REJECTED[name] in fr.error
+    assert fr.imported == 0
+    assert catalog.refresh() == version
+    assert catalog.count() == 0
+
+
+@pytest.mark.parametrize("name", sorted(IMPORTED))
+def test_imported_files(catalog: Catalog, edge_dir: Path, name: str) -> None:
+    rows, skipped = IMPORTED[name]
+    report = import_files(catalog, [edge_dir / name])
+    (fr,) = report.files
+    assert fr.ok, fr.error
+    assert (fr.imported, fr.skipped) == (rows, skipped)
+    assert catalog.count() == rows
+    table = catalog.dataset().to_table(columns=["sequence", "seq_hash", "length"])
+    for seq, h, n in zip(*(table.column(c).to_pylist() for c in ("sequence", "seq_hash", "length")), strict=True):
+        assert seq == seq.upper() and "*" not in seq and " " not in seq and "\r" not in seq
+        assert h == sequence_hash(seq.encode()) and n == len(seq)
+
+
+def test_whole_corpus_in_one_call_and_reimport_adds_nothing(catalog: Catalog, edge_dir: Path) -> None:
+    files = sorted(p for p in edge_dir.iterdir() if p.suffix not in (".md", ".tsv"))
+    report = import_files(catalog, files)
+    assert len(report.files) == len(files)
+    assert {Path(f.path).name for f in report.failed} == set(REJECTED)
+    rows, version = catalog.count(), catalog.version
+    again = import_files(catalog, files)
+    assert again.imported == 0
+    assert catalog.refresh() == version and catalog.count() == rows
+
+
+def test_one_version_per_file_and_commit_message(catalog: Catalog, data_dir: Path) -> None:
+    before = catalog.version
+    import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"])
+    assert catalog.version == before + 1
+    assert "mmseqs2_QUERY.fasta" in catalog.versions()[-1].message
+
+
+def test_uniprot_metadata_is_typed(catalog: Catalog, data_dir: Path) -> None:
+    import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"])
+    t = catalog.dataset().to_table(filter="accession = 'A7TBS3'")
+    row = t.to_pylist()[0]
+    assert row["id"] == "tr|A7TBS3|A7TBS3_NEMVE"
+    assert row["db"] == "tr" and row["entry_name"] == "A7TBS3_NEMVE"
+    assert row["organism"] == "Nematostella vectensis"
+    assert row["gene"] == "v1g153959"
+    assert row["protein_existence"] == 4 and row["sequence_version"] == 1
+    assert row["molecule"] == "protein" and row["source_file"] == "mmseqs2_QUERY.fasta"
+    assert len(row["vec_kmer"]) == 512
+    assert np.isclose(np.linalg.norm(row["vec_kmer"]), 1.0, atol=1e-5)
+
+
+def test_duplicates_become_aliases_within_and_across_files(catalog: Catalog, tmp_path: Path) -> None:
+    a = write(tmp_path / "a.fa", ">a1 first\nMKVLAAGIV\n>a2 same\nmkvlaagiv*\n>a3 other\nMSTNPKPQRK\n")
+    b = write(tmp_path / "b.fa", ">b1 copy\nMKVLAAGIV\n>a3 known id\nMSTNPKPQRK\n")
+    import_files(catalog, [a])
+    assert catalog.count() == 2
+    version = catalog.version
+    report = import_files(catalog, [b])
+    (fr,) = report.files
+    assert fr.imported == 0 and fr.already_in_catalog == 2 and fr.aliases_added == 1
+    assert catalog.version == version + 1  # the alias update is one commit
+    rows = {r["id"]: r for r in catalog.dataset().to_table(columns=["id", "aliases"]).to_pylist()}
+    assert rows["a1"]["aliases"] == ["a2", "b1"]
+    assert rows["a3"]["aliases"] == []
+    assert catalog.count() == 2
+
+
+def test_missing_identifier_and_molecule_detection(catalog: Catalog, tmp_path: Path) -> None:
+    f = write(tmp_path / "mix.fa", ">\nACGTACGTACGTTTGACCA\n>r1\nACGUACGUAGCUAGCUAGG\n>p1\nMKVLAAGIVQW\n>s1\nACGT\n")
+    (fr,) = import_files(catalog, [f]).files
+    assert fr.ok and fr.warnings == 1
+    rows = {r["id"]: r["molecule"] for r in catalog.dataset().to_table(columns=["id", "molecule"]).to_pylist()}
+    # "ACGT" is too short to tell: it takes the file's majority (nucleotide, DNA over RNA on a tie).
+    assert rows == {"mix.fa#1": "dna", "r1": "rna", "p1": "protein", "s1": "dna"}
+
+
+def test_cancel_leaves_catalog_unchanged_and_no_files(catalog: Catalog, data_dir: Path) -> None:
+    token = CancelToken()
+    seen: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p)
+        if p.phase == "importing":
+            token.cancel()
+
+    version = catalog.version
+    data_files = set((Path(catalog.uri) / "data").glob("*")) if (Path(catalog.uri) / "data").exists() else set()
+    report = import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"], progress=progress, cancel=token)
+    assert report.cancelled
+    assert catalog.refresh() == version and catalog.count() == 0
+    after = set((Path(catalog.uri) / "data").glob("*")) if (Path(catalog.uri) / "data").exists() else set()
+    assert after == data_files
+    assert any(p.phase == "importing" for p in seen)
+
+
+def test_failure_during_write_leaves_no_trace(catalog: Catalog, data_dir: Path, monkeypatch) -> None:
+    from genocat_desktop.engine import importer
+
+    def broken(*args, **kwargs):
+        raise importer.StorageError("disk full (simulated)")
+
+    monkeypatch.setattr(importer, "_rows", broken)
+    version = catalog.version
+    (fr,) = import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"]).files
+    assert fr.error and "disk full" in fr.error
+    assert catalog.refresh() == version and catalog.count() == 0
+
+
+def test_truncated_gzip_rejected_with_offset(catalog: Catalog, tmp_path: Path) -> None:
+    data = gzip.compress(b">x\n" + b"MKVLAAGIV" * 20000 + b"\n")
+    f = tmp_path / "cut.fa.gz"
+    f.write_bytes(data[: len(data) // 2])
+    (fr,) = import_files(catalog, [f]).files
+    assert "truncated at byte" in fr.error
+    assert catalog.count() == 0
+
+
+def test_rejected_file_does_not_stop_the_others(catalog: Catalog, edge_dir: Path, data_dir: Path) -> None:
+    report = import_files(catalog, [edge_dir / "26_fastq_not_fasta.fastq", data_dir / "mmseqs2_QUERY.fasta"])
+    assert [f.ok for f in report.files] == [False, True]
+    assert catalog.count() == report.imported == 498
+
+
+def test_strip_gaps_imports_an_alignment(catalog: Catalog, edge_dir: Path) -> None:
+    (fr,) = import_files(catalog, [edge_dir / "21_aligned_with_gaps.fa"], strip_gaps=True).files
+    assert fr.ok and fr.imported > 0
+    seqs = catalog.dataset().to_table(columns=["sequence"]).column("sequence").to_pylist()
+    assert all("-" not in s and "." not in s for s in seqs)
+
+
+def test_progress_reaches_the_total(catalog: Catalog, data_dir: Path) -> None:
+    seen: list[Progress] = []
+    import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"], progress=seen.append)
+    importing = [p for p in seen if p.phase == "importing"]
+    assert importing and importing[-1].done == importing[-1].total == 498

@@ -1,0 +1,144 @@
+"""Similarity search, filters and their safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genocat_desktop.engine import (
+    Catalog,
+    Condition,
+    FilterError,
+    QueryError,
+    Searcher,
+    import_files,
+    parse_condition,
+    read_queries,
+    to_sql,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    data = Path(__file__).parent / "data"
+    cat = Catalog.open(tmp_path_factory.mktemp("search") / "catalog")
+    report = import_files(cat, [data / "mmseqs2_QUERY.fasta", data / "families_small.faa"])
+    assert not report.failed
+    return cat
+
+
+def test_every_sequence_finds_itself_first(catalog: Catalog) -> None:
+    table = catalog.dataset().to_table(columns=["id", "sequence"])
+    searcher = Searcher(catalog)
+    ids, seqs = table.column("id").to_pylist(), table.column("sequence").to_pylist()
+    for ident, seq in list(zip(ids, seqs, strict=True))[::7]:
+        hits = searcher.search(seq, k=3).hits
+        assert hits.column("score")[0].as_py() == pytest.approx(1.0, abs=1e-5)
+        assert ident in hits.column("id").to_pylist()  # identical composition may tie
+
+
+def test_hits_are_ranked_and_sized(catalog: Catalog) -> None:
+    q = read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[3]
+    result = Searcher(catalog).search(q, k=25)
+    scores = result.hits.column("score").to_pylist()
+    assert len(result) == 25 and scores == sorted(scores, reverse=True)
+    assert result.hits.column("rank").to_pylist() == list(range(1, 26))
+    assert result.exact and result.version == catalog.version
+
+
+def test_same_family_is_the_nearest_neighbour_most_of_the_time(catalog: Catalog) -> None:
+    data = Path(__file__).parent / "data"
+    labels = dict(line.split("\t")[:2] for line in (data / "families_small.tsv").read_text().splitlines()[1:])
+    queries = read_queries(data / "families_small.faa")
+    searcher = Searcher(catalog)
+    right = 0
+    for q in queries:
+        hits = searcher.search(q, k=2, conditions=[parse_condition("source_file = families_small.faa")]).hits
+        other = next(i for i in hits.column("id").to_pylist() if i != q.id)
+        right += labels[other] == labels[q.id]
+    assert right / len(queries) > 0.6
+
+
+def test_filters_apply_before_ranking(catalog: Catalog) -> None:
+    searcher = Searcher(catalog)
+    q = "MKVLAAGIVALLLAAGCSSSKEETKAAPA"
+    hits = searcher.search(q, k=5, conditions=[Condition("organism", "contains", "sapiens")]).hits
+    assert len(hits) == 5
+    assert all("sapiens" in o.lower() for o in hits.column("organism").to_pylist())
+    narrow = searcher.search(q, k=10, conditions=[parse_condition("accession = A7TBS3")])
+    assert narrow.hits.column("accession").to_pylist() == ["A7TBS3"] and narrow.candidates == 1
+    none = searcher.search(q, k=10, conditions=[parse_condition("length > 100000")])
+    assert len(none) == 0
+
+
+def test_lance_fallback_agrees_with_numpy(catalog: Catalog) -> None:
+    q = read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[10]
+    fast = Searcher(catalog).search(q, k=5)
+    slow = Searcher(catalog, memory_budget=1).search(q, k=5)
+    assert not slow.extra and fast.hits.column("id")[0] == slow.hits.column("id")[0]
+    assert fast.hits.column("score").to_pylist() == pytest.approx(slow.hits.column("score").to_pylist(), abs=1e-4)
+
+
+def test_new_rows_are_seen_after_refresh(tmp_catalog_path: Path, tmp_path: Path) -> None:
+    cat = Catalog.open(tmp_catalog_path)
+    (tmp_path / "a.fa").write_text(">a\nMKVLAAGIVWWWPPP\n")
+    import_files(cat, [tmp_path / "a.fa"])
+    searcher = Searcher(cat)
+    assert len(searcher.search("MKVLAAGIV", k=5)) == 1
+    other = Catalog.open(tmp_catalog_path, create=False)  # another process, in effect
+    (tmp_path / "b.fa").write_text(">b\nMSTNPKPQRKTKRNTNRRPQDVKFPGG\n")
+    import_files(other, [tmp_path / "b.fa"])
+    searcher._checked = 0.0  # skip the 2 s refresh interval
+    assert len(searcher.search("MKVLAAGIV", k=5)) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "organism contains x') OR 1=1 --",
+        "organism = ' OR ''='",
+        "description contains 100%_",
+        "id starts with \\",
+    ],
+)
+def test_filter_values_cannot_inject_sql(catalog: Catalog, text: str) -> None:
+    sql = to_sql([parse_condition(text)], catalog.schema)
+    assert catalog.count(sql) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("lenght > 3", "no field"),
+        ("length > many", "whole number"),
+        ("length contains 3", "text fields"),
+        ("vec_kmer = 1", "vectors"),
+        ("just words", "cannot read"),
+        ("`id; DROP` = 1", "no field"),
+    ],
+)
+def test_bad_filters_are_explained(catalog: Catalog, text: str, word: str) -> None:
+    with pytest.raises(FilterError, match=word):
+        to_sql([parse_condition(text)], catalog.schema)
+
+
+def test_typed_filters(catalog: Catalog) -> None:
+    assert catalog.count(to_sql([parse_condition("protein_existence in 1, 2")], catalog.schema)) > 0
+    assert catalog.count(to_sql([parse_condition("gene is not empty")], catalog.schema)) > 0
+    assert catalog.count(to_sql([parse_condition("imported_at > 2000-01-01")], catalog.schema)) == catalog.count()
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "MKV!!", ">q\n"])
+def test_bad_queries_are_explained(bad: str) -> None:
+    with pytest.raises(QueryError):
+        read_queries(bad)
+
+
+def test_query_forms() -> None:
+    (q,) = read_queries("1 mkvla agivw\n61 ACGT")
+    assert q.sequence == "MKVLAAGIVWACGT" and q.molecule == "protein"
+    a, b = read_queries(">n1 x\nACGTACGTACGTAAGG\n>n2\nMKV*")
+    assert (a.id, a.molecule, b.sequence) == ("n1", "dna", "MKV")
+    with pytest.raises(QueryError, match="between 1 and"):
+        Searcher.__new__(Searcher).search_many(["MKV"], k=0)

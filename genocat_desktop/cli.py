@@ -114,14 +114,16 @@ def _open_catalog(args: argparse.Namespace, *, create: bool) -> Catalog:
     return Catalog.open(args.catalog, create=create)
 
 
-def _install_cancel(token: CancelToken) -> None:
+def _install_cancel(token: CancelToken) -> Any:
+    """Map Ctrl-C to the cancel token; return the previous handler to restore."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         if token.cancelled:  # a second Ctrl-C stops at once
             raise KeyboardInterrupt
         token.cancel()
         print("\ncancelling... (Ctrl-C again to stop at once)", file=sys.stderr)
 
-    signal.signal(signal.SIGINT, handler)
+    return signal.signal(signal.SIGINT, handler)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -129,9 +131,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     catalog = _open_catalog(args, create=True)
     token = CancelToken()
-    _install_cancel(token)
-    with _Reporter(args.quiet) as reporter:
-        report = import_files(catalog, args.files, strip_gaps=args.strip_gaps, progress=reporter, cancel=token)
+    previous = _install_cancel(token)
+    try:
+        with _Reporter(args.quiet) as reporter:
+            report = import_files(
+                catalog, args.files, strip_gaps=args.strip_gaps, progress=reporter, cancel=token
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if args.json:
         out = {
             "catalog": catalog.location,

@@ -69,7 +69,8 @@ def test_json_info_and_versions_and_restore(cat: Path, data_dir: Path, edge_dir:
 
 
 def test_partial_and_failed_imports(cat: Path, data_dir: Path, edge_dir: Path, capsys) -> None:
-    code, out, err = run(capsys, "import", str(edge_dir / "26_fastq_not_fasta.fastq"), str(data_dir / "mmseqs2_QUERY.fasta"))
+    fastq, good = edge_dir / "26_fastq_not_fasta.fastq", data_dir / "mmseqs2_QUERY.fasta"
+    code, _, err = run(capsys, "import", str(fastq), str(good))
     assert code == EXIT_PARTIAL and "FASTQ" in err
     code, _, err = run(capsys, "import", str(edge_dir / "40_random_binary_4KiB.bin"))
     assert code == EXIT_ERROR and "binary file" in err

@@ -1,0 +1,133 @@
+"""1. Import throughput and peak memory.
+
+Each run is a fresh child process that opens a new catalog and imports one
+file (parse, checks, hashing, header parsing, k-mer embedding, Lance write,
+commit). In the same run, side by side, two references read the same file:
+Biopython's ``SimpleFastaParser`` just iterating the records (the parse-only
+floor a pure-Python import cannot beat) and ``mmseqs createdb`` (a native
+sequence-database build), when the ``mmseqs`` binary is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import data
+from .util import median, python_child, ratio, run_child, summary, table, verdict
+
+TARGET_RATE = 50_000  # sequences per second, at 100k and 1M records
+TARGET_RSS_MB = 1500  # "1.5 GB"
+
+
+def inputs(quick: bool, log) -> list[tuple[str, Path, int, bool]]:
+    """(label, file, repeats, target applies)."""
+    if quick:
+        return [
+            ("synthetic 10k", data.synthetic(10_000, log=log), 3, False),
+            ("diamond nr 10k .gz (real)", data.diamond_10k(), 3, False),
+        ]
+    return [
+        ("synthetic 100k", data.synthetic(100_000, log=log), 5, True),
+        ("synthetic 100k .gz", data.synthetic(100_000, gz=True, log=log), 5, False),
+        ("synthetic 1M", data.synthetic(1_000_000, log=log), 3, True),
+        ("diamond nr 10k .gz (real)", data.diamond_10k(), 5, False),
+    ]
+
+
+def mmseqs_binary() -> str | None:
+    return shutil.which("mmseqs")
+
+
+def mmseqs_version(binary: str) -> str:
+    try:
+        return subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def run(quick: bool, log) -> dict[str, Any]:
+    tmp = data.OUT / "tmp" / "import"
+    mmseqs = mmseqs_binary()
+    result: dict[str, Any] = {
+        "mmseqs": mmseqs_version(mmseqs) if mmseqs else None,
+        "files": [],
+    }
+    for label, path, runs, target in inputs(quick, log):
+        data.warm_page_cache(path)
+        rows: dict[str, list[dict[str, Any]]] = {"engine": [], "biopython_parse": [], "mmseqs_createdb": []}
+        for r in range(runs):
+            # Side by side: one run of each, then the next round.
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            eng = run_child(python_child("import", str(tmp / "catalog"), str(path)))
+            rows["engine"].append(eng)
+            shutil.rmtree(tmp / "catalog", ignore_errors=True)
+            rows["biopython_parse"].append(run_child(python_child("parse", str(path))))
+            if mmseqs:
+                (tmp / "mmseqs").mkdir()
+                m = run_child([mmseqs, "createdb", str(path), str(tmp / "mmseqs" / "db"), "-v", "1"])
+                m["seconds"] = m["process_seconds"]
+                rows["mmseqs_createdb"].append(m)
+            shutil.rmtree(tmp, ignore_errors=True)
+            log(f"  {label} run {r + 1}/{runs}: engine {eng.get('seconds', float('nan')):.2f} s "
+                f"({eng.get('records', 0):,} records, {eng['peak_rss_mb']:.0f} MiB)"
+                + (f" ERROR {eng['error']}" if eng.get("error") else ""))
+        entry: dict[str, Any] = {"label": label, "file": str(path), "bytes": path.stat().st_size,
+                                 "runs": runs, "target_applies": target}
+        for name, samples in rows.items():
+            if not samples:
+                entry[name] = None
+                continue
+            ok = [s for s in samples if s.get("returncode") == 0]
+            entry[name] = {
+                "runs": samples,
+                "errors": [s["error"] for s in samples if s.get("error")],
+                "seconds": summary([s["seconds"] for s in ok]) if ok else None,
+                "records": ok[0].get("records") if ok else None,
+                "peak_rss_mb": median([s["peak_rss_mb"] for s in ok]) if ok else None,
+                "max_peak_rss_mb": max(s["peak_rss_mb"] for s in ok) if ok else None,
+            }
+        records = (entry["engine"] or {}).get("records") or (entry["biopython_parse"] or {}).get("records")
+        entry["records"] = records
+        for name in rows:
+            e = entry[name]
+            if e and e["seconds"]:
+                e["rate"] = records / e["seconds"]["median"]
+        result["files"].append(entry)
+    return result
+
+
+def report(res: dict[str, Any]) -> str:
+    rows = []
+    for f in res["files"]:
+        eng, bio, mm = f["engine"], f["biopython_parse"], f["mmseqs_createdb"]
+        rate = eng.get("rate") if eng else None
+        rss = eng.get("max_peak_rss_mb") if eng else None
+        target = None
+        if f["target_applies"] and rate is not None:
+            target = rate >= TARGET_RATE and rss is not None and rss < TARGET_RSS_MB
+        rows.append([
+            f["label"], f["records"], f["runs"],
+            eng["seconds"]["median"] if eng and eng["seconds"] else None, rate, rss,
+            bio.get("rate") if bio else None, ratio(rate, bio.get("rate") if bio else None),
+            (mm.get("rate") if mm else None) if res["mmseqs"] else "not available",
+            ratio(rate, mm.get("rate") if mm else None),
+            mm.get("max_peak_rss_mb") if mm else None,
+            verdict(target),
+        ])
+    out = table(
+        ["file", "records", "runs", "engine s (median)", "engine seq/s", "engine peak RSS MiB (max)",
+         "Biopython parse seq/s", "engine / parse", "mmseqs createdb seq/s", "engine / mmseqs",
+         "mmseqs peak RSS MiB", f"target ≥{TARGET_RATE:,}/s, RSS <{TARGET_RSS_MB} MiB"],
+        rows,
+    )
+    errors = [(f["label"], n, e) for f in res["files"] for n in ("engine", "biopython_parse", "mmseqs_createdb")
+              if f[n] for e in f[n]["errors"]]
+    for label, name, e in errors:
+        out += f"\n\n{label}: {name} failed: {e}"
+    if res["mmseqs"]:
+        out += f"\n\nmmseqs {res['mmseqs']}."
+    return out

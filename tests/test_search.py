@@ -142,3 +142,14 @@ def test_query_forms() -> None:
     assert (a.id, a.molecule, b.sequence) == ("n1", "dna", "MKV")
     with pytest.raises(QueryError, match="between 1 and"):
         Searcher.__new__(Searcher).search_many(["MKV"], k=0)
+
+
+def test_many_queries_at_once_match_one_by_one(catalog: Catalog) -> None:
+    queries = read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[:70]  # more than one block
+    searcher = Searcher(catalog)
+    cond = [parse_condition("length > 200")]
+    together = searcher.search_many(queries, k=5, conditions=cond)
+    for q, r in zip(queries[::9], together[::9], strict=True):
+        alone = searcher.search(q, k=5, conditions=cond)
+        assert r.hits.column("seq_hash").to_pylist() == alone.hits.column("seq_hash").to_pylist()
+        assert r.hits.column("score").to_pylist() == pytest.approx(alone.hits.column("score").to_pylist(), abs=1e-5)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +43,8 @@ DEFAULT_MEMORY_BUDGET: Final = 1 << 30
 #: How often the searcher looks for a newer version (a request on object stores).
 REFRESH_SECONDS: Final = 2.0
 MAX_K: Final = 10_000
+_QUERY_BLOCK: Final = 64
+_MASK_CACHE: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ class Searcher:
         self.memory_budget = memory_budget
         self._lock = threading.Lock()
         self._matrix: _Matrix | None = None
+        self._masks: dict[tuple[int, str], np.ndarray] = {}
         self._checked = 0.0
 
     def _current(self) -> int:
@@ -209,6 +212,23 @@ class Searcher:
             version, column, np.ascontiguousarray(vectors, dtype=np.float32), addresses, rows_table
         )
         return self._matrix
+
+    def _mask(self, ds: Any, matrix: _Matrix, sql: str) -> np.ndarray:
+        """Rows of ``matrix`` that pass ``sql``; cached per version (refining a search reuses it)."""
+        key = (matrix.version, sql)
+        cached = self._masks.get(key)
+        if cached is not None:
+            return cached
+        allowed = ds.to_table(columns=[], filter=sql, with_row_address=True).column("_rowaddr").to_numpy()
+        mask = np.zeros(matrix.addresses.size, dtype=bool)
+        pos = np.searchsorted(matrix.addresses, allowed)
+        inside = pos < matrix.addresses.size
+        pos, allowed = pos[inside], allowed[inside]
+        mask[pos[matrix.addresses[pos] == allowed]] = True
+        if len(self._masks) >= _MASK_CACHE:
+            self._masks.pop(next(iter(self._masks)))
+        self._masks[key] = mask
+        return mask
 
     def warm(self, column: str | None = None) -> None:
         """Load the vectors now (so the first search is as fast as the others)."""
@@ -267,21 +287,26 @@ class Searcher:
             mask = None
             candidates = matrix.addresses.size if matrix is not None else ds.count_rows()
             if matrix is not None and sql is not None:
-                allowed = ds.to_table(columns=[], filter=sql, with_row_address=True).column("_rowaddr").to_numpy()
-                mask = np.zeros(matrix.addresses.size, dtype=bool)
-                pos = np.searchsorted(matrix.addresses, allowed)
-                pos = pos[(pos < matrix.addresses.size)]
-                mask[pos[matrix.addresses[pos] == allowed[: pos.size]]] = True
+                mask = self._mask(ds, matrix, sql)
                 candidates = int(mask.sum())
         vector_columns = self.catalog.vector_columns()
         columns = [c for c in ds.schema.names if c not in vector_columns]
         out = []
+        vectors = embedder.embed([q.sequence for q in qs], [q.molecule for q in qs]) if len(qs) > 1 else None
+        block: np.ndarray | None = None
         for n, q in enumerate(qs):
             cancel.raise_if_cancelled()
             started = time.perf_counter()
-            vec = embedder.embed([q.sequence], [q.molecule])[0]
+            vec = embedder.embed([q.sequence], [q.molecule])[0] if vectors is None else vectors[n]
             if matrix is not None:
-                scores, top = _top_k(matrix, vec, k, mask)
+                row_scores = None
+                if vectors is not None and matrix.vectors.shape[0]:
+                    # Many queries: one matrix-matrix product per block of 64 (BLAS at full speed).
+                    if n % _QUERY_BLOCK == 0:
+                        block = vectors[n : n + _QUERY_BLOCK] @ matrix.vectors.T
+                    assert block is not None
+                    row_scores = block[n % _QUERY_BLOCK]
+                scores, top = _top_k(matrix, vec, k, mask, row_scores)
                 if matrix.rows is not None:
                     rows = matrix.rows.take(top)
                 elif top.size:
@@ -307,11 +332,34 @@ class Searcher:
         return out
 
 
-def _top_k(matrix: _Matrix, vec: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+_BLAS: Any = None
+
+
+def _single_thread_blas() -> Any:
+    """A context that runs BLAS on one thread.
+
+    One query is a matrix-vector product, bound by memory bandwidth: OpenBLAS's
+    extra threads only add hand-off latency, and on a busy 2-core workstation
+    (the GUI thread, an import) they made a 10k-row search 8 ms instead of
+    0.8 ms (measured; see BENCHMARKS.md).
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def _top_k(
+    matrix: _Matrix, vec: np.ndarray, k: int, mask: np.ndarray | None, scores: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Scores and matrix positions of the best ``k`` rows, best first."""
     if matrix.vectors.shape[0] == 0:
         return np.empty(0, np.float32), np.empty(0, np.int64)
-    scores = matrix.vectors @ vec
+    if scores is None:
+        with _single_thread_blas():
+            scores = matrix.vectors @ vec
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
         k = min(k, int(mask.sum()))

@@ -264,7 +264,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info.to_dict(), indent=2))
         return EXIT_OK
     print(f"Catalog   {info.location}")
-    print(f"Sequences {info.rows:,}   version {info.version}   created {info.created}")
+    size = f"{info.size_bytes / 1e6:,.1f} MB" if info.size_bytes is not None else "size unknown"
+    print(f"Sequences {info.rows:,}   {size}   version {info.version} ({info.versions} stored)   "
+          f"created {info.created}")
     for column, emb in info.embedders.items():
         default = " (default)" if column == info.default_vector else ""
         print(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions{default}")

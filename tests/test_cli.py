@@ -62,6 +62,9 @@ def test_json_info_and_versions_and_restore(cat: Path, data_dir: Path, edge_dir:
     code, out, _ = run(capsys, "info", "--json")
     info = json.loads(out)
     assert code == EXIT_OK and info["rows"] == 502 and info["embedders"]["vec_kmer"]["name"] == "kmer"
+    assert info["versions"] == 3 and info["size_bytes"] > 498 * 512 * 4
+    code, out, _ = run(capsys, "info")
+    assert "Sequences 502" in out and "MB" in out
     code, out, _ = run(capsys, "versions")
     assert "import 16_duplicate_ids.fasta" in out
     code, out, _ = run(capsys, "restore", "2")

@@ -124,6 +124,8 @@ class CatalogInfo:
     default_vector: str
     fields: list[FieldInfo]
     created: str
+    size_bytes: int | None = None  # data files of the current version
+    versions: int | None = None  # versions still stored
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -135,6 +137,8 @@ class CatalogInfo:
             "default_vector": self.default_vector,
             "fields": [{"name": f.name, "type": f.type, "kind": f.kind} for f in self.fields],
             "created": self.created,
+            "size_bytes": self.size_bytes,
+            "versions": self.versions,
         }
 
 
@@ -364,7 +368,11 @@ class Catalog:
     def info(self) -> CatalogInfo:
         """A summary of the catalog."""
         meta = self.meta
+        found = self.dataset().versions()
+        size = (found[-1].get("metadata") or {}).get("total_files_size") if found else None
         return CatalogInfo(
+            size_bytes=int(size) if size is not None else None,
+            versions=len(found),
             location=self.location,
             rows=self.count(),
             version=self.version,

@@ -388,7 +388,15 @@ class Catalog:
         ds = self.dataset()
         if ds.count_rows() == 0:
             return np.empty(0, dtype="S32")
-        col = ds.to_table(columns=["seq_hash"]).column("seq_hash")
+        col = ds.to_table(columns=["seq_hash"]).column("seq_hash").combine_chunks()
+        if col.null_count == 0 and len(col) and isinstance(col, pa.StringArray):
+            # Every hash is 32 ASCII characters: view Arrow's data buffer as S32 without
+            # building a million Python strings (1M rows: ~0.05 s instead of ~1 s).
+            offsets = np.frombuffer(col.buffers()[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4)
+            if np.all(np.diff(offsets) == 32):
+                arr = np.frombuffer(col.buffers()[2], dtype="S32", count=len(col), offset=int(offsets[0])).copy()
+                arr.sort()
+                return arr
         arr = np.array(col.to_pylist(), dtype="S32")
         arr.sort()
         return arr

@@ -588,3 +588,48 @@ def test_normalise_query_matches_import(tmp_path: Path) -> None:
     [(_, imported)] = read(path).records
     assert normalise_query(raw) == imported
     assert sequence_hash(normalise_query(raw).encode()) == read(path).batches[0].hashes[0].decode()
+
+
+# -- the block parser against Biopython's ------------------------------------------------
+
+
+def _biopython_records(path: Path) -> list[tuple[str, str]]:
+    import gzip as _gzip
+
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    opener = _gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        return [(t, "".join(s.split()).upper().rstrip("*")) for t, s in SimpleFastaParser(handle)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mmseqs2_QUERY.fasta", "families_small.faa", "fasta-edge/16_duplicate_ids.fasta", "fasta-edge/17_gzip.pro.gz",
+     "fasta-edge/39_many_tiny_records_200k.fa", "fasta-edge/32_mixed_line_endings.fa"],
+)
+@pytest.mark.parametrize("block", [64, 1000, 4 << 20])
+def test_block_parser_gives_biopythons_records(
+    data_dir: Path, name: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the block size (records cut across blocks), the records are Biopython's."""
+    from genocat_desktop.engine import fasta as fasta_module
+
+    monkeypatch.setattr(fasta_module, "_BLOCK_BYTES", block)
+    path = data_dir / name
+    ours = [(t, s) for b in FastaReader(path) for t, s in zip(b.titles, b.sequences(), strict=True)]
+    assert ours == _biopython_records(path)
+
+
+def test_line_numbers_survive_block_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine import fasta as fasta_module
+
+    monkeypatch.setattr(fasta_module, "_BLOCK_BYTES", 16)
+    text = "".join(f">r{i}\r\nMKV\r\nLLA\r\n" for i in range(50)) + ">bad\r\nMK1V\r\n"
+    path = tmp_path / "crlf.fa"
+    path.write_bytes(text.encode())
+    batches = list(FastaReader(path))
+    lines = [int(x) for b in batches for x in b.lines]
+    assert lines == [1 + 3 * i for i in range(50)]
+    (issue,) = [i for b in batches for i in b.issues]
+    assert issue.line == 151 and issue.id == "bad"

@@ -32,6 +32,7 @@ import hashlib
 import io
 import lzma
 import os
+import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -98,6 +99,7 @@ for _c in " \t\r\v\f":
 _NUC_IUPAC = np.zeros(256, dtype=np.uint8)
 for _c in "ACGTURYSWKMBDHVN":
     _NUC_IUPAC[ord(_c)] = 1
+_NOT_NUC = (1 - _NUC_IUPAC).astype(np.uint8)
 _NUC_PLAIN = np.zeros(256, dtype=np.uint8)
 for _c in "ACGTUN":
     _NUC_PLAIN[ord(_c)] = 1
@@ -472,83 +474,244 @@ class FastaReader:
             stream = _open_decompressed(raw, self.info.compression)
             if stream is not raw:
                 stream = io.BufferedReader(stream, buffer_size=_READ_BUFFER)  # type: ignore[arg-type,type-var]
-            text = io.TextIOWrapper(stream, encoding=self.info.encoding, newline=None)
-            counter = _LineCounter(text)
+            comments = _Comments()
             try:
-                yield from self._batches(counter)
-            except UnicodeDecodeError as exc:
-                raise FastaFormatError(
-                    self.path,
-                    f"not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8",
-                    line=counter.line + 1,
-                ) from None
+                if self.info.encoding == "utf-16":
+                    yield from self._text_batches(stream, comments)
+                else:
+                    yield from self._byte_batches(stream, comments)
             except _DECOMPRESSION_ERRORS as exc:
                 raise _decompression_error(self.path, self.info.compression, exc, raw.tell()) from None
             finally:
-                self.bytes_read = raw.tell()
-        if counter.comment_lines:
+                if not raw.closed:
+                    self.bytes_read = raw.tell()
+        if comments.count:
             self.file_issues.append(
                 RecordIssue(
-                    None,
-                    counter.first_comment,
-                    "",
-                    f"{counter.comment_lines:,} comment line(s) starting with ';' were ignored",
+                    None, comments.first, "", f"{comments.count:,} comment line(s) starting with ';' were ignored"
                 )
             )
 
-    def _batches(self, counter: _LineCounter) -> Iterator[ParsedBatch]:
-        titles: list[str] = []
-        seqs: list[str] = []
-        lines: list[int] = []
-        residues = 0
-        headers = counter.header_lines
-        for title, seq in SimpleFastaParser(counter):
-            titles.append(title)
-            seqs.append(seq)
-            lines.append(headers.popleft())
-            residues += len(seq)
-            if len(titles) >= self.batch_records or residues >= self.batch_residues:
-                yield self._finish(titles, seqs, lines)
-                titles, seqs, lines, residues = [], [], [], 0
-        if titles:
-            yield self._finish(titles, seqs, lines)
+    # -- the fast path: UTF-8 bytes, split with numpy and C-level bytes methods --------------
+    def _byte_batches(self, stream: IO[bytes], comments: _Comments) -> Iterator[ParsedBatch]:
+        """Parse UTF-8 (or ASCII) FASTA in large blocks.
 
-    def _finish(self, titles: list[str], seqs: list[str], lines: list[int]) -> ParsedBatch:
+        Biopython's ``SimpleFastaParser`` handles one line per Python loop
+        iteration, which caps an import near 100k records/s before any other
+        work; here a block of a few MiB is split at header lines by numpy and
+        each record costs two slices and a ``bytes.translate``. The records are
+        the same as Biopython's (``tests/test_fasta.py`` compares them on real
+        files); the UTF-16 path below still uses Biopython's parser.
+        """
+        batch = _Pending()
+        carry = b""
+        line_base = 1  # line number of the first line of ``carry``
+        first = True
+        seen_header = False
+        while True:
+            block = stream.read(_BLOCK_BYTES)
+            eof = not block
+            if block.endswith(b"\r"):
+                block += stream.read(1)  # keep a CRLF pair in one block: line numbers stay right
+            if first and block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+            buf = carry + block if carry else block
+            if not eof:
+                cut = buf.rfind(b"\n>")
+                if cut < 0:
+                    carry = buf  # one record longer than a block: keep reading
+                    continue
+                text, carry = buf[: cut + 1], buf[cut + 1 :]
+            else:
+                text, carry = buf, b""
+            if text:
+                titles, seqs, lines = self._parse_block(text, line_base, not seen_header, comments)
+                start = 0
+                while start < len(titles):
+                    start = batch.extend(titles, seqs, lines, start, self.batch_records, self.batch_residues)
+                    if batch.full(self.batch_records, self.batch_residues):
+                        yield self._finish_bytes(batch)
+                        batch = _Pending()
+                line_base += text.count(b"\n")
+                seen_header = seen_header or batch.titles != [] or self.records > 0
+            first = False
+            if eof:
+                break
+        if batch.titles:
+            yield self._finish_bytes(batch)
+
+    def _parse_block(
+        self, text: bytes, line_base: int, first_block: bool, comments: _Comments
+    ) -> tuple[list[str], list[bytes], list[int]]:
+        """Titles, residues and header lines of the records in a block of whole records."""
+        if b"\r" in text:
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n " in text or b"\n\t" in text or text[:1] in (b" ", b"\t"):
+            # Indented lines ("  >seq1" pasted from an e-mail) would hide headers.
+            text = _INDENT.sub(b"", text)
+        nul = text.find(b"\x00")
+        if nul >= 0:
+            raise FastaFormatError(
+                self.path, "contains a NUL byte (binary data); the file is damaged or not text",
+                line=line_base + text.count(b"\n", 0, nul),
+            )
+        if not text.isascii():
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FastaFormatError(
+                    self.path,
+                    f"not valid UTF-8 text (byte 0x{text[exc.start]:02x}); save the file as UTF-8",
+                    line=line_base + text.count(b"\n", 0, exc.start),
+                ) from None
+        arr = np.frombuffer(text, dtype=np.uint8)
+        newlines = np.flatnonzero(arr == 10)
+        after = newlines + 1
+        after = after[after < arr.size]
+        starts = after[arr[after] == 62]
+        if arr[0] == 62:
+            starts = np.concatenate(([0], starts))
+        if first_block and (not starts.size or starts[0] > 0):
+            # Text before the first header (warned about by sniff); its ';' lines count as comments.
+            comments.scan(text[: starts[0]] if starts.size else text, line_base)
+        if not starts.size:
+            return [], [], []
+        ends_at = np.searchsorted(newlines, starts)
+        header_line = ends_at + line_base
+        if newlines.size:
+            header_end = np.where(ends_at < newlines.size, newlines[np.minimum(ends_at, newlines.size - 1)], arr.size)
+        else:
+            header_end = np.full(starts.size, arr.size)
+        starts_l, header_end_l, lines_l = starts.tolist(), header_end.tolist(), header_line.tolist()
+        nexts = [*starts_l[1:], arr.size]
+        titles = [text[s + 1 : e].decode("utf-8").rstrip() for s, e in zip(starts_l, header_end_l, strict=True)]
+        bodies = [text[e + 1 : nx] for e, nx in zip(header_end_l, nexts, strict=True)]
+        if b"\n;" in text:
+            for i, body in enumerate(bodies):
+                if body.startswith(b";") or b"\n;" in body:
+                    bodies[i] = comments.strip(body, lines_l[i] + 1)
+        return titles, [b.translate(None, _WHITESPACE) for b in bodies], lines_l
+
+    def _finish_bytes(self, batch: _Pending) -> ParsedBatch:
         first = self.records + 1
-        self.records += len(titles)
+        self.records += len(batch.titles)
         if self._raw is not None:
             self.bytes_read = self._raw.tell()
-        batch = _check_batch(self, first, titles, seqs, lines)
-        self.valid += len(batch)
-        self.skipped += batch.skipped
-        return batch
+        parsed = _check_batch(self, first, batch.titles, batch.seqs, batch.lines)
+        self.valid += len(parsed)
+        self.skipped += parsed.skipped
+        return parsed
+
+    # -- UTF-16 files: decoded text through Biopython's parser --------------------------------
+    def _text_batches(self, stream: IO[bytes], comments: _Comments) -> Iterator[ParsedBatch]:
+        text = io.TextIOWrapper(stream, encoding=self.info.encoding, newline=None)
+        counter = _LineCounter(text)
+        batch = _Pending()
+        try:
+            for title, seq in SimpleFastaParser(counter):
+                batch.add(title, seq.encode("utf-8").translate(None, _WHITESPACE), counter.header_lines.popleft())
+                if batch.full(self.batch_records, self.batch_residues):
+                    yield self._finish_bytes(batch)
+                    batch = _Pending()
+        except UnicodeDecodeError:
+            raise FastaFormatError(
+                self.path, f"not valid {self.info.encoding} text; save the file as UTF-8", line=counter.line + 1
+            ) from None
+        if batch.titles:
+            yield self._finish_bytes(batch)
+        comments.count += counter.comment_lines
+        comments.first = comments.first or counter.first_comment
+
+
+_BLOCK_BYTES: Final = 4 << 20
+_WHITESPACE: Final = b" \t\r\n\v\f"
+_INDENT: Final = re.compile(rb"(?m)^[ \t]+")
+
+
+class _Pending:
+    """Raw records waiting to be checked as one batch."""
+
+    __slots__ = ("lines", "residues", "seqs", "titles")
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        self.seqs: list[bytes] = []
+        self.lines: list[int] = []
+        self.residues = 0
+
+    def add(self, title: str, seq: bytes, line: int) -> None:
+        self.titles.append(title)
+        self.seqs.append(seq)
+        self.lines.append(line)
+        self.residues += len(seq)
+
+    def extend(
+        self, titles: list[str], seqs: list[bytes], lines: list[int], start: int, records: int, residues: int
+    ) -> int:
+        """Take records from ``start`` until the batch is full; return where it stopped."""
+        room = records - len(self.titles)
+        stop = min(len(titles), start + room)
+        if self.residues + sum(len(s) for s in seqs[start:stop]) >= residues:
+            # Rare (very long sequences): fill one record at a time up to the residue bound.
+            stop = start
+            while stop < len(titles) and not self.full(records, residues):
+                self.add(titles[stop], seqs[stop], lines[stop])
+                stop += 1
+            return stop
+        self.titles.extend(titles[start:stop])
+        self.seqs.extend(seqs[start:stop])
+        self.lines.extend(lines[start:stop])
+        self.residues += sum(len(s) for s in seqs[start:stop])
+        return stop
+
+    def full(self, records: int, residues: int) -> bool:
+        return len(self.titles) >= records or self.residues >= residues
+
+
+class _Comments:
+    """Counts ';' comment lines (ignored, reported once per file)."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = 0
+
+    def scan(self, text: bytes, line: int) -> None:
+        for i, ln in enumerate(text.split(b"\n")):
+            if ln.startswith(b";"):
+                self.count += 1
+                self.first = self.first or line + i
+
+    def strip(self, body: bytes, line: int) -> bytes:
+        kept = []
+        for i, ln in enumerate(body.split(b"\n")):
+            if ln.startswith(b";"):
+                self.count += 1
+                self.first = self.first or line + i
+            else:
+                kept.append(ln)
+        return b"\n".join(kept)
 
 
 def _check_batch(
-    reader: FastaReader, first: int, titles: list[str], seqs: list[str], lines: list[int]
+    reader: FastaReader, first: int, titles: list[str], seqs: list[bytes], lines: list[int]
 ) -> ParsedBatch:
-    """Validate and normalise one batch of raw records (see :data:`POLICY`)."""
+    """Validate and normalise one batch of raw records (see :data:`POLICY`).
+
+    ``seqs`` hold the residues with line breaks and whitespace already removed.
+    """
     issues: list[RecordIssue] = []
-    keep = [True] * len(seqs)
+    n = len(seqs)
+    keep = [True] * n
     cleaned = list(seqs)
 
     def skip(i: int, message: str) -> None:
         keep[i] = False
         issues.append(RecordIssue(first + i, lines[i], split_title(titles[i])[0], message))
 
-    joined = "".join(seqs)
-    if not joined.isascii():
-        for i, s in enumerate(seqs):
-            if not s.isascii():
-                bad = sorted({c for c in s if not c.isascii()})
-                if "\x00" in s:
-                    raise _nul_error(reader, first + i, lines[i])
-                skip(i, f"non-ASCII character(s) {', '.join(repr(c) for c in bad[:5])} in the sequence")
-                cleaned[i] = ""
-        joined = "".join(cleaned)
-
-    data = joined.encode("ascii").upper()
-    lens = np.fromiter((len(s) for s in cleaned), dtype=np.int64, count=len(cleaned))
+    data = b"".join(seqs).upper()
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
     ends = np.cumsum(lens)
     arr = np.frombuffer(data, dtype=np.uint8)
     special = np.flatnonzero(_CLASS[arr] != _LETTER) if arr.size else np.empty(0, np.int64)
@@ -557,16 +720,11 @@ def _check_batch(
         touched = np.unique(np.searchsorted(ends, special, side="right"))
         starts = ends - lens
         for i in touched.tolist():
-            if not keep[i]:
-                continue
             rec = data[starts[i] : ends[i]]
             fixed = _fix_record(reader, rec, first + i, lines[i], titles[i], skip, i)
-            if fixed is not None:
-                cleaned[i] = fixed
-        data = "".join(c if k else "" for c, k in zip(cleaned, keep, strict=True)).encode("ascii").upper()
-        lens = np.fromiter(
-            (len(c) if k else 0 for c, k in zip(cleaned, keep, strict=True)), dtype=np.int64, count=len(cleaned)
-        )
+            cleaned[i] = fixed if fixed is not None else b""
+        data = b"".join(c for c, k in zip(cleaned, keep, strict=True) if k).upper()
+        lens = np.fromiter((len(c) if k else 0 for c, k in zip(cleaned, keep, strict=True)), dtype=np.int64, count=n)
     for i in np.flatnonzero(lens == 0).tolist():
         if keep[i]:
             skip(i, "empty sequence (a header with no residues)")
@@ -576,13 +734,14 @@ def _check_batch(
     lens = lens[idx]
     offsets = np.zeros(len(idx) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
-    hashes = np.array(
-        [hashlib.md5(data[offsets[j] : offsets[j + 1]]).hexdigest().upper() for j in range(len(idx))], dtype="S32"
-    )
+    o = offsets.tolist()
+    md5 = hashlib.md5
+    hashes = np.array([md5(data[o[j] : o[j + 1]]).hexdigest() for j in range(len(idx))], dtype="S32")
+    hashes = np.char.upper(hashes) if hashes.size else hashes
     # Three passes found the issues; report them in file order, whatever the batch size.
     issues.sort(key=lambda issue: issue.record or 0)
     return ParsedBatch(
-        numbers=np.arange(first, first + len(keep), dtype=np.int64)[idx],
+        numbers=np.arange(first, first + n, dtype=np.int64)[idx],
         lines=np.asarray(lines, dtype=np.int64)[idx],
         titles=[titles[i] for i in idx],
         data=data,
@@ -590,7 +749,7 @@ def _check_batch(
         hashes=hashes,
         molecule=_molecules(np.frombuffer(data, dtype=np.uint8), offsets),
         issues=issues,
-        skipped=len(keep) - len(idx),
+        skipped=n - len(idx),
     )
 
 
@@ -602,11 +761,16 @@ def _nul_error(reader: FastaReader, record: int, line: int) -> FastaFormatError:
 
 def _fix_record(
     reader: FastaReader, rec: bytes, number: int, line: int, title: str, skip: Callable[[int, str], None], i: int
-) -> str | None:
-    """Normalise one record with non-letter bytes; return the cleaned text or ``None`` if skipped."""
-    s = rec.translate(None, b" \t\r\v\f")
+) -> bytes | None:
+    """Normalise one record with non-letter bytes; return the cleaned residues or ``None`` if skipped."""
+    s = rec.translate(None, _WHITESPACE)
     if b"\x00" in s:
         raise _nul_error(reader, number, line)
+    if not s.isascii():
+        text = s.decode("utf-8", errors="replace")
+        bad_chars = sorted({c for c in text if not c.isascii()})
+        skip(i, f"non-ASCII character(s) {', '.join(repr(c) for c in bad_chars[:5])} in the sequence")
+        return None
     stripped = s.rstrip(b"*")
     if b"*" in stripped:
         pos = stripped.index(b"*") + 1
@@ -628,7 +792,7 @@ def _fix_record(
                 line=line,
             )
         stripped = stripped.translate(None, b"-.")
-    return stripped.decode("ascii")
+    return stripped
 
 
 def _molecules(arr: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -641,16 +805,27 @@ def _molecules(arr: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         return np.full(n, MOL_PROTEIN, dtype=np.uint8)
 
-    def per_record(table: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(table[arr].astype(np.int64), starts)
-
-    iupac, plain = per_record(_NUC_IUPAC), per_record(_NUC_PLAIN)
-    nucleotide = (iupac == lens) & (plain * 10 >= lens * 9)
     out = np.full(n, MOL_PROTEIN, dtype=np.uint8)
-    if nucleotide.any():
-        t, u = per_record(_IS_T), per_record(_IS_U)
-        out[nucleotide] = np.where((u > 0) & (t == 0), MOL_RNA, MOL_DNA)[nucleotide]
-        out[nucleotide & (lens < MIN_LENGTH_FOR_MOLECULE)] = MOL_AMBIGUOUS
+    # A record with one letter that is not a nucleotide code is protein: one
+    # uint8 max-reduction settles almost every protein without counting anything.
+    maybe = np.flatnonzero(np.maximum.reduceat(_NOT_NUC[arr], starts) == 0)
+    if maybe.size == 0:
+        return out
+    lens_m = lens[maybe]
+    sub_idx = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in maybe.tolist()])
+    sub = arr[sub_idx]
+    sub_starts = np.zeros(maybe.size, dtype=np.int64)
+    np.cumsum(lens_m[:-1], out=sub_starts[1:])
+
+    def per_record(table: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(table[sub].astype(np.int64), sub_starts)
+
+    plain = per_record(_NUC_PLAIN)
+    nucleotide = plain * 10 >= lens_m * 9
+    t, u = per_record(_IS_T), per_record(_IS_U)
+    kind = np.where((u > 0) & (t == 0), MOL_RNA, MOL_DNA)
+    kind[lens_m < MIN_LENGTH_FOR_MOLECULE] = MOL_AMBIGUOUS
+    out[maybe[nucleotide]] = kind[nucleotide]
     return out
 
 

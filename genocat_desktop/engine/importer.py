@@ -24,6 +24,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +35,18 @@ import pyarrow as pa
 
 from .catalog import Catalog
 from .errors import Cancelled, FastaFormatError, GenoCatError, StorageError
-from .fasta import MOL_AMBIGUOUS, MOL_DNA, MOL_PROTEIN, MOL_RNA, MOLECULES, FastaReader, RecordIssue, split_title
-from .headers import parse_header
+from .fasta import (
+    MOL_AMBIGUOUS,
+    MOL_DNA,
+    MOL_PROTEIN,
+    MOL_RNA,
+    MOLECULES,
+    FastaReader,
+    ParsedBatch,
+    RecordIssue,
+    split_title,
+)
+from .headers import parse_headers
 from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 
 __all__ = ["FileReport", "ImportReport", "import_files"]
@@ -43,6 +54,9 @@ __all__ = ["FileReport", "ImportReport", "import_files"]
 #: Rows per written Lance fragment batch: large enough for fast scans, small
 #: enough that one batch (sequences + vectors) stays well under 100 MB.
 WRITE_BATCH: Final = 32_768
+#: Files whose residues fit this budget are parsed once: pass 2 reuses pass 1's
+#: batches. Larger files are read twice so memory stays bounded.
+KEEP_PARSED_BYTES: Final = 128 << 20
 #: At most this many warnings per file are kept in the report (the count is exact).
 MAX_ISSUES: Final = 200
 
@@ -127,6 +141,8 @@ class _Scan:
     ids: list[str]
     mol_counts: np.ndarray
     records: int
+    # The parsed batches, when the file is small enough to keep them (saves reading it twice).
+    batches: list[ParsedBatch] | None = None
 
 
 def import_files(
@@ -250,6 +266,7 @@ def _import_one(
         fr.version = catalog.commit(op, read_version, message)
         writer.committed = True
     finally:
+        writer.close()
         if not writer.committed:
             writer.discard()
     progress(Progress(1, 1, "records", "done", fr.summary()))
@@ -263,9 +280,14 @@ def _scan(
     hashes: list[np.ndarray] = []
     ids: list[str] = []
     mol_counts = np.zeros(4, dtype=np.int64)
+    kept: list[ParsedBatch] | None = []
+    kept_bytes = 0
     for batch in reader:
         cancel.raise_if_cancelled()
         hashes.append(batch.hashes)
+        if kept is not None:
+            kept_bytes += len(batch.data) + sum(len(t) for t in batch.titles)
+            kept = None if kept_bytes > KEEP_PARSED_BYTES else [*kept, batch]
         for number, line, title in zip(batch.numbers.tolist(), batch.lines.tolist(), batch.titles, strict=True):
             ident = split_title(title)[0]
             if not ident:
@@ -279,7 +301,7 @@ def _scan(
             progress(Progress(reader.bytes_read, reader.size, "bytes", "checking", f"Checking {prefix}", rate))
     issues.add(reader.file_issues)
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
-    return _Scan(h, ids, mol_counts, reader.records)
+    return _Scan(h, ids, mol_counts, reader.records, kept)
 
 
 def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
@@ -307,12 +329,17 @@ class _FragmentWriter:
         self.catalog = catalog
         self.fragments: list[Any] = []
         self.committed = False
+        # Lance writes without holding the GIL: one write runs in the background
+        # while the next batch is parsed and embedded (at most one in flight, so
+        # memory stays bounded).
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: Future[list[Any]] | None = None
 
-    def write(self, table: pa.Table) -> None:
+    def _write_now(self, table: pa.Table) -> list[Any]:
         import lance
 
         try:
-            frags = lance.fragment.write_fragments(
+            frags: list[Any] = lance.fragment.write_fragments(
                 table,
                 self.catalog.uri,
                 schema=self.catalog.schema,
@@ -320,7 +347,32 @@ class _FragmentWriter:
             )
         except OSError as exc:
             raise StorageError(f"could not write to {self.catalog.location}: {exc}") from None
-        self.fragments.extend(frags)
+        return frags
+
+    def write(self, table: pa.Table, background: bool = False) -> None:
+        """Write ``table`` as new uncommitted fragments (maybe in the background)."""
+        self.wait()
+        if not background:
+            self.fragments.extend(self._write_now(table))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genocat-writer")
+        self._inflight = self._pool.submit(self._write_now, table)
+
+    def wait(self) -> None:
+        """Finish the write in flight, if any (re-raising its error)."""
+        if self._inflight is not None:
+            future, self._inflight = self._inflight, None
+            self.fragments.extend(future.result())
+
+    def close(self) -> None:
+        """Stop the background writer (waits for a write in flight, ignoring its error)."""
+        if self._inflight is not None:
+            with contextlib.suppress(GenoCatError):
+                self.wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def discard(self) -> None:
         """Delete the data files of fragments that were never committed."""
@@ -346,7 +398,7 @@ def _write_pass(
     cancel: CancelToken,
     prefix: str,
 ) -> None:
-    reader = FastaReader(path, strip_gaps=strip_gaps)
+    batches: Any = scan.batches if scan.batches is not None else FastaReader(path, strip_gaps=strip_gaps)
     columns = catalog.vector_columns()
     embedder_objs = {col: catalog.embedder(col) for col in columns}
     total = int(write.sum())
@@ -356,7 +408,7 @@ def _write_pass(
     done = 0
     pending: list[pa.Table] = []
     pending_rows = 0
-    for batch in reader:
+    for batch in batches:
         cancel.raise_if_cancelled()
         n = len(batch)
         if not np.array_equal(batch.hashes, scan.hashes[pos : pos + n]):
@@ -369,7 +421,7 @@ def _write_pass(
             done += table.num_rows
         pos += n
         if pending_rows >= WRITE_BATCH:
-            writer.write(pa.concat_tables(pending))
+            writer.write(pa.concat_tables(pending), background=True)
             pending, pending_rows = [], 0
         if meter.due():
             rate = meter.update(done)
@@ -379,6 +431,7 @@ def _write_pass(
     if pending:
         cancel.raise_if_cancelled()
         writer.write(pa.concat_tables(pending))
+    writer.wait()
     progress(Progress(done, total, "sequences", "importing", f"Importing {prefix}"))
 
 
@@ -398,26 +451,20 @@ def _rows(
     schema: pa.Schema,
 ) -> pa.Table:
     """Build the Arrow rows for the selected records of one parsed batch."""
-    cols: dict[str, list[Any]] = defaultdict(list)
-    offsets = batch.offsets
+    offsets = batch.offsets.tolist()
     data = batch.data
-    seqs = []
-    for j in sel.tolist():
-        info = parse_header(batch.titles[j])
-        ident = scan.ids[pos + j]
-        cols["id"].append(ident)
-        cols["accession"].append(info.accession or ident)
-        cols["aliases"].append(info.aliases + aliases.get(pos + j, []))
-        cols["description"].append(info.description)
-        cols["name"].append(info.name or None)
-        cols["db"].append(info.db)
-        cols["entry_name"].append(info.entry_name)
-        cols["organism"].append(info.organism)
-        cols["taxid"].append(info.taxid)
-        cols["gene"].append(info.gene)
-        cols["protein_existence"].append(info.protein_existence)
-        cols["sequence_version"].append(info.sequence_version)
-        seqs.append(data[offsets[j] : offsets[j + 1]])
+    picked = sel.tolist()
+    cols: dict[str, list[Any]] = parse_headers([batch.titles[j] for j in picked])
+    ids = [scan.ids[pos + j] for j in picked]
+    # A header without an identifier was named "<file>#<record>" by the scan.
+    cols["id"] = ids
+    cols["accession"] = [acc or ident for acc, ident in zip(cols["accession"], ids, strict=True)]
+    cols["name"] = [name or None for name in cols["name"]]
+    if aliases:
+        cols["aliases"] = [
+            list(al) + aliases.get(pos + j, []) for al, j in zip(cols["aliases"], picked, strict=True)
+        ]
+    seqs = [data[offsets[j] : offsets[j + 1]] for j in picked]
     mol = batch.molecule[sel].copy()
     mol[mol == MOL_AMBIGUOUS] = majority
     n = sel.size

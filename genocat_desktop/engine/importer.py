@@ -306,20 +306,16 @@ def _scan(
 
 def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
     """Warn about identifiers used for different sequences (all are kept)."""
-    ids = np.array(scan.ids, dtype=object)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    same = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
-    seen: set[str] = set()
-    for j in same.tolist():
-        ident = str(sorted_ids[j])
-        if ident in seen:
-            continue
-        group = order[sorted_ids == ident]
-        if len(set(scan.hashes[group].tolist())) > 1:
-            seen.add(ident)
-            message = f"identifier used for {len(group)} different sequences; all kept"
-            issues.add([RecordIssue(None, None, ident, message)])
+    # A dict pass is linear; sorting a million identifiers as Python objects took seconds.
+    first_hash: dict[str, bytes] = {}
+    variants: dict[str, set[bytes]] = {}
+    for ident, h in zip(scan.ids, scan.hashes.tolist(), strict=True):
+        seen = first_hash.setdefault(ident, h)
+        if seen != h:
+            variants.setdefault(ident, {seen}).add(h)
+    for ident, hashes in variants.items():
+        message = f"identifier used for {len(hashes)} different sequences; all kept"
+        issues.add([RecordIssue(None, None, ident, message)])
 
 
 class _FragmentWriter:

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",
                     help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
     se.add_argument("--embedding", metavar="COLUMN", help="vector column to search (default: the catalog's)")
+    se.add_argument("--align", action="store_true",
+                    help="align the query to the best candidates (Smith-Waterman, BLOSUM62) and rank by alignment; "
+                    "adds identity, coverage, bit score and E-value")
+    se.add_argument("--candidates", type=int, metavar="N", help="with --align: candidates to align (default 10 x k)")
+    se.add_argument("--rank-by", choices=["alignment", "embedding"], default="alignment",
+                    help="with --align: order of the hits (default: alignment score)")
     se.add_argument("--out", "-o", type=Path, help="write hits to .csv or .fasta instead of the screen")
     se.add_argument("--format", choices=["table", "tsv", "json"], default=None,
                     help="screen output format (default: table on a terminal, tsv otherwise)")
@@ -182,7 +188,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         query_source = sys.stdin.read()
     queries = read_queries(query_source)
     searcher = Searcher(catalog)
-    results = searcher.search_many(queries, k=args.hits, conditions=conditions, column=args.embedding)
+    results = searcher.search_many(
+        queries, k=args.hits, conditions=conditions, column=args.embedding,
+        align=args.align, candidates=args.candidates, rank_by=args.rank_by,
+    )
     if args.out:
         comments = {
             "query": args.query if len(queries) > 1 else queries[0].id,
@@ -191,12 +200,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
             "embedding": results[0].column,
             "filter": " AND ".join(args.where) or "none",
             "hits per query": args.hits,
+            "alignment": f"Smith-Waterman BLOSUM62 11/1, {args.rank_by} order" if args.align else "none",
         }
         n = export_hits(results, args.out, comments=comments)
         print(f"wrote {n:,} hit(s) to {args.out}", file=sys.stderr)
         return EXIT_OK
     fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
     cols = ["rank", "score", "id", "name", "organism", "length"]
+    if args.align:
+        cols[2:2] = ["identity", "query_cov", "bits", "evalue"]
     if fmt == "json":
         out = [
             {"query": r.query.id, "version": r.version, "hits": r.hits.drop_columns(["sequence"]).to_pylist()}
@@ -219,10 +231,24 @@ def _cmd_search(args: argparse.Namespace) -> int:
             for c in cols:
                 t.add_column(c, justify="right" if c in ("rank", "score", "length") else "left")
             for row in r.hits.select(cols).to_pylist():
-                t.add_row(*("" if row[c] is None else (f"{row[c]:.3f}" if c == "score" else str(row[c]))
-                            for c in cols))
+                t.add_row(*(_cell(c, row[c]) for c in cols))
             console.print(t)
     return EXIT_OK
+
+
+def _cell(column: str, value: Any) -> str:
+    """Format one value for the terminal table."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if column == "score":
+        return f"{value:.3f}"
+    if column in ("identity", "query_cov", "target_cov"):
+        return f"{value * 100:.0f}%"
+    if column == "bits":
+        return f"{value:.1f}"
+    if column == "evalue":
+        return f"{value:.1e}"
+    return str(value)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

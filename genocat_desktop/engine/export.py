@@ -27,7 +27,8 @@ __all__ = ["CSV_COLUMNS", "export_csv", "export_fasta", "export_hits"]
 
 #: Columns written to CSV, in this order, when present.
 CSV_COLUMNS: Final = (
-    "query_id", "rank", "score", "id", "accession", "name", "organism", "taxid", "gene", "length",
+    "query_id", "rank", "score", "aln_score", "bits", "evalue", "identity", "query_cov", "target_cov",
+    "id", "accession", "name", "organism", "taxid", "gene", "length",
     "molecule", "protein_existence", "description", "aliases", "db", "entry_name", "seq_hash", "source_file",
 )
 FASTA_WIDTH: Final = 60

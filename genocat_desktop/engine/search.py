@@ -174,6 +174,7 @@ class Searcher:
         self._lock = threading.Lock()
         self._matrix: _Matrix | None = None
         self._masks: dict[tuple[int, str], np.ndarray] = {}
+        self._residue_count: tuple[int, int] | None = None
         self._checked = 0.0
 
     def _current(self) -> int:
@@ -230,6 +231,39 @@ class Searcher:
         self._masks[key] = mask
         return mask
 
+    def _residues(self, ds: Any, matrix: _Matrix | None) -> int:
+        """Residues in the catalog (the E-value's search space), cached per version."""
+        if self._residue_count is not None and self._residue_count[0] == ds.version:
+            return self._residue_count[1]
+        import pyarrow.compute as pc
+
+        table = matrix.rows if matrix is not None and matrix.rows is not None else ds.to_table(columns=["length"])
+        total = int(pc.sum(table.column("length")).as_py() or 0)
+        self._residue_count = (ds.version, total)
+        return total
+
+    def _align(
+        self, ds: Any, matrix: _Matrix | None, q: Query, rows: pa.Table, scores: np.ndarray, k: int, rank_by: str
+    ) -> tuple[pa.Table, np.ndarray]:
+        from .rerank import ALIGNMENT_COLUMNS, align_to
+
+        stats = align_to(
+            q.sequence, q.molecule, rows.column("sequence").to_pylist(), rows.column("molecule").to_pylist(),
+            self._residues(ds, matrix),
+        )
+        for name in ALIGNMENT_COLUMNS:
+            values = stats[name]
+            # E-values span hundreds of orders of magnitude: never round them.
+            exact_values = name in ("aln_score", "evalue")
+            rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
+        if rank_by == "alignment":
+            # Best alignment first; the embedding score breaks ties.
+            order = np.lexsort((-scores, -stats["aln_score"]))
+        else:
+            order = np.arange(len(scores))
+        order = order[:k]
+        return rows.take(order), scores[order]
+
     def warm(self, column: str | None = None) -> None:
         """Load the vectors now (so the first search is as fast as the others)."""
         with self._lock:
@@ -242,6 +276,9 @@ class Searcher:
         k: int = 10,
         conditions: Sequence[Condition] = (),
         column: str | None = None,
+        align: bool = False,
+        candidates: int | None = None,
+        rank_by: str = "alignment",
     ) -> SearchResult:
         """Find the ``k`` rows most similar to ``query`` that satisfy all ``conditions``.
 
@@ -255,12 +292,23 @@ class Searcher:
             Metadata filters, all of which must hold.
         column
             The vector column (embedder) to search; the catalog's default if ``None``.
+        align
+            Align the query to the best ``candidates`` rows by embedding
+            (Smith-Waterman, see :mod:`.rerank`) and add ``aln_score``,
+            ``bits``, ``evalue``, ``identity``, ``query_cov``, ``target_cov``.
+        candidates
+            How many rows to align (default ``max(10 * k, 100)``).
+        rank_by
+            With ``align``: ``"alignment"`` (by alignment score, the default)
+            or ``"embedding"`` (by cosine score, alignments only reported).
 
         Raises
         ------
         QueryError, FilterError, EmbedderMismatchError
         """
-        return self.search_many([query], k=k, conditions=conditions, column=column)[0]
+        return self.search_many(
+            [query], k=k, conditions=conditions, column=column, align=align, candidates=candidates, rank_by=rank_by
+        )[0]
 
     def search_many(
         self,
@@ -269,12 +317,20 @@ class Searcher:
         k: int = 10,
         conditions: Sequence[Condition] = (),
         column: str | None = None,
+        align: bool = False,
+        candidates: int | None = None,
+        rank_by: str = "alignment",
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
     ) -> list[SearchResult]:
         """Search several queries against the same version; see :meth:`search`."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"the number of hits must be between 1 and {MAX_K:,}, not {k}")
+        if rank_by not in ("alignment", "embedding"):
+            raise QueryError(f"rank_by must be 'alignment' or 'embedding', not {rank_by!r}")
+        fetch = k
+        if align:
+            fetch = min(MAX_K, max(candidates or max(10 * k, 100), k))
         qs = [q if isinstance(q, Query) else read_queries(q)[0] for q in queries]
         column = column or self.catalog.default_vector
         embedder = self.catalog.embedder(column)
@@ -306,7 +362,7 @@ class Searcher:
                         block = vectors[n : n + _QUERY_BLOCK] @ matrix.vectors.T
                     assert block is not None
                     row_scores = block[n % _QUERY_BLOCK]
-                scores, top = _top_k(matrix, vec, k, mask, row_scores)
+                scores, top = _top_k(matrix, vec, fetch, mask, row_scores)
                 if matrix.rows is not None:
                     rows = matrix.rows.take(top)
                 elif top.size:
@@ -317,13 +373,15 @@ class Searcher:
             else:
                 table = ds.to_table(
                     columns=columns,
-                    nearest={"column": column, "q": vec, "k": k, "metric": "cosine"},
+                    nearest={"column": column, "q": vec, "k": fetch, "metric": "cosine"},
                     filter=sql,
                     prefilter=True,
                 )
                 scores = 1.0 - table.column("_distance").to_numpy()
                 rows = table.drop_columns(["_distance"])
                 exact = not ds.has_index if hasattr(ds, "has_index") else False
+            if align:
+                rows, scores = self._align(ds, matrix, q, rows, scores, k, rank_by)
             hits = _with_rank(rows, scores)
             out.append(
                 SearchResult(q, hits, version, column, sql, exact, time.perf_counter() - started, candidates)

@@ -1,0 +1,94 @@
+"""Alignment re-ranking: scores equal Biopython's reference, statistics, ranking, CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from Bio.Align import PairwiseAligner, substitution_matrices
+
+from genocat_desktop.cli import main
+from genocat_desktop.engine import Catalog, QueryError, Searcher, import_files, read_queries
+from genocat_desktop.engine.rerank import align_to
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _mutate(rng: np.random.Generator, seq: str) -> str:
+    s = list(seq)
+    for _ in range(len(s) // 5):
+        i = int(rng.integers(len(s)))
+        op = int(rng.integers(3))
+        if op == 0:
+            s[i] = AA[int(rng.integers(20))]
+        elif op == 1:
+            del s[i]
+        else:
+            s.insert(i, AA[int(rng.integers(20))])
+    return "".join(s)
+
+
+def test_scores_equal_biopythons_smith_waterman_with_blast_gap_costs() -> None:
+    aligner = PairwiseAligner(mode="local", substitution_matrix=substitution_matrices.load("BLOSUM62"))
+    aligner.open_gap_score, aligner.extend_gap_score = -12, -1  # BLAST's 11/1: a gap of length L costs 11 + L
+    rng = np.random.default_rng(7)
+    query = "".join(rng.choice(list(AA), 150))
+    targets = [_mutate(rng, query) for _ in range(40)] + ["".join(rng.choice(list(AA), 90)) for _ in range(10)]
+    stats = align_to(query, "protein", targets, ["protein"] * len(targets), 1_000_000)
+    assert stats["aln_score"].tolist() == [int(aligner.score(query, t)) for t in targets]
+
+
+def test_statistics_and_identity() -> None:
+    q = "MKVLAAGIVALLLAAGCSSSKEETKAAPA"
+    stats = align_to(q, "protein", [q, "MKVLAGIVALLLAAGCSSKEETKAAPAWWW"], ["protein", "protein"], 10**6)
+    assert stats["identity"][0] == 1.0 and stats["query_cov"][0] == 1.0 and stats["target_cov"][0] == 1.0
+    assert 0.9 < stats["identity"][1] < 1.0  # one gap column counts against identity, as in BLAST
+    bits = (0.267 * stats["aln_score"][0] - math.log(0.041)) / math.log(2)
+    assert stats["bits"][0] == pytest.approx(bits)
+    assert stats["evalue"][0] == pytest.approx(len(q) * 10**6 * 2**-bits)
+    assert stats["evalue"][0] < stats["evalue"][1]
+
+
+def test_nucleotides_and_mixed_molecules() -> None:
+    stats = align_to("ACGTACGTTGCAAC", "dna", ["ACGTACGATGCAAC", "ACGUACGUUGCAAC"], ["dna", "rna"], 1000)
+    assert stats["aln_score"][1] > stats["aln_score"][0] and np.isnan(stats["evalue"]).all()
+    with pytest.raises(QueryError, match="nucleotide query to protein"):
+        align_to("ACGTACGTTGCAAC", "dna", ["MKVLAAGIV"], ["protein"], 1000)
+    with pytest.raises(QueryError, match="mixed"):
+        align_to("MKVLAAGIV", "protein", ["MKVLAAGIV", "ACGTACGTTGCAAC"], ["protein", "dna"], 1000)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    data = Path(__file__).parent / "data"
+    cat = Catalog.open(tmp_path_factory.mktemp("rerank") / "catalog")
+    import_files(cat, [data / "families_small.faa"])
+    return cat
+
+
+def test_align_ranks_by_alignment_and_keeps_k(catalog: Catalog) -> None:
+    q = read_queries(Path(__file__).parent / "data" / "families_small.faa")[0]
+    result = Searcher(catalog).search(q, k=10, align=True, candidates=60)
+    hits = result.hits
+    assert len(hits) == 10 and hits.column("id")[0].as_py() == q.id  # itself: best alignment
+    aln = hits.column("aln_score").to_pylist()
+    assert aln == sorted(aln, reverse=True)
+    assert hits.column("evalue")[0].as_py() < 1e-10
+    by_embedding = Searcher(catalog).search(q, k=10, align=True, rank_by="embedding").hits
+    scores = by_embedding.column("score").to_pylist()
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_cli_align(catalog: Catalog, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    q = read_queries(Path(__file__).parent / "data" / "families_small.faa")[3]
+    code = main(["--catalog", catalog.location, "search", q.sequence, "-k", "3", "--align", "--format", "tsv"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and out[0].split("\t")[3:7] == ["identity", "query_cov", "bits", "evalue"]
+    assert float(out[1].split("\t")[3]) == 1.0
+    csv_out = tmp_path / "aligned.csv"
+    assert main(["--catalog", catalog.location, "search", q.sequence, "--align", "--out", str(csv_out)]) == 0
+    header, first = [line for line in csv_out.read_text().splitlines() if not line.startswith("#")][:2]
+    assert header.startswith('"query_id","rank","score","aln_score","bits","evalue","identity"')
+    assert 0 < float(first.split(",")[5]) < 1e-10  # the E-value is written in full, not rounded to 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 
 from . import catalogs, data, embed_bench, export_bench, import_bench, quality_bench, search_bench
-from .util import machine
+from .util import machine, provenance
 
 BENCHMARKS: dict[str, tuple[str, ModuleType]] = {
     "import": ("1. Import throughput", import_bench),
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": machine(),
+        "engine": provenance(),
         "benchmarks": {},
     }
     sections = []
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             title, module = BENCHMARKS[name]
             log(f"== {title}{' (quick)' if args.quick else ''}")
             t = time.perf_counter()
+            load_before = os.getloadavg()
             try:
                 res = module.run(args.quick, log)
             except Exception as exc:  # one failing benchmark must not hide the others
@@ -65,18 +68,28 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(f"## {title}\n\nFAILED: {type(exc).__name__}: {exc}")
                 continue
             res["wall_seconds"] = time.perf_counter() - t
+            res["load_average"] = {"before": load_before, "after": os.getloadavg()}
             results["benchmarks"][name] = res  # type: ignore[index]
-            sections.append(f"## {title}\n\n{module.report(res)}")
+            loads = f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
+            sections.append(f"## {title}\n\n{module.report(res)}\n\n_{res['wall_seconds']:.0f} s, {loads}._")
             log(f"   done in {res['wall_seconds']:.0f} s")
     finally:
         catalogs.cleanup()
     results["wall_seconds"] = time.perf_counter() - t_all
+    results["engine_at_end"] = provenance()
+    eng = results["engine"]
+    changed = eng["source_digest"] != results["engine_at_end"]["source_digest"]  # type: ignore[index]
     m = results["machine"]
     head = (f"# GenoCat engine benchmarks{' (quick)' if args.quick else ''}\n\n"
             f"{started:%Y-%m-%d %H:%M} UTC, {m['cpus']} CPU(s) {m['cpu_model']}, {m['memory']} RAM, "  # type: ignore[index]
             f"Python {m['python']}, load average at start {', '.join(f'{x:.2f}' for x in m['load_average'])}; "  # type: ignore[index]
             f"total {results['wall_seconds']:.0f} s. Medians of repeated runs; ratios against references "
-            "measured side by side in the same run.")
+            "measured side by side in the same run.\n\n"
+            f"Engine: commit {eng['commit']}"  # type: ignore[index]
+            f"{' with uncommitted engine changes' if eng.get('uncommitted_engine_changes') else ''}, "  # type: ignore[union-attr]
+            f"sources {eng['source_digest']}."  # type: ignore[index]
+            + ("\n\n**Warning: the engine's source files changed during this run; the sections may have measured "
+               "different code.**" if changed else ""))
     text = "\n\n".join([head, *sections]) + "\n"
     stamp = started.strftime("%Y%m%dT%H%M%S")
     raw = json.dumps(results, indent=1, default=str)

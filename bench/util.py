@@ -131,6 +131,35 @@ def machine() -> dict[str, Any]:
     }
 
 
+def provenance() -> dict[str, Any]:
+    """Which engine was measured: the git commit and a digest of the engine's source files.
+
+    The digest is taken at the start and at the end of a run; if the sources
+    changed in between (someone edited them), the summary says so.
+    """
+    import hashlib
+
+    pkg = ROOT.parent / "genocat_desktop"
+    digest = hashlib.sha1()
+    for f in sorted(pkg.rglob("*.py")):
+        digest.update(str(f.relative_to(pkg)).encode())
+        digest.update(f.read_bytes())
+    import genocat_desktop
+
+    out: dict[str, Any] = {"source_digest": digest.hexdigest()[:12], "package": str(pkg),
+                           "imported_from": str(Path(genocat_desktop.__file__).parent)}
+    try:
+        git = ["git", "-C", str(ROOT.parent)]
+        out["commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                       timeout=30).stdout.strip() or None
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "genocat_desktop"], capture_output=True,
+                               text=True, timeout=30).stdout.strip()
+        out["uncommitted_engine_changes"] = bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        out["commit"] = None
+    return out
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table."""
     def cell(x: object) -> str:

@@ -75,11 +75,17 @@ def run_child(argv: Sequence[str], *, timeout: float = 3600, env: dict[str, str]
     result: dict[str, Any] = {
         "process_seconds": wall,
         "peak_rss_mb": usage.ru_maxrss / 1024,  # Linux: kilobytes
+        "process_cpu_seconds": usage.ru_utime + usage.ru_stime,
         "returncode": proc.returncode,
     }
     lines = out.decode(errors="replace").strip().splitlines()
     if lines and lines[-1].startswith("{"):
         result.update(json.loads(lines[-1]))
+    if "vmhwm_mb" in result:
+        # wait4's figure includes this process's RSS at fork; the child's own high-water mark does not.
+        result["peak_rss_mb"] = result["vmhwm_mb"]
+    if result.get("exit_status"):
+        result["returncode"] = result["exit_status"]
     if proc.returncode != 0:
         result["error"] = (err.decode(errors="replace").strip().splitlines() or ["?"])[-1][:500]
     return result

@@ -102,12 +102,15 @@ def measure(location: str, nq: int) -> dict[str, Any]:
         for name in names:
             timers[name](i)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for i in range(len(queries)):
         # Side by side, in rotating order, so noise hits every method alike.
         for name in names[i % len(names):] + names[: i % len(names)]:
+            c = time.process_time()
             t = time.perf_counter()
             timers[name](i)
             samples[name].append((time.perf_counter() - t) * 1000)
+            cpu[name].append((time.process_time() - c) * 1000)
     # Sanity: the engine's best score is the brute-force best score.
     agree = checked = 0
     for i in range(0, len(queries), max(1, len(queries) // 50)):
@@ -122,6 +125,7 @@ def measure(location: str, nq: int) -> dict[str, Any]:
         "faiss": getattr(faiss, "__version__", None) if faiss else None,
         "faiss_threads": faiss.omp_get_max_threads() if faiss else None,
         "ms": {name: summary(s) for name, s in samples.items()},
+        "cpu_ms": {name: summary(s) for name, s in cpu.items()},
     }
 
 
@@ -156,6 +160,21 @@ def report(res: dict[str, Any]) -> str:
         rows,
     )
     everything = [(config, c) for config, cfg in res["configs"].items() for c in cfg["catalogs"]]
+    out += "\n\nCPU time per query (all threads of the process; what the search costs, whatever the load):\n\n"
+    cpu_rows = []
+    for config, c in everything:
+        if "cpu_ms" not in c:
+            continue
+        cm = c["cpu_ms"]
+        cpu_rows.append([
+            config, f"{c['rows']:,}", cm["engine"]["median"], cm["engine"]["p99"], cm["numpy"]["median"],
+            cm["numpy"]["p99"], cm["faiss"]["median"] if "faiss" in cm else None,
+            ratio(cm["engine"]["median"], cm["numpy"]["median"]), cm["engine_filtered"]["median"],
+            cm["numpy_filtered"]["median"], ratio(cm["engine_filtered"]["median"], cm["numpy_filtered"]["median"]),
+        ])
+    out += table(["threads", "rows", "engine CPU ms p50", "engine CPU ms p99", "numpy CPU ms p50",
+                  "numpy CPU ms p99", "FAISS CPU ms p50", "engine / numpy p50", "engine filtered CPU ms p50",
+                  "numpy filtered CPU ms p50", "filtered engine / numpy"], cpu_rows)
     out += "\n\nEmbedding one query alone (part of every engine search), p50: " + ", ".join(
         f"{c['ms']['embed_query']['median']:.2f} ms ({config}, {c['rows']:,} rows)" for config, c in everything
     ) + "."

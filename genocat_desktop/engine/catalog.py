@@ -362,7 +362,13 @@ class Catalog:
             rows = (v.get("metadata") or {}).get("total_rows")
             number = int(v["version"])
             when = _as_datetime(v["timestamp"])
-            out.append(VersionInfo(number, when, int(rows) if rows else None, messages.get(number, "")))
+            message = messages.get(number, "")
+            if not message and number > 1:
+                # Lance's schema-only operations (add/rename/drop column) carry no message.
+                from .schema import version_description
+
+                message = version_description(self, number)
+            out.append(VersionInfo(number, when, int(rows) if rows else None, message))
         return out
 
     def info(self) -> CatalogInfo:

@@ -48,6 +48,7 @@ from .fasta import (
 )
 from .headers import parse_headers
 from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
+from .schema import field_default
 
 __all__ = ["FileReport", "ImportReport", "import_files"]
 
@@ -488,8 +489,11 @@ def _rows(
 
 
 def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:
-    # User fields added later by the schema editor start empty for new rows.
-    return arrays[f.name] if f.name in arrays else pa.nulls(n, f.type)
+    # User fields added by the schema editor start empty for new rows, or with the field's default.
+    if f.name in arrays:
+        return arrays[f.name]
+    default = field_default(f)
+    return pa.nulls(n, f.type) if default is None else pa.array([default] * n, f.type)
 
 
 def _alias_updates(

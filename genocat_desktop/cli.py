@@ -8,6 +8,10 @@ Commands::
     genocat export OUT           export catalog rows (optionally filtered) to CSV or FASTA
     genocat info [--json]        what the catalog holds
     genocat versions             the catalog's versions; ``genocat restore N`` goes back
+    genocat schema list|add|rename|drop|describe    your own fields (cli_schema.py)
+    genocat set FIELD VALUE --where ...             give a field a value on matching rows
+    genocat annotate FILE.csv --key accession       fill fields from a spreadsheet
+    genocat bench [--size N] [--json OUT]           measure against the design targets
 
 Exit codes: 0 success, 1 error, 2 wrong usage, 3 partly done (some files
 rejected), 130 cancelled (Ctrl-C). Errors are one line on stderr.
@@ -28,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, cli_schema
 
 if TYPE_CHECKING:
     from .engine import CancelToken, Catalog, Progress
@@ -82,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("versions", help="list the catalog's versions")
     rs = sub.add_parser("restore", help="make an old version the latest again (nothing is deleted)")
     rs.add_argument("version", type=int)
+    cli_schema.add_parsers(sub)
     return p
 
 
@@ -325,6 +330,7 @@ _COMMANDS = {
     "info": _cmd_info,
     "versions": _cmd_versions,
     "restore": _cmd_restore,
+    **cli_schema.COMMANDS,
 }
 
 

@@ -718,7 +718,10 @@ def set_values(
         where = f"{len(hashes):,} selected row(s)" + (f" with {where}" if where else "")
     elif not where:
         where = "all rows"
-    message = f"set {name} = {_show(parsed)} on {rows.num_rows:,} row(s) ({where})"
+    if parsed is None:
+        message = f"clear {name} on {rows.num_rows:,} row(s) ({where})"
+    else:
+        message = f"set {name} = {_show(parsed)} on {rows.num_rows:,} row(s) ({where})"
     if rows.num_rows == 0:
         return EditReport(ds.version, 0, [name], "no row matched; nothing changed")
     values = pa.array([parsed] * rows.num_rows, definition.arrow_type)

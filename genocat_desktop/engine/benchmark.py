@@ -487,9 +487,9 @@ def _recall(
 def _index_name(catalog: Catalog) -> str | None:
     ds = catalog.dataset()
     try:
-        for index in ds.list_indices():
-            if catalog.default_vector in index.get("fields", []):
-                return f"{index.get('type', '')} {index.get('name', '')}".strip()
+        for index in ds.describe_indices():
+            if catalog.default_vector in list(index.field_names):
+                return f"{index.index_type} {index.name}".strip()
     except (OSError, ValueError, AttributeError):
         return None
     return None

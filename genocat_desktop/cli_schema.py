@@ -228,8 +228,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .engine import CatalogNotFoundError, InputError
-    from .engine.benchmark import load_results, results_folder, run_benchmark, save_result
+    from .engine import CatalogNotFoundError, InputError, load_results, results_folder, run_benchmark, save_result
 
     catalog = None
     try:

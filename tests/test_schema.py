@@ -221,6 +221,7 @@ def test_typed_values(catalog: Catalog) -> None:
         (lambda c: add_field(c, "_rowid", "text"), SchemaError, "reserved"),
         (lambda c: add_field(c, "vec_esm", "text"), SchemaError, "embedding"),
         (lambda c: add_field(c, "score", "float"), SchemaError, "reserved"),
+        (lambda c: add_field(c, "evalue", "float"), SchemaError, "reserved"),
         (lambda c: add_field(c, "my field", "text"), SchemaError, "not a valid field name"),
         (lambda c: add_field(c, "1st", "text"), SchemaError, "not a valid field name"),
         (lambda c: add_field(c, "x" * 65, "text"), SchemaError, "longer than 64"),

@@ -9,11 +9,29 @@ The public API (both fronts use only this)::
     hits = Searcher(catalog).search("MKVLAAGIV...", k=10, conditions=[parse_condition("length > 100")])
     export_hits([hits], "hits.csv")
 
+    add_field(catalog, "assay", "category", allowed=["low", "high"])    # user fields (schema.py)
+    set_values(catalog, "assay", "high", conditions=[parse_condition("length > 300")])
+    plan = plan_annotations(catalog, "lab.csv", key="accession")        # preview, unmatched keys
+    annotate(catalog, plan)
+    result = run_benchmark(catalog, queries=200)                        # benchmark.py
+
 Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
 ``cancel`` (a :class:`CancelToken`); errors are :class:`GenoCatError` subclasses
 whose messages are written for the person at the workstation.
 """
 
+from .benchmark import (
+    TARGETS,
+    BenchmarkResult,
+    Check,
+    Targets,
+    load_results,
+    results_folder,
+    results_table,
+    run_benchmark,
+    save_result,
+    write_synthetic_fasta,
+)
 from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
 from .errors import (
     Cancelled,
@@ -56,13 +74,16 @@ from .search import Query, Searcher, SearchResult, read_queries
 __all__ = [
     "FIELD_TYPES",
     "OPERATORS",
+    "TARGETS",
     "AnnotationPlan",
+    "BenchmarkResult",
     "CancelToken",
     "Cancelled",
     "Catalog",
     "CatalogError",
     "CatalogInfo",
     "CatalogNotFoundError",
+    "Check",
     "Condition",
     "EditReport",
     "EmbedderError",
@@ -83,6 +104,7 @@ __all__ = [
     "SearchResult",
     "Searcher",
     "StorageError",
+    "Targets",
     "UserField",
     "VersionInfo",
     "add_field",
@@ -95,14 +117,20 @@ __all__ = [
     "export_hits",
     "import_files",
     "list_fields",
+    "load_results",
     "no_progress",
     "parse_condition",
     "parse_value",
     "plan_annotations",
     "read_queries",
     "rename_field",
+    "results_folder",
+    "results_table",
+    "run_benchmark",
+    "save_result",
     "set_values",
     "to_sql",
     "update_field",
     "user_fields",
+    "write_synthetic_fasta",
 ]

@@ -56,6 +56,7 @@ from .catalog import BUILTIN_NAMES, Catalog
 from .errors import InputError, SchemaError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .query import Condition, to_sql
+from .rerank import ALIGNMENT_COLUMNS
 
 if TYPE_CHECKING:
     import lance
@@ -93,10 +94,11 @@ FIELD_TYPES: Final[dict[str, pa.DataType]] = {
     "category": pa.string(),
 }
 #: Names a user field may not take besides the built-in fields: columns the
-#: search results and exports add (``rank``, ``score``, ``query_id``) and
-#: Lance's own (``_rowid``, ``_rowaddr``, ``_distance``...: every name with a
-#: leading underscore is refused by the identifier rule).
-RESERVED_NAMES: Final = frozenset({"rank", "score", "query_id"})
+#: search results and exports add (``rank``, ``score``, ``query_id``, the
+#: alignment columns) and Lance's own (``_rowid``, ``_rowaddr``,
+#: ``_distance``...: every name with a leading underscore is refused by the
+#: identifier rule).
+RESERVED_NAMES: Final = frozenset({"rank", "score", "query_id", *ALIGNMENT_COLUMNS})
 #: Catalog columns a spreadsheet of annotations can be keyed by.
 ANNOTATION_KEYS: Final = ("accession", "id", "seq_hash")
 META: Final = b"genocat"

@@ -27,6 +27,7 @@ from genocat_desktop.engine import (
     parse_condition,
     plan_annotations,
     rename_field,
+    set_cells,
     set_values,
     update_field,
     user_fields,
@@ -381,3 +382,38 @@ def test_empty_catalog_fields(tmp_path: Path) -> None:
     import_files(cat, [DATA / "mmseqs2_QUERY.fasta"])
     assert cat.count("note = 'x'") == cat.count() > 0
     assert np.all(np.array([f.filled for f in list_fields(cat)]) >= 0)
+
+
+def test_cell_edits_in_one_version(catalog: Catalog) -> None:
+    add_field(catalog, "note", "text")
+    add_field(catalog, "count", "integer")
+    hashes = catalog.dataset().to_table(columns=["seq_hash"]).column("seq_hash").to_pylist()
+    first, last = hashes[0], hashes[-1]  # one row in each fragment
+    version = catalog.version
+    report = set_cells(catalog, "note", {first: "first row", last: "last row"})
+    assert report.rows == 2 and catalog.version == version + 1
+    assert catalog.versions()[-1].message == "edit note in 2 row(s)"
+    values = _values(catalog, "note")
+    assert values[first] == "first row" and values[last] == "last row"
+    assert sum(v is not None for v in values.values()) == 2
+    with pytest.raises(InputError, match=f"row {last}: .*whole number"):
+        set_cells(catalog, "count", {first: "1", last: "x"})
+    with pytest.raises(SchemaError, match="not in the catalog"):
+        set_cells(catalog, "count", {first: "1", "0" * 32: "2"})
+    assert catalog.version == version + 1
+
+
+def test_cancel_after_a_fragment_was_written_removes_its_files(catalog: Catalog) -> None:
+    add_field(catalog, "note", "text")
+    assert len(catalog.dataset().get_fragments()) == 2
+    version, files = catalog.version, _data_files(catalog)
+    token = CancelToken()
+
+    def cancel_after_first(p: Any) -> None:
+        token.cancel()  # the first fragment's new file is written by now
+
+    with pytest.raises(Cancelled):
+        set_values(catalog, "note", "x", all_rows=True, progress=cancel_after_first, cancel=token)
+    with pytest.raises(Cancelled):
+        add_field(catalog, "ph", "float", default=7.0, progress=cancel_after_first, cancel=token)
+    assert catalog.refresh() == version and _data_files(catalog) == files

@@ -43,7 +43,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -79,6 +79,7 @@ __all__ = [
     "parse_value",
     "plan_annotations",
     "rename_field",
+    "set_cells",
     "set_values",
     "update_field",
     "user_fields",
@@ -732,6 +733,56 @@ def set_values(
     return EditReport(version, rows.num_rows, [name], message)
 
 
+def set_cells(
+    catalog: Catalog,
+    name: str,
+    values: Mapping[str, Any],
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> EditReport:
+    """Give rows of a user field each its own value (cells edited in the catalog browser), in one version.
+
+    Parameters
+    ----------
+    values
+        ``seq_hash`` of a row -> its new value (``None`` clears it). Every
+        value is checked before anything is written.
+
+    Raises
+    ------
+    SchemaError
+        Unknown, built-in or vector field; a ``seq_hash`` not in the catalog.
+    InputError
+        A value that does not fit the field (the row is named).
+    """
+    cancel = cancel or CancelToken()
+    catalog.refresh()
+    definition = _user_field(catalog, name)
+    parsed: dict[str, Any] = {}
+    for h, value in values.items():
+        try:
+            parsed[h] = parse_value(definition, value)
+        except InputError as exc:
+            raise InputError(f"row {h}: {exc}") from None
+    ds = catalog.dataset()
+    if not parsed:
+        return EditReport(ds.version, 0, [name], "no cell changed")
+    hashes = list(parsed)
+    parts = _hash_filter(hashes)
+    found = pa.concat_tables([ds.to_table(columns=["seq_hash"], filter=p, with_row_id=True,
+                                          with_row_address=True) for p in parts]) if parts else None
+    found_hashes = found.column("seq_hash").to_pylist() if found is not None else []
+    missing = sorted(set(hashes) - set(found_hashes))
+    if found is None or missing:
+        raise SchemaError(f"{len(missing or hashes):,} row(s) are not in the catalog (first: {(missing or hashes)[0]})")
+    column = pa.array([parsed[h] for h in found_hashes], definition.arrow_type)
+    update = pa.table({"_rowid": found.column("_rowid"), "_rowaddr": found.column("_rowaddr"), name: column})
+    message = f"edit {name} in {len(parsed):,} row(s)"
+    version = _write_columns(catalog, ds, update, [name], message, progress, cancel)
+    return EditReport(version, len(parsed), [name], message)
+
+
 def _write_columns(
     catalog: Catalog,
     ds: lance.LanceDataset,
@@ -781,7 +832,7 @@ def _discard(catalog: Catalog, fragments: list[Any]) -> None:
         return  # object stores: unreferenced files go with the next cleanup
     committed = {d.path for f in catalog.dataset().get_fragments() for d in f.data_files()}
     for meta in fragments:
-        for data_file in meta.data_files():
+        for data_file in meta.files:
             if data_file.path not in committed:
                 path = Path(catalog.uri) / "data" / data_file.path
                 path.unlink(missing_ok=True)

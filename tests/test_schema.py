@@ -374,6 +374,7 @@ def test_defaults_apply_to_later_imports_and_restore_brings_a_field_back(tmp_pat
     drop_field(cat, "lab")
     cat.restore(before_drop)
     assert cat.count("lab = 'south'") == south
+    assert cat.versions()[-1].message == f"restore version {before_drop}"
 
 
 def test_empty_catalog_fields(tmp_path: Path) -> None:

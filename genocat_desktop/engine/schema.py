@@ -651,8 +651,11 @@ def version_description(catalog: Catalog, version: int) -> str:
     """What a version without a commit message changed in the schema ('' if nothing)."""
     try:
         after = catalog.dataset(version)
+        tx = after.read_transaction(version)
+        if tx is not None and type(tx.operation).__name__ == "Restore":
+            return f"restore version {getattr(tx.operation, 'version', '?')}"
         before = catalog.dataset(version - 1) if version > 1 else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return ""
     return describe_schema_change(_lance_ids(before) if before is not None else None, _lance_ids(after))
 

@@ -159,6 +159,8 @@ def test_add_rename_drop_and_list(catalog: Catalog) -> None:
     assert user_fields(catalog)["assay_level"].allowed == ("low", "medium", "high")  # the definition moved with it
     drop_field(catalog, "seen")
     assert list(user_fields(catalog)) == ["assay_level", "reviewed"]
+    # The history view: fields as of an older version.
+    assert "seen" in {f.name for f in list_fields(catalog, version=catalog.version - 1, counts=False)}
     messages = [v.message for v in catalog.versions()[-5:]]
     assert messages == [
         "schema: add field 'assay' (category (low, medium, high))",

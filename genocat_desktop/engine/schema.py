@@ -109,6 +109,10 @@ MAX_CATEGORY_VALUES: Final = 1000
 _NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TRUE: Final = frozenset({"true", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "no", "n", "0"})
+#: Built-in fields the importer fills for every row.
+ALWAYS_FILLED: Final = frozenset(
+    {"seq_hash", "id", "accession", "sequence", "length", "molecule", "source_file", "imported_at"}
+)
 #: How many changed rows an annotation preview holds.
 PREVIEW_ROWS: Final = 50
 
@@ -261,7 +265,7 @@ def user_fields(catalog: Catalog) -> dict[str, UserField]:
     }
 
 
-def list_fields(catalog: Catalog, *, counts: bool = True) -> list[FieldSummary]:
+def list_fields(catalog: Catalog, *, counts: bool = True, version: int | None = None) -> list[FieldSummary]:
     """Every column with its type, kind, description and how many rows have a value.
 
     Parameters
@@ -269,16 +273,20 @@ def list_fields(catalog: Catalog, *, counts: bool = True) -> list[FieldSummary]:
     counts
         Count the rows with a value in each field (one column scan per field);
         ``False`` leaves :attr:`FieldSummary.filled` as ``None``.
+    version
+        List the fields as of this version (the history view); the latest if ``None``.
     """
-    ds = catalog.dataset()
+    ds = catalog.dataset(version)
     rows = ds.count_rows()
     out = []
     for f in ds.schema:
         kind = _kind(catalog, f.name)
         filled = None
         if counts:
-            # Vectors are never null for imported rows; scanning them only to count would be slow.
-            filled = rows if kind == "vector" or rows == 0 else ds.count_rows(f"`{f.name}` IS NOT NULL")
+            # The importer fills these (and the vectors) for every row; scanning them only to
+            # count would be slow (the sequence column alone: 0.5 s of 0.6 s at 100k rows).
+            always = kind == "vector" or f.name in ALWAYS_FILLED
+            filled = rows if always or rows == 0 else ds.count_rows(f"`{f.name}` IS NOT NULL")
         if kind == "user":
             d = _definition(f)
             out.append(FieldSummary(f.name, d.type, kind, d.description, filled, rows, d.allowed, d.default))

@@ -272,7 +272,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"search latency p50 {p50:.2f} ms, p95 {p95:.2f} ms; import {result.import_rows:,} sequences in "
               f"{result.import_seconds:.2f} s")
     for e in result.effort:
-        print(f"  index {result.index}: nprobes {e['nprobes']:>4}: recall {e['recall']:.3f}, p50 {e['p50_ms']:.2f} ms")
+        refine = f", refine {e['refine_factor']}" if e.get("refine_factor") else ""
+        print(f"  index {result.index}: nprobes {e['nprobes']:>4}{refine}: recall {e['recall']:.3f}, "
+              f"p50 {e['p50_ms']:.2f} ms")
     if saved:
         print(f"saved {saved}")
     return EXIT_OK

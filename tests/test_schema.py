@@ -29,6 +29,7 @@ from genocat_desktop.engine import (
     rename_field,
     set_cells,
     set_values,
+    to_sql,
     update_field,
     user_fields,
 )
@@ -213,6 +214,9 @@ def test_typed_values(catalog: Catalog) -> None:
     assert catalog.count("ph > 7.2") == n
     row = catalog.dataset().to_table(columns=["seen"], filter="length < 100", limit=1).to_pylist()[0]
     assert row["seen"] == date(2024, 3, 1)
+    # The filters of search and export (query.to_sql) work on the new types.
+    for text in ("seen >= 2024-03-01", "active = no", "grade in low, high", "ph < 7.3"):
+        assert catalog.count(to_sql([parse_condition(text)], catalog.schema)) == n, text
 
 
 @pytest.mark.parametrize(

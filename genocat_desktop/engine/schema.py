@@ -669,7 +669,7 @@ def version_description(catalog: Catalog, version: int) -> str:
 
 
 # ---------------------------------------------------------------------- values
-def _matching_rows(catalog: Catalog, ds: lance.LanceDataset, sql: str | None) -> pa.Table:
+def _matching_rows(ds: lance.LanceDataset, sql: str | None) -> pa.Table:
     """Row ids and addresses of the rows matching ``sql`` (all rows if ``None``)."""
     return ds.to_table(columns=[], filter=sql, with_row_id=True, with_row_address=True)
 
@@ -723,10 +723,10 @@ def set_values(
         parts = _hash_filter(list(hashes))
         if not parts:
             return EditReport(ds.version, 0, [name], "no row selected")
-        tables = [_matching_rows(catalog, ds, f"({p}) AND ({sql})" if sql else p) for p in parts]
+        tables = [_matching_rows(ds, f"({p}) AND ({sql})" if sql else p) for p in parts]
         rows = pa.concat_tables(tables)
     else:
-        rows = _matching_rows(catalog, ds, sql)
+        rows = _matching_rows(ds, sql)
     where = " AND ".join(str(c) for c in conditions)
     if hashes is not None:
         where = f"{len(hashes):,} selected row(s)" + (f" with {where}" if where else "")

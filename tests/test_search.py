@@ -153,3 +153,30 @@ def test_many_queries_at_once_match_one_by_one(catalog: Catalog) -> None:
         alone = searcher.search(q, k=5, conditions=cond)
         assert r.hits.column("seq_hash").to_pylist() == alone.hits.column("seq_hash").to_pylist()
         assert r.hits.column("score").to_pylist() == pytest.approx(alone.hits.column("score").to_pylist(), abs=1e-5)
+
+
+def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: Path, tmp_path: Path) -> None:
+    """An import reads only the new fragments; a field edit re-reads no vectors."""
+    from genocat_desktop.engine.schema import add_field, set_values
+
+    cat = Catalog.open(tmp_catalog_path)
+    import_files(cat, [data_dir / "mmseqs2_QUERY.fasta"])
+    searcher = Searcher(cat)
+    q = read_queries(data_dir / "mmseqs2_QUERY.fasta")[0]
+    first = searcher.search(q, k=3)
+    old = dict(searcher._fragment_cache)
+
+    (tmp_path / "new.fa").write_text(">new1\nMKVLAAGIVWWWPPPKKKLLL\n")
+    import_files(cat, [tmp_path / "new.fa"])
+    searcher._checked = 0.0
+    after_import = searcher.search("MKVLAAGIVWWWPPPKKKLLL", k=1)
+    assert after_import.hits.column("id").to_pylist() == ["new1"]
+    assert all(searcher._fragment_cache[i] is piece for i, piece in old.items())
+
+    add_field(cat, "assay", "text")
+    set_values(cat, "assay", "done", all_rows=True)
+    searcher._checked = 0.0
+    edited = searcher.search(q, k=3)
+    assert edited.hits.column("assay").to_pylist() == ["done"] * 3
+    assert edited.hits.column("seq_hash").to_pylist() == first.hits.column("seq_hash").to_pylist()
+    assert all(searcher._fragment_cache[i].vectors is piece.vectors for i, piece in old.items())

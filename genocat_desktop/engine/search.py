@@ -142,6 +142,17 @@ def _normalise(text: str, ident: str) -> str:
     return seq
 
 
+@dataclass(slots=True)
+class _Piece:
+    """One fragment's vectors and rows, with the file signatures that say when they are stale."""
+
+    vec_sig: tuple[Any, ...]
+    full_sig: tuple[Any, ...]
+    vectors: np.ndarray
+    addresses: np.ndarray
+    rows: pa.Table
+
+
 class _Matrix:
     """One vector column of one version, in RAM."""
 
@@ -175,6 +186,8 @@ class Searcher:
         self._matrix: _Matrix | None = None
         self._masks: dict[tuple[int, str], np.ndarray] = {}
         self._residue_count: tuple[int, int] | None = None
+        self._fragment_cache: dict[int, _Piece] = {}
+        self._fragment_cache_key: str | None = None
         self._checked = 0.0
 
     def _current(self) -> int:
@@ -196,18 +209,18 @@ class Searcher:
             return None
         vector_columns = set(self.catalog.vector_columns())
         other = [c for c in ds.schema.names if c not in vector_columns]
-        table = ds.to_table(columns=[column, *other], with_row_address=True)
-        col = table.column(column).combine_chunks()
-        vectors = col.flatten().to_numpy().reshape(-1, dim) if rows else np.empty((0, dim), np.float32)
-        addresses = table.column("_rowaddr").to_numpy()
-        order = np.argsort(addresses, kind="stable")
-        rows_table: pa.Table | None = table.select(other)
-        if not np.array_equal(order, np.arange(order.size)):
-            vectors, addresses = vectors[order], addresses[order]
-            rows_table = table.take(order).select(other)
-        if rows_table is not None and vectors.nbytes + rows_table.nbytes > self.memory_budget:
+        pieces = self._pieces(ds, column, other, dim)
+        if pieces:
+            vectors = np.concatenate([p.vectors for p in pieces]) if len(pieces) > 1 else pieces[0].vectors
+            addresses = np.concatenate([p.addresses for p in pieces])
+            rows_table: pa.Table | None = pa.concat_tables([p.rows for p in pieces])
+        else:
+            vectors, addresses = np.empty((0, dim), np.float32), np.empty(0, np.uint64)
+            rows_table = ds.to_table(columns=other, limit=0)
+        assert rows_table is not None
+        if vectors.nbytes + rows_table.nbytes > self.memory_budget:
             rows_table = None
-        elif rows_table is not None:
+        else:
             rows_table = rows_table.combine_chunks()
         self._matrix = _Matrix(
             version, column, np.ascontiguousarray(vectors, dtype=np.float32), addresses, rows_table
@@ -263,6 +276,40 @@ class Searcher:
             order = np.arange(len(scores))
         order = order[:k]
         return rows.take(order), scores[order]
+
+    def _pieces(self, ds: Any, column: str, other: list[str], dim: int) -> list[_Piece]:
+        """Per-fragment vectors and rows of ``ds``, reusing what an earlier version already loaded.
+
+        After an import (new fragments) only the new fragments are read; after
+        a field edit (new files for that field only) only the other columns are
+        re-read, never the vectors: at 100k rows a full reload took ~4 s.
+        """
+        vector_field = ds.lance_schema.field(column).id()
+        previous = self._fragment_cache if self._fragment_cache_key == column else {}
+        cache: dict[int, _Piece] = {}
+        for frag in ds.get_fragments():
+            meta = frag.metadata
+            d = meta.deletion_file
+            deletions = (d.id, d.read_version, d.num_deleted_rows) if d is not None else None
+            files = tuple(sorted((f.path, tuple(f.fields)) for f in meta.files))
+            vec_sig = (deletions, tuple(path for path, ids in files if vector_field in ids))
+            full_sig = (deletions, files, tuple(other))
+            old = previous.get(frag.fragment_id)
+            if old is not None and old.full_sig == full_sig:
+                piece = old
+            elif old is not None and old.vec_sig == vec_sig:
+                rows = frag.to_table(columns=other)
+                piece = _Piece(vec_sig, full_sig, old.vectors, old.addresses, rows)
+            else:
+                table = frag.to_table(columns=[column, *other], with_row_address=True)
+                col = table.column(column).combine_chunks()
+                vecs = col.flatten().to_numpy().reshape(-1, dim) if table.num_rows else np.empty((0, dim), np.float32)
+                addrs = table.column("_rowaddr").to_numpy()
+                piece = _Piece(vec_sig, full_sig, np.asarray(vecs, dtype=np.float32), addrs, table.select(other))
+            cache[frag.fragment_id] = piece
+        self._fragment_cache, self._fragment_cache_key = cache, column
+        # Fragments in id order and rows in offset order: row addresses come out sorted.
+        return [cache[i] for i in sorted(cache)]
 
     def warm(self, column: str | None = None) -> None:
         """Load the vectors now (so the first search is as fast as the others)."""

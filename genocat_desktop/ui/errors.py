@@ -45,10 +45,18 @@ class ErrorDialog(QMessageBox):
         QGuiApplication.clipboard().setText(f"{self.text()}\n\n{self.details}")
 
 
+#: Dialogs without a parent window: Python must hold them, or PySide deletes them at once.
+_orphans: set[ErrorDialog] = set()
+
+
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> ErrorDialog:
     """Show an :class:`ErrorDialog` without blocking (window-modal); return it."""
     box = ErrorDialog(title, message, details, parent)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    if parent is None:
+        _orphans.add(box)
+        box.finished.connect(lambda _result: _orphans.discard(box))
+    else:
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
 

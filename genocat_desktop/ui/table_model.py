@@ -191,7 +191,7 @@ class ArrowTableModel(QAbstractTableModel):
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
             column = pc.list_value_length(column)
         order = "descending" if descending else "ascending"
-        indices = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", order)], null_placement="at_end")
+        indices = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", order, "at_end")])
         return indices.to_numpy()
 
 
@@ -212,9 +212,10 @@ class HitsFilterProxy(QSortFilterProxyModel):
 
     def set_text(self, text: str) -> None:
         """Show only rows containing ``text`` (empty: all rows)."""
+        self.beginFilterChange()
         self._text = text.strip().lower()
         self._mask = None
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         source = self.sourceModel()

@@ -15,6 +15,8 @@ __all__ = ["DetailPane", "ScoreHistogram"]
 
 _SKIP = {"sequence", "rank", "score", "seq_hash"}
 _WIDTH = 60
+#: Alignment columns per block: 50 keeps a block (plus names and positions) inside a half-width pane.
+_ALIGN_WIDTH = 50
 
 
 def _mono() -> QFont:
@@ -61,7 +63,7 @@ class DetailPane(QTextBrowser):
                 f"<b>Gaps</b> {a.gaps} &nbsp; <b>Query coverage</b> {a.coverage:.0%} "
                 f"({a.query_start + 1}-{a.query_end} of {query_length}) &nbsp; <b>Score</b> {a.score:g}"
             )
-            block = html.escape(a.format(width=_WIDTH, query_name=qname, target_name=tname))
+            block = html.escape(a.format(width=_ALIGN_WIDTH, query_name=qname, target_name=tname))
             self._alignment_html = (
                 f"<p>{stats}<br><span style='color:#666'>{html.escape(a.scoring)}</span></p>"
                 f"<pre style='font-family:monospace'>{block}</pre>"
@@ -110,7 +112,10 @@ class DetailPane(QTextBrowser):
         self.setHtml("".join(parts))
 
 
-def _short(name: str, width: int = 14) -> str:
+def _short(name: str, width: int = 12) -> str:
+    parts = name.split("|")
+    if len(parts) >= 3 and parts[0] in ("sp", "tr") and parts[1]:
+        name = parts[1]  # UniProt "tr|H6QJ35|H6QJ35_RICMA": the accession says it in 6 letters
     return name if len(name) <= width else name[: width - 1] + "…"
 
 

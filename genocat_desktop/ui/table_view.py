@@ -76,7 +76,7 @@ class ArrowTableView(QTableView):
             self._size_columns()
 
     def _size_columns(self) -> None:
-        widths = {"rank": 52, "score": 64, "length": 64, "taxid": 72, "id": 150, "name": 220, "organism": 200,
+        widths = {"rank": 52, "score": 64, "length": 64, "taxid": 64, "id": 180, "name": 200, "organism": 190,
                   "description": 320, "accession": 90, "gene": 70, "molecule": 70}
         for col, name in enumerate(self.source.column_names):
             self.setColumnWidth(col, widths.get(name, 110))

@@ -388,6 +388,11 @@ def main_gui(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    import multiprocessing
+
+    # The alignment child process is started with "spawn"; a frozen (PyInstaller) app must
+    # recognise that start-up and run the child instead of a second window.
+    multiprocessing.freeze_support()
     from .ui.app import run
 
     return run(args.catalog, [str(Path(f).expanduser().resolve()) for f in args.files])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from genocat_desktop.engine import Catalog, FilterError, import_files, parse_condition
-from genocat_desktop.engine.align import MAX_CELLS, align_pair
+from genocat_desktop.engine import Cancelled, Catalog, FilterError, import_files, parse_condition
+from genocat_desktop.engine.align import MAX_CELLS, AlignerProcess, align_pair
 from genocat_desktop.engine.browse import browse_page, browse_sql, browse_table
 
 
@@ -117,3 +117,18 @@ def test_limits() -> None:
         align_pair("", HBA)
     with pytest.raises(ValueError, match="too long"):
         align_pair("A" * 20_000, "A" * (MAX_CELLS // 20_000 + 1))
+
+
+def test_aligner_process_gives_the_same_alignment_and_can_be_cancelled() -> None:
+    aligner = AlignerProcess()
+    try:
+        assert aligner.align(HBA, HBB) == align_pair(HBA, HBB)
+        with pytest.raises(ValueError, match="empty"):
+            aligner.align("", HBB)
+        with pytest.raises(Cancelled):
+            aligner.align(HBA * 20, HBB * 20, cancelled=lambda: True)
+        # A new child replaces the stopped one.
+        assert aligner.align(HBA, HBA).identity == 1.0
+    finally:
+        aligner.close()
+    assert aligner._proc is None

@@ -11,12 +11,14 @@ depend on how a Biopython version formats alignments.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["MAX_CELLS", "PairAlignment", "align_pair"]
+__all__ = ["MAX_CELLS", "AlignerProcess", "PairAlignment", "align_pair"]
 
 #: Largest dynamic-programming matrix (query length × hit length) aligned.
 #: 3·10⁸ cells take a few seconds and ~hundreds of MB of traceback in Biopython;
@@ -223,3 +225,102 @@ def align_pair(query: str, target: str) -> PairAlignment:
 
 def _empty(scoring: str) -> PairAlignment:
     return PairAlignment(0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0, "", "", "", scoring)
+
+
+
+def _serve(conn: Any) -> None:
+    """The child process of :class:`AlignerProcess`: align requests until told to stop."""
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        try:
+            conn.send(("ok", align_pair(*request)))
+        except Exception as exc:  # sent back and raised in the parent
+            conn.send(("error", str(exc)))
+
+
+class AlignerProcess:
+    """Aligns in a long-lived child process.
+
+    Biopython's C aligner holds the GIL for the whole dynamic programme (about
+    30-60 ms per million cells here): in the process of a desktop app that
+    would freeze the GUI thread too. A child process costs one start (~1 s, done
+    ahead of time with :meth:`start`) and then a pipe round trip per alignment.
+    Not thread-safe: use it from one thread (the GUI's engine thread).
+    """
+
+    def __init__(self) -> None:
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def start(self) -> None:
+        """Start the child now (it is started on first use otherwise)."""
+        if self._proc is not None and self._proc.is_alive():
+            return
+        import multiprocessing
+
+        # spawn, not fork: forking a process that runs Lance's and Qt's threads can deadlock.
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child,), name="genocat-aligner", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def align(self, query: str, target: str, cancelled: Callable[[], bool] | None = None) -> PairAlignment:
+        """:func:`align_pair` in the child process.
+
+        Parameters
+        ----------
+        query, target
+            As for :func:`align_pair`.
+        cancelled
+            Polled every 50 ms while the child works; when it returns True the
+            child is stopped (a new one starts next time) and
+            :class:`~genocat_desktop.engine.errors.Cancelled` is raised.
+
+        Raises
+        ------
+        ValueError
+            As :func:`align_pair`, or if the child process died.
+        Cancelled
+            If ``cancelled()`` became true.
+        """
+        from .errors import Cancelled
+
+        self.start()
+        try:
+            self._conn.send((query, target))
+            while not self._conn.poll(0.05):
+                if cancelled is not None and cancelled():
+                    self.close()
+                    raise Cancelled()
+                if not self._proc.is_alive():
+                    raise EOFError
+            status, value = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionError, OSError):
+            self.close()
+            raise ValueError("the alignment process stopped unexpectedly") from None
+        if status != "ok":
+            raise ValueError(str(value))
+        result: PairAlignment = value
+        return result
+
+    def close(self) -> None:
+        """Stop the child process (asks politely, then terminates it after a second)."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+        if proc is not None:
+            proc.join(timeout=1.0)
+            if proc.is_alive():
+                proc.terminate()  # it holds no shared state: only an alignment in progress
+                proc.join()
+        if conn is not None:
+            conn.close()

@@ -139,8 +139,16 @@ class ScoreHistogram(QWidget):
         self._marker: Any = None
         self.scores: Any = None
 
+    def prepare(self) -> None:
+        """Build the plot now (pyqtgraph is imported by then); shows it only once there are scores."""
+        self._ensure_plot()
+        self._plot.setVisible(self.scores is not None)
+        self._placeholder.setVisible(self.scores is None)
+
     def _ensure_plot(self) -> None:
         if self._plot is not None:
+            self._plot.setVisible(True)
+            self._placeholder.setVisible(False)
             return
         import pyqtgraph as pg
 
@@ -158,7 +166,6 @@ class ScoreHistogram(QWidget):
         self._marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2))
         self._marker.setVisible(False)
         self._plot.addItem(self._marker)
-        self._layout.removeWidget(self._placeholder)
         self._placeholder.hide()
         self._layout.addWidget(self._plot)
 

@@ -44,6 +44,7 @@ __all__ = [
     "read_query_file_job",
     "search_job",
     "summary_job",
+    "warm_up_job",
 ]
 
 Job = Callable[[Callable[[Any], None], Any], Any]
@@ -86,9 +87,15 @@ class Session:
 
     def __init__(self, catalog: Catalog) -> None:
         from genocat_desktop.engine import Searcher
+        from genocat_desktop.engine.align import AlignerProcess
 
         self.catalog = catalog
         self.searcher: Searcher = Searcher(catalog)
+        self.aligner = AlignerProcess()
+
+    def close(self) -> None:
+        """Stop the aligner's child process (the catalog itself needs no closing)."""
+        self.aligner.close()
 
     def summary(self) -> CatalogSummary:
         """A fresh :class:`CatalogSummary` of the latest version."""
@@ -331,17 +338,30 @@ def export_browse_job(session: Session, path: str, *, filters: Sequence[FilterSp
     return run
 
 
-def align_job(query: str, target: str) -> Job:
-    """Align a hit to its query; returns a ``PairAlignment``."""
+def align_job(session: Session, query: str, target: str) -> Job:
+    """Align a hit to its query (in the session's aligner process); returns a ``PairAlignment``."""
 
     def run(progress: Callable[[Any], None], cancel: Any) -> PairAlignment:
         from genocat_desktop.engine import InputError
-        from genocat_desktop.engine.align import align_pair
-
         try:
-            return align_pair(query, target)
+            return session.aligner.align(query, target, lambda: bool(cancel.cancelled))
         except ValueError as exc:
             raise InputError(str(exc)) from None
+
+    return run
+
+
+def warm_up_job(session: Session) -> Job:
+    """Prepare what the first results need: import pyqtgraph, start the aligner process.
+
+    Importing pyqtgraph takes 0.5-1.3 s; done in a GUI slot it froze the window
+    at the first search (measured with bench/gui_bench.py).
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> None:
+        import pyqtgraph  # noqa: F401
+
+        session.aligner.start()
 
     return run
 

@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self._query_index = 0
         self._last_report: ImportReportDialog | None = None
         self._closing = False
+        self._warmed = False
         #: Asked before quitting while a job runs; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
 
@@ -456,6 +457,9 @@ class MainWindow(QMainWindow):
     # ================================================================== catalog
     def open_catalog(self, location: str | None) -> Job:
         """Open (or create) a catalog on the engine thread; the window shows it when ready."""
+        if self.session is not None:
+            self.session.close()
+        self._warmed = False
         self.session = None
         self.summary = None
         self.stack.setCurrentWidget(self.loading)
@@ -470,6 +474,12 @@ class MainWindow(QMainWindow):
         add_recent(summary.location)
         self._apply_summary(summary)
         self.catalog_opened.emit(summary)
+        if not self._warmed:
+            self._warmed = True
+            warm = self.engine.submit("warm", "Loading", jobs.warm_up_job(self.session))
+            # With pyqtgraph imported, building the (empty) plot costs ~40 ms: do it now,
+            # while the user reads the window, rather than inside the first search's results.
+            warm.finished.connect(lambda _: self.histogram.prepare())
         if self._pending_files:
             files, self._pending_files = self._pending_files, []
             self.import_paths(files)
@@ -652,7 +662,8 @@ class MainWindow(QMainWindow):
         self.query_combo.blockSignals(False)
         self._show_query(0)
         self.export_button.setEnabled(True)
-        self.results_shown.emit(outcome)
+        # After the histogram and first-hit events queued by _show_query (zero-timers run in order).
+        QTimer.singleShot(0, lambda: self.results_shown.emit(outcome))
 
     def _show_query(self, index: int) -> None:
         if self.outcome is None or not 0 <= index < len(self.outcome.results):
@@ -666,14 +677,22 @@ class MainWindow(QMainWindow):
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
             f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{html.escape(filt)}"
         )
-        self.histogram.set_scores(r.hits.column("score").to_numpy())
+        # The histogram and the first hit's details are drawn in later events: done in this
+        # slot with the table, the window was busy for one long stretch (bench/gui_bench.py).
+        scores = r.hits.column("score").to_numpy()
+        QTimer.singleShot(0, lambda: self.histogram.set_scores(scores))
         if len(r):
-            self.hits_table.select_source_row(0)
+            QTimer.singleShot(0, lambda: self._select_first(r))
         else:
             self.hit_detail.show_placeholder("No hits. Loosen the filters or try another query.")
 
+    def _select_first(self, result: Any) -> None:
+        # Only if these results are still the ones shown (a newer search may have come in).
+        if self.outcome is not None and self.outcome.results[self._query_index] is result:
+            self.hits_table.select_source_row(0)
+
     def _on_hit_selected(self, row: int) -> None:
-        if self.outcome is None or row < 0:
+        if self.outcome is None or self.session is None or row < 0:
             self.histogram.mark(None)
             return
         values = self.hits_table.source.row_dict(row)
@@ -681,8 +700,8 @@ class MainWindow(QMainWindow):
         self.histogram.mark(values.get("score"))
         self.hit_detail.show_row(values, "Aligning to the query…")
         query = result.query
-        job = self.engine.submit("align", "Aligning", jobs.align_job(query.sequence, str(values["sequence"])),
-                                 supersede=True)
+        fn = jobs.align_job(self.session, query.sequence, str(values["sequence"]))
+        job = self.engine.submit("align", "Aligning", fn, supersede=True)
         job.finished.connect(lambda a: self.hit_detail.show_alignment(a, query.id, len(query.sequence)))
         job.failed.connect(lambda m, d: self.hit_detail.show_alignment_error(m))
 
@@ -852,6 +871,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
         self.engine.shutdown()
+        if self.session is not None:
+            self.session.close()  # after the engine thread stopped: no job can use it any more
         if self._last_report is not None:
             self._last_report.close()
         event.accept()

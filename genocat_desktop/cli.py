@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cli_schema
+from . import cli_schema
 
 if TYPE_CHECKING:
     from .engine import CancelToken, Catalog, Progress
@@ -41,6 +41,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(
         prog="genocat",
         description="GenoCat: catalog and search your lab's protein and DNA sequences.",
@@ -339,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LANCEDB_LOG", "error")  # Lance prints deprecation chatter to stderr otherwise
     os.environ.setdefault("LANCE_LOG", "error")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if _gui_files(argv) is not None:
+    if not argv or _gui_files(argv) is not None:
         return main_gui(argv)
     parser = _parser()
     args = parser.parse_args(argv)

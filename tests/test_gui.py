@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from genocat_desktop.engine import Catalog
 from genocat_desktop.ui.engine_thread import EngineThread
@@ -88,7 +88,7 @@ def _search(qtbot: Any, window: MainWindow, query: str) -> Any:
     return blocker.args[0]
 
 
-def _drop(window: MainWindow, paths: list[Path]) -> None:
+def _drop(window: QWidget, paths: list[Path]) -> None:
     mime = QMimeData()  # kept referenced: a QDropEvent does not own its mime data
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     enter = QDragEnterEvent(
@@ -129,6 +129,21 @@ def test_drop_of_real_fasta_files_imports_them(qtbot: Any, window: MainWindow, d
     assert Catalog.open(window.summary.location, create=False).count() == window.summary.rows
     report = window._last_report
     assert isinstance(report, ImportReportDialog) and "mmseqs2_QUERY.fasta" in report.plain_text()
+
+
+def test_a_file_dropped_on_the_query_box_is_imported_not_pasted(
+    qtbot: Any, window: MainWindow, data_dir: Path
+) -> None:
+    window.tabs.setCurrentIndex(0)
+    window.stack.setCurrentWidget(window.tabs)
+    with qtbot.waitSignal(window.imports_done, timeout=LONG_MS):
+        _drop(window.query_edit.viewport(), [data_dir / "families_small.faa"])
+    assert window.query_edit.toPlainText() == ""
+
+
+def test_shortcuts(qtbot: Any, window: MainWindow) -> None:
+    shortcuts = {a.shortcut().toString() for a in window.findChildren(QAction)}
+    assert {"Ctrl+I", "Ctrl+F", "Ctrl+E", "Ctrl+Q", "Ctrl+Return", "Ctrl+B", "Esc"} <= shortcuts
 
 
 def test_dropping_a_folder_imports_its_fasta_files(

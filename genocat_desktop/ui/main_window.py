@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -165,6 +165,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._restore_settings()
+        # Text boxes take dropped files as text (their path); on this window a dropped file
+        # means "import it", wherever it lands, so their drag events come here first.
+        for widget in (self.query_edit.viewport(), self.description_edit, self.hits_filter, self.browse_text):
+            widget.installEventFilter(self)
         self.engine.job_started.connect(self._on_job_started)
         self.engine.busy_changed.connect(self._on_busy)
         self.open_catalog(location)
@@ -584,6 +588,18 @@ class MainWindow(QMainWindow):
             self.import_panel.setVisible(False)
 
     # ---------------------------------------------------------------- drag and drop
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            mime = event.mimeData()  # type: ignore[attr-defined]
+            if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
+                if kind == QEvent.Type.Drop:
+                    self.dropEvent(event)  # type: ignore[arg-type]
+                else:
+                    event.acceptProposedAction()  # type: ignore[attr-defined]
+                return True
+        return super().eventFilter(watched, event)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -604,9 +620,11 @@ class MainWindow(QMainWindow):
 
     # ================================================================== search
     def focus_query(self) -> None:
-        """Ctrl+F: go to the query box."""
-        if self.stack.currentWidget() is self.tabs:
-            self.tabs.setCurrentIndex(0)
+        """Ctrl+F: go to the query box (on the Browse tab: to its text search)."""
+        if self.stack.currentWidget() is self.tabs and self.tabs.currentIndex() == 1:
+            self.browse_text.setFocus()
+            self.browse_text.selectAll()
+            return
         self.query_edit.setFocus()
         self.query_edit.selectAll()
 

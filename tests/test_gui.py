@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,21 @@ def test_unhandled_exceptions_open_an_error_dialog(qtbot: Any) -> None:
         dialog.copy_details()
         assert "Traceback" in QGuiApplication.clipboard().text()
         dialog.close()
+
+        def fail() -> None:
+            raise ValueError("boom in a thread")
+
+        thread = threading.Thread(target=fail)
+        thread.start()
+        thread.join()
+        qtbot.waitUntil(
+            lambda: any(isinstance(d, ErrorDialog) and d.isVisible() and "boom in a thread" in d.text()
+                        for d in QApplication.topLevelWidgets()),
+            timeout=5000,
+        )
+        for d in QApplication.topLevelWidgets():
+            if isinstance(d, ErrorDialog):
+                d.close()
     finally:
         uninstall_excepthook()
 

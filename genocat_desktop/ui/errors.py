@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from types import TracebackType
 from typing import Any
@@ -109,6 +110,9 @@ def install_excepthook() -> None:
         _relay.raised.emit(*_format(exc_type, exc, tb))
 
     sys.excepthook = hook
+    # Exceptions escaping a Python thread (the engine thread catches its own; this is for the
+    # unforeseen) take the same way: the relay's signal is queued to the GUI thread.
+    threading.excepthook = lambda args: hook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
 
 
 def uninstall_excepthook() -> None:
@@ -116,5 +120,6 @@ def uninstall_excepthook() -> None:
     global _relay
     if _relay is not None:
         sys.excepthook = _previous_hook
+        threading.excepthook = threading.__excepthook__
         _relay.deleteLater()
         _relay = None

@@ -283,6 +283,19 @@ def test_search_errors_are_shown_with_their_message(qtbot: Any, searched: MainWi
         d.close()
 
 
+def test_alignment_reranking_adds_alignment_columns(qtbot: Any, searched: MainWindow) -> None:
+    w = searched
+    w.align_check.setChecked(True)
+    outcome = _search(qtbot, w, f">globin_query\n{GLOBIN}")
+    hits = outcome.results[0].hits
+    assert {"aln_score", "evalue", "identity"} <= set(hits.column_names)
+    assert hits.column("id")[0].as_py().startswith("Globin|")
+    assert "alignment" in str(outcome.parameters["ranked by"])
+    model = w.hits_table.source
+    col = model.column_names.index("identity")
+    assert model.data(model.index(0, col)).endswith("%")
+
+
 def test_filters_restrict_hits(qtbot: Any, searched: MainWindow) -> None:
     w = searched
     w.search_filters.add_row("length", "<", "100")

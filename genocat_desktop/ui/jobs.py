@@ -223,8 +223,13 @@ def search_job(
     filters: Sequence[FilterSpec] = (),
     description: str = "",
     column: str | None = None,
+    align: bool = False,
 ) -> Job:
-    """Search ``query`` (FASTA text, bare sequence or a file path); returns a :class:`SearchOutcome`."""
+    """Search ``query`` (FASTA text, bare sequence or a file path); returns a :class:`SearchOutcome`.
+
+    With ``align``, the best candidates by embedding are aligned to the query
+    (Smith-Waterman, the engine's re-ranking) and ranked by alignment score.
+    """
 
     def run(progress: Callable[[Any], None], cancel: Any) -> SearchOutcome:
         from genocat_desktop.engine import Condition, read_queries
@@ -234,7 +239,7 @@ def search_job(
             conditions.append(Condition("description", "contains", description.strip()))
         queries = read_queries(query)
         results = session.searcher.search_many(
-            queries, k=k, conditions=conditions, column=column, progress=progress, cancel=cancel
+            queries, k=k, conditions=conditions, column=column, align=align, progress=progress, cancel=cancel
         )
         first = results[0]
         parameters: dict[str, object] = {
@@ -244,6 +249,7 @@ def search_job(
             "version": first.version,
             "embedding": first.column,
             "hits per query": k,
+            "ranked by": "alignment score (Smith-Waterman re-ranking)" if align else "embedding score",
             "filter": " AND ".join(str(c) for c in conditions) or "none",
         }
         return SearchOutcome(results, parameters)

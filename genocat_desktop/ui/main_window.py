@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -313,7 +314,13 @@ class MainWindow(QMainWindow):
         self.description_edit.setClearButtonEnabled(True)
         self.description_edit.setToolTip("Keep only hits whose FASTA description contains this text")
         self.description_edit.returnPressed.connect(self.run_search)
+        self.align_check = QCheckBox("Re-rank by alignment")
+        self.align_check.setToolTip(
+            "Align the best candidates to the query (Smith-Waterman, BLOSUM62) and rank hits by alignment\n"
+            "score, with bits, E-value, identity and coverage columns. Slower, more sensitive."
+        )
         form.addRow("Hits per query", self.k_spin)
+        form.addRow("", self.align_check)
         form.addRow("Embedding", self.embedder_combo)
         form.addRow("Description contains", self.description_edit)
         lv.addWidget(pbox)
@@ -438,6 +445,7 @@ class MainWindow(QMainWindow):
         if k is not None:
             with contextlib.suppress(ValueError):
                 self.k_spin.setValue(int(str(k)))
+        self.align_check.setChecked(str(s.value("search/align", "false")).lower() == "true")
         for key, splitter in (("window/search_split", self.search_split), ("window/results_split", self.results_split)):
             state = s.value(key)
             if isinstance(state, QByteArray):
@@ -449,6 +457,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/search_split", self.search_split.saveState())
         s.setValue("window/results_split", self.results_split.saveState())
         s.setValue("search/k", self.k_spin.value())
+        s.setValue("search/align", self.align_check.isChecked())
         self.hits_table.save_state()
         self.browse_table.save_state()
 
@@ -663,6 +672,7 @@ class MainWindow(QMainWindow):
         fn = jobs.search_job(
             self.session, text, k=self.k_spin.value(), filters=self.search_filters.specs(),
             description=self.description_edit.text(), column=self.embedder_combo.currentData(),
+            align=self.align_check.isChecked(),
         )
         job = self.engine.submit("search", "Searching", fn, supersede=True)
         self.results_label.setText("Searching…")

@@ -37,6 +37,8 @@ COLUMN_LABELS = {
     "description": "Description", "aliases": "Aliases", "db": "DB", "entry_name": "Entry name",
     "protein_existence": "PE", "sequence_version": "SV", "source_file": "Source file", "seq_hash": "Sequence MD5",
     "sequence": "Sequence", "imported_at": "Imported", "query_id": "Query",
+    "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "Identity",
+    "query_cov": "Query cov.", "target_cov": "Hit cov.",
 }
 #: Text cells longer than this are cut in the table (the detail pane shows all).
 MAX_CELL = 120
@@ -252,6 +254,12 @@ _HEADER_TIPS = {
     "rank": "position in the hit list (1 = most similar)",
     "score": "cosine similarity of the embeddings (1 = same composition)",
     "query_id": "the query this hit answers",
+    "aln_score": "Smith-Waterman score of the alignment to the query (BLOSUM62, gaps 11 + 1 per residue)",
+    "bits": "bit score of the alignment",
+    "evalue": "expected number of alignments this good by chance in a catalog of this size",
+    "identity": "identical positions / alignment length (gaps count)",
+    "query_cov": "share of the query inside the alignment",
+    "target_cov": "share of the hit inside the alignment",
 }
 
 
@@ -260,6 +268,12 @@ def _display(name: str, value: Any, limit: int = MAX_CELL) -> str:
         return ""
     if name == "score" and isinstance(value, float):
         return f"{value:.3f}"
+    if name in ("identity", "query_cov", "target_cov") and isinstance(value, float):
+        return f"{value:.0%}"
+    if name == "evalue" and isinstance(value, float):
+        return f"{value:.1e}" if value < 0.01 else f"{value:.2g}"
+    if name == "bits" and isinstance(value, float):
+        return f"{value:.1f}"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):

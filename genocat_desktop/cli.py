@@ -338,6 +338,13 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        # The GUI's alignment child is started with "spawn": in a frozen (PyInstaller) app the
+        # child is this executable with multiprocessing's arguments, which must run the child
+        # (and exit) before any argument parsing.
+        multiprocessing.freeze_support()
     os.environ.setdefault("LANCEDB_LOG", "error")  # Lance prints deprecation chatter to stderr otherwise
     os.environ.setdefault("LANCE_LOG", "error")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -390,11 +397,6 @@ def main_gui(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-    import multiprocessing
-
-    # The alignment child process is started with "spawn"; a frozen (PyInstaller) app must
-    # recognise that start-up and run the child instead of a second window.
-    multiprocessing.freeze_support()
     from .ui.app import run
 
     return run(args.catalog, [str(Path(f).expanduser().resolve()) for f in args.files])

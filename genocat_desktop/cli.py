@@ -338,13 +338,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    if getattr(sys, "frozen", False):
-        import multiprocessing
-
-        # The GUI's alignment child is started with "spawn": in a frozen (PyInstaller) app the
-        # child is this executable with multiprocessing's arguments, which must run the child
-        # (and exit) before any argument parsing.
-        multiprocessing.freeze_support()
+    _freeze_support()
     os.environ.setdefault("LANCEDB_LOG", "error")  # Lance prints deprecation chatter to stderr otherwise
     os.environ.setdefault("LANCE_LOG", "error")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -370,6 +364,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _freeze_support() -> None:
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        # The GUI's alignment child is started with "spawn": in a frozen (PyInstaller) app the
+        # child is this executable with multiprocessing's arguments, which must run the child
+        # (and exit) before any argument parsing.
+        multiprocessing.freeze_support()
+
+
 def _gui_files(argv: Sequence[str]) -> list[str] | None:
     """The files of ``genocat [--catalog X] FILE...`` (a GUI start), or ``None`` for a CLI command."""
     files: list[str] = []
@@ -392,6 +396,7 @@ def _gui_files(argv: Sequence[str]) -> list[str] | None:
 
 def main_gui(argv: Sequence[str] | None = None) -> int:
     """Start the desktop app: ``genocat [--catalog PATH] [FILE...]``; FILEs (or folders) are imported."""
+    _freeze_support()
     p = argparse.ArgumentParser(prog="genocat", description="Start the GenoCat desktop app.")
     p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder (default: your default catalog)")
     p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)

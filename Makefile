@@ -9,7 +9,7 @@ PY      := $(BIN)/python
 STAMP   := $(VENV)/.installed
 PYTHON  ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 
-.PHONY: help venv run system-deps lint typecheck test bench clean
+.PHONY: help venv run system-deps lint typecheck test bench screenshot clean
 
 help:
 	@echo "make venv         create .venv and install the project with its dev tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make typecheck    mypy"
 	@echo "make test         system-deps, venv, lint, typecheck, then the test suite"
 	@echo "make bench        benchmarks (bench/)"
+	@echo "make screenshot   run the app under Xvfb: import, search, save docs/screenshot.png"
 	@echo "make clean        remove caches and build outputs (keeps .venv)"
 
 venv: $(STAMP)
@@ -50,6 +51,10 @@ test: system-deps venv
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then $(PY) -m bench; else echo "bench: no bench/__main__.py yet"; fi
+
+# The real app under a virtual X server at 1280x800 (xvfb is installed by system-deps).
+screenshot: venv
+	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot.py docs/screenshot.png
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out

@@ -8,11 +8,20 @@ The package has two fronts over one engine:
   and the PySide6 desktop application, both thin layers over the engine.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("genocat-desktop")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+from typing import Any
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Read lazily: importlib.metadata costs ~0.1 s, a fifth of the window's start-up budget.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("genocat-desktop")
+        except PackageNotFoundError:  # running from a source tree that was not installed
+            value = "0.0.0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 Commands::
 
-    genocat                      start the desktop app (until it exists: catalog info)
+    genocat [FILE...]            start the desktop app (importing FILEs, if given)
     genocat import FILE...       import FASTA files (plain, gzip, bzip2, xz)
     genocat search QUERY         QUERY is a FASTA file, FASTA text or a bare sequence
     genocat export OUT           export catalog rows (optionally filtered) to CSV or FASTA
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cli_schema
+from . import cli_schema
 
 if TYPE_CHECKING:
     from .engine import CancelToken, Catalog, Progress
@@ -41,6 +41,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(
         prog="genocat",
         description="GenoCat: catalog and search your lab's protein and DNA sequences.",
@@ -336,8 +338,12 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
+    _freeze_support()
     os.environ.setdefault("LANCEDB_LOG", "error")  # Lance prints deprecation chatter to stderr otherwise
     os.environ.setdefault("LANCE_LOG", "error")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or _gui_files(argv) is not None:
+        return main_gui(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -358,12 +364,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _freeze_support() -> None:
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        # The GUI's alignment child is started with "spawn": in a frozen (PyInstaller) app the
+        # child is this executable with multiprocessing's arguments, which must run the child
+        # (and exit) before any argument parsing.
+        multiprocessing.freeze_support()
+
+
+def _gui_files(argv: Sequence[str]) -> list[str] | None:
+    """The files of ``genocat [--catalog X] FILE...`` (a GUI start), or ``None`` for a CLI command."""
+    files: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--catalog", "-c"):
+            skip = True
+        elif arg.startswith("-"):
+            if arg.startswith("--catalog=") or arg in ("--quiet", "-q"):
+                continue
+            return None  # --help, --version...: the CLI answers
+        elif arg in _COMMANDS:
+            return None
+        else:
+            files.append(arg)
+    return files if files else None
+
+
 def main_gui(argv: Sequence[str] | None = None) -> int:
-    """Start the desktop app. Until the window exists, show the default catalog's summary."""
-    parser = _parser()
-    args = parser.parse_args([a for a in (argv or sys.argv[1:]) if a.startswith("-")] if argv is None else argv)
-    args.json = False
-    return _cmd_info(args)
+    """Start the desktop app: ``genocat [--catalog PATH] [FILE...]``; FILEs (or folders) are imported."""
+    _freeze_support()
+    p = argparse.ArgumentParser(prog="genocat", description="Start the GenoCat desktop app.")
+    p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder (default: your default catalog)")
+    p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
+    args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from .ui.app import run
+
+    return run(args.catalog, [str(Path(f).expanduser().resolve()) for f in args.files])
 
 
 if __name__ == "__main__":

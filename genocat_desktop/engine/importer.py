@@ -477,7 +477,7 @@ def _rows(
         "imported_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
     }
     for name, values in cols.items():
-        arrays[name] = pa.array(values, schema.field(name).type)
+        arrays[name] = _to_arrow(values, schema.field(name).type)
     nucleotide = (mol == MOL_DNA) | (mol == MOL_RNA)
     for col, emb in embedder_objs.items():
         if hasattr(emb, "embed_packed"):
@@ -486,6 +486,20 @@ def _rows(
             vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist())
         arrays[col] = pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), emb.dim)
     return pa.Table.from_arrays([_fill(arrays, f, n) for f in schema], schema=schema)
+
+
+#: Python objects converted to Arrow per call (see _to_arrow).
+_CONVERT_STEP: Final = 1024
+
+
+def _to_arrow(values: list[Any], dtype: pa.DataType) -> pa.Array:
+    # pa.array over Python objects holds the GIL for the whole list. In pieces, the
+    # desktop app's GUI thread (same interpreter) gets a turn between them: converting
+    # a batch's header columns in one call froze the window for 100+ ms on a busy machine.
+    if len(values) <= _CONVERT_STEP:
+        return pa.array(values, dtype)
+    step = _CONVERT_STEP
+    return pa.concat_arrays([pa.array(values[i : i + step], dtype) for i in range(0, len(values), step)])
 
 
 def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:

@@ -1,0 +1,37 @@
+"""Starting the desktop app: the QApplication, the error hook, the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["run"]
+
+
+def run(location: str | None = None, files: Sequence[str] = (), argv: Sequence[str] | None = None) -> int:
+    """Show the main window on ``location`` (the default catalog if ``None``), import ``files``; block until quit.
+
+    Returns the application's exit code.
+    """
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from .errors import install_excepthook
+    from .main_window import MainWindow
+    from .settings import APP, ORG
+
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    os.environ.setdefault("LANCE_LOG", "error")
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName("GenoCat")
+    app.setDesktopFileName("genocat")
+    install_excepthook()
+    window = MainWindow(location, files)
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,385 @@
+"""The engine jobs the desktop app runs: plain functions, no Qt, run on the engine thread.
+
+Each ``*_job`` function returns a closure ``fn(progress, cancel) -> result``
+for :meth:`genocat_desktop.ui.engine_thread.EngineThread.submit`. They only
+call the engine's public API (and its small ``browse``/``align`` helpers); the
+results are plain objects (dataclasses, Arrow tables) the GUI thread reads but
+never uses for I/O. Keeping them free of Qt makes them testable headless and
+keeps every LanceDB call off the GUI thread by construction.
+
+The engine is imported inside the functions so that importing this module
+(at window start-up) does not load pyarrow or Lance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from genocat_desktop.engine import Catalog, ImportReport, Searcher, SearchResult
+    from genocat_desktop.engine.align import PairAlignment
+    from genocat_desktop.engine.browse import BrowsePage
+
+__all__ = [
+    "FASTA_SUFFIXES",
+    "CatalogSummary",
+    "FieldSpec",
+    "ImportOutcome",
+    "SearchOutcome",
+    "Session",
+    "align_job",
+    "browse_job",
+    "export_browse_job",
+    "export_hits_job",
+    "export_rows_job",
+    "fasta_files_in",
+    "import_job",
+    "open_catalog_job",
+    "read_query_file_job",
+    "search_job",
+    "summary_job",
+    "warm_up_job",
+]
+
+Job = Callable[[Callable[[Any], None], Any], Any]
+#: A filter as the GUI holds it: (field, operator, value text).
+FilterSpec = tuple[str, str, str]
+
+#: File name endings treated as FASTA when a folder is dropped.
+FASTA_SUFFIXES = (
+    ".fa", ".fasta", ".faa", ".fna", ".ffn", ".frn", ".fas", ".mpfa", ".pep", ".pro", ".seq", ".aa", ".nu",
+)
+_COMPRESSED = (".gz", ".bz2", ".xz")
+#: Largest query file shown in the query box (bigger ones are searched from the file).
+MAX_QUERY_TEXT = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A catalog field, as the filter editor needs it."""
+
+    name: str
+    kind: str  # "text", "number", "list", "date", "vector"
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSummary:
+    """What the window shows about the open catalog."""
+
+    location: str
+    rows: int
+    version: int
+    fields: tuple[FieldSpec, ...]
+    vector_columns: tuple[str, ...]
+    default_vector: str
+    embedders: dict[str, str] = field(default_factory=dict)  # column -> "kmer v1, 512 d"
+
+
+class Session:
+    """An open catalog and its searcher. Created and used only on the engine thread."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        from genocat_desktop.engine import Searcher
+        from genocat_desktop.engine.align import AlignerProcess
+
+        self.catalog = catalog
+        self.searcher: Searcher = Searcher(catalog)
+        self.aligner = AlignerProcess()
+
+    def close(self) -> None:
+        """Stop the aligner's child process (the catalog itself needs no closing)."""
+        self.aligner.close()
+
+    def summary(self) -> CatalogSummary:
+        """A fresh :class:`CatalogSummary` of the latest version."""
+        import pyarrow as pa
+
+        self.catalog.refresh()
+        info = self.catalog.info()
+        schema = self.catalog.schema
+        fields = []
+        for f in info.fields:
+            dtype = schema.field(f.name).type
+            if f.kind == "vector":
+                kind = "vector"
+            elif pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+                kind = "list"
+            elif pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+                kind = "number"
+            elif pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
+                kind = "date"
+            else:
+                kind = "text"
+            fields.append(FieldSpec(f.name, kind, f.description))
+        embedders = {
+            column: f"{rec['name']} v{rec['version']}, {rec['dim']} d" for column, rec in info.embedders.items()
+        }
+        return CatalogSummary(
+            info.location, info.rows, info.version, tuple(fields), tuple(info.embedders), info.default_vector, embedders
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """An import report and the catalog as it is afterwards."""
+
+    report: ImportReport
+    summary: CatalogSummary
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    """Search results and the parameters that produced them (recorded in exports)."""
+
+    results: list[SearchResult]
+    parameters: dict[str, object]
+
+
+def fasta_files_in(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand folders into the FASTA files they contain (recursively, sorted); keep files as given.
+
+    Files inside folders are kept when their name ends in a FASTA suffix
+    (optionally compressed); a file named explicitly is always kept, so that
+    the importer can say what is wrong with it.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                for name in files:
+                    lower = name.lower()
+                    for comp in _COMPRESSED:
+                        lower = lower.removesuffix(comp)
+                    if not name.startswith(".") and lower.endswith(FASTA_SUFFIXES):
+                        found.append(Path(root) / name)
+            out.extend(sorted(found))
+        else:
+            out.append(p)
+    return out
+
+
+def conditions_from(specs: Sequence[FilterSpec]) -> list[Any]:
+    """Engine conditions from the GUI's (field, operator, value text) rows."""
+    from genocat_desktop.engine import Condition
+
+    out = []
+    for name, op, value in specs:
+        if op in ("is empty", "is not empty"):
+            out.append(Condition(name, op, None))
+        elif op == "in":
+            out.append(Condition(name, op, [v.strip() for v in value.split(",") if v.strip()]))
+        else:
+            out.append(Condition(name, op, value.strip()))
+    return out
+
+
+def open_catalog_job(location: str | None) -> Job:
+    """Open (creating if needed) the catalog at ``location``; returns ``(Session, CatalogSummary)``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> tuple[Session, CatalogSummary]:
+        from genocat_desktop.engine import Catalog
+
+        session = Session(Catalog.open(location, create=True))
+        return session, session.summary()
+
+    return run
+
+
+def summary_job(session: Session) -> Job:
+    """Re-read the catalog's summary (after a change made elsewhere)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> CatalogSummary:
+        return session.summary()
+
+    return run
+
+
+def import_job(session: Session, path: str | os.PathLike[str], *, strip_gaps: bool = False) -> Job:
+    """Import one file (one atomic commit); returns an :class:`ImportOutcome`."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> ImportOutcome:
+        from genocat_desktop.engine import import_files
+
+        report = import_files(session.catalog, [path], strip_gaps=strip_gaps, progress=progress, cancel=cancel)
+        return ImportOutcome(report, session.summary())
+
+    return run
+
+
+def search_job(
+    session: Session,
+    query: str,
+    *,
+    k: int,
+    filters: Sequence[FilterSpec] = (),
+    description: str = "",
+    column: str | None = None,
+    align: bool = False,
+) -> Job:
+    """Search ``query`` (FASTA text, bare sequence or a file path); returns a :class:`SearchOutcome`.
+
+    With ``align``, the best candidates by embedding are aligned to the query
+    (Smith-Waterman, the engine's re-ranking) and ranked by alignment score.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> SearchOutcome:
+        from genocat_desktop.engine import Condition, read_queries
+
+        conditions = conditions_from(filters)
+        if description.strip():
+            conditions.append(Condition("description", "contains", description.strip()))
+        queries = read_queries(query)
+        results = session.searcher.search_many(
+            queries, k=k, conditions=conditions, column=column, align=align, progress=progress, cancel=cancel
+        )
+        first = results[0]
+        parameters: dict[str, object] = {
+            "query": ", ".join(q.id for q in queries[:20]) + (" ..." if len(queries) > 20 else ""),
+            "queries": len(queries),
+            "catalog": session.catalog.location,
+            "version": first.version,
+            "embedding": first.column,
+            "hits per query": k,
+            "ranked by": "alignment score (Smith-Waterman re-ranking)" if align else "embedding score",
+            "filter": " AND ".join(str(c) for c in conditions) or "none",
+        }
+        return SearchOutcome(results, parameters)
+
+    return run
+
+
+def browse_job(
+    session: Session,
+    *,
+    filters: Sequence[FilterSpec] = (),
+    text: str = "",
+    sort: str | None = None,
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 200,
+) -> Job:
+    """Load one page of catalog rows; returns a ``BrowsePage``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> BrowsePage:
+        from genocat_desktop.engine.browse import browse_page
+
+        return browse_page(
+            session.catalog, conditions=conditions_from(filters), text=text, sort=sort, descending=descending,
+            offset=offset, limit=limit,
+        )
+
+    return run
+
+
+def _write_table(table: pa.Table, path: str, comments: dict[str, object] | None) -> int:
+    from genocat_desktop.engine import InputError, export_csv, export_fasta
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in ("csv", "tsv", "txt"):
+        return export_csv(table, path, comments=comments)
+    if suffix in ("fasta", "fa", "faa", "fna", "fas"):
+        return export_fasta(table, path)
+    raise InputError(f"cannot tell the format from {Path(path).name!r}; name it .csv or .fasta")
+
+
+def export_hits_job(outcome: SearchOutcome, path: str, rows: dict[int, list[int]] | None = None) -> Job:
+    """Export hits to CSV or FASTA (by suffix); ``rows`` limits each query's hits to those positions.
+
+    Returns the number of rows written.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> int:
+        import dataclasses
+
+        from genocat_desktop.engine import export_hits
+
+        results = outcome.results
+        if rows is not None:
+            results = [
+                dataclasses.replace(r, hits=r.hits.take(sorted(rows[i])))
+                for i, r in enumerate(results) if rows.get(i)
+            ]
+        comments = dict(outcome.parameters)
+        if rows is not None:
+            comments["rows"] = "selected hits only"
+        return export_hits(results, path, comments=comments)
+
+    return run
+
+
+def export_rows_job(table: pa.Table, path: str, comments: dict[str, object] | None = None) -> Job:
+    """Export rows already loaded (a selection in the browser) to CSV or FASTA."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> int:
+        return _write_table(table, path, comments)
+
+    return run
+
+
+def export_browse_job(session: Session, path: str, *, filters: Sequence[FilterSpec] = (), text: str = "") -> Job:
+    """Export every catalog row matching the browser's filters to CSV or FASTA."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> int:
+        from genocat_desktop.engine.browse import browse_sql, browse_table
+
+        conditions = conditions_from(filters)
+        table = browse_table(session.catalog, conditions=conditions, text=text)
+        cancel.raise_if_cancelled()
+        comments: dict[str, object] = {
+            "catalog": session.catalog.location,
+            "version": session.catalog.version,
+            "filter": browse_sql(session.catalog, conditions, text) or "none",
+        }
+        return _write_table(table, path, comments)
+
+    return run
+
+
+def align_job(session: Session, query: str, target: str) -> Job:
+    """Align a hit to its query (in the session's aligner process); returns a ``PairAlignment``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> PairAlignment:
+        from genocat_desktop.engine import InputError
+        try:
+            return session.aligner.align(query, target, lambda: bool(cancel.cancelled))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    return run
+
+
+def warm_up_job(session: Session) -> Job:
+    """Prepare what the first results need: import pyqtgraph, start the aligner process.
+
+    Importing pyqtgraph takes 0.5-1.3 s; done in a GUI slot it froze the window
+    at the first search (measured with bench/gui_bench.py).
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> None:
+        import pyqtgraph  # noqa: F401
+
+        session.aligner.start()
+
+    return run
+
+
+def read_query_file_job(path: str) -> Job:
+    """Read a FASTA query file; returns its queries as FASTA text (or the path, if very large)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> str:
+        from genocat_desktop.engine import read_queries
+
+        queries = read_queries(Path(path))
+        text = "\n".join(f">{q.id}\n{q.sequence}" for q in queries)
+        return text if len(text) <= MAX_QUERY_TEXT else path
+
+    return run

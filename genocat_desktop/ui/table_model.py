@@ -1,0 +1,285 @@
+"""A Qt table model over an Arrow table, and the proxy that filters it.
+
+The model keeps the Arrow table as it is (no copy into Python lists): a cell
+is converted when the view asks for it, which is only for the rows on screen.
+Sorting is done by Arrow (``sort_indices``) into a permutation, not by Qt
+comparing cells one pair at a time through Python (10,000 hits sort in a few
+milliseconds instead of about a second). The browser sets ``server_sort``: a
+header click then asks the engine for the first page in that order instead.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+__all__ = ["COLUMN_LABELS", "ArrowTableModel", "HitsFilterProxy"]
+
+Index = QModelIndex | QPersistentModelIndex
+
+#: Header labels for the built-in columns (others show their own name).
+COLUMN_LABELS = {
+    "rank": "Rank", "score": "Score", "id": "ID", "accession": "Accession", "name": "Name",
+    "organism": "Organism", "taxid": "TaxID", "gene": "Gene", "length": "Length", "molecule": "Molecule",
+    "description": "Description", "aliases": "Aliases", "db": "DB", "entry_name": "Entry name",
+    "protein_existence": "PE", "sequence_version": "SV", "source_file": "Source file", "seq_hash": "Sequence MD5",
+    "sequence": "Sequence", "imported_at": "Imported", "query_id": "Query",
+    "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "Identity",
+    "query_cov": "Query cov.", "target_cov": "Hit cov.",
+}
+#: Text cells longer than this are cut in the table (the detail pane shows all).
+MAX_CELL = 120
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ArrowTableModel(QAbstractTableModel):
+    """Read-only rows of an Arrow table.
+
+    Signals
+    -------
+    sort_requested(str, bool)
+        With ``server_sort``: the column name and descending, when a header is clicked.
+    """
+
+    sort_requested = Signal(str, bool)
+
+    def __init__(self, parent: Any = None, *, server_sort: bool = False) -> None:
+        super().__init__(parent)
+        self.server_sort = server_sort
+        self._table: pa.Table | None = None
+        self._names: list[str] = []
+        self._arrays: list[Any] = []
+        self._order: np.ndarray | None = None  # view row -> table row
+        self._numeric: list[bool] = []
+        self._docs: dict[str, str] = {}
+        self.sort_column: str | None = None
+        self.sort_descending = False
+
+    # ------------------------------------------------------------------ data in
+    def set_table(self, table: pa.Table | None, docs: dict[str, str] | None = None) -> None:
+        """Show ``table`` (``None`` empties the view). Column order follows the table."""
+        import pyarrow as pa
+
+        self.beginResetModel()
+        if table is not None:
+            # One chunk per column: indexing a ChunkedArray walks its chunks.
+            table = table.combine_chunks()
+        self._table = table
+        self._names = list(table.column_names) if table is not None else []
+        self._arrays = [table.column(i).chunk(0) if table.column(i).num_chunks else None
+                        for i in range(table.num_columns)] if table is not None else []
+        self._numeric = [
+            pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in table.schema
+        ] if table is not None else []
+        self._order = None
+        if docs is not None:
+            self._docs = docs
+        if table is not None and not self.server_sort and self.sort_column in self._names:
+            self._order = self._sorted_order(self.sort_column, self.sort_descending)
+        self.endResetModel()
+
+    @property
+    def table(self) -> pa.Table | None:
+        """The Arrow table shown, in its original order."""
+        return self._table
+
+    @property
+    def column_names(self) -> list[str]:
+        """The table's column names."""
+        return list(self._names)
+
+    def table_row(self, row: int) -> int:
+        """The Arrow row behind view row ``row`` (they differ once sorted)."""
+        return int(self._order[row]) if self._order is not None else row
+
+    def row_dict(self, row: int) -> dict[str, Any]:
+        """All values of view row ``row``, as Python objects."""
+        r = self.table_row(row)
+        return {name: (arr[r].as_py() if arr is not None else None) for name, arr in zip(self._names, self._arrays,
+                                                                                          strict=True)}
+
+    def take(self, rows: list[int]) -> pa.Table:
+        """The Arrow rows behind view rows ``rows``, in that order."""
+        assert self._table is not None
+        return self._table.take([self.table_row(r) for r in rows])
+
+    def value(self, row: int, name: str) -> Any:
+        """One cell by column name, as a Python object."""
+        arr = self._arrays[self._names.index(name)]
+        return arr[self.table_row(row)].as_py() if arr is not None else None
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's own signature)
+        return 0 if parent.isValid() or self._table is None else int(self._table.num_rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._names)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self._table is None:
+            return None
+        col = index.column()
+        arr = self._arrays[col]
+        if arr is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(self._names[col], arr[self.table_row(index.row())].as_py())
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if self._numeric[col]:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            value = arr[self.table_row(index.row())].as_py()
+            text = _display(self._names[col], value, limit=2000)
+            return text if len(text) > 40 else None
+        if role == SORT_ROLE:
+            return arr[self.table_row(index.row())].as_py()
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._names):
+            name = self._names[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMN_LABELS.get(name, name)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                doc = self._docs.get(name) or _HEADER_TIPS.get(name, "")
+                return f"{name}: {doc}" if doc else name
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return section + 1
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column with Arrow (or, with ``server_sort``, ask for it)."""
+        if not 0 <= column < len(self._names):
+            return
+        name = self._names[column]
+        descending = order == Qt.SortOrder.DescendingOrder
+        self.sort_column, self.sort_descending = name, descending
+        if self.server_sort:
+            self.sort_requested.emit(name, descending)
+            return
+        if self._table is None:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_rows = [(p, self.table_row(p.row())) for p in self.persistentIndexList()]
+        self._order = self._sorted_order(name, descending)
+        import numpy as np
+
+        inverse = np.empty_like(self._order)
+        inverse[self._order] = np.arange(self._order.size)
+        for p, table_row in old_rows:
+            self.changePersistentIndex(p, self.index(int(inverse[table_row]), p.column()))
+        self.layoutChanged.emit()
+
+    def _sorted_order(self, name: str, descending: bool) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert self._table is not None
+        column = self._table.column(name)
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            column = pc.list_value_length(column)
+        order = "descending" if descending else "ascending"
+        indices = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", order, "at_end")])
+        return indices.to_numpy()
+
+
+class HitsFilterProxy(QSortFilterProxyModel):
+    """Filters rows by a text typed over the table; sorting is passed to the Arrow model.
+
+    The text is matched (case-insensitive) against the identifier, name,
+    organism, gene and description columns, computed once per text by Arrow
+    over all rows, so typing never converts thousands of cells in Python.
+    """
+
+    SEARCHED = ("id", "accession", "name", "organism", "gene", "description", "entry_name")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._mask: Any = None
+
+    def set_text(self, text: str) -> None:
+        """Show only rows containing ``text`` (empty: all rows)."""
+        self.beginFilterChange()
+        self._text = text.strip().lower()
+        self._mask = None
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
+
+    def _compute_mask(self, model: ArrowTableModel) -> Any:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        table = model.table
+        if table is None:
+            return np.zeros(0, dtype=bool)
+        mask = np.zeros(table.num_rows, dtype=bool)
+        for name in self.SEARCHED:
+            if name in table.column_names:
+                column = pc.cast(table.column(name), "string")
+                hit = pc.match_substring(pc.utf8_lower(column), self._text)
+                mask |= np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        return mask
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if not self._text:
+            return True
+        model = self.sourceModel()
+        if not isinstance(model, ArrowTableModel):
+            return True
+        if self._mask is None or self._mask.size != model.rowCount():
+            self._mask = self._compute_mask(model)
+        return bool(self._mask[model.table_row(source_row)])
+
+
+_HEADER_TIPS = {
+    "rank": "position in the hit list (1 = most similar)",
+    "score": "cosine similarity of the embeddings (1 = same composition)",
+    "query_id": "the query this hit answers",
+    "aln_score": "Smith-Waterman score of the alignment to the query (BLOSUM62, gaps 11 + 1 per residue)",
+    "bits": "bit score of the alignment",
+    "evalue": "expected number of alignments this good by chance in a catalog of this size",
+    "identity": "identical positions / alignment length (gaps count)",
+    "query_cov": "share of the query inside the alignment",
+    "target_cov": "share of the hit inside the alignment",
+}
+
+
+def _display(name: str, value: Any, limit: int = MAX_CELL) -> str:
+    if value is None:
+        return ""
+    if name == "score" and isinstance(value, float):
+        return f"{value:.3f}"
+    if name in ("identity", "query_cov", "target_cov") and isinstance(value, float):
+        return f"{value:.0%}"
+    if name == "evalue" and isinstance(value, float):
+        return f"{value:.1e}" if value < 0.01 else f"{value:.2g}"
+    if name == "bits" and isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        text = "; ".join(str(v) for v in value)
+    elif isinstance(value, _dt.datetime):
+        text = value.strftime("%Y-%m-%d %H:%M")
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

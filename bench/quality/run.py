@@ -9,7 +9,7 @@ family. Figures per system:
 * time per query (search wall time / queries) and database build time, both
   measured in this run on this machine.
 
-Run: ``python -m bench.quality.run [--data FAMILIES.faa] [--esm MODEL.onnx]``
+Run: ``python -m bench.quality.run [--data FAMILIES.faa]``
 (the Debian packages ``mmseqs2 ncbi-blast+ diamond-aligner hmmer`` must be
 installed; a missing tool is reported, not fatal). Writes
 ``bench/out/quality.json``, ``bench/out/quality.md`` and ``bench/out/quality.png``.
@@ -85,15 +85,13 @@ def tabular_ranking(path: Path, query_col: int = 0, target_col: int = 1, score_c
 
 
 def genocat(
-    records: list[tuple[str, str]], fasta: Path, work: Path, align: bool, esm: Path | None
+    records: list[tuple[str, str]], fasta: Path, work: Path, align: bool
 ) -> tuple[Ranking, float, float]:
     import lance  # noqa: F401  (imported before timing: the build time is the import, not Python start-up)
 
     from genocat_desktop.engine import Catalog, Query, Searcher, import_files
 
     started = time.perf_counter()
-    if esm is not None:
-        raise SystemExit("--esm needs the ESM-2 embedder (issue #3); not available in this build")
     catalog = Catalog.open(work / f"catalog-{'align' if align else 'plain'}")
     import_files(catalog, [fasta])
     build = time.perf_counter() - started
@@ -150,13 +148,12 @@ def phmmer(fasta: Path, work: Path) -> tuple[Ranking, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--esm", type=Path, help="an ESM-2 ONNX model to add as a system")
     args = parser.parse_args()
     records = read_fasta(args.data)
     fasta_clean = None
     systems: list[tuple[str, str | None, Callable[[Path, Path], tuple[Ranking, float, float]]]] = [
-        ("GenoCat k-mer", None, lambda f, w: genocat(records, f, w, False, None)),
-        ("GenoCat k-mer + alignment re-rank", None, lambda f, w: genocat(records, f, w, True, None)),
+        ("GenoCat k-mer", None, lambda f, w: genocat(records, f, w, False)),
+        ("GenoCat k-mer + alignment re-rank", None, lambda f, w: genocat(records, f, w, True)),
         ("MMseqs2 (-s 7.5)", "mmseqs", mmseqs),
         ("BLAST+ blastp", "blastp", blast),
         ("DIAMOND --sensitive", "diamond", diamond),

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"GenoCat {__version__}")
     p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder or s3://bucket/prefix")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--selftest", action="store_true", help="check this installation end to end (an offscreen "
+                   "window, a temporary catalog: import, search, export, ONNX) and exit; 0 if all worked")
+    p.add_argument("--print-startup-time", action="store_true", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     imp = sub.add_parser("import", help="import FASTA files", description="Import FASTA files into the catalog. "
@@ -346,6 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_gui(argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.selftest:
+        from .selftest import run as selftest
+
+        return selftest()
     if args.command is None:
         return main_gui(argv)
     from .engine import GenoCatError
@@ -384,7 +391,7 @@ def _gui_files(argv: Sequence[str]) -> list[str] | None:
         elif arg in ("--catalog", "-c"):
             skip = True
         elif arg.startswith("-"):
-            if arg.startswith("--catalog=") or arg in ("--quiet", "-q"):
+            if arg.startswith("--catalog=") or arg in ("--quiet", "-q", "--print-startup-time"):
                 continue
             return None  # --help, --version...: the CLI answers
         elif arg in _COMMANDS:
@@ -400,11 +407,24 @@ def main_gui(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="genocat", description="Start the GenoCat desktop app.")
     p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder (default: your default catalog)")
     p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--selftest", action="store_true", help="check this installation end to end and exit "
+                   "(as genocat --selftest)")
+    p.add_argument("--print-startup-time", action="store_true", help="print when the window was first shown "
+                   "(seconds from process start) and quit, after importing the FILEs if any")
     p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    files = [str(Path(f).expanduser().resolve()) for f in args.files]
+    if args.selftest:
+        from .selftest import run as selftest
+
+        return selftest()
+    if args.print_startup_time:
+        from .selftest import print_startup_time
+
+        return print_startup_time(args.catalog, files)
     from .ui.app import run
 
-    return run(args.catalog, [str(Path(f).expanduser().resolve()) for f in args.files])
+    return run(args.catalog, files)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,7 @@ class _Run:
     def step_qt(self) -> str:
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
+        from PySide6.QtGui import QFontDatabase, QFontInfo
         from PySide6.QtWidgets import QApplication
 
         from .ui.settings import APP, ORG
@@ -161,7 +162,13 @@ class _Run:
         self.app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
         self.app.setOrganizationName(ORG)
         self.app.setApplicationName(APP)
-        return f"Qt {qVersion()}, PySide6 {pyside_version}, platform {self.app.platformName()}"
+        families = QFontDatabase.families()
+        if not families:
+            # Qt would draw every letter as a box (seen on a minimal Debian without fonts).
+            raise SelfTestFailure("no fonts found: install fontconfig-config and a font package (fonts-dejavu-core)")
+        font = QFontInfo(self.app.font()).family()
+        return (f"Qt {qVersion()}, PySide6 {pyside_version}, platform {self.app.platformName()}, "
+                f"{len(families)} font families (default {font})")
 
     def step_window(self) -> str:
         from .ui.main_window import MainWindow

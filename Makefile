@@ -9,7 +9,13 @@ PY      := $(BIN)/python
 STAMP   := $(VENV)/.installed
 PYTHON  ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 
-.PHONY: help venv run system-deps lint typecheck test bench screenshot clean
+BUNDLE     := dist/genocat
+BUNDLE_EXE := $(BUNDLE)/genocat
+# What the frozen app is made of: a change to any of these rebuilds it.
+BUNDLE_SRC := pyproject.toml packaging/genocat.spec packaging/entry.py $(wildcard packaging/linux/*) \
+              $(shell find genocat_desktop -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: help venv run system-deps lint typecheck test bench screenshot bundle selftest-bundle bundle-bench clean
 
 help:
 	@echo "make venv         create .venv and install the project with its dev tools"
@@ -17,7 +23,10 @@ help:
 	@echo "make system-deps  install the Qt runtime libraries (Debian/Ubuntu, apt-get)"
 	@echo "make lint         ruff check + import contracts (engine never imports Qt)"
 	@echo "make typecheck    mypy"
-	@echo "make test         system-deps, venv, lint, typecheck, then the test suite"
+	@echo "make test         system-deps, venv, lint, typecheck, bundle, then the test suite (frozen app too)"
+	@echo "make bundle       build the desktop app with PyInstaller into dist/genocat/ (one folder)"
+	@echo "make selftest-bundle  run the frozen app's self-test (offscreen window, import, search, export, ONNX)"
+	@echo "make bundle-bench bundle size, cold/warm start to first window, self-test time"
 	@echo "make bench        benchmarks (bench/)"
 	@echo "make screenshot   run the app under Xvfb: import, search, save docs/screenshot.png"
 	@echo "make clean        remove caches and build outputs (keeps .venv)"
@@ -44,10 +53,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# The suite includes tests/test_packaging.py's frozen-app tests (self-test, file argument, install
+# script on the real bundle); GENOCAT_BUNDLE makes them fail, not skip, if the bundle is missing.
 test: system-deps venv
 	$(MAKE) lint
 	$(MAKE) typecheck
-	bash scripts/run-pytest.sh
+	$(MAKE) bundle
+	GENOCAT_BUNDLE=$(BUNDLE) bash scripts/run-pytest.sh
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then $(PY) -m bench; else echo "bench: no bench/__main__.py yet"; fi
@@ -55,6 +67,27 @@ bench: venv
 # The real app under a virtual X server at 1280x800 (xvfb is installed by system-deps).
 screenshot: venv
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot.py docs/screenshot.png
+
+# One folder, two executables (genocat-desktop, genocat), plus the desktop integration files so that
+# an unpacked copy of dist/genocat/ installs itself with its own ./install.sh.
+bundle: $(BUNDLE_EXE)
+
+$(BUNDLE_EXE): $(STAMP) $(BUNDLE_SRC)
+	rm -rf $(BUNDLE)
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
+	    packaging/genocat.spec
+	install -m 0755 packaging/linux/install.sh packaging/linux/uninstall.sh $(BUNDLE)/
+	mkdir -p $(BUNDLE)/share
+	install -m 0644 packaging/linux/genocat.desktop packaging/linux/genocat-fasta.xml \
+	    genocat_desktop/resources/icons/genocat.svg genocat_desktop/resources/icons/genocat-*.png $(BUNDLE)/share/
+	touch $(BUNDLE_EXE)
+	@du -sh $(BUNDLE)
+
+selftest-bundle: bundle
+	$(BUNDLE_EXE) --selftest
+
+bundle-bench: bundle
+	$(PY) packaging/measure.py $(BUNDLE)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out

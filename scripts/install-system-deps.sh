@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install the shared libraries Qt (PySide6) needs at run time, on Debian/Ubuntu.
+# Install the shared libraries Qt (PySide6) needs at run time, on Debian/Ubuntu, and the tools
+# the packaging tests use (PyInstaller needs binutils' objcopy/objdump; the desktop integration
+# is checked with desktop-file-validate, update-mime-database, xdg-mime and gio).
 #
 # * Does nothing (and says so) when every package is already installed.
 # * Uses sudo when not root and sudo is available.
@@ -12,6 +14,7 @@ PACKAGES=(
     libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
     libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
     libglib2.0-0 xvfb xauth
+    binutils desktop-file-utils shared-mime-info xdg-utils libglib2.0-bin
 )
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

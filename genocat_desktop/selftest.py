@@ -7,10 +7,10 @@ and what a user or an admin can run on a new workstation. In one process it
 2. opens the real main window on a new catalog in a temporary folder,
 3. imports the bundled sample FASTA through the window's import queue,
 4. searches with one of the sample's proteins (it must be its own top hit),
-5. aligns the query to a hit (Biopython, BLOSUM62 read from the bundle's data),
+5. aligns the query to a hit in the window's aligner child process (Biopython, BLOSUM62),
 6. exports the hits to CSV and to FASTA and reads both files back,
 7. runs a tiny ONNX model through onnxruntime and compares it with numpy,
-8. closes the window (the engine thread must stop).
+8. closes the window (the engine thread and the aligner process must stop).
 
 Each step prints one line with its time; the first failing step prints its
 message and the exit code is 1. Nothing outside the temporary folder is
@@ -217,7 +217,9 @@ class _Run:
         from .ui import jobs
 
         target = self.hits.slice(1, 1).to_pylist()[0]
-        job = self.window.engine.submit("align", "Aligning", jobs.align_job(self.query.sequence, target["sequence"]))
+        # The window's aligner: a spawned child process (in the bundle, the frozen executable started again).
+        fn = jobs.align_job(self.window.session, self.query.sequence, target["sequence"])
+        job = self.window.engine.submit("align", "Aligning", fn)
         finished = self._job_result(job, "alignment")
         if finished.length <= 0 or not 0 < finished.identity <= 1:
             raise SelfTestFailure(f"an empty alignment of {self.query.id} and {target['id']}")
@@ -299,12 +301,17 @@ class _Run:
         window, self.window = self.window, None
         if not window.close():
             raise SelfTestFailure("the main window refused to close")
-        # closeEvent has shut the engine thread down (it waits for the thread).
+        # closeEvent has shut the engine thread down (it waits for the thread), then the aligner.
         if window.engine.running:
             raise SelfTestFailure("the engine thread did not stop")
+        import multiprocessing
+
+        children = multiprocessing.active_children()
+        if children:
+            raise SelfTestFailure(f"child process(es) still running: {', '.join(c.name for c in children)}")
         window.deleteLater()
         QApplication.processEvents()
-        return "window closed, engine thread stopped"
+        return "window closed, engine thread and aligner process stopped"
 
     def cleanup(self) -> None:
         """Close the window after a failure (so the process can exit)."""

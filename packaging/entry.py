@@ -6,11 +6,16 @@
 two executables share one analysis and one set of libraries.
 """
 
+import multiprocessing
 import os
 import sys
 
-from genocat_desktop.cli import main, main_gui
-
 if __name__ == "__main__":
+    # First of all: the hit aligner runs in a child process started with "spawn", which in a frozen
+    # app is this executable again with --multiprocessing-fork arguments; freeze_support() runs the
+    # child's work and exits before any argument parsing (argparse would reject those arguments).
+    multiprocessing.freeze_support()
+    from genocat_desktop.cli import main, main_gui
+
     name = os.path.basename(sys.executable).lower()
     sys.exit(main_gui() if name.startswith("genocat-desktop") else main())

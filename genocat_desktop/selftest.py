@@ -153,7 +153,7 @@ class _Run:
     def step_qt(self) -> str:
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
-        from PySide6.QtGui import QFontDatabase, QFontInfo
+        from PySide6.QtGui import QFontDatabase, QFontInfo, QFontMetrics
         from PySide6.QtWidgets import QApplication
 
         from .ui.settings import APP, ORG
@@ -163,10 +163,11 @@ class _Run:
         self.app.setOrganizationName(ORG)
         self.app.setApplicationName(APP)
         families = QFontDatabase.families()
-        if not families:
-            # Qt would draw every letter as a box (seen on a minimal Debian without fonts).
-            raise SelfTestFailure("no fonts found: install fontconfig-config and a font package (fonts-dejavu-core)")
         font = QFontInfo(self.app.font()).family()
+        if not font or not QFontMetrics(self.app.font()).inFontUcs4(ord("A")):
+            # Without font files fontconfig still lists its aliases (Sans Serif...), but Qt draws boxes.
+            raise SelfTestFailure("no usable font: letters would be drawn as boxes; install fontconfig-config "
+                                  "and a font package (Debian: fonts-dejavu-core)")
         return (f"Qt {qVersion()}, PySide6 {pyside_version}, platform {self.app.platformName()}, "
                 f"{len(families)} font families (default {font})")
 

@@ -70,6 +70,17 @@ def test_selftest_stops_at_the_failing_step(tmp_path: Path) -> None:
     assert not any(line.startswith("ok   onnx") for line in lines)
 
 
+def test_selftest_fails_without_fonts(tmp_path: Path) -> None:
+    """A system without font files (a bare Debian root): Qt would draw boxes, the self-test must say so."""
+    (tmp_path / "no-fonts").mkdir()
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(f'<?xml version="1.0"?><fontconfig><dir>{tmp_path}/no-fonts</dir>'
+                    f"<cachedir>{tmp_path}/fc-cache</cachedir></fontconfig>")
+    proc = _run([sys.executable, "-m", "genocat_desktop", "--selftest"], tmp_path, FONTCONFIG_FILE=str(conf))
+    assert proc.returncode == 1
+    assert "self-test FAILED at step 'qt': no usable font" in proc.stdout
+
+
 def test_selftest_from_the_desktop_entry_point(tmp_path: Path) -> None:
     """``genocat-desktop --selftest`` (the launcher's executable) runs the same self-test."""
     proc = _run([sys.executable, "-c", GUI_MAIN, "--selftest"], tmp_path, GENOCAT_SELFTEST_FAIL="qt")

@@ -7,6 +7,7 @@ and what a user or an admin can run on a new workstation. In one process it
 2. opens the real main window on a new catalog in a temporary folder,
 3. imports the bundled sample FASTA through the window's import queue,
 4. searches with one of the sample's proteins (it must be its own top hit),
+   then again with "Re-rank by alignment" (pyopal Smith-Waterman: 100 % identity),
 5. aligns the query to a hit in the window's aligner child process (Biopython, BLOSUM62),
 6. exports the hits to CSV and to FASTA and reads both files back,
 7. runs a tiny ONNX model through onnxruntime and compares it with numpy,
@@ -37,7 +38,7 @@ from typing import Any, TextIO
 __all__ = ["STEPS", "SelfTestFailure", "print_startup_time", "run", "seconds_since_process_start"]
 
 #: The steps, in order, as printed.
-STEPS = ("qt", "window", "import", "search", "align", "export csv", "export fasta", "onnx", "close")
+STEPS = ("qt", "window", "import", "search", "re-rank", "align", "export csv", "export fasta", "onnx", "close")
 #: How long one step may wait for the engine thread before it counts as failed.
 STEP_TIMEOUT_S = 120.0
 #: The weights of ``resources/selftest/tiny.onnx`` (written by packaging/make_selftest_model.py).
@@ -214,6 +215,23 @@ class _Run:
             raise SelfTestFailure(f"the query {self.query.id} is not its own top hit (top: {top['id']})")
         return f"{len(result)} hits of {result.candidates} for {self.query.id}, top score {top['score']:.3f}"
 
+    def step_rerank(self) -> str:
+        self.window.align_check.setChecked(True)
+        try:
+            if self.window.run_search() is None:
+                raise SelfTestFailure("the window did not start a search")
+            (outcome,) = self.wait(self.window.results_shown, "re-ranked results")
+        finally:
+            self.window.align_check.setChecked(False)
+        hits = self.hits = outcome.results[0].hits  # what the window shows now, and exports next
+        if "identity" not in hits.column_names:
+            raise SelfTestFailure(f"re-ranked hits have no alignment columns: {hits.column_names}")
+        top = hits.slice(0, 1).to_pylist()[0]
+        if top["sequence"] != self.query.sequence or top["identity"] < 0.999:
+            raise SelfTestFailure(f"re-ranked: the query is not its own top hit at 100 % identity (top: {top['id']})")
+        return f"{len(hits)} hits re-ranked by Smith-Waterman, top {top['id']}: identity {top['identity']:.0%}, " \
+               f"{top['bits']:.0f} bits"
+
     def step_align(self) -> str:
         from .ui import jobs
 
@@ -350,8 +368,9 @@ def run(out: TextIO | None = None, *, sample: str | Path | None = None, timeout:
             state = _Run(folder, sample_path, timeout)
             steps: dict[str, Callable[[], str]] = {
                 "qt": state.step_qt, "window": state.step_window, "import": state.step_import,
-                "search": state.step_search, "align": state.step_align, "export csv": state.step_export_csv,
-                "export fasta": state.step_export_fasta, "onnx": state.step_onnx, "close": state.step_close,
+                "search": state.step_search, "re-rank": state.step_rerank, "align": state.step_align,
+                "export csv": state.step_export_csv, "export fasta": state.step_export_fasta,
+                "onnx": state.step_onnx, "close": state.step_close,
             }
             previous_hook, sys.excepthook = sys.excepthook, state.excepthook
             try:

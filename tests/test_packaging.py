@@ -238,7 +238,8 @@ def test_frozen_selftest(bundle: Path, frozen_env: dict[str, str]) -> None:
     print(proc.stdout)  # step timings, in the CI log with -rA or on failure
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "(frozen bundle," in proc.stdout.splitlines()[0]
-    assert proc.stdout.splitlines()[-1].startswith("self-test passed: 9 steps")
+    assert proc.stdout.splitlines()[-1].startswith("self-test passed: 10 steps")
+    assert "re-ranked by Smith-Waterman" in proc.stdout
 
 
 @pytest.mark.slow

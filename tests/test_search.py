@@ -76,7 +76,8 @@ def test_lance_fallback_agrees_with_numpy(catalog: Catalog) -> None:
     q = read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[10]
     fast = Searcher(catalog).search(q, k=5)
     slow = Searcher(catalog, memory_budget=1).search(q, k=5)
-    assert not slow.extra and fast.hits.column("id")[0] == slow.hits.column("id")[0]
+    assert slow.extra["strategy"] == "scan" and fast.extra["strategy"] == "memory"
+    assert fast.hits.column("id")[0] == slow.hits.column("id")[0]
     assert fast.hits.column("score").to_pylist() == pytest.approx(slow.hits.column("score").to_pylist(), abs=1e-4)
 
 

@@ -6,7 +6,9 @@ For catalogs that fit a memory budget (the default 1 GiB is 500k rows of the
 current version in RAM and answers with numpy: a few milliseconds at 100k
 rows, where a flat LanceDB scan pays a fixed ~3 ms per query and is 4-11×
 slower than numpy (see the LanceDB findings in ARCHITECTURE.md). Larger
-catalogs are searched by Lance itself (an ANN index once one is built).
+catalogs are searched by Lance: through the ANN vector index when one is built
+(:mod:`.index`: IVF probes plus exact re-ranking; selective filters bypass the
+index for exact results), else by a flat scan.
 
 Filters are applied *before* ranking (Lance evaluates the SQL predicate,
 the matching row addresses become a mask), so a selective filter still returns
@@ -28,6 +30,7 @@ import pyarrow as pa
 from .catalog import Catalog
 from .errors import QueryError
 from .fasta import MOL_DNA, MOL_PROTEIN, MOL_RNA, MOLECULES, FastaReader, _molecules, normalise_query, split_title
+from .index import DEFAULT_EFFORT, SearchEffort, VectorIndexRef, ann_search, vector_index
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .query import Condition, to_sql
 
@@ -177,11 +180,27 @@ class Searcher:
         The catalog to search.
     memory_budget
         Largest vector matrix kept in RAM, in bytes; beyond it Lance searches.
+    use_index
+        ``None`` (default): use the ANN vector index when there is one and the
+        vectors do not fit ``memory_budget``; ``True``: whenever there is one;
+        ``False``: never (always exact).
+    effort
+        ANN search effort (probes, exact re-ranking); see :class:`SearchEffort`.
     """
 
-    def __init__(self, catalog: Catalog, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        *,
+        use_index: bool | None = None,
+        effort: SearchEffort = DEFAULT_EFFORT,
+    ) -> None:
         self.catalog = catalog
         self.memory_budget = memory_budget
+        self.use_index = use_index
+        self.effort = effort
+        self._index_cache: tuple[int, str, VectorIndexRef | None] | None = None
         self._lock = threading.Lock()
         self._matrix: _Matrix | None = None
         self._masks: dict[tuple[int, str], np.ndarray] = {}
@@ -311,6 +330,20 @@ class Searcher:
         # Fragments in id order and rows in offset order: row addresses come out sorted.
         return [cache[i] for i in sorted(cache)]
 
+    def _vector_index(self, ds: Any, column: str) -> VectorIndexRef | None:
+        """The ANN index to search with at this version, or ``None`` for exact search."""
+        if self.use_index is False:
+            return None
+        cached = self._index_cache
+        if cached is None or cached[:2] != (ds.version, column):
+            cached = (ds.version, column, vector_index(ds, column))
+            self._index_cache = cached
+        ref = cached[2]
+        if ref is None or self.use_index:
+            return ref
+        dim = int(self.catalog.vector_columns()[column]["dim"])
+        return ref if ds.count_rows() * dim * 4 > self.memory_budget else None
+
     def warm(self, column: str | None = None) -> None:
         """Load the vectors now (so the first search is as fast as the others)."""
         with self._lock:
@@ -386,9 +419,10 @@ class Searcher:
             version = self._current()
             ds = self.catalog.dataset(version)
             sql = to_sql(conditions, ds.schema)
-            matrix = self._load(version, column)
+            index = self._vector_index(ds, column)
+            matrix = self._load(version, column) if index is None else None
             mask = None
-            candidates = matrix.addresses.size if matrix is not None else ds.count_rows()
+            candidates = matrix.addresses.size if matrix is not None else ds.count_rows(sql)
             if matrix is not None and sql is not None:
                 mask = self._mask(ds, matrix, sql)
                 candidates = int(mask.sum())
@@ -417,21 +451,33 @@ class Searcher:
                 else:
                     rows = ds.to_table(columns=columns, limit=0)
                 exact = True
+                strategy = "memory"
+            elif index is not None:
+                table, exact = ann_search(
+                    ds, index, vec, fetch, sql=sql, columns=columns, candidates=candidates, effort=self.effort
+                )
+                scores = 1.0 - table.column("_distance").to_numpy()
+                rows = table.drop_columns(["_distance"])
+                strategy = "exact-filtered" if exact else "index"
             else:
                 table = ds.to_table(
-                    columns=columns,
-                    nearest={"column": column, "q": vec, "k": fetch, "metric": "cosine"},
+                    columns=[*columns, "_distance"],
+                    nearest={"column": column, "q": vec, "k": fetch, "metric": "cosine", "use_index": False},
                     filter=sql,
                     prefilter=True,
                 )
                 scores = 1.0 - table.column("_distance").to_numpy()
                 rows = table.drop_columns(["_distance"])
-                exact = not ds.has_index if hasattr(ds, "has_index") else False
+                exact = True  # no vector index on this column: Lance scans every row
+                strategy = "scan"
             if align:
                 rows, scores = self._align(ds, matrix, q, rows, scores, k, rank_by)
             hits = _with_rank(rows, scores)
             out.append(
-                SearchResult(q, hits, version, column, sql, exact, time.perf_counter() - started, candidates)
+                SearchResult(
+                    q, hits, version, column, sql, exact, time.perf_counter() - started, candidates,
+                    {"strategy": strategy},
+                )
             )
             progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
         return out

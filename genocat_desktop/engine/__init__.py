@@ -14,6 +14,11 @@ The public API (both fronts use only this)::
     plan = plan_annotations(catalog, "lab.csv", key="accession")        # preview, unmatched keys
     annotate(catalog, plan)
     result = run_benchmark(catalog, queries=200)                        # benchmark.py
+    build_indexes(catalog, progress=..., cancel=token)   # ANN + scalar + full-text; index_status(catalog)
+    text_search(catalog, "kinase", k=20)
+
+    opts = storage_options("s3://lab/catalog", S3Settings(endpoint="http://nas:9000", allow_http=True))
+    shared = Catalog.open("s3://lab/catalog", storage_options=opts)
 
 Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
 ``cancel`` (a :class:`CancelToken`); errors are :class:`GenoCatError` subclasses
@@ -34,21 +39,39 @@ from .benchmark import (
 )
 from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
 from .errors import (
+    BucketNotFoundError,
     Cancelled,
     CatalogError,
     CatalogNotFoundError,
     EmbedderError,
     EmbedderMismatchError,
+    EndpointUnreachableError,
     FastaFormatError,
     FilterError,
     GenoCatError,
     InputError,
+    InsecureEndpointError,
     QueryError,
     SchemaError,
+    StorageAuthError,
     StorageError,
 )
 from .export import export_csv, export_fasta, export_hits
 from .importer import FileReport, ImportReport, import_files
+from .index import (
+    AUTO_INDEX_ROWS,
+    IndexInfo,
+    IndexStatus,
+    SearchEffort,
+    VectorIndexParams,
+    auto_index,
+    build_indexes,
+    choose_vector_params,
+    drop_indexes,
+    index_status,
+    optimize_indexes,
+    text_search,
+)
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .query import OPERATORS, Condition, parse_condition, to_sql
 from .schema import (
@@ -71,13 +94,24 @@ from .schema import (
     user_fields,
 )
 from .search import Query, Searcher, SearchResult, read_queries
+from .storage import (
+    Credentials,
+    S3Settings,
+    check_access,
+    delete_credentials,
+    load_credentials,
+    save_credentials,
+    storage_options,
+)
 
 __all__ = [
+    "AUTO_INDEX_ROWS",
     "FIELD_TYPES",
     "OPERATORS",
     "TARGETS",
     "AnnotationPlan",
     "BenchmarkResult",
+    "BucketNotFoundError",
     "CancelToken",
     "Cancelled",
     "Catalog",
@@ -86,9 +120,11 @@ __all__ = [
     "CatalogNotFoundError",
     "Check",
     "Condition",
+    "Credentials",
     "EditReport",
     "EmbedderError",
     "EmbedderMismatchError",
+    "EndpointUnreachableError",
     "FastaFormatError",
     "FieldInfo",
     "FieldSummary",
@@ -96,30 +132,46 @@ __all__ = [
     "FilterError",
     "GenoCatError",
     "ImportReport",
+    "IndexInfo",
+    "IndexStatus",
     "InputError",
+    "InsecureEndpointError",
     "Progress",
     "ProgressCallback",
     "Query",
     "QueryError",
+    "S3Settings",
     "SchemaError",
+    "SearchEffort",
     "SearchResult",
     "Searcher",
+    "StorageAuthError",
     "StorageError",
     "Targets",
     "UserField",
+    "VectorIndexParams",
     "VersionInfo",
     "add_field",
     "annotate",
+    "auto_index",
+    "build_indexes",
+    "check_access",
     "check_field_name",
+    "choose_vector_params",
     "default_location",
+    "delete_credentials",
     "drop_field",
+    "drop_indexes",
     "export_csv",
     "export_fasta",
     "export_hits",
     "import_files",
+    "index_status",
     "list_fields",
+    "load_credentials",
     "load_results",
     "no_progress",
+    "optimize_indexes",
     "parse_condition",
     "parse_value",
     "plan_annotations",
@@ -128,9 +180,12 @@ __all__ = [
     "results_folder",
     "results_table",
     "run_benchmark",
+    "save_credentials",
     "save_result",
     "set_cells",
     "set_values",
+    "storage_options",
+    "text_search",
     "to_sql",
     "update_field",
     "user_fields",

@@ -195,6 +195,12 @@ class Catalog:
         loc = str(location) if location is not None else default_location()
         if not _is_remote(loc):
             loc = str(Path(loc).expanduser().resolve())
+        else:
+            from .storage import prepare_options
+
+            # Completes endpoint/credentials/timeouts and checks access first: a wrong key, a missing
+            # bucket, a dead endpoint each get their own error in seconds (see storage.py).
+            storage_options = prepare_options(loc, storage_options)
         uri = loc.rstrip("/") + f"/{TABLE}.lance"
         cat = cls(loc, uri, storage_options)
         try:
@@ -214,7 +220,7 @@ class Catalog:
             text = str(exc)
             if "not found" in text.lower() or "does not exist" in text.lower() or isinstance(exc, FileNotFoundError):
                 raise CatalogNotFoundError(f"no catalog at {self.location}") from None
-            raise StorageError(f"cannot open the catalog at {self.location}: {text.splitlines()[0]}") from None
+            raise self._storage_error(exc, "open the catalog at") from None
         if META_KEY not in (ds.schema.metadata or {}):
             raise CatalogError(f"{self.location} holds a Lance table that is not a GenoCat catalog")
         self._ds = ds
@@ -244,8 +250,8 @@ class Catalog:
                 Path(self.location).mkdir(parents=True, exist_ok=True)
             db = lancedb.connect(self.location, storage_options=self.storage_options or None)
             db.create_table(TABLE, schema=schema, mode="create", exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create a catalog at {self.location}: {exc}") from None
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise self._storage_error(exc, "create a catalog at") from None
         self._load()
 
     # ------------------------------------------------------------------ state
@@ -445,11 +451,24 @@ class Catalog:
                 storage_options=self.storage_options or None,
                 commit_message=message,
             )
-        except OSError as exc:
-            raise StorageError(f"could not save the change to {self.location}: {exc}") from None
+        except (OSError, RuntimeError) as exc:
+            if "conflict" in str(exc).lower() and not isinstance(exc, OSError):
+                raise
+            raise self._storage_error(exc, "save the change to", "the catalog was left as it was") from None
         with self._lock:
             self._ds = ds
         return int(ds.version)
+
+    def _storage_error(self, exc: BaseException, doing: str, outcome: str = "") -> StorageError:
+        """A specific :class:`StorageError` for a failed Lance call (object stores: re-checks access to say why)."""
+        tail = f"; {outcome}" if outcome else ""
+        if _is_remote(self.location):
+            from .storage import describe_failure
+
+            err = describe_failure(self.location, self.storage_options, exc, doing)
+            return type(err)(f"{err}{tail}")
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return StorageError(f"could not {doing} {self.location}: {first}{tail}")
 
     def restore(self, version: int) -> int:
         """Make ``version``'s content the latest version again (nothing is deleted)."""

@@ -17,6 +17,10 @@ as it is; they never need to parse it.
     │   ├── EmbedderMismatchError   vectors were made by another embedder
     │   ├── SchemaError         a field operation is not allowed (reserved name, bad type)
     │   └── StorageError        object storage refused or could not be reached
+    │       ├── StorageAuthError          wrong or missing credentials, no permission
+    │       ├── BucketNotFoundError       the bucket does not exist
+    │       ├── EndpointUnreachableError  nothing answers at the endpoint (refused, timeout, DNS, TLS)
+    │       └── InsecureEndpointError     an http:// endpoint without allow_http
     ├── EmbedderError           an embedder cannot be loaded or run
     └── Cancelled               the user cancelled a job; nothing was changed
 """
@@ -24,17 +28,21 @@ as it is; they never need to parse it.
 from __future__ import annotations
 
 __all__ = [
+    "BucketNotFoundError",
     "Cancelled",
     "CatalogError",
     "CatalogNotFoundError",
     "EmbedderError",
     "EmbedderMismatchError",
+    "EndpointUnreachableError",
     "FastaFormatError",
     "FilterError",
     "GenoCatError",
     "InputError",
+    "InsecureEndpointError",
     "QueryError",
     "SchemaError",
+    "StorageAuthError",
     "StorageError",
 ]
 
@@ -109,6 +117,22 @@ class SchemaError(CatalogError):
 
 class StorageError(CatalogError):
     """Object storage refused the request or could not be reached."""
+
+
+class StorageAuthError(StorageError):
+    """The object store refused the credentials (unknown key, wrong secret, expired, no permission)."""
+
+
+class BucketNotFoundError(StorageError):
+    """The bucket named in an ``s3://`` location does not exist."""
+
+
+class EndpointUnreachableError(StorageError):
+    """Nothing answers at the object-store endpoint (connection refused, timeout, DNS, TLS)."""
+
+
+class InsecureEndpointError(StorageError):
+    """A plain ``http://`` endpoint was given without allowing HTTP."""
 
 
 class EmbedderError(GenoCatError):

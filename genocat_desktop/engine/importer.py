@@ -342,8 +342,10 @@ class _FragmentWriter:
                 schema=self.catalog.schema,
                 storage_options=self.catalog.storage_options or None,
             )
-        except OSError as exc:
-            raise StorageError(f"could not write to {self.catalog.location}: {exc}") from None
+        except (OSError, RuntimeError) as exc:
+            raise self.catalog._storage_error(
+                exc, "write to", "nothing from this file was imported; the catalog was left as it was"
+            ) from None
         return frags
 
     def write(self, table: pa.Table, background: bool = False) -> None:

@@ -302,6 +302,7 @@ def index_status(catalog: Catalog) -> IndexStatus:
     StorageError
         If the catalog cannot be read.
     """
+    catalog.refresh()
     ds = catalog.dataset()
     rows = ds.count_rows()
     out = []
@@ -655,10 +656,17 @@ def ann_search(
     if bypass:
         nearest["use_index"] = False
     else:
-        nearest["nprobes"] = effort.probes(index.num_partitions)
+        probes = effort.probes(index.num_partitions)
+        if sql is not None:
+            # A filter keeping a fraction f of the rows leaves ~f of each probed partition:
+            # probe up to 4× more partitions so enough matching rows are candidates.
+            share = candidates / max(1, ds.count_rows())
+            probes = min(index.num_partitions, math.ceil(probes * min(4.0, 1.0 / max(share, 1e-9))))
+        nearest["nprobes"] = probes
         if effort.refine_factor:
             nearest["refine_factor"] = effort.refine_factor
-    table = ds.to_table(columns=columns, nearest=nearest, filter=sql, prefilter=True)
+    # Naming _distance keeps Lance from logging a deprecation warning on every query.
+    table = ds.to_table(columns=[*columns, "_distance"], nearest=nearest, filter=sql, prefilter=True)
     return table, bypass
 
 

@@ -12,6 +12,14 @@ Commands::
     genocat set FIELD VALUE --where ...             give a field a value on matching rows
     genocat annotate FILE.csv --key accession       fill fields from a spreadsheet
     genocat bench [--size N] [--json OUT]           measure against the design targets
+    genocat index build|status|drop|optimize   ANN vector, scalar and full-text indexes
+    genocat search --text WORDS  full-text search of descriptions
+    genocat s3-login             keep S3 credentials for a catalog in the system keyring
+
+S3 catalogs: ``--catalog s3://bucket/prefix`` with ``--endpoint``, ``--region``,
+``--allow-http`` (or ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``GENOCAT_S3_ALLOW_HTTP``);
+credentials from the keyring (``s3-login``), ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+or an AWS profile (``--profile``, ``AWS_PROFILE``).
 
 Exit codes: 0 success, 1 error, 2 wrong usage, 3 partly done (some files
 rejected), 130 cancelled (Ctrl-C). Errors are one line on stderr.
@@ -55,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--selftest", action="store_true", help="check this installation end to end (an offscreen "
                    "window, a temporary catalog: import, search, export, ONNX) and exit; 0 if all worked")
     p.add_argument("--print-startup-time", action="store_true", help=argparse.SUPPRESS)
+    s3 = p.add_argument_group("S3 catalogs (s3://bucket/prefix)")
+    s3.add_argument("--endpoint", metavar="URL", help="S3-compatible endpoint, e.g. http://nas:9000 "
+                    "(default $AWS_ENDPOINT_URL, else AWS)")
+    s3.add_argument("--region", help="bucket region (default $AWS_REGION, the profile's, or us-east-1)")
+    s3.add_argument("--allow-http", action="store_true", default=None,
+                    help="allow a plain-HTTP endpoint (credentials travel unencrypted)")
+    s3.add_argument("--profile", help="AWS profile in ~/.aws/credentials (default $AWS_PROFILE)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     imp = sub.add_parser("import", help="import FASTA files", description="Import FASTA files into the catalog. "
@@ -63,9 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps ('-', '.') instead of "
                      "rejecting aligned files")
     imp.add_argument("--json", action="store_true", help="print the import report as JSON")
+    imp.add_argument("--auto-index-rows", type=int, default=None, metavar="N",
+                     help="build the indexes after the import once the catalog has N rows (default 100,000; "
+                     "0: never); existing indexes are updated when many rows are new")
 
-    se = sub.add_parser("search", help="search by sequence similarity")
-    se.add_argument("query", help="a FASTA file, FASTA text, or a bare sequence")
+    se = sub.add_parser("search", help="search by sequence similarity (or --text)")
+    se.add_argument("query", nargs="?", help="a FASTA file, FASTA text, or a bare sequence")
+    se.add_argument("--text", "-t", metavar="WORDS", help="full-text search of descriptions instead "
+                    "(\"quoted words\" for a phrase)")
+    se.add_argument("--exact", action="store_true", help="never use the ANN index (exact, slower on big catalogs)")
+    se.add_argument("--nprobes", type=int, help="ANN: partitions to probe (default: 20%% of them, at least 20)")
+    se.add_argument("--refine", type=int, help="ANN: re-rank REFINE × k candidates exactly (default 10)")
     se.add_argument("-k", "--hits", type=int, default=10, help="hits per query (default 10)")
     se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",
                     help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
@@ -87,6 +110,29 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="what the catalog holds")
     info.add_argument("--json", action="store_true")
+
+    ix = sub.add_parser("index", help="build, show or drop the catalog's indexes",
+                        description="ANN vector index (search above ~100k rows), scalar indexes on filter fields, "
+                        "full-text index on descriptions. A build is one job: cancelled (Ctrl-C), it changes nothing.")
+    ixs = ix.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    ib = ixs.add_parser("build", help="build (or rebuild) the indexes")
+    ib.add_argument("--only", choices=["vector", "scalar", "text"], action="append",
+                    help="build only these kinds (repeatable)")
+    ib.add_argument("--type", dest="index_type", choices=["IVF_RQ", "IVF_SQ", "IVF_PQ", "IVF_HNSW_SQ", "IVF_FLAT"],
+                    help="vector index type (default IVF_RQ)")
+    ib.add_argument("--partitions", type=int, help="IVF partitions (default about √rows)")
+    ib.add_argument("--rebuild", action="store_true", help="also rebuild scalar and text indexes that exist")
+    ist = ixs.add_parser("status", help="the indexes and how many rows each covers")
+    ist.add_argument("--json", action="store_true")
+    idr = ixs.add_parser("drop", help="drop indexes (the data is untouched)")
+    idr.add_argument("--only", choices=["vector", "scalar", "text"], action="append")
+    io = ixs.add_parser("optimize", help="add rows imported since the build to the indexes")
+    io.add_argument("--compact", action="store_true", help="also merge small data fragments")
+
+    lg = sub.add_parser("s3-login", help="keep S3 credentials for the --catalog bucket in the system keyring",
+                        description="Prompts for the access key id and secret (or reads $AWS_ACCESS_KEY_ID and "
+                        "$AWS_SECRET_ACCESS_KEY) and stores them in the operating system's keyring, never in a file.")
+    lg.add_argument("--forget", action="store_true", help="remove the stored credentials instead")
 
     sub.add_parser("versions", help="list the catalog's versions")
     rs = sub.add_parser("restore", help="make an old version the latest again (nothing is deleted)")
@@ -124,10 +170,21 @@ class _Reporter:
             self._progress.__exit__(None, None, None)
 
 
-def _open_catalog(args: argparse.Namespace, *, create: bool) -> Catalog:
-    from .engine import Catalog
+def _s3_settings(args: argparse.Namespace) -> Any:
+    from .engine import S3Settings
 
-    return Catalog.open(args.catalog, create=create)
+    return S3Settings.from_env(endpoint=args.endpoint, region=args.region, allow_http=args.allow_http,
+                               profile=args.profile)
+
+
+def _open_catalog(args: argparse.Namespace, *, create: bool) -> Catalog:
+    from .engine import Catalog, default_location, storage_options
+
+    location = args.catalog or default_location()
+    options = None
+    if "://" in location and not location.startswith("file://"):
+        options = storage_options(location, _s3_settings(args))
+    return Catalog.open(location, create=create, storage_options=options)
 
 
 def _install_cancel(token: CancelToken) -> Any:
@@ -153,8 +210,22 @@ def _cmd_import(args: argparse.Namespace) -> int:
             report = import_files(
                 catalog, args.files, strip_gaps=args.strip_gaps, progress=reporter, cancel=token
             )
+        auto = None
+        threshold = args.auto_index_rows
+        if not report.cancelled and report.imported and threshold != 0:
+            from .engine import AUTO_INDEX_ROWS, Cancelled, auto_index
+
+            try:
+                with _Reporter(args.quiet) as reporter:
+                    auto = auto_index(catalog, threshold=threshold or AUTO_INDEX_ROWS, progress=reporter,
+                                      cancel=token)
+            except Cancelled:
+                auto = "cancelled"
     finally:
         signal.signal(signal.SIGINT, previous)
+    if auto and not args.json:
+        print({"built": "indexes built", "optimized": "new rows added to the indexes",
+               "cancelled": "index build cancelled; the import is kept"}[auto], file=sys.stderr)
     if args.json:
         out = {
             "catalog": catalog.location,
@@ -188,16 +259,41 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_search(args: argparse.Namespace) -> int:
-    from .engine import Searcher, export_hits, parse_condition, read_queries
+def _cmd_text_search(args: argparse.Namespace, catalog: Catalog, conditions: list[Any]) -> int:
+    from .engine import export_csv, text_search
 
+    hits = text_search(catalog, args.text, k=args.hits, conditions=conditions)
+    if args.out:
+        n = export_csv(hits, args.out, comments={"text": args.text, "catalog": catalog.location,
+                                                 "version": catalog.version})
+        print(f"wrote {n:,} hit(s) to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    cols = ["rank", "score", "id", "name", "organism", "description"]
+    fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
+    if fmt == "json":
+        print(json.dumps(hits.drop_columns(["sequence"]).to_pylist(), indent=2, default=str))
+        return EXIT_OK
+    print("\t".join(cols))
+    for row in hits.select(cols).to_pylist():
+        print("\t".join("" if row[c] is None else str(row[c]) for c in cols))
+    return EXIT_OK
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .engine import InputError, SearchEffort, Searcher, export_hits, parse_condition, read_queries
+
+    if (args.query is None) == (args.text is None):
+        raise InputError("give either a query sequence or --text WORDS")
     catalog = _open_catalog(args, create=False)
     conditions = [parse_condition(w) for w in args.where]
+    if args.text is not None:
+        return _cmd_text_search(args, catalog, conditions)
     query_source: str | Path = args.query
     if args.query == "-":
         query_source = sys.stdin.read()
     queries = read_queries(query_source)
-    searcher = Searcher(catalog)
+    effort = SearchEffort(nprobes=args.nprobes, refine_factor=args.refine if args.refine is not None else 10)
+    searcher = Searcher(catalog, use_index=False if args.exact else None, effort=effort)
     results = searcher.search_many(
         queries, k=args.hits, conditions=conditions, column=args.embedding,
         align=args.align, candidates=args.candidates, rank_by=args.rank_by,
@@ -328,6 +424,85 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .engine import (
+        CancelToken,
+        VectorIndexParams,
+        build_indexes,
+        choose_vector_params,
+        drop_indexes,
+        index_status,
+        optimize_indexes,
+    )
+
+    catalog = _open_catalog(args, create=False)
+    if args.index_command == "status":
+        status = index_status(catalog)
+        if args.json:
+            print(json.dumps(status.to_dict(), indent=2))
+            return EXIT_OK
+        print(f"catalog {catalog.location}: {status.rows:,} rows, version {status.version}")
+        if not status.indexes:
+            print("no indexes" + (" (recommended: genocat index build)" if status.recommended else ""))
+        for i in status.indexes:
+            extra = f", {i.num_partitions} partitions" if i.num_partitions else ""
+            stale = f", {i.rows_unindexed:,} new rows not indexed yet" if i.rows_unindexed else ""
+            print(f"{i.kind:<7} {i.column:<18} {i.index_type:<9} {i.size_bytes / 1e6:8.1f} MB "
+                  f"{i.rows_indexed:>12,} rows{extra}{stale}")
+        return EXIT_OK
+    if args.index_command == "drop":
+        left = drop_indexes(catalog, kinds=tuple(args.only or ("vector", "scalar", "text")))
+        print(f"dropped; {len(left.indexes)} index(es) left")
+        return EXIT_OK
+    token = CancelToken()
+    previous = _install_cancel(token)
+    try:
+        with _Reporter(args.quiet) as reporter:
+            if args.index_command == "optimize":
+                status = optimize_indexes(catalog, compact=args.compact, progress=reporter, cancel=token)
+            else:
+                kinds = set(args.only or ("vector", "scalar", "text"))
+                params = None
+                if args.index_type or args.partitions:
+                    column = catalog.default_vector
+                    auto = choose_vector_params(catalog.count(), int(catalog.vector_columns()[column]["dim"]))
+                    params = VectorIndexParams(args.index_type or auto.index_type,
+                                               args.partitions or auto.num_partitions,
+                                               auto.num_bits if (args.index_type or "IVF_RQ") == "IVF_RQ" else 8)
+                status = build_indexes(catalog, vector="vector" in kinds, scalar="scalar" in kinds,
+                                       text="text" in kinds, params=params, rebuild=args.rebuild,
+                                       progress=reporter, cancel=token)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    vec = status.vector()
+    what = f"vector index {vec.index_type} ({vec.num_partitions} partitions), " if vec else ""
+    print(f"{what}{len(status.indexes)} index(es); catalog version {status.version}")
+    return EXIT_OK
+
+
+def _cmd_s3_login(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .engine import Credentials, InputError, check_access, delete_credentials, save_credentials, storage_options
+    from .engine.storage import parse_location
+
+    if not args.catalog or "://" not in args.catalog:
+        raise InputError("give the S3 catalog: genocat --catalog s3://bucket/prefix s3-login")
+    settings = _s3_settings(args)
+    bucket, _ = parse_location(args.catalog)
+    if args.forget:
+        found = delete_credentials(settings.endpoint, bucket)
+        print("credentials removed" if found else "no stored credentials")
+        return EXIT_OK
+    key = os.environ.get("AWS_ACCESS_KEY_ID") or input("Access key id: ").strip()
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY") or getpass.getpass("Secret access key: ")
+    creds = Credentials(key, secret)
+    check_access(args.catalog, storage_options(args.catalog, settings, creds))  # refuse wrong keys now
+    save_credentials(settings.endpoint, bucket, creds)
+    print(f"credentials for {bucket} stored in the system keyring")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "import": _cmd_import,
     "search": _cmd_search,
@@ -336,6 +511,8 @@ _COMMANDS = {
     "versions": _cmd_versions,
     "restore": _cmd_restore,
     **cli_schema.COMMANDS,
+    "index": _cmd_index,
+    "s3-login": _cmd_s3_login,
 }
 
 

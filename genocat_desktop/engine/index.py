@@ -709,18 +709,16 @@ def text_search(
     )
     with _storage_errors(catalog, "search the text of"):
         if indexed:
-            query: Any = words
+            query: Any = {"query": words, "columns": [field]}
             if words.startswith('"') and words.endswith('"') and len(words) > 2:
                 from lance.query import PhraseQuery
 
                 query = PhraseQuery(words.strip('"'), field)
             table = ds.to_table(
-                columns=columns, full_text_query=query if not isinstance(query, str) else {"query": query,
-                                                                                        "columns": [field]},
-                filter=sql, prefilter=True, limit=k,
+                columns=[*columns, "_score"], full_text_query=query, filter=sql, prefilter=True, limit=k
             )
-            scores = table.column("_score").to_numpy() if "_score" in table.column_names else np.ones(table.num_rows)
-            table = table.drop_columns([c for c in ("_score",) if c in table.column_names])
+            scores = table.column("_score").to_numpy()
+            table = table.drop_columns(["_score"])
         else:
             escaped = words.strip('"').lower().replace("\\", "\\\\").replace("'", "''").replace("%", "\\%")
             like = f"lower(`{field}`) LIKE '%{escaped}%'"

@@ -1,0 +1,256 @@
+"""ANN vector, scalar and full-text indexes, at small scale (a few thousand rows, 16 partitions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genocat_desktop.engine import (
+    CancelToken,
+    Cancelled,
+    Catalog,
+    CatalogError,
+    Progress,
+    QueryError,
+    Searcher,
+    VectorIndexParams,
+    auto_index,
+    build_indexes,
+    choose_vector_params,
+    drop_indexes,
+    import_files,
+    index_status,
+    optimize_indexes,
+    parse_condition,
+    text_search,
+)
+
+ROWS = 3000
+PARAMS = VectorIndexParams("IVF_RQ", 16, 4)
+AA = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", np.uint8)
+WORDS = ["kinase", "transporter", "heat shock protein", "ligase", "dehydrogenase", "synthase"]
+
+
+def _fasta(path: Path, n: int, seed: int, prefix: str = "P") -> None:
+    """``n`` proteins in 50 families (30 % substitutions), UniProt-style headers with organism and taxid."""
+    rng = np.random.default_rng(seed)
+    families = [AA[rng.integers(0, 20, int(rng.integers(120, 400)))] for _ in range(50)]
+    with path.open("w") as fh:
+        for i in range(n):
+            seq = families[i % 50].copy()
+            mutate = rng.random(seq.size) < 0.3
+            seq[mutate] = AA[rng.integers(0, 20, int(mutate.sum()))]
+            org = i % 12
+            fh.write(f">tr|{prefix}{i:05d}|{prefix}{i}_ORG{org} Putative {WORDS[i % len(WORDS)]} {i % 97} "
+                     f"OS=Organism {org} OX={1000 + org} PE=3 SV=1\n{seq.tobytes().decode()}\n")
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3,000-row catalog (built once) to copy."""
+    where = tmp_path_factory.mktemp("index") / "catalog"
+    fasta = where.parent / "proteins.fa"
+    _fasta(fasta, ROWS, seed=1)
+    cat = Catalog.open(where)
+    assert import_files(cat, [fasta]).imported == ROWS
+    return where
+
+
+@pytest.fixture(scope="module")
+def indexed(base: Path) -> Path:
+    """The same catalog with every index built (built once)."""
+    where = base.parent / "indexed"
+    shutil.copytree(base, where)
+    build_indexes(Catalog.open(where, create=False), params=PARAMS)
+    return where
+
+
+@pytest.fixture
+def catalog(indexed: Path, tmp_path: Path) -> Catalog:
+    shutil.copytree(indexed, tmp_path / "c")
+    return Catalog.open(tmp_path / "c", create=False)
+
+
+def _queries(cat: Catalog, n: int = 40) -> list[str]:
+    seqs = cat.dataset().to_table(columns=["sequence"]).column("sequence").to_pylist()
+    rng = np.random.default_rng(5)
+    out = []
+    for i in rng.choice(len(seqs), n, replace=False).tolist():  # near, but not equal to, catalog rows
+        s = np.frombuffer(seqs[i].encode(), np.uint8).copy()
+        m = rng.random(s.size) < 0.15
+        s[m] = AA[rng.integers(0, 20, int(m.sum()))]
+        out.append(s.tobytes().decode())
+    return out
+
+
+def test_status_lists_every_kind(catalog: Catalog) -> None:
+    status = index_status(catalog)
+    vec = status.vector()
+    assert vec is not None and vec.index_type == "IVF_RQ" and vec.num_partitions == 16
+    assert vec.rows_indexed == ROWS and vec.rows_unindexed == 0
+    kinds = {i.column: (i.kind, i.index_type) for i in status.indexes}
+    assert kinds["description"] == ("text", "Inverted")
+    assert kinds["organism"] == ("scalar", "Bitmap") and kinds["taxid"] == ("scalar", "BTree")
+    assert json.loads(json.dumps(status.to_dict()))["rows"] == ROWS
+
+
+def test_recall_at_10_against_exact(catalog: Catalog) -> None:
+    exact, ann = Searcher(catalog, use_index=False), Searcher(catalog, use_index=True)
+    recalls = []
+    for q in _queries(catalog):
+        truth = set(exact.search(q, k=10).hits.column("id").to_pylist())
+        result = ann.search(q, k=10)
+        assert result.extra["strategy"] == "index" and not result.exact
+        recalls.append(len(truth & set(result.hits.column("id").to_pylist())) / 10)
+    assert float(np.mean(recalls)) >= 0.95
+
+
+def test_index_is_used_only_above_the_memory_budget_by_default(catalog: Catalog) -> None:
+    q = _queries(catalog, 1)[0]
+    assert Searcher(catalog).search(q).extra["strategy"] == "memory"
+    assert Searcher(catalog, memory_budget=1).search(q).extra["strategy"] == "index"
+
+
+def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
+    exact, ann = Searcher(catalog, use_index=False), Searcher(catalog, use_index=True)
+    q = _queries(catalog, 1)[0]
+    broad = [parse_condition("organism = 'Organism 3'")]  # 1 in 12 rows
+    hits = ann.search(q, k=10, conditions=broad)
+    assert len(hits) == 10 and set(hits.hits.column("organism").to_pylist()) == {"Organism 3"}
+    truth = exact.search(q, k=10, conditions=broad).hits.column("id").to_pylist()
+    assert len(set(truth) & set(hits.hits.column("id").to_pylist())) >= 9
+    # A selective filter (a few dozen rows) bypasses the index: exact, and full k.
+    narrow = [parse_condition("organism = 'Organism 5'"), parse_condition("length < 200")]
+    result = ann.search(q, k=10, conditions=narrow)
+    assert result.extra["strategy"] == "exact-filtered" and result.exact
+    assert result.hits.column("id").to_pylist() == exact.search(q, k=10, conditions=narrow).hits.column("id").to_pylist()
+    assert len(result) == min(10, result.candidates)
+
+
+def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:
+    new = tmp_path / "new.fa"
+    _fasta(new, 200, seed=99, prefix="N")
+    assert import_files(catalog, [new]).imported == 200
+    status = index_status(catalog)
+    assert status.vector() is not None and status.vector().rows_unindexed == 200  # type: ignore[union-attr]
+    table = catalog.dataset().to_table(columns=["id", "sequence"], filter="id LIKE 'tr|N%'", limit=20)
+    ann = Searcher(catalog, use_index=True)
+    for ident, seq in zip(table.column("id").to_pylist(), table.column("sequence").to_pylist(), strict=True):
+        result = ann.search(seq, k=3)
+        assert result.extra["strategy"] == "index"
+        assert ident in result.hits.column("id").to_pylist()
+    after = optimize_indexes(catalog)
+    assert after.vector().rows_unindexed == 0  # type: ignore[union-attr]
+    assert all(i.rows_unindexed == 0 for i in after.indexes)
+    seq = table.column("sequence")[0].as_py()
+    assert table.column("id")[0].as_py() in Searcher(catalog, use_index=True).search(seq, k=3).hits.column("id").to_pylist()
+
+
+def test_drop(catalog: Catalog) -> None:
+    left = drop_indexes(catalog, kinds=("vector",))
+    assert left.vector() is None and len(left.indexes) > 0
+    q = _queries(catalog, 1)[0]
+    assert Searcher(catalog, use_index=True, memory_budget=1).search(q).extra["strategy"] == "scan"
+    assert drop_indexes(catalog).indexes == []
+
+
+@pytest.mark.parametrize("stop_at", ["train_ivf", "merge_partitions", "scalar"])
+def test_cancel_leaves_the_catalog_unchanged(base: Path, tmp_path: Path, stop_at: str) -> None:
+    shutil.copytree(base, tmp_path / "c")
+    cat = Catalog.open(tmp_path / "c", create=False)
+    version = cat.version
+    token = CancelToken()
+    phases: list[str] = []
+
+    def progress(p: Progress) -> None:
+        phases.append(p.phase)
+        if p.phase == stop_at:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        build_indexes(cat, params=PARAMS, progress=progress, cancel=token)
+    assert stop_at in phases
+    cat.refresh()
+    assert cat.version == version and index_status(cat).indexes == []
+    indices = Path(cat.uri) / "_indices"
+    # Half-written vector segments are removed (scalar segments Lance names itself may remain as orphans).
+    left = list(indices.iterdir()) if indices.exists() else []
+    assert stop_at == "scalar" or left == []
+
+
+def test_build_rejects_empty_and_too_small(tmp_path: Path) -> None:
+    cat = Catalog.open(tmp_path / "empty")
+    with pytest.raises(CatalogError, match="empty"):
+        build_indexes(cat)
+    (tmp_path / "few.fa").write_text(">a\nMKVLAAGIVWWW\n>b\nMSTNPKPQRKTK\n")
+    import_files(cat, [tmp_path / "few.fa"])
+    with pytest.raises(CatalogError, match="partitions"):
+        build_indexes(cat, params=VectorIndexParams("IVF_RQ", 16, 4))
+
+
+def test_choose_params() -> None:
+    small, big = choose_vector_params(3000, 512), choose_vector_params(1_000_000, 320)
+    assert small.index_type == big.index_type == "IVF_RQ"
+    assert small.num_partitions == 30 and big.num_partitions == 1000
+    assert choose_vector_params(50, 512).num_partitions == 1
+
+
+def test_auto_index_after_import(base: Path, tmp_path: Path) -> None:
+    shutil.copytree(base, tmp_path / "c")
+    cat = Catalog.open(tmp_path / "c", create=False)
+    assert auto_index(cat, threshold=ROWS + 1) is None and index_status(cat).indexes == []
+    assert index_status(cat).recommended is False
+    assert auto_index(cat, threshold=ROWS) == "built"
+    assert index_status(cat).vector() is not None
+    assert auto_index(cat, threshold=ROWS) is None  # nothing new
+    new = tmp_path / "new.fa"
+    _fasta(new, 400, seed=7, prefix="M")
+    import_files(cat, [new])
+    assert auto_index(cat, threshold=ROWS) == "optimized"  # 400 new rows > 5 %
+
+
+def test_text_search_with_and_without_the_index(catalog: Catalog, base: Path) -> None:
+    hits = text_search(catalog, "kinase", k=20)
+    assert len(hits) == 20 and all("kinase" in d.lower() for d in hits.column("description").to_pylist())
+    assert hits.column("rank").to_pylist() == list(range(1, 21))
+    phrase = text_search(catalog, '"heat shock"', k=5)
+    assert len(phrase) == 5 and all("heat shock" in d for d in phrase.column("description").to_pylist())
+    filtered = text_search(catalog, "ligase", k=50, conditions=[parse_condition("organism = 'Organism 3'")])
+    assert len(filtered) > 0 and set(filtered.column("organism").to_pylist()) == {"Organism 3"}
+    plain = Catalog.open(base, create=False)  # no full-text index: a substring scan
+    scan = text_search(plain, "Transporter", k=10)
+    assert len(scan) == 10 and all("transporter" in d for d in scan.column("description").to_pylist())
+    with pytest.raises(QueryError):
+        text_search(catalog, "  ")
+
+
+def test_cli_index_commands(base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genocat_desktop.cli import main
+
+    shutil.copytree(base, tmp_path / "c")
+    cat = ["--catalog", str(tmp_path / "c")]
+    assert main([*cat, "index", "status"]) == 0
+    assert "no indexes" in capsys.readouterr().out
+    assert main([*cat, "index", "build", "--partitions", "16"]) == 0
+    assert "IVF_RQ (16 partitions)" in capsys.readouterr().out
+    assert main([*cat, "index", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert {i["kind"] for i in status["indexes"]} == {"vector", "scalar", "text"}
+    assert main([*cat, "search", "--text", "dehydrogenase", "-k", "3", "--format", "tsv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and "dehydrogenase" in lines[1]
+    seq = Catalog.open(tmp_path / "c", create=False).dataset().to_table(columns=["sequence"], limit=1)
+    assert main([*cat, "search", seq.column("sequence")[0].as_py(), "--nprobes", "4", "--refine", "20",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hits"]
+    assert main([*cat, "search"]) == 1  # neither a query nor --text
+    assert main([*cat, "index", "drop", "--only", "text"]) == 0
+    assert main([*cat, "index", "optimize"]) == 0
+    assert main([*cat, "index", "drop"]) == 0
+    assert "0 index(es) left" in capsys.readouterr().out
+    os.environ.pop("GENOCAT_CATALOG", None)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from genocat_desktop.engine import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     Catalog,
     CatalogError,
     Progress,
@@ -128,7 +128,8 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     narrow = [parse_condition("organism = 'Organism 5'"), parse_condition("length < 200")]
     result = ann.search(q, k=10, conditions=narrow)
     assert result.extra["strategy"] == "exact-filtered" and result.exact
-    assert result.hits.column("id").to_pylist() == exact.search(q, k=10, conditions=narrow).hits.column("id").to_pylist()
+    expected = exact.search(q, k=10, conditions=narrow).hits.column("id").to_pylist()
+    assert result.hits.column("id").to_pylist() == expected
     assert len(result) == min(10, result.candidates)
 
 
@@ -148,7 +149,8 @@ def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog
     assert after.vector().rows_unindexed == 0  # type: ignore[union-attr]
     assert all(i.rows_unindexed == 0 for i in after.indexes)
     seq = table.column("sequence")[0].as_py()
-    assert table.column("id")[0].as_py() in Searcher(catalog, use_index=True).search(seq, k=3).hits.column("id").to_pylist()
+    found = Searcher(catalog, use_index=True).search(seq, k=3).hits.column("id").to_pylist()
+    assert table.column("id")[0].as_py() in found
 
 
 def test_drop(catalog: Catalog) -> None:

@@ -256,3 +256,27 @@ def test_cli_index_commands(base: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main([*cat, "index", "drop"]) == 0
     assert "0 index(es) left" in capsys.readouterr().out
     os.environ.pop("GENOCAT_CATALOG", None)
+
+
+def test_build_in_a_child_process_and_cancel_it(base: Path, tmp_path: Path) -> None:
+    shutil.copytree(base, tmp_path / "c")
+    cat = Catalog.open(tmp_path / "c", create=False)
+    version = cat.version
+    token = CancelToken()
+
+    def progress(p: Progress) -> None:
+        if p.phase == "train_ivf":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        build_indexes(cat, params=PARAMS, isolate=True, progress=progress, cancel=token)
+    assert cat.version == version and index_status(cat).indexes == []
+    indices = Path(cat.uri) / "_indices"
+    assert not indices.exists() or list(indices.iterdir()) == []
+    phases: list[str] = []
+    status = build_indexes(cat, params=PARAMS, isolate=True, scalar=False, text=False,
+                           progress=lambda p: phases.append(p.phase))
+    assert status.vector() is not None and status.vector().rows_indexed == ROWS  # type: ignore[union-attr]
+    assert {"train_ivf", "shuffle", "merge_partitions", "done"} <= set(phases)
+    q = _queries(cat, 1)[0]
+    assert Searcher(cat, use_index=True).search(q, k=5).extra["strategy"] == "index"

@@ -102,6 +102,8 @@ SCALAR_FIELDS: Final = (
     "seq_hash", "id", "accession", "organism", "taxid", "gene", "length", "molecule", "db",
     "source_file", "protein_existence", "entry_name",
 )
+#: From this many rows the vector index is built in a child process (see ``build_indexes(isolate=)``).
+ISOLATE_ROWS: Final = 50_000
 #: A string column with at most this many distinct values gets a Bitmap index.
 BITMAP_MAX_DISTINCT: Final = 1_000
 
@@ -415,6 +417,114 @@ def _fragment_ids(ds: lance.LanceDataset) -> list[int]:
     return [f.fragment_id for f in ds.get_fragments()]
 
 
+def _build_vector(spec: dict[str, Any], callback: Any) -> Any:
+    """Write the vector index of ``spec`` as an uncommitted segment; return Lance's ``Index``."""
+    import lance
+
+    ds = lance.dataset(spec["uri"], version=spec["version"], storage_options=spec["storage_options"] or None)
+    return ds.create_index_uncommitted(
+        spec["column"], spec["index_type"], name=spec["name"], replace=True, fragment_ids=spec["fragment_ids"],
+        index_uuid=spec["index_uuid"], progress_callback=callback, **spec["kwargs"],
+    )
+
+
+def _commit_vector(spec: dict[str, Any], index: Any) -> None:
+    import lance
+
+    # A plain CreateIndex commit panics for the new vector index format; this call publishes
+    # it (on the latest version) and replaces an older index of the same name.
+    ds = lance.dataset(spec["uri"], storage_options=spec["storage_options"] or None)
+    ds.commit_existing_index_segments(spec["name"], spec["column"], [index])
+
+
+def _child_main(spec: dict[str, Any], conn: Any) -> None:
+    """Child process: build, report events, wait for "commit" (or be killed), commit, report."""
+    _quiet_lance()
+
+    def callback(e: Any) -> None:
+        conn.send(("event", e.event, e.stage, e.completed, e.total, e.unit))
+
+    try:
+        index = _build_vector(spec, callback)
+        conn.send(("built",))
+        if conn.recv() == "commit":
+            _commit_vector(spec, index)
+            conn.send(("committed",))
+    except BaseException as exc:  # reported to the parent, which raises it as a GenoCatError
+        conn.send(("error", isinstance(exc, OSError), _first_line(exc)))
+
+
+@dataclass
+class _Event:
+    event: str
+    stage: str
+    completed: int | None
+    total: int | None
+    unit: str
+
+
+class _ChildBuild:
+    """A vector index build in a spawned process (not forked: forking after lance is loaded can hang)."""
+
+    POLL_SECONDS: Final = 0.2
+
+    def __init__(self, spec: dict[str, Any], events: _Events, cancel: CancelToken) -> None:
+        import multiprocessing
+
+        self.spec = spec
+        self.events = events
+        self.cancel = cancel
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child_conn = ctx.Pipe()
+        self.proc = ctx.Process(target=_child_main, args=(spec, child_conn), daemon=True,
+                                name="genocat-index-build")
+        self.proc.start()
+        child_conn.close()
+
+    def _next(self) -> tuple[Any, ...]:
+        while not self.conn.poll(self.POLL_SECONDS):
+            if self.cancel.cancelled:
+                self.close()
+                self.cancel.raise_if_cancelled()
+            if not self.proc.is_alive() and not self.conn.poll(0):
+                raise CatalogError(f"the index build stopped unexpectedly (exit code {self.proc.exitcode})")
+        try:
+            message: tuple[Any, ...] = self.conn.recv()
+        except EOFError:
+            raise CatalogError(f"the index build stopped unexpectedly (exit code {self.proc.exitcode})") from None
+        if message[0] == "error":
+            where = self.spec["uri"]
+            if message[1]:
+                raise StorageError(f"could not build the vector index of {where}: {message[2]}")
+            raise CatalogError(f"could not build the vector index of {where}: {message[2]}")
+        return message
+
+    def build(self) -> None:
+        """Wait until the index is written (relaying progress); raises Cancelled after killing the child."""
+        while True:
+            message = self._next()
+            if message[0] == "built":
+                return
+            try:
+                self.events(_Event(*message[1:]))
+            except BaseException:
+                self.close()
+                raise
+
+    def commit(self) -> None:
+        """Tell the child to publish the index and wait for it."""
+        self.conn.send("commit")
+        while self._next()[0] != "committed":
+            pass
+
+    def close(self) -> None:
+        """Stop the child (killing it if it is still working) and release the pipe."""
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(10)
+        self.conn.close()
+
+
 def build_indexes(
     catalog: Catalog,
     *,
@@ -424,6 +534,7 @@ def build_indexes(
     column: str | None = None,
     params: VectorIndexParams | None = None,
     rebuild: bool = False,
+    isolate: bool | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> IndexStatus:
@@ -445,8 +556,14 @@ def build_indexes(
         Vector index parameters; :func:`choose_vector_params` if ``None``.
     rebuild
         Rebuild indexes that exist already (the vector index is always rebuilt).
+    isolate
+        Build the vector index in a child process (default: from
+        :data:`ISOLATE_ROWS` rows). Cancel then stops it at once (the child is
+        killed; nothing was published), and a Lance build that stops making
+        progress cannot hang the caller's thread: one build of 1M rows did hang
+        here (every Lance thread waiting, no CPU used), once in three tries.
     progress, cancel
-        As for every job. Cancel is honoured at Lance's next progress event.
+        As for every job. In-process, cancel is honoured at Lance's next progress event.
 
     Returns
     -------
@@ -491,17 +608,19 @@ def build_indexes(
             segments.append(seg)
             what = f"{chosen.index_type} index on {column} ({rows:,} rows, {chosen.num_partitions} partitions)"
             progress(Progress(0, None, "steps", "vector", f"Building the {what}"))
-            with _storage_errors(catalog, "build the vector index of"):
-                vector_index_obj = ds.create_index_uncommitted(
-                    column,
-                    chosen.index_type,
-                    name=vector_name,
-                    replace=True,
-                    fragment_ids=frags,
-                    index_uuid=seg,
-                    progress_callback=_Events(f"Vector index ({chosen.index_type})", progress, cancel),
-                    **chosen.lance_kwargs(dim),
-                )
+            events = _Events(f"Vector index ({chosen.index_type})", progress, cancel)
+            spec = {
+                "uri": catalog.uri, "version": ds.version, "storage_options": dict(catalog.storage_options),
+                "column": column, "index_type": chosen.index_type, "name": vector_name, "fragment_ids": frags,
+                "index_uuid": seg, "kwargs": chosen.lance_kwargs(dim),
+            }
+            in_child = isolate if isolate is not None else rows >= ISOLATE_ROWS
+            if in_child:
+                vector_index_obj = _ChildBuild(spec, events, cancel)
+                vector_index_obj.build()
+            else:
+                with _storage_errors(catalog, "build the vector index of"):
+                    vector_index_obj = _build_vector(spec, events)
         jobs: list[tuple[str, str, dict[str, Any]]] = []
         if scalar:
             for name in SCALAR_FIELDS:
@@ -540,12 +659,13 @@ def build_indexes(
                     catalog.version,
                     f"index: {names}",
                 )
-            if vector_index_obj is not None:
-                # (A plain CreateIndex commit panics for the new vector index format;
-                # this call publishes it and replaces an older index of the same name.)
-                lance.dataset(catalog.uri, storage_options=catalog.storage_options or None)\
-                    .commit_existing_index_segments(vector_name, column, [vector_index_obj])
+            if isinstance(vector_index_obj, _ChildBuild):
+                vector_index_obj.commit()
+            elif vector_index_obj is not None:
+                _commit_vector(spec, vector_index_obj)
     finally:
+        if isinstance(vector_index_obj, _ChildBuild):
+            vector_index_obj.close()
         if not committed:
             for seg in segments:
                 _remove_segment(catalog, seg)

@@ -298,8 +298,11 @@ def storage_options(
     """
     settings = settings or S3Settings.from_env()
     bucket, _ = parse_location(location)
+    return _options(settings, resolve_credentials(settings, bucket, credentials))
+
+
+def _options(settings: S3Settings, creds: Credentials | None) -> StorageOptions:
     opts = StorageOptions()
-    creds = resolve_credentials(settings, bucket, credentials)
     if creds is not None:
         opts["aws_access_key_id"] = creds.access_key_id
         opts["aws_secret_access_key"] = creds.secret_access_key
@@ -337,10 +340,11 @@ def prepare_options(location: str, options: Mapping[str, str] | None) -> Storage
     unknown = sorted(k for k in given if k.lower() not in KNOWN_KEYS)
     if unknown:
         raise StorageError(f"unknown storage option(s) {', '.join(unknown)}; Lance would silently ignore them")
-    base = storage_options(location, S3Settings.from_env())
-    if "aws_access_key_id" in given:  # explicit keys replace resolved ones entirely
-        for key in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
-            base.pop(key, None)
+    settings = S3Settings.from_env()
+    if "aws_access_key_id" in given:  # explicit keys: no lookup (the keyring may take a while to answer)
+        base = _options(settings, None)
+    else:
+        base = storage_options(location, settings)
     if "aws_endpoint" in given and "aws_virtual_hosted_style_request" not in given:
         base["aws_virtual_hosted_style_request"] = "false"
     base.update(given)

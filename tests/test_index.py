@@ -198,7 +198,7 @@ def test_build_rejects_empty_and_too_small(tmp_path: Path) -> None:
 def test_choose_params() -> None:
     small, big = choose_vector_params(3000, 512), choose_vector_params(1_000_000, 320)
     assert small.index_type == big.index_type == "IVF_RQ"
-    assert small.num_partitions == 30 and big.num_partitions == 1000
+    assert small.num_partitions == 30 and big.num_partitions == 256
     assert choose_vector_params(50, 512).num_partitions == 1
 
 

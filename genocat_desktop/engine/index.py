@@ -103,8 +103,8 @@ SCALAR_FIELDS: Final = (
     "source_file", "protein_existence", "entry_name",
 )
 #: At most this many IVF partitions. Above 256 Lance trains them with hierarchical k-means, and at
-#: 1M rows × 1000 partitions that build hung on this 2-core machine in 3 of 5 tries (no CPU used,
-#: every thread waiting); with 256 it never did. Probing 20 % of 256 partitions is still fast.
+#: 1M rows × 1000 partitions that build hung on this 2-core machine in 3 of 6 tries (no CPU used,
+#: every thread waiting; a 4th was still running after 300 s); 256 partitions did not (few tries).
 MAX_PARTITIONS: Final = 256
 #: From this many rows the vector index is built in a child process (see ``build_indexes(isolate=)``).
 ISOLATE_ROWS: Final = 50_000
@@ -564,8 +564,8 @@ def build_indexes(
         Build the vector index in a child process (default: from
         :data:`ISOLATE_ROWS` rows). Cancel then stops it at once (the child is
         killed; nothing was published), and a Lance build that stops making
-        progress cannot hang the caller's thread: one build of 1M rows did hang
-        here (every Lance thread waiting, no CPU used), once in three tries.
+        progress cannot hang the caller's thread: 1M-row builds with 1000
+        partitions hung here (every Lance thread waiting, no CPU used).
     progress, cancel
         As for every job. In-process, cancel is honoured at Lance's next progress event.
 

@@ -8,7 +8,7 @@ search is faster than any index and needs none. Larger catalogs, and catalogs
 on object storage (where loading every vector on open is slow), are searched
 by Lance with an IVF index:
 
-* **IVF_RQ** (RaBitQ, 4 bits per dimension), ``num_partitions ≈ √rows``,
+* **IVF_RQ** (RaBitQ, 4 bits per dimension), ``num_partitions ≈ √rows`` (≤ 256),
   cosine metric: builds fast (see BENCHMARKS.md) and is 1/8 the size of the
   vectors. Its quantised distances alone are coarse, so every search re-ranks
   ``refine_factor × k`` candidates with the stored float vectors (exact

@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--text", "-t", metavar="WORDS", help="full-text search of descriptions instead "
                     "(\"quoted words\" for a phrase)")
     se.add_argument("--exact", action="store_true", help="never use the ANN index (exact, slower on big catalogs)")
-    se.add_argument("--nprobes", type=int, help="ANN: partitions to probe (default: 20%% of them, at least 20)")
+    se.add_argument("--nprobes", type=int, help="ANN: partitions to probe (default: all; fewer is faster, for "
+                    "embeddings that cluster)")
     se.add_argument("--refine", type=int, help="ANN: re-rank REFINE × k candidates exactly (default 10)")
     se.add_argument("-k", "--hits", type=int, default=10, help="hits per query (default 10)")
     se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",

@@ -179,13 +179,24 @@ class SearchEffort:
         ``refine_factor × k`` candidates are re-scored exactly with the stored
         vectors. 10 gives recall@10 ≥ 0.95 with IVF_RQ in our measurements.
     probe_fraction, min_probes
-        See ``nprobes``.
+        See ``nprobes``. The default probes every partition: k-mer vectors of
+        real proteins have no cluster structure for IVF to exploit (recall@10
+        at 30k rows: 0.46 probing 20 %, 0.66 at 50 %, 0.99 at 100 %), so the
+        index then works as a compressed scan (4-bit codes, 1/8 of the
+        vectors) plus exact re-ranking. Embeddings that do cluster (protein
+        language models; synthetic clusters: 1.0 at 20 %) can use
+        :meth:`fast`.
     """
 
     nprobes: int | None = None
     refine_factor: int = 10
-    probe_fraction: float = 0.2
+    probe_fraction: float = 1.0
     min_probes: int = 20
+
+    @classmethod
+    def fast(cls) -> SearchEffort:
+        """Probe 20 % of the partitions: for clustered embeddings (recall 1.0 on synthetic clusters)."""
+        return cls(probe_fraction=0.2)
 
     def probes(self, num_partitions: int) -> int:
         """The number of partitions to probe in an index of ``num_partitions``."""

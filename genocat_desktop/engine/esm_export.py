@@ -47,7 +47,15 @@ from .errors import EmbedderError, InputError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .models import MANIFEST_KEY, model_sha256
 
-__all__ = ["ExportReport", "export_esm", "load_checkpoint", "sample_proteins"]
+__all__ = ["ExportReport", "build_random_model", "export_esm", "load_checkpoint", "pooled", "sample_proteins"]
+
+#: Shapes of the published ESM-2 models (for random-weight stand-ins in tests and benchmarks).
+ESM2_SHAPES: Final = {
+    "t6_8M": {"hidden": 320, "layers": 6, "heads": 20},
+    "t12_35M": {"hidden": 480, "layers": 12, "heads": 20},
+    "t30_150M": {"hidden": 640, "layers": 30, "heads": 20},
+    "t33_650M": {"hidden": 1280, "layers": 33, "heads": 20},
+}
 
 OPSET: Final = 17
 #: ESM-2 attention heads by embedding width (all published sizes): fair-esm
@@ -216,10 +224,39 @@ def _esm_config(**kwargs: Any) -> Any:
 
     base = {
         "vocab_size": len(ESM2_TOKENS), "pad_token_id": 1, "mask_token_id": 32, "position_embedding_type": "rotary",
-        "max_position_embeddings": 1026, "emb_layer_norm_before": False, "hidden_dropout_prob": 0.0,
+        "max_position_embeddings": 1026, "emb_layer_norm_before": False, "token_dropout": True,
+        "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0,
     }
     return EsmConfig(**{**base, **kwargs})
+
+
+def build_random_model(
+    folder: str | os.PathLike[str], *, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0
+) -> Any:
+    """Save an ESM-2-shaped model with random weights as a Hugging Face folder; return it (eval mode).
+
+    For tests and benchmarks, where no real checkpoint may be downloaded: the
+    architecture, tokenizer and export path are the real ones. The token
+    embeddings are drawn with unit variance (instead of 0.02) so tokens differ
+    enough for comparisons to be sensitive. A ``vocab.txt`` is written too.
+    """
+    import torch
+    from transformers import EsmModel
+
+    torch.manual_seed(seed)
+    config = _esm_config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                         intermediate_size=4 * hidden, layer_norm_eps=1e-5)
+    config._attn_implementation = "eager"
+    model = EsmModel(config, add_pooling_layer=False)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.normal_(0, 1.0)
+    model.eval()
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    (path / "vocab.txt").write_text("\n".join(ESM2_TOKENS) + "\n")
+    return model
 
 
 def load_checkpoint(checkpoint: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:

@@ -19,8 +19,10 @@ How a batch of sequences becomes vectors, and why:
 * **Pooling**: the mean of the last hidden states over residues only
   (``<cls>``, ``<eos>`` and padding excluded), L2-normalised, so cosine
   similarity is a dot product like every other embedder's.
-* **DNA and RNA**: embedded as the longest stop-free stretch of their six-frame
-  translation (:func:`.esm_tokens.translate_longest_orf`): for a coding sequence, its protein.
+* **DNA and RNA**: embedded as the protein they encode, the longest open
+  reading frame of the six frames (:func:`.esm_tokens.translate_longest_orf`):
+  for a coding sequence, its translation. They are not rejected, so a catalog
+  with some nucleotide records can still get an ESM column.
 * **Cancel**: a cancel token stops the job between batches *and* interrupts the
   batch being computed (``RunOptions.terminate``), so cancelling takes well
   under a second even with a large model.

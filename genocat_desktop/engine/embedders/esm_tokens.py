@@ -115,17 +115,21 @@ _COMPLEMENT = bytes.maketrans(b"ACGTUN", b"TGCAAN")
 
 
 def translate_longest_orf(nucleotides: bytes) -> bytes:
-    """The longest stretch without a stop codon among the six reading frames.
+    """The protein a nucleotide record most plausibly encodes: its longest open reading frame.
 
     ESM-2 is a protein model; DNA and RNA records are embedded as the protein
-    they most plausibly encode. For a coding sequence (the usual nucleotide
-    record in a protein catalog) that is its translation, without the stop
-    codon. Standard genetic code; a codon with an ambiguous base becomes ``X``.
-    Ties go to the first frame in the order +1, +2, +3, -1, -2, -3. Fewer than
-    three bases give an empty protein.
+    they encode. The rule: translate all six reading frames with the standard
+    genetic code (a codon with an ambiguous base becomes ``X``); an open reading
+    frame runs from an ``ATG`` to the next stop codon, or to the end of the
+    record (a fragment); take the longest. For a coding sequence, the usual
+    nucleotide record in a protein catalog, that is its translation without the
+    stop codon. Without any ``ATG``, the longest stretch free of stop codons is
+    taken instead. Ties go to the first frame in the order +1, +2, +3, -1, -2,
+    -3. Fewer than three bases give an empty protein.
     """
     seq = nucleotides.upper()
-    best = b""
+    best_orf = b""
+    best_stretch = b""
     for strand in (seq, seq.translate(_COMPLEMENT)[::-1]):
         codes = _BASE[np.frombuffer(strand, dtype=np.uint8)]
         for frame in range(3):
@@ -134,8 +138,10 @@ def translate_longest_orf(nucleotides: bytes) -> bytes:
                 continue
             c = codes[frame : frame + 3 * n].reshape(n, 3)
             idx = np.where((c == 4).any(axis=1), 64, c[:, 0] * 16 + c[:, 1] * 4 + c[:, 2])
-            protein = _AMINO[idx].tobytes()
-            longest = max(protein.split(b"*"), key=len)
-            if len(longest) > len(best):
-                best = longest
-    return best
+            for stretch in _AMINO[idx].tobytes().split(b"*"):
+                if len(stretch) > len(best_stretch):
+                    best_stretch = stretch
+                start = stretch.find(b"M")
+                if start >= 0 and len(stretch) - start > len(best_orf):
+                    best_orf = stretch[start:]
+    return best_orf or best_stretch

@@ -408,6 +408,8 @@ def export_esm(
     work = Path(tempfile.mkdtemp(prefix=".genocat-export-", dir=dest.parent))
     try:
         fp32 = work / "fp32.onnx"
+        # Protobuf cannot hold more than 2 GB: t33_650M and larger keep their weights in a side file.
+        large = sum(p.numel() * 4 for p in model.parameters()) > EXTERNAL_DATA_BYTES
         t = time.perf_counter()
         progress(Progress(1, 4, "steps", "exporting", f"Exporting {info['layers']} layers to ONNX"))
         _export_onnx(model, fp32)
@@ -435,7 +437,7 @@ def export_esm(
             t = time.perf_counter()
             progress(Progress(3, 4, "steps", "quantizing", "Quantising the weights to int8"))
             final = work / "int8.onnx"
-            _quantize_int8(fp32, final)
+            _quantize_int8(fp32, final, large)
             q = pooled(_ort_hidden(final, ids, mask), mask)
             cosine = float(np.min(np.sum(q * ref_pooled, axis=1)))
             seconds["quantize"] = time.perf_counter() - t
@@ -462,8 +464,7 @@ def export_esm(
             "exported_with": {"torch": torch.__version__, **_versions()},
         }
         progress(Progress(4, 4, "steps", "writing", f"Writing {dest.name}"))
-        size = final.stat().st_size + sum(p.stat().st_size for p in work.glob(final.name + ".data"))
-        use_external = size > EXTERNAL_DATA_BYTES if external_data is None else external_data
+        use_external = large if external_data is None else external_data
         _write_with_manifest(final, dest, manifest, use_external)
         manifest["sha256"] = model_sha256(dest)
         Path(str(dest) + ".json").write_text(json.dumps(manifest, indent=2))
@@ -520,7 +521,7 @@ def _export_onnx(model: Any, path: Path) -> None:
         )
 
 
-def _quantize_int8(src: Path, dest: Path) -> None:
+def _quantize_int8(src: Path, dest: Path, large: bool = False) -> None:
     """Dynamic int8 quantisation of the matrix-product weights (activations stay float, quantised per batch)."""
     import logging
 
@@ -532,7 +533,8 @@ def _quantize_int8(src: Path, dest: Path) -> None:
     try:
         # MatMul only: the embedding lookup (Gather) stays fp32, it is tiny and accuracy-sensitive.
         quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                         per_channel=False, extra_options={"MatMulConstBOnly": True})
+                         per_channel=False, extra_options={"MatMulConstBOnly": True},
+                         use_external_data_format=large)
     finally:
         root.setLevel(level)
 

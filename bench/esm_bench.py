@@ -104,16 +104,24 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
             return np.concatenate([emb.embed_residues([seqs[i] for i in b]) for b in batches])
 
     t = time.perf_counter()
-    vectors = run()  # the first pass also warms up the allocator and the thread pool
-    samples = [time.perf_counter() - t]
-    for _ in range(int(spec["repeats"]) - 1):
-        t = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - t)
+    vectors = run()
+    seconds = time.perf_counter() - t
     np.save(spec["vectors"], vectors.astype(np.float64))
-    best = min(samples)
-    return {"seconds": samples, "best": best, "seq_per_s": len(seqs) / best, "res_per_s": int(lengths.sum()) / best,
-            "padding": 1 - real / padded, "batches": len(batches)}
+    return {"seconds": seconds, "padding": 1 - real / padded, "batches": len(batches), "load": os.getloadavg()[0]}
+
+
+def _prepare(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build a random-weight model of one shape and export it, fp32 and int8 (in a child: torch stays out
+    of the parent, whose memory every later child would otherwise inherit in its peak RSS)."""
+    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+
+    hidden, layers, heads = SHAPES[spec["shape"]]
+    folder = Path(spec["folder"])
+    build_random_model(folder, hidden=hidden, layers=layers, heads=heads)
+    fp32 = export_esm(folder, folder.with_suffix(".onnx"), name=spec["shape"])
+    int8 = export_esm(folder, folder.with_name(folder.name + "-int8.onnx"), quantize="int8")
+    return {"fp32": str(fp32.path), "int8": str(int8.path), "max_abs_at_export": fp32.max_abs_diff_pooled,
+            "int8_cosine_at_export": int8.cosine_to_fp32, "export_seconds": fp32.seconds}
 
 
 # ---------------------------------------------------------------------------- parent
@@ -159,18 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.esm_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer proteins, one pass each")
     p.add_argument("--shapes", default="t6_8M,t12_35M", help="random-weight model shapes (t6_8M,t12_35M)")
-    p.add_argument("--sequences", type=int, help="proteins per configuration (default 48; quick 16)")
-    p.add_argument("--repeats", type=int, help="passes per configuration (default 2; quick 1)")
+    p.add_argument("--sequences", type=int, help="proteins per configuration (default 12; quick 6)")
+    p.add_argument("--repeats", type=int, help="runs per configuration, interleaved (default 2; quick 1)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--model", action="append", type=Path, default=[], help="a real ESM-2 ONNX file (repeatable)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--prepare", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
+    if args.prepare:
+        print(json.dumps(_prepare(json.loads(args.prepare))))
+        return 0
 
-    n = args.sequences or (16 if args.quick else 48)
+    n = args.sequences or (6 if args.quick else 12)
     repeats = args.repeats or (1 if args.quick else 2)
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="esm-bench-", dir=OUT))
@@ -183,50 +195,65 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "proteins": len(proteins), "residues": residues,
                                "threads": args.threads, "repeats": repeats, "shapes": {}, "models": {}}
 
-    def measure(tag: str, spec: dict[str, Any]) -> dict[str, Any]:
-        spec = {**spec, "data": str(data), "threads": args.threads, "repeats": repeats,
-                "vectors": str(work / f"{tag}.npy")}
-        res = run_child([sys.executable, "-m", "bench.esm_bench", "--child", json.dumps(spec)])
-        if "error" in res:
-            log(f"  {tag}: FAILED {res['error']}")
-        else:
-            log(f"  {tag}: {res['seq_per_s']:.1f} seq/s, {res['res_per_s']:,.0f} residues/s, "
-                f"padding {res['padding']:.0%}, peak RSS {res['peak_rss_mb']:.0f} MB")
-        return res
+    def child(spec: dict[str, Any], tag: str) -> dict[str, Any]:
+        spec = {**spec, "data": str(data), "threads": args.threads, "vectors": str(work / f"{tag}.npy")}
+        return run_child([sys.executable, "-m", "bench.esm_bench", "--child", json.dumps(spec)])
 
-    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+    def measure(configs: dict[str, dict[str, Any]], prefix: str) -> dict[str, dict[str, Any]]:
+        """Run every configuration ``repeats`` times, rotating the order, each run in a fresh child."""
+        runs: dict[str, dict[str, Any]] = {name: {"samples": [], "peak_rss_mb": 0.0, "load": []} for name in configs}
+        names = list(configs)
+        for r in range(repeats):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                tag = f"{prefix}-{name.replace(' ', '_')}"
+                res = child(configs[name], tag)
+                run = runs[name]
+                if "error" in res:
+                    run["error"] = res["error"]
+                    log(f"  {tag}: FAILED {res['error']}")
+                    continue
+                run["samples"].append(res["seconds"])
+                run["load"].append(res["load"])
+                run["peak_rss_mb"] = max(run["peak_rss_mb"], res["peak_rss_mb"])
+                run["padding"] = res["padding"]
+                log(f"  {tag}: {len(proteins) / res['seconds']:.1f} seq/s, padding {res['padding']:.0%}, "
+                    f"peak RSS {res['peak_rss_mb']:.0f} MB, load {res['load']:.1f}")
+        for run in runs.values():
+            if run["samples"]:
+                best = min(run["samples"])
+                run.update(best=best, seq_per_s=len(proteins) / best, res_per_s=residues / best)
+        return runs
 
     for shape in [s for s in args.shapes.split(",") if s]:
-        hidden, layers, heads = SHAPES[shape]
-        folder = work / shape
         t = time.perf_counter()
-        build_random_model(folder, hidden=hidden, layers=layers, heads=heads)
-        fp32 = export_esm(folder, work / f"{shape}.onnx", name=shape)
-        int8 = export_esm(folder, work / f"{shape}-int8.onnx", quantize="int8", name=f"{shape}-int8")
-        log(f"{shape}: built and exported in {time.perf_counter() - t:.0f} s "
-            f"(export check: max |ONNX-PyTorch| {fp32.max_abs_diff_pooled:.1e}, int8 cosine {int8.cosine_to_fp32:.4f})")
+        prep = run_child([sys.executable, "-m", "bench.esm_bench", "--prepare",
+                          json.dumps({"shape": shape, "folder": str(work / shape)})])
+        if "error" in prep:
+            log(f"{shape}: export FAILED {prep['error']}")
+            continue
+        log(f"{shape}: built and exported in {time.perf_counter() - t:.0f} s (export check: max |ONNX-PyTorch| "
+            f"{prep['max_abs_at_export']:.1e}, int8 cosine {prep['int8_cosine_at_export']:.4f})")
         configs: dict[str, dict[str, Any]] = {}
         for bucketed in (False, True):
             kind = "bucketed" if bucketed else "naive"
             if not args.no_torch:
-                configs[f"torch {kind}"] = {"engine": "torch", "checkpoint": str(folder), "bucketed": bucketed}
-            configs[f"onnx fp32 {kind}"] = {"engine": "onnx", "onnx": str(fp32.path), "bucketed": bucketed}
-            configs[f"onnx int8 {kind}"] = {"engine": "onnx", "onnx": str(int8.path), "bucketed": bucketed}
-        runs = {name: measure(f"{shape}-{name.replace(' ', '_')}", spec) for name, spec in configs.items()}
+                configs[f"torch {kind}"] = {"engine": "torch", "checkpoint": str(work / shape), "bucketed": bucketed}
+            configs[f"onnx fp32 {kind}"] = {"engine": "onnx", "onnx": prep["fp32"], "bucketed": bucketed}
+            configs[f"onnx int8 {kind}"] = {"engine": "onnx", "onnx": prep["int8"], "bucketed": bucketed}
+        runs = measure(configs, shape)
         vec = {name: np.load(work / f"{shape}-{name.replace(' ', '_')}.npy")
-               for name in runs if "error" not in runs[name]}
+               for name in runs if runs[name]["samples"]}
         acc: dict[str, float] = {}
         fp, q, pt = vec.get("onnx fp32 bucketed"), vec.get("onnx int8 bucketed"), vec.get("torch bucketed")
         if fp is not None and pt is not None:
             acc["max_abs_onnx_fp32_vs_torch"] = float(np.abs(fp - pt).max())
         if fp is not None and q is not None:
             acc["min_cosine_int8_vs_fp32"] = float(np.min(np.sum(q * fp, axis=1)))
-        results["shapes"][shape] = {"runs": runs, "accuracy": acc, "export_seconds": fp32.seconds,
-                                    "int8_cosine_at_export": int8.cosine_to_fp32}
+        results["shapes"][shape] = {"runs": runs, "accuracy": acc, "prepare": prep}
 
     for path in args.model:
-        results["models"][path.name] = {
-            "bucketed": measure(f"{path.stem}-bucketed", {"engine": "onnx", "onnx": str(path), "bucketed": True})}
+        spec = {"engine": "onnx", "onnx": str(path.resolve()), "bucketed": True}
+        results["models"][path.name] = measure({"bucketed": spec}, path.stem)
     results["quality"] = _quality(args.model)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     (OUT / f"esm-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
@@ -243,7 +270,7 @@ def report(res: dict[str, Any]) -> str:
         base_b = runs.get("torch bucketed", {}).get("seq_per_s")
         rows = []
         for name, x in runs.items():
-            if "error" in x:
+            if not x.get("samples"):
                 rows.append([name, "failed", "", "", "", "", ""])
                 continue
             rows.append([name, x["seq_per_s"], x["res_per_s"], f"{x['padding']:.0%}", x["peak_rss_mb"],
@@ -254,6 +281,9 @@ def report(res: dict[str, Any]) -> str:
             rows) + "\n\n" + ", ".join(f"{k}: {v:.2e}" if "abs" in k else f"{k}: {v:.5f}" for k, v in acc.items()))
     for name, r in res["models"].items():
         x = r["bucketed"]
+        if not x.get("samples"):
+            parts.append(f"**{name}**: failed ({x.get('error')})")
+            continue
         parts.append(f"**{name}**: {x.get('seq_per_s', 0):.1f} seq/s, {x.get('res_per_s', 0):,.0f} residues/s, "
                      f"peak RSS {x.get('peak_rss_mb', 0):.0f} MB")
     q = res.get("quality", [])
@@ -261,8 +291,8 @@ def report(res: dict[str, Any]) -> str:
         parts.append("Retrieval quality, families_cap100 (579 proteins, self excluded):\n\n" + table(
             ["embedder", "P@1", "P@10", "seconds"], [[x["embedder"], x["p1"], x["p10"], x["seconds"]] for x in q]))
     parts.append(f"{res['proteins']} proteins ({res['residues']:,} residues) from the MMseqs2 example queries, "
-                 f"{res['threads']} thread(s), best of {res['repeats']} pass(es); load average at start "
-                 f"{res['machine']['load_average']}.")
+                 f"{res['threads']} thread(s), best of {res['repeats']} interleaved run(s), each in a fresh "
+                 f"process; load average at start {res['machine']['load_average'][0]:.1f}.")
     return "\n\n".join(parts)
 
 

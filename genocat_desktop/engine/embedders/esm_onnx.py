@@ -76,14 +76,17 @@ class RuntimeOptions:
     use_gpu
         Use CUDA / DirectML / CoreML when onnxruntime offers it.
     spin
-        Let idle worker threads spin: a little faster, but busy-waits on a shared machine.
+        Let idle worker threads busy-wait for the next operator. Off by default: on a desktop
+        the cores are shared with the GUI and other jobs, and on a loaded 2-core machine
+        spinning threads made a t6 batch up to 1.5× slower (they steal the CPU the working
+        threads need); on an idle machine it is a few percent faster.
     """
 
     threads: int = 0
     token_budget: int = 4096
     max_batch: int = 128
     use_gpu: bool = True
-    spin: bool = True
+    spin: bool = False
 
 
 _OPTIONS = RuntimeOptions()

@@ -187,11 +187,8 @@ def find_model(name: str | None = None, sha256: str | None = None) -> ModelInfo:
                              "add one with `genocat model add FILE.onnx`")
 
 
-def read_onnx_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of an ONNX file: its sidecar ``FILE.onnx.json``, else the one embedded in the file.
-
-    Returns an empty dictionary when there is none (a model exported by another tool).
-    """
+def _sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest written beside an exported model (``FILE.onnx.json``), or ``{}``."""
     sidecar = Path(str(path) + ".json")
     if sidecar.is_file():
         try:
@@ -200,6 +197,17 @@ def read_onnx_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
                 return data
         except ValueError:
             pass
+    return {}
+
+
+def read_onnx_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of an ONNX file: its sidecar ``FILE.onnx.json``, else the one embedded in the file.
+
+    Returns an empty dictionary when there is none (a model exported by another tool).
+    """
+    sidecar = _sidecar(path)
+    if sidecar:
+        return sidecar
     try:
         import onnxruntime as ort
 
@@ -273,7 +281,8 @@ def add_model(
     cancel = cancel or CancelToken()
     progress(Progress(0, None, "bytes", "checking", f"Checking {src.name}"))
     dim, embedded = _probe(src)
-    manifest = {**embedded, **read_onnx_manifest(src)}
+    # The probe already read the embedded manifest: no second session (seconds for a large model).
+    manifest = {**embedded, **_sidecar(src)}
     if manifest.get("dim") not in (None, dim):
         raise EmbedderError(f"{src.name}: the manifest says dimension {manifest['dim']}, the model gives {dim}")
     name = name or str(manifest.get("name") or src.name.removesuffix(".onnx"))

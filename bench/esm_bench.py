@@ -52,10 +52,10 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------------------- child
 def _batches(lengths: np.ndarray, bucketed: bool) -> list[np.ndarray]:
-    from genocat_desktop.engine.embedders.esm_onnx import make_batches
+    from genocat_desktop.engine.embedders.esm_onnx import get_runtime_options, make_batches
 
-    if bucketed:
-        return make_batches(lengths, TOKEN_BUDGET, 128)
+    if bucketed:  # exactly the app's batches (PyTorch gets the same ones)
+        return make_batches(lengths, TOKEN_BUDGET, 128, get_runtime_options().attention_cells)
     return [np.arange(i, min(i + NAIVE_BATCH, lengths.size)) for i in range(0, lengths.size, NAIVE_BATCH)]
 
 

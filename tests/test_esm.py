@@ -118,6 +118,11 @@ def test_make_batches_respects_the_token_budget() -> None:
     # Length-sorted: padding is small.
     padded = sum(len(b) * (lengths[b].max() + 2) for b in batches)
     assert (lengths + 2).sum() / padded > 0.9
+    # The attention cap: long proteins go in smaller batches (memory), short ones are unaffected.
+    capped = make_batches(lengths, 4096, 64, 2_000_000)
+    assert all(len(b) == 1 or len(b) * (lengths[b].max() + 2) ** 2 <= 2_000_000 for b in capped)
+    assert len(capped) > len(batches)
+    np.testing.assert_array_equal(np.sort(np.concatenate(capped)), np.arange(500))
 
 
 def test_six_frame_translation() -> None:

@@ -14,8 +14,9 @@ How a batch of sequences becomes vectors, and why:
   it, so nothing is truncated and the pooled vector stays a mean over residues.
 * **Buckets**: pieces are sorted by length and packed into batches by a token
   budget (``batch × padded length``, 4,096 by default), not a count: padding
-  falls from ~40% to a few percent (1.4–2.1× faster), and a batch of long
-  proteins cannot blow up memory (attention is quadratic in length).
+  falls from ~40% to a few percent (1.4–2.1× faster), and a cap on
+  ``batch × length²`` keeps a batch of long proteins from blowing up memory
+  (attention is quadratic in length).
 * **Pooling**: the mean of the last hidden states over residues only
   (``<cls>``, ``<eos>`` and padding excluded), L2-normalised, so cosine
   similarity is a dot product like every other embedder's.
@@ -73,6 +74,11 @@ class RuntimeOptions:
         2.3 GB) while still amortising the per-call cost.
     max_batch
         Most sequences in one call (short peptides would otherwise make huge batches).
+    attention_cells
+        Most ``batch × padded length²`` per call. The attention scores of every head are
+        materialised (``heads × batch × length²`` floats, several tensors at once), so for
+        long proteins this, not the token budget, bounds the memory: 2M cells is 160 MB per
+        20-head tensor, two 1,000-residue proteins per call instead of four.
     use_gpu
         Use CUDA / DirectML / CoreML when onnxruntime offers it.
     spin
@@ -85,6 +91,7 @@ class RuntimeOptions:
     threads: int = 0
     token_budget: int = 4096
     max_batch: int = 128
+    attention_cells: int = 2_000_000
     use_gpu: bool = True
     spin: bool = False
 
@@ -116,7 +123,9 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_batches(lengths: np.ndarray, token_budget: int, max_batch: int) -> list[np.ndarray]:
+def make_batches(
+    lengths: np.ndarray, token_budget: int, max_batch: int, attention_cells: int | None = None
+) -> list[np.ndarray]:
     """Group pieces into batches of similar length under a token budget.
 
     Parameters
@@ -127,6 +136,8 @@ def make_batches(lengths: np.ndarray, token_budget: int, max_batch: int) -> list
         Most ``batch size × (longest + 2)`` tokens per batch; a single piece longer than this is its own batch.
     max_batch
         Most pieces per batch.
+    attention_cells
+        Most ``batch size × (longest + 2)²`` per batch (the attention matrix of one head); no limit if ``None``.
 
     Returns
     -------
@@ -139,7 +150,10 @@ def make_batches(lengths: np.ndarray, token_budget: int, max_batch: int) -> list
     while i < order.size:
         # Sorted longest first: the first piece of a batch sets its padded width.
         width = int(lengths[order[i]]) + 2
-        size = max(1, min(max_batch, token_budget // width))
+        size = min(max_batch, token_budget // width)
+        if attention_cells:
+            size = min(size, attention_cells // (width * width))
+        size = max(1, size)
         out.append(order[i : i + size])
         i += size
     return out
@@ -289,7 +303,7 @@ class EsmOnnxEmbedder:
         lengths = np.array([e - s for s, e in spans], dtype=np.int64)
         remaining = np.bincount(owner, minlength=n)
         finished = 0
-        for batch in make_batches(lengths, options.token_budget, options.max_batch):
+        for batch in make_batches(lengths, options.token_budget, options.max_batch, options.attention_cells):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             pieces = [residues[owner[j]][spans[j][0] : spans[j][1]] for j in batch.tolist()]

@@ -416,6 +416,12 @@ def test_checkpoint_of_another_model_is_not_reused(catalog: Catalog, registry: P
     add_model(esm["int8"].path)
     report = add_embedding(catalog, "esm", {"model": "hf-int8"}, column="vec_esm_x")
     assert report.reused == 0
+    # A pending run can also be thrown away.
+    with pytest.raises(Cancelled):
+        add_embedding(catalog, "esm", {"model": "tiny"}, cancel=token)
+    assert [p.column for p in pending_embeddings(catalog)] == ["vec_esm_tiny"]
+    assert embed_job.discard_pending_embedding(catalog, "vec_esm_tiny")
+    assert pending_embeddings(catalog) == [] and not embed_job.discard_pending_embedding(catalog, "vec_esm_tiny")
 
 
 def test_remove_and_default_embedding(catalog: Catalog, registry: Path) -> None:

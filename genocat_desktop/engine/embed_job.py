@@ -56,6 +56,7 @@ __all__ = [
     "PendingEmbedding",
     "add_embedding",
     "column_for",
+    "discard_pending_embedding",
     "pending_embeddings",
     "remove_embedding",
     "resolve_column",
@@ -219,6 +220,16 @@ def pending_embeddings(catalog: Catalog) -> list[PendingEmbedding]:
         if column not in catalog.vector_columns():
             out.append(PendingEmbedding(column, record, done, path))
     return out
+
+
+def discard_pending_embedding(catalog: Catalog, column: str) -> bool:
+    """Delete the checkpoint of an interrupted :func:`add_embedding` (a "Discard" button); True if one existed."""
+    path = _checkpoint_dir(catalog) / f"embed-{column}.sqlite"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def add_embedding(

@@ -94,8 +94,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["bucketed"]:
             set_runtime_options(threads=threads, token_budget=TOKEN_BUDGET, max_batch=128, use_gpu=False)
         else:
-            # Naive: 8 proteins per call in file order (a budget so large it never splits them).
-            set_runtime_options(threads=threads, token_budget=10**9, max_batch=NAIVE_BATCH, use_gpu=False)
+            # Naive: 8 proteins per call in file order (no token budget, no attention cap).
+            set_runtime_options(threads=threads, token_budget=10**9, max_batch=NAIVE_BATCH, attention_cells=0,
+                                use_gpu=False)
         emb = EsmOnnxEmbedder(path=spec["onnx"])
 
         def run() -> np.ndarray:

@@ -15,6 +15,8 @@ Commands::
     genocat index build|status|drop|optimize   ANN vector, scalar and full-text indexes
     genocat search --text WORDS  full-text search of descriptions
     genocat s3-login             keep S3 credentials for a catalog in the system keyring
+    genocat model export|add|list|remove   ESM-2 models as ONNX (see cli_models)
+    genocat embed --model NAME   add an embedding column to the catalog (resumable)
 
 S3 catalogs: ``--catalog s3://bucket/prefix`` with ``--endpoint``, ``--region``,
 ``--allow-http`` (or ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``GENOCAT_S3_ALLOW_HTTP``);
@@ -40,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import cli_schema
+from . import cli_models, cli_schema
 
 if TYPE_CHECKING:
     from .engine import CancelToken, Catalog, Progress
@@ -93,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("-k", "--hits", type=int, default=10, help="hits per query (default 10)")
     se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",
                     help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
-    se.add_argument("--embedding", metavar="COLUMN", help="vector column to search (default: the catalog's)")
+    se.add_argument("--embedding", metavar="COLUMN", help="embedding to search: a vector column or a model name "
+                    "(default: the catalog's; see `genocat info`)")
     se.add_argument("--align", action="store_true",
                     help="align the query to the best candidates (Smith-Waterman, BLOSUM62) and rank by alignment; "
                     "adds identity, coverage, bit score and E-value")
@@ -139,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("restore", help="make an old version the latest again (nothing is deleted)")
     rs.add_argument("version", type=int)
     cli_schema.add_parsers(sub)
+    cli_models.add_parsers(sub)
     return p
 
 
@@ -295,8 +299,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
     queries = read_queries(query_source)
     effort = SearchEffort(nprobes=args.nprobes, refine_factor=args.refine if args.refine is not None else 10)
     searcher = Searcher(catalog, use_index=False if args.exact else None, effort=effort)
+    column = None
+    if args.embedding:
+        from .engine.embed_job import resolve_column
+
+        column = resolve_column(catalog, args.embedding)
     results = searcher.search_many(
-        queries, k=args.hits, conditions=conditions, column=args.embedding,
+        queries, k=args.hits, conditions=conditions, column=column,
         align=args.align, candidates=args.candidates, rank_by=args.rank_by,
     )
     if args.out:
@@ -403,6 +412,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for column, emb in info.embedders.items():
         default = " (default)" if column == info.default_vector else ""
         print(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions{default}")
+    from .engine.embed_job import pending_embeddings
+
+    for pending in pending_embeddings(catalog):
+        print(f"Unfinished {pending.column}: {pending.done:,} sequence(s) embedded so far; "
+              "run the same `genocat embed` again to finish")
     user = [f.name for f in info.fields if f.kind == "user"]
     print("Fields    " + ", ".join(f.name for f in info.fields if f.kind == "builtin"))
     if user:
@@ -514,6 +528,7 @@ _COMMANDS = {
     **cli_schema.COMMANDS,
     "index": _cmd_index,
     "s3-login": _cmd_s3_login,
+    **cli_models.COMMANDS,
 }
 
 

@@ -19,6 +19,9 @@ The public API (both fronts use only this)::
 
     opts = storage_options("s3://lab/catalog", S3Settings(endpoint="http://nas:9000", allow_http=True))
     shared = Catalog.open("s3://lab/catalog", storage_options=opts)
+    add_model("esm2_t6_8M_UR50D.onnx")                   # install an exported ESM-2 model
+    add_embedding(catalog, "esm", {"model": "esm2_t6_8M_UR50D"})  # a second vector column, resumable
+    Searcher(catalog).search("MKV...", column=resolve_column(catalog, "esm2_t6_8M_UR50D"))
 
 Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
 ``cancel`` (a :class:`CancelToken`); errors are :class:`GenoCatError` subclasses
@@ -38,6 +41,17 @@ from .benchmark import (
     write_synthetic_fasta,
 )
 from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
+from .embed_job import (
+    EmbedReport,
+    PendingEmbedding,
+    add_embedding,
+    discard_pending_embedding,
+    pending_embeddings,
+    remove_embedding,
+    resolve_column,
+    set_default_embedding,
+)
+from .embedders.esm_onnx import RuntimeOptions, get_runtime_options, set_runtime_options
 from .errors import (
     BucketNotFoundError,
     Cancelled,
@@ -51,6 +65,7 @@ from .errors import (
     GenoCatError,
     InputError,
     InsecureEndpointError,
+    ModelNotFoundError,
     QueryError,
     SchemaError,
     StorageAuthError,
@@ -73,6 +88,7 @@ from .index import (
     text_search,
 )
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .models import ModelInfo, add_model, find_model, list_models, models_dir, remove_model
 from .query import OPERATORS, Condition, parse_condition, to_sql
 from .schema import (
     FIELD_TYPES,
@@ -122,6 +138,7 @@ __all__ = [
     "Condition",
     "Credentials",
     "EditReport",
+    "EmbedReport",
     "EmbedderError",
     "EmbedderMismatchError",
     "EndpointUnreachableError",
@@ -136,10 +153,14 @@ __all__ = [
     "IndexStatus",
     "InputError",
     "InsecureEndpointError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "PendingEmbedding",
     "Progress",
     "ProgressCallback",
     "Query",
     "QueryError",
+    "RuntimeOptions",
     "S3Settings",
     "SchemaError",
     "SearchEffort",
@@ -151,7 +172,9 @@ __all__ = [
     "UserField",
     "VectorIndexParams",
     "VersionInfo",
+    "add_embedding",
     "add_field",
+    "add_model",
     "annotate",
     "auto_index",
     "build_indexes",
@@ -160,29 +183,40 @@ __all__ = [
     "choose_vector_params",
     "default_location",
     "delete_credentials",
+    "discard_pending_embedding",
     "drop_field",
     "drop_indexes",
     "export_csv",
     "export_fasta",
     "export_hits",
+    "find_model",
+    "get_runtime_options",
     "import_files",
     "index_status",
     "list_fields",
+    "list_models",
     "load_credentials",
     "load_results",
+    "models_dir",
     "no_progress",
     "optimize_indexes",
     "parse_condition",
     "parse_value",
+    "pending_embeddings",
     "plan_annotations",
     "read_queries",
+    "remove_embedding",
+    "remove_model",
     "rename_field",
+    "resolve_column",
     "results_folder",
     "results_table",
     "run_benchmark",
     "save_credentials",
     "save_result",
     "set_cells",
+    "set_default_embedding",
+    "set_runtime_options",
     "set_values",
     "storage_options",
     "text_search",

@@ -22,6 +22,7 @@ as it is; they never need to parse it.
     │       ├── EndpointUnreachableError  nothing answers at the endpoint (refused, timeout, DNS, TLS)
     │       └── InsecureEndpointError     an http:// endpoint without allow_http
     ├── EmbedderError           an embedder cannot be loaded or run
+    │   └── ModelNotFoundError  a model a catalog or command names is not installed
     └── Cancelled               the user cancelled a job; nothing was changed
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "GenoCatError",
     "InputError",
     "InsecureEndpointError",
+    "ModelNotFoundError",
     "QueryError",
     "SchemaError",
     "StorageAuthError",
@@ -137,6 +139,10 @@ class InsecureEndpointError(StorageError):
 
 class EmbedderError(GenoCatError):
     """An embedder cannot be found, loaded or run."""
+
+
+class ModelNotFoundError(EmbedderError):
+    """A model named by a catalog column or a command is not installed (``genocat model add``)."""
 
 
 class Cancelled(GenoCatError):

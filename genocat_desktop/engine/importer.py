@@ -414,7 +414,14 @@ def _write_pass(
             raise FastaFormatError(str(path), "the file changed while it was being imported; import it again")
         sel = np.flatnonzero(write[pos : pos + n])
         if sel.size:
-            table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema)
+            def on_embedded(k: int, before: int = done) -> None:
+                # Model embedders take seconds per batch: keep the bar and the ETA moving meanwhile.
+                if meter.due():
+                    rate = meter.update(before + k)
+                    progress(Progress(before + k, total, "sequences", "importing", f"Importing {prefix}", rate))
+
+            table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema,
+                          cancel, on_embedded)
             pending.append(table)
             pending_rows += table.num_rows
             done += table.num_rows
@@ -448,6 +455,8 @@ def _rows(
     now: datetime,
     embedder_objs: dict[str, Any],
     schema: pa.Schema,
+    cancel: CancelToken | None = None,
+    on_embedded: Callable[[int], None] | None = None,
 ) -> pa.Table:
     """Build the Arrow rows for the selected records of one parsed batch."""
     offsets = batch.offsets.tolist()
@@ -484,6 +493,10 @@ def _rows(
     for col, emb in embedder_objs.items():
         if hasattr(emb, "embed_packed"):
             vecs = emb.embed_packed(packed, sub_off, nucleotide)
+        elif getattr(emb, "cancellable", False):
+            # Slow (model) embedders check the token between their own small batches.
+            vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist(), cancel=cancel,
+                             on_progress=on_embedded)
         else:
             vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist())
         arrays[col] = pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), emb.dim)

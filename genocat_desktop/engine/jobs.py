@@ -77,10 +77,37 @@ class CancelToken:
     """
 
     _event: threading.Event = field(default_factory=threading.Event)
+    _callbacks: list[Callable[[], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cancel(self) -> None:
-        """Ask the job to stop at its next check."""
-        self._event.set()
+        """Ask the job to stop at its next check (and interrupt work registered with :meth:`on_cancel`)."""
+        with self._lock:
+            self._event.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from the cancelling thread) when the token is cancelled.
+
+        For work that cannot poll between batches, such as one long ONNX Runtime
+        run, which is stopped through its ``RunOptions.terminate`` flag. Called at
+        once if already cancelled. Returns a function that unregisters it.
+        """
+        with self._lock:
+            already = self._event.is_set()
+            if not already:
+                self._callbacks.append(callback)
+        if already:
+            callback()
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return remove
 
     @property
     def cancelled(self) -> bool:

@@ -91,3 +91,7 @@ def _load_builtins() -> None:
         from .kmer import KmerEmbedder
 
         register("kmer", KmerEmbedder)
+    if "esm" not in _REGISTRY:
+        from .esm_onnx import EsmOnnxEmbedder
+
+        register("esm", EsmOnnxEmbedder)

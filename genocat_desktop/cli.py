@@ -285,8 +285,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from .engine import CancelToken
-    from .engine.distributed import cleanup_orphans, ingest
+    from .engine import CancelToken, cleanup_orphans, ingest
 
     catalog = _open_catalog(args, create=True)
     if args.cleanup:

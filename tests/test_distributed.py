@@ -9,6 +9,7 @@ are skipped when the ``ray`` extra is not installed. S3 tests run against a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -80,7 +82,7 @@ def test_plan_cuts_large_files_at_headers(tmp_path: Path, inputs: list[Path]) ->
     assert len(first) > 3
     assert first[0].start == 0 and first[-1].end == inputs[0].stat().st_size
     data = inputs[0].read_bytes()
-    for a, b in zip(first, first[1:], strict=False):
+    for a, b in itertools.pairwise(first):
         assert a.end == b.start and data[b.start : b.start + 1] == b">"
     assert plan.bytes == sum(p.stat().st_size for p in inputs)
 
@@ -181,8 +183,10 @@ def ray_cluster() -> Iterator[None]:
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
-             logging_level="error", log_to_driver=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "lance is not fork-safe")  # Ray's helper processes exec at once
+        ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
+                 logging_level="error", log_to_driver=False)
     yield
     ray.shutdown()
     import shutil
@@ -297,3 +301,28 @@ def test_ray_ingest_into_s3_and_crash_leaves_it_unchanged(ray_cluster: None, s3:
     cleaned = cleanup_orphans(reopened, min_age=timedelta(0))
     assert cleaned.deleted >= 1  # the crashed attempt's file
     assert reopened.count() == report.imported
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_ingest_json_partial_and_cleanup(tmp_path: Path, inputs: list[Path], edge_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from genocat_desktop.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+
+    location = str(tmp_path / "cat")
+    code = main(["--catalog", location, "ingest", str(inputs[1]), str(edge_dir / "26_fastq_not_fasta.fastq"),
+                 "--workers", "0", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_PARTIAL
+    assert out["committed"] and out["imported"] == 5 and out["version"] == 2 and out["engine"] == "inline"
+    assert out["files"][1]["error"] and "FASTQ" in out["files"][1]["error"]
+
+    code = main(["--catalog", location, "ingest", str(inputs[0]), "--workers", "0"])
+    text = capsys.readouterr().out
+    rows = Catalog.open(location, create=False).count()
+    assert code == EXIT_OK and f"{rows:,} sequences, version 3" in text and rows > 5
+
+    code = main(["--catalog", location, "ingest", "--cleanup", "--dry-run"])
+    assert code == EXIT_OK and "would delete 0 orphaned" in capsys.readouterr().out
+    assert main(["--catalog", location, "ingest"]) == EXIT_USAGE

@@ -38,6 +38,7 @@ from .benchmark import (
     write_synthetic_fasta,
 )
 from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
+from .distributed import IngestReport, cleanup_orphans, ingest, plan_ingest, ray_available
 from .errors import (
     BucketNotFoundError,
     Cancelled,
@@ -134,6 +135,7 @@ __all__ = [
     "ImportReport",
     "IndexInfo",
     "IndexStatus",
+    "IngestReport",
     "InputError",
     "InsecureEndpointError",
     "Progress",
@@ -158,6 +160,7 @@ __all__ = [
     "check_access",
     "check_field_name",
     "choose_vector_params",
+    "cleanup_orphans",
     "default_location",
     "delete_credentials",
     "drop_field",
@@ -167,6 +170,7 @@ __all__ = [
     "export_hits",
     "import_files",
     "index_status",
+    "ingest",
     "list_fields",
     "load_credentials",
     "load_results",
@@ -175,6 +179,8 @@ __all__ = [
     "parse_condition",
     "parse_value",
     "plan_annotations",
+    "plan_ingest",
+    "ray_available",
     "read_queries",
     "rename_field",
     "results_folder",

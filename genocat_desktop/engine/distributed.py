@@ -71,7 +71,7 @@ from .catalog import Catalog
 from .embedders import base as embedders
 from .errors import Cancelled, EmbedderMismatchError, FastaFormatError, GenoCatError, InputError, StorageError
 from .fasta import MOL_DNA, MOL_PROTEIN, MOL_RNA, FastaReader, RecordIssue, split_title
-from .importer import MAX_ISSUES, FileReport, _FragmentWriter, _rows, _Scan, _warn_duplicate_ids, rewrite_aliases
+from .importer import MAX_ISSUES, FileReport, _FragmentWriter, _Issues, _rows, _Scan, rewrite_aliases
 from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 
 __all__ = [
@@ -284,7 +284,9 @@ class _PartReader(FastaReader):
             self.bytes_read = raw.tell()
         if comments.count:
             self.file_issues.append(
-                RecordIssue(None, comments.first, "", f"{comments.count:,} comment line(s) starting with ';' were ignored")
+                RecordIssue(
+                    None, comments.first, "", f"{comments.count:,} comment line(s) starting with ';' were ignored"
+                )
             )
 
 
@@ -299,7 +301,7 @@ class _ScanTask:
 class _ScanResult:
     part: int
     hashes: np.ndarray  # S32, valid records in order
-    ids: list[str]  # "" for a header without an identifier (named by the driver)
+    ids: pa.Array  # strings; "" for a header without an identifier (named by the driver)
     numbers: list[int]  # part-local record numbers of those unnamed records, in order
     records: int
     mol_counts: np.ndarray
@@ -341,11 +343,14 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
         issue_count += len(reader.file_issues)
         issues.extend(reader.file_issues[: max(0, MAX_ISSUES - len(issues))])
     except FastaFormatError as exc:
-        return _ScanResult(part.index, np.empty(0, "S32"), [], [], 0, mol_counts, [], 0, 0, 0, "",
+        return _ScanResult(part.index, np.empty(0, "S32"), pa.array([], pa.string()), [], 0, mol_counts, [], 0, 0,
+                           0, "",
                            _located(exc, part), time.perf_counter() - started)
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
     lines = reader.newlines if part.end is not None else 0
-    return _ScanResult(part.index, h, ids, numbers, reader.records, mol_counts, issues, issue_count, skipped,
+    # Arrow strings: ~20 bytes per identifier on the driver instead of ~80 for Python strings.
+    return _ScanResult(part.index, h, pa.array(ids, pa.string()), numbers, reader.records, mol_counts, issues,
+                       issue_count, skipped,
                        lines, digest.hexdigest(), None, time.perf_counter() - started)
 
 
@@ -797,7 +802,9 @@ def _gather(
         raise _Failed(f"{part.describe()}: {why}{more}", [p.describe() for p, _ in failures])
 
 
-def _drain(runner: _Runner, pending: list[Any], handles: dict[Any, Part], on_result: Callable[[Part, Any], None]) -> None:
+def _drain(
+    runner: _Runner, pending: list[Any], handles: dict[Any, Part], on_result: Callable[[Part, Any], None]
+) -> None:
     """After a cancel: wait for the tasks still running, keeping what they wrote (to delete it)."""
     for h in pending:
         with contextlib.suppress(Exception):
@@ -943,7 +950,7 @@ class _FileScan:
     index: int
     parts: list[int]  # part indices, in order
     hashes: np.ndarray
-    ids: list[str]
+    ids: pa.Array
     offsets: list[int]  # where each part's records start in ``hashes``
     names: dict[int, dict[int, str]]  # part -> part-local index -> name for unnamed records
     majority: int
@@ -961,7 +968,10 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
         if errors:
             fr.error = errors[0]
             continue
-        hashes, ids, offsets, names = [], [], [], {}
+        hashes: list[np.ndarray] = []
+        ids: list[pa.Array] = []
+        offsets: list[int] = []
+        names: dict[int, dict[int, str]] = {}
         mol = np.zeros(4, dtype=np.int64)
         record_base = line_base = 0
         pos = 0
@@ -969,13 +979,15 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
             res = scans[p.index]
             issues = [_shift(i, record_base, line_base) for i in res.issues]
             local_names: dict[int, str] = {}
-            unnamed = iter(res.numbers)
-            for j, ident in enumerate(res.ids):
-                if not ident:
-                    number = next(unnamed) + record_base
-                    ident = local_names[j] = f"{Path(p.path).name}#{number}"
-                    res.ids[j] = ident
-                    issues.append(RecordIssue(number, None, "", f"header has no identifier; named it {ident!r}"))
+            if res.numbers:
+                unnamed = iter(res.numbers)
+                part_ids = res.ids.to_pylist()
+                for j, ident in enumerate(part_ids):
+                    if not ident:
+                        number = next(unnamed) + record_base
+                        ident = part_ids[j] = local_names[j] = f"{Path(p.path).name}#{number}"
+                        issues.append(RecordIssue(number, None, "", f"header has no identifier; named it {ident!r}"))
+                res.ids = pa.array(part_ids, pa.string())
             names[p.index] = local_names
             fr.records += res.records
             fr.skipped += res.skipped
@@ -984,7 +996,7 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
             fr.issues.extend(issues[: max(0, room)])
             mol += res.mol_counts
             hashes.append(res.hashes)
-            ids.extend(res.ids)
+            ids.append(res.ids)
             offsets.append(pos)
             pos += res.hashes.size
             record_base += res.records
@@ -996,7 +1008,7 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
         majority = MOL_DNA if mol[MOL_DNA] + mol[MOL_RNA] > mol[MOL_PROTEIN] else MOL_PROTEIN
         if majority == MOL_DNA and mol[MOL_RNA] > mol[MOL_DNA]:
             majority = MOL_RNA
-        out[fi] = _FileScan(fi, [p.index for p in parts], h, ids, offsets, names, majority)
+        out[fi] = _FileScan(fi, [p.index for p in parts], h, pa.concat_arrays(ids), offsets, names, majority)
     return {fi: out[fi] for fi in sorted(out)}
 
 
@@ -1026,7 +1038,7 @@ def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport)
     sizes = [f.hashes.size for f in files]
     starts = np.concatenate(([0], np.cumsum(sizes)))
     hashes = np.concatenate([f.hashes for f in files])
-    ids: list[str] = [i for f in files for i in f.ids]
+    ids = pa.chunked_array([f.ids for f in files], pa.string())
     file_of = np.repeat(np.arange(len(files)), sizes)
     existing = catalog.existing_hashes()
     uniq, first_idx, inverse = np.unique(hashes, return_index=True, return_inverse=True)
@@ -1045,41 +1057,75 @@ def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport)
             part_of[starts[k] + lo: starts[k] + hi] = p
             local_of[starts[k] + lo: starts[k] + hi] = np.arange(hi - lo)
 
-    for p in np.unique(part_of[write]).tolist():
-        out.write[p] = np.sort(local_of[write & (part_of == p)])
+    # Global order is part order, so the records to write split into parts by binary search.
+    to_write = np.flatnonzero(write)
+    wparts = part_of[to_write]
+    for p in np.unique(wparts).tolist():
+        lo, hi = np.searchsorted(wparts, [p, p + 1])
+        out.write[p] = local_of[to_write[lo:hi]]
 
     within: dict[int, dict[str, None]] = defaultdict(dict)
     later: dict[int, list[str]] = defaultdict(list)
     same_file = file_of[first_of] == file_of
-    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():
-        first = int(first_of[i])
+    dup = np.flatnonzero(~is_first & ~in_catalog)
+    dup_ids = ids.take(pa.array(dup)).to_pylist()
+    first_ids = ids.take(pa.array(first_of[dup])).to_pylist()
+    for i, first, ident, first_id in zip(dup.tolist(), first_of[dup].tolist(), dup_ids, first_ids, strict=True):
         if same_file[i]:
-            if ids[i] != ids[first]:
-                within[first][ids[i]] = None
+            if ident != first_id:
+                within[first][ident] = None
         else:
-            later[first].append(ids[i])
-    for first, group in within.items():
-        out.within.setdefault(int(part_of[first]), {})[int(local_of[first])] = list(group)
-    for first, group in later.items():
-        out.later.setdefault(int(part_of[first]), {})[int(local_of[first])] = group
+            later[first].append(ident)
+    for first, same in within.items():
+        out.within.setdefault(int(part_of[first]), {})[int(local_of[first])] = list(same)
+    for first, others in later.items():
+        out.later.setdefault(int(part_of[first]), {})[int(local_of[first])] = others
     # Records whose sequence the catalog has: their identifiers become aliases of the catalog's row.
-    for i in np.flatnonzero(in_catalog).tolist():
-        out.catalog_aliases[hashes[i].decode()].append(ids[i])
+    known = np.flatnonzero(in_catalog)
+    for h, ident in zip(hashes[known].tolist(), ids.take(pa.array(known)).to_pylist(), strict=True):
+        out.catalog_aliases[h.decode()].append(ident)
 
     # Per-file counts, as a sequence of local imports would report them.
     seen_before = in_catalog | (first_of < starts[file_of])
     for k, f in enumerate(files):
         fr = report.files[f.index]
         sl = slice(starts[k], starts[k + 1])
-        u_file, u_first = np.unique(hashes[sl], return_index=True)
-        fr.duplicates_in_file = int(sizes[k] - u_file.size)
-        fr.already_in_catalog = int(seen_before[sl][u_first].sum())
+        if len(files) == 1:
+            distinct, already = uniq.size, int(in_catalog_u.sum())
+        else:  # distinct sequences of this file: its distinct global sequence numbers
+            u_file, u_first = np.unique(inverse[sl], return_index=True)
+            distinct, already = u_file.size, int(seen_before[sl][u_first].sum())
+        fr.duplicates_in_file = int(sizes[k] - distinct)
+        fr.already_in_catalog = already
         fr.imported = int(write[sl].sum())
-        scan = _Scan(f.hashes, f.ids, np.zeros(4, np.int64), fr.records)
-        from .importer import _Issues
-
-        _warn_duplicate_ids(scan, _Issues(fr))
+        _warn_duplicate_ids(f.ids, f.hashes, fr)
     return out
+
+
+def _warn_duplicate_ids(ids: pa.Array, hashes: np.ndarray, fr: FileReport) -> None:
+    """Warn about identifiers used for different sequences, as the importer does (without a Python dict).
+
+    Arrow's dictionary encoding numbers the identifiers in order of first appearance; only identifiers that
+    occur more than once are compared, so the common case (unique identifiers) costs one hash pass.
+    """
+    enc = ids.dictionary_encode()
+    if len(enc.dictionary) == len(ids):
+        return
+    codes = enc.indices.to_numpy()
+    repeated = np.flatnonzero(np.bincount(codes, minlength=len(enc.dictionary))[codes] > 1)
+    c, h = codes[repeated], hashes[repeated]
+    order = np.lexsort((h, c))
+    c, h = c[order], h[order]
+    first = np.ones(c.size, dtype=bool)
+    first[1:] = (c[1:] != c[:-1]) | (h[1:] != h[:-1])
+    variants = np.bincount(c[first], minlength=len(enc.dictionary))
+    bad = np.flatnonzero(variants > 1)
+    if bad.size:
+        names = enc.dictionary.take(pa.array(bad)).to_pylist()
+        _Issues(fr).add([
+            RecordIssue(None, None, name, f"identifier used for {int(variants[b])} different sequences; all kept")
+            for name, b in zip(names, bad.tolist(), strict=True)
+        ])
 
 
 # ============================================================================ storage housekeeping

@@ -932,7 +932,12 @@ def _run(
         message = (f"ingest ({runner.name}, {len(plan.parts)} parts) {names[:200]}: {imported:,} new, "
                    f"{alias_rows:,} with new aliases")
         progress(Progress(0, None, "rows", "committing", f"Committing {imported:,} new sequences"))
-        report.version = catalog.commit(op, read_version, message)
+        try:
+            report.version = catalog.commit(op, read_version, message)
+        except (RuntimeError, ValueError) as exc:  # Lance's commit conflict: another writer changed those rows
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise _Failed(f"could not commit ({first}); another writer changed the catalog, run the ingest "
+                          "again", []) from None
         report.committed = True
         writer.committed = True
     finally:

@@ -57,6 +57,7 @@ import os
 import socket
 import time
 import uuid
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -577,7 +578,12 @@ class _RayRunner:
                 kwargs.update(address=None, num_cpus=workers or os.cpu_count(), include_dashboard=False,
                               object_store_memory=512 << 20)
             try:
-                ray.init(**kwargs)
+                with warnings.catch_warnings():
+                    # Ray starts its daemons with subprocess (fork + exec at once): Lance's and LanceDB's
+                    # fork-safety warnings do not apply to them.
+                    warnings.filterwarnings("ignore", message=".*fork", category=UserWarning)
+                    warnings.filterwarnings("ignore", message=".*fork", category=RuntimeWarning)
+                    ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise InputError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
             self._owned = True

@@ -258,12 +258,16 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             break
         time.sleep(0.05)
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_")}
+    # Nothing may fall back to a real profile (as tests/test_s3.py does).
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.environ["AWS_CONFIG_FILE"] = os.devnull
     try:
         yield {
             "aws_access_key_id": "test", "aws_secret_access_key": "test", "aws_region": "us-east-1",
             "aws_endpoint": f"http://127.0.0.1:{port}", "allow_http": "true",
         }
     finally:
+        for key in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+            os.environ.pop(key, None)
         os.environ.update(saved)
         proc.terminate()
         proc.wait(10)

@@ -41,6 +41,7 @@ from .benchmark import (
     write_synthetic_fasta,
 )
 from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
+from .distributed import IngestReport, cleanup_orphans, ingest, plan_ingest, ray_available
 from .embed_job import (
     EmbedReport,
     PendingEmbedding,
@@ -151,6 +152,7 @@ __all__ = [
     "ImportReport",
     "IndexInfo",
     "IndexStatus",
+    "IngestReport",
     "InputError",
     "InsecureEndpointError",
     "ModelInfo",
@@ -181,6 +183,7 @@ __all__ = [
     "check_access",
     "check_field_name",
     "choose_vector_params",
+    "cleanup_orphans",
     "default_location",
     "delete_credentials",
     "discard_pending_embedding",
@@ -193,6 +196,7 @@ __all__ = [
     "get_runtime_options",
     "import_files",
     "index_status",
+    "ingest",
     "list_fields",
     "list_models",
     "load_credentials",
@@ -204,6 +208,8 @@ __all__ = [
     "parse_value",
     "pending_embeddings",
     "plan_annotations",
+    "plan_ingest",
+    "ray_available",
     "read_queries",
     "remove_embedding",
     "remove_model",

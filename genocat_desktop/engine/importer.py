@@ -538,6 +538,22 @@ def _alias_updates(
         new_ids[scan.hashes[i].decode()].append(scan.ids[i])
     if not new_ids:
         return [], [], 0
+    updated, removed, rows, added = rewrite_aliases(catalog, new_ids, writer)
+    fr.aliases_added += added
+    return updated, removed, rows
+
+
+def rewrite_aliases(
+    catalog: Catalog, new_ids: dict[str, list[str]], writer: _FragmentWriter
+) -> tuple[list[Any], list[int], int, int]:
+    """Write new versions of the catalog rows whose sequence gains identifiers (``seq_hash`` -> ids).
+
+    Identifiers the row already has (its ``id`` or an alias) are not added twice.
+    Returns the updated fragments, the fragments removed entirely, the number of
+    rows rewritten and the number of aliases added; the rewritten rows are
+    written (uncommitted) by ``writer``.
+    """
+    added = 0
     existing = catalog.rows_by_hash(new_ids)
     changed_rows = []
     aliases_col = existing.column("aliases").to_pylist()
@@ -549,9 +565,9 @@ def _alias_updates(
         if extra:
             aliases_col[r] = list(al or []) + extra
             changed_rows.append(r)
-            fr.aliases_added += len(extra)
+            added += len(extra)
     if not changed_rows:
-        return [], [], 0
+        return [], [], 0, 0
     changed = existing.take(changed_rows)
     changed = changed.set_column(
         changed.schema.get_field_index("aliases"),
@@ -575,7 +591,7 @@ def _alias_updates(
         else:
             updated.append(meta)
     writer.write(changed.select(catalog.schema.names))
-    return updated, removed, len(changed_rows)
+    return updated, removed, len(changed_rows), added
 
 
 def describe_progress(p: Progress) -> str:

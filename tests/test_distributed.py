@@ -1,0 +1,332 @@
+"""Distributed ingest: same rows as a local import, one commit, failures and cancel leave no trace.
+
+The local engine runs in this process (``workers=0``) or in ``spawn`` processes;
+the Ray tests use one session-scoped local Ray (2 CPUs, small object store) and
+are skipped when the ``ray`` extra is not installed. S3 tests run against a
+``moto_server`` started here (skipped without ``moto[server]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genocat_desktop.engine import CancelToken, Catalog, Progress, StorageError, import_files
+from genocat_desktop.engine.distributed import (
+    _Lease,
+    cleanup_orphans,
+    ingest,
+    plan_ingest,
+    ray_available,
+)
+
+EXTRA = """>dupA first copy
+MKVLAAGIVGLLLAAPSQA
+>dupB same sequence again
+MKVLAAGIVGLLLAAPSQA
+>
+MSTNPKPQRKTKRNTNRRPQDVKFPGG
+>dupA reused id, another sequence
+MKTAYIAKQRQISFVKSHFSRQ
+>short nucleotide-like
+ACGTACGTAC
+>WP_000000001.1 from the 300 file, again
+MKKRLKFFMIGFWLVFLVSGCAYRHYMGMHGPSIKLYPDIHQQVAHEDSDCLKCHHPDQNPEGTPTTHPDFTGCLKCHNGEV
+"""
+
+
+def _rows(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every row but its import time, in ``seq_hash`` order (rewritten rows move, so order is not compared)."""
+    table = catalog.dataset().to_table().drop_columns(["imported_at"])
+    return sorted(table.to_pylist(), key=lambda r: r["seq_hash"])
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, shared_file: Callable[[str], Path], data_dir: Path) -> list[Path]:
+    extra = tmp_path / "extra.faa"
+    extra.write_text(EXTRA)
+    return [
+        shared_file("proteins/unlabeled/diamond_nr_300.faa"),
+        extra,
+        data_dir / "families_small.faa",
+        shared_file("proteins/labeled/families_cap100.faa"),
+    ]
+
+
+def _reference(tmp_path: Path, inputs: list[Path], seed: Path | None = None) -> Catalog:
+    ref = Catalog.open(tmp_path / f"ref-{uuid.uuid4().hex[:6]}")
+    if seed is not None:
+        import_files(ref, [seed])
+    report = import_files(ref, inputs)
+    assert not report.failed
+    return ref
+
+
+def test_plan_cuts_large_files_at_headers(tmp_path: Path, inputs: list[Path]) -> None:
+    plan = plan_ingest(inputs, part_bytes=20_000)
+    first = [p for p in plan.parts if p.file_index == 0]
+    assert len(first) > 3
+    assert first[0].start == 0 and first[-1].end == inputs[0].stat().st_size
+    data = inputs[0].read_bytes()
+    for a, b in itertools.pairwise(first):
+        assert a.end == b.start and data[b.start : b.start + 1] == b">"
+    assert plan.bytes == sum(p.stat().st_size for p in inputs)
+
+
+def test_local_ingest_equals_a_local_import(tmp_path: Path, inputs: list[Path], data_dir: Path) -> None:
+    """Parts of files, duplicates across parts and files, catalog rows gaining aliases: rows equal import_files'."""
+    seed = data_dir / "families_small.faa"
+    ref = _reference(tmp_path, inputs, seed)
+    cat = Catalog.open(tmp_path / "dist")
+    import_files(cat, [seed])
+    before = cat.version
+    seen: list[Progress] = []
+    report = ingest(cat, inputs, engine="local", workers=0, part_bytes=20_000, progress=seen.append)
+    assert report.committed and report.error is None, report.error
+    assert report.parts > len(inputs)
+    assert cat.version == before + 1  # one commit for everything
+    assert _rows(cat) == _rows(ref)
+    assert report.imported == cat.count() - Catalog.open(tmp_path / "dist").dataset(before).count_rows()
+    assert report.aliases_added > 0
+    extra = report.files[1]
+    assert extra.duplicates_in_file == 1 and extra.already_in_catalog == 1
+    assert any("named it 'extra.faa#3'" in str(i) for i in extra.issues)
+    assert {p.phase for p in seen} >= {"checking", "writing", "done"}
+    # Ingesting again adds nothing and makes no version.
+    again = ingest(cat, inputs, engine="local", workers=0)
+    assert again.committed and again.imported == 0 and cat.version == before + 1
+
+
+def test_rejected_file_is_reported_and_the_others_ingested(tmp_path: Path, inputs: list[Path], edge_dir: Path) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, [edge_dir / "26_fastq_not_fasta.fastq", inputs[1], edge_dir / "24_stop_in_middle_hmmer.fa"],
+                    engine="local", workers=0)
+    assert report.committed
+    assert [f.ok for f in report.files] == [False, True, False]
+    assert "FASTQ" in (report.files[0].error or "") and "no valid record" in (report.files[2].error or "")
+    assert cat.count() == report.imported == 5
+
+
+def test_cancel_commits_nothing_and_leaves_no_files(tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    version = cat.version
+    token = CancelToken()
+
+    def progress(p: Progress) -> None:
+        if p.phase == "writing":
+            token.cancel()
+
+    report = ingest(cat, inputs, engine="local", workers=0, part_bytes=20_000, progress=progress, cancel=token)
+    assert report.cancelled and not report.committed
+    assert cat.refresh() == version and cat.count() == 0
+    assert not list((Path(cat.uri) / "data").glob("*")), "uncommitted fragments must be deleted"
+    assert not list((tmp_path / "dist" / "_genocat" / "leases").glob("*")), "the lease must be released"
+
+
+def test_worker_crash_in_a_process_pool_changes_nothing(tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    version = cat.version
+    report = ingest(cat, inputs, engine="local", workers=2, _fault={"step": "write", "part": 1})
+    assert not report.committed and report.error
+    assert "died" in report.error
+    # A dead process breaks the whole pool: the crashed part is among those reported.
+    assert any(inputs[1].name in p for p in report.failed_parts)
+    assert cat.refresh() == version and cat.count() == 0
+
+
+def test_cleanup_orphans_respects_age_and_leases(tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    rows = ingest(cat, inputs[:2], engine="local", workers=0).imported
+    data = Path(cat.uri) / "data"
+    kept = sorted(p.name for p in data.iterdir())
+    orphan = data / "0000-orphan.lance"
+    orphan.write_bytes(b"x" * 10)
+    fresh = data / "0001-fresh.lance"
+    fresh.write_bytes(b"y")
+    old = time.time() - 7 * 3600
+    os.utime(orphan, (old, old))
+    lease = _Lease(cat)
+    lease.take()
+    with pytest.raises(StorageError, match="may be running"):
+        cleanup_orphans(cat)
+    lease.release()
+    dry = cleanup_orphans(cat, dry_run=True)
+    assert dry.orphans == [orphan.name] and dry.kept_recent == 1 and orphan.exists()
+    done = cleanup_orphans(cat)
+    assert done.deleted == 1 and not orphan.exists() and fresh.exists()
+    assert sorted(p.name for p in data.iterdir()) == sorted([*kept, fresh.name])
+    assert Catalog.open(cat.location, create=False).dataset().to_table().num_rows == rows
+
+
+# ----------------------------------------------------------------------------- Ray
+needs_ray = pytest.mark.skipif(not ray_available(), reason="the ray extra is not installed")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray for the whole session: 2 CPUs, a small object store, its own temp folder."""
+    import ray
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "lance is not fork-safe")  # Ray's helper processes exec at once
+        ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
+                 logging_level="error", log_to_driver=False)
+    yield
+    ray.shutdown()
+    import shutil
+
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+@needs_ray
+def test_ray_ingest_equals_a_local_import(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
+    ref = _reference(tmp_path, inputs)
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, inputs, engine="ray", part_bytes=20_000)
+    assert report.committed and report.engine == "ray" and report.workers == 2, report.error
+    assert cat.version == 2
+    assert _rows(cat) == _rows(ref)
+
+
+@needs_ray
+def test_ray_worker_crash_without_retries_changes_nothing(ray_cluster: None, tmp_path: Path,
+                                                          inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    version = cat.version
+    report = ingest(cat, inputs, engine="ray", retries=0, part_bytes=40_000, _fault={"step": "write", "part": 2})
+    assert not report.committed and report.error and "died" in report.error
+    assert report.failed_parts and inputs[0].name in report.failed_parts[0]
+    assert cat.refresh() == version and cat.count() == 0
+    # The crashed task had written its fragment: an orphan, which cleanup removes once no ingest runs.
+    assert list((Path(cat.uri) / "data").iterdir())
+    assert cleanup_orphans(cat, min_age=timedelta(0)).deleted >= 1
+    assert not list((Path(cat.uri) / "data").iterdir())
+
+
+@needs_ray
+def test_ray_retry_gives_no_duplicates(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
+    ref = _reference(tmp_path, inputs)
+    cat = Catalog.open(tmp_path / "dist")
+    marker = tmp_path / "crashed-once"
+    report = ingest(cat, inputs, engine="ray", retries=1, part_bytes=40_000,
+                    _fault={"step": "write", "part": 2, "once": str(marker)})
+    assert marker.exists(), "the fault did not fire"
+    assert report.committed, report.error
+    assert _rows(cat) == _rows(ref)
+    assert cat.count() == ref.count()
+
+
+# ----------------------------------------------------------------------------- S3 (moto_server)
+MOTO = Path(sys.executable).with_name("moto_server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A moto S3 server on loopback; yields Lance storage options. Nothing can reach real AWS."""
+    if not MOTO.exists():
+        pytest.skip("moto[server] is not installed")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    proc = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        time.sleep(0.05)
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_")}
+    # Nothing may fall back to a real profile (as tests/test_s3.py does).
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.environ["AWS_CONFIG_FILE"] = os.devnull
+    try:
+        yield {
+            "aws_access_key_id": "test", "aws_secret_access_key": "test", "aws_region": "us-east-1",
+            "aws_endpoint": f"http://127.0.0.1:{port}", "allow_http": "true",
+        }
+    finally:
+        for key in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _bucket(options: dict[str, str]) -> str:
+    import boto3
+
+    name = f"lab-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=options["aws_endpoint"], region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
+
+
+def test_local_ingest_into_s3(s3: dict[str, str], tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(f"s3://{_bucket(s3)}/lab", storage_options=s3)
+    report = ingest(cat, inputs, engine="local", workers=0, part_bytes=20_000)
+    assert report.committed, report.error
+    assert _rows(cat) == _rows(_reference(tmp_path, inputs))
+
+
+@needs_ray
+def test_ray_ingest_into_s3_and_crash_leaves_it_unchanged(ray_cluster: None, s3: dict[str, str], tmp_path: Path,
+                                                          inputs: list[Path]) -> None:
+    location = f"s3://{_bucket(s3)}/lab"
+    cat = Catalog.open(location, storage_options=s3)
+    crashed = ingest(cat, inputs, engine="ray", retries=0, _fault={"step": "write", "part": 1})
+    assert not crashed.committed and cat.refresh() == 1 and cat.count() == 0
+    report = ingest(cat, inputs, engine="ray", part_bytes=40_000)
+    assert report.committed, report.error
+    reopened = Catalog.open(location, storage_options=s3, create=False)
+    assert reopened.version == 2
+    assert _rows(reopened) == _rows(_reference(tmp_path, inputs))
+    cleaned = cleanup_orphans(reopened, min_age=timedelta(0))
+    assert cleaned.deleted >= 1  # the crashed attempt's file
+    assert reopened.count() == report.imported
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_ingest_json_partial_and_cleanup(tmp_path: Path, inputs: list[Path], edge_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from genocat_desktop.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+
+    location = str(tmp_path / "cat")
+    code = main(["--catalog", location, "ingest", str(inputs[1]), str(edge_dir / "26_fastq_not_fasta.fastq"),
+                 "--workers", "0", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_PARTIAL
+    assert out["committed"] and out["imported"] == 5 and out["version"] == 2 and out["engine"] == "inline"
+    assert out["files"][1]["error"] and "FASTQ" in out["files"][1]["error"]
+
+    code = main(["--catalog", location, "ingest", str(inputs[0]), "--workers", "0"])
+    text = capsys.readouterr().out
+    rows = Catalog.open(location, create=False).count()
+    assert code == EXIT_OK and f"{rows:,} sequences, version 3" in text and rows > 5
+
+    code = main(["--catalog", location, "ingest", "--cleanup", "--dry-run"])
+    assert code == EXIT_OK and "would delete 0 orphaned" in capsys.readouterr().out
+    assert main(["--catalog", location, "ingest"]) == EXIT_USAGE

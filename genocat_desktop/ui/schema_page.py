@@ -331,6 +331,7 @@ class SchemaPage(QWidget):
         self.on_error = on_error
         self.session: jobs.Session | None = None
         self.state: jobs.SchemaState | None = None
+        self._shown: list[Any] = []  # state.fields in table order
         #: Asked before dropping a field or restoring a version; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
         #: The open annotation preview and version view, if any.
@@ -416,6 +417,7 @@ class SchemaPage(QWidget):
         """Show another catalog (``None``: none open)."""
         self.session = session
         self.state = None
+        self._shown = []
         self.fields_table.setRowCount(0)
         self.history_table.setRowCount(0)
         if session is not None:
@@ -438,9 +440,12 @@ class SchemaPage(QWidget):
 
     def _show_state(self, state: jobs.SchemaState) -> None:
         self.state = state
+        # User fields first (what this page edits), then built-in fields and embeddings.
+        order = {"user": 0, "builtin": 1, "vector": 2}
+        self._shown = sorted(state.fields, key=lambda f: order.get(f.kind, 1))
         t = self.fields_table
-        t.setRowCount(len(state.fields))
-        for i, f in enumerate(state.fields):
+        t.setRowCount(len(self._shown))
+        for i, f in enumerate(self._shown):
             filled = "" if f.filled is None else f"{f.filled:,} / {f.rows:,}"
             default = "" if f.default is None else str(f.default)
             cells = [
@@ -472,7 +477,7 @@ class SchemaPage(QWidget):
         rows = self.fields_table.selectionModel().selectedRows()
         if not rows or self.state is None:
             return None
-        return self.state.fields[rows[0].row()]
+        return self._shown[rows[0].row()]
 
     def select_field(self, name: str) -> None:
         """Select a field's row by name."""

@@ -81,7 +81,7 @@ def main(out_dir: Path) -> int:
         window.tabs.setCurrentIndex(2)
         next_step()
 
-    def on_plan(plan: object) -> None:
+    def on_plan(preview: object) -> None:
         dialog = page.preview_dialog
         if dialog is not None:
             dialog.apply_button.click()

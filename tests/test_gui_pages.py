@@ -201,17 +201,18 @@ def test_annotate_from_a_csv_with_preview_and_unmatched_keys(
     sheet = tmp_path / "lab.csv"
     with open(sheet, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "ph_optimum", "reviewed"])
-        writer.writerow([ids[0], "7.5", "yes"])
-        writer.writerow([ids[1], "6", ""])
-        writer.writerow([ids[2], "", "no"])
-        writer.writerow(["NOT_IN_CATALOG_1", "5", "yes"])
-        writer.writerow(["NOT_IN_CATALOG_2", "5", "no"])
+        writer.writerow(["id", "ph_optimum", "reviewed", "lab_notes"])  # lab_notes: not a field, left out
+        writer.writerow([ids[0], "7.5", "yes", "x"])
+        writer.writerow([ids[1], "6", "", "y"])
+        writer.writerow([ids[2], "", "no", ""])
+        writer.writerow(["NOT_IN_CATALOG_1", "5", "yes", ""])
+        writer.writerow(["NOT_IN_CATALOG_2", "5", "no", ""])
     with qtbot.waitSignal(page.plan_ready, timeout=LONG_MS) as ready:
         page.preview_annotations(str(sheet), "id")
-    plan = ready.args[0]
+    plan = ready.args[0].plan
     dialog = page.preview_dialog
     assert dialog is not None and dialog.isVisible()
+    assert ready.args[0].ignored == ["lab_notes"] and "lab_notes" in dialog.ignored_label.text()
     assert plan.rows == 3 and plan.cells == 4 and plan.unmatched_keys == ["NOT_IN_CATALOG_1", "NOT_IN_CATALOG_2"]
     assert dialog.preview.source.table.num_rows == 4  # type: ignore[union-attr]
     assert "2 key(s)" in dialog.unmatched_label.text()
@@ -226,6 +227,13 @@ def test_annotate_from_a_csv_with_preview_and_unmatched_keys(
     with qtbot.waitSignal(w.job_failed, timeout=LONG_MS) as failed:
         page.preview_annotations(str(bad), "id")
     assert "acidic" in failed.args[0]
+
+    # A sheet with no user-field column at all: the engine's message says what to add.
+    other = tmp_path / "other.csv"
+    other.write_text(f"id,melting_point\n{ids[0]},71\n")
+    with qtbot.waitSignal(w.job_failed, timeout=LONG_MS) as failed:
+        page.preview_annotations(str(other), "id")
+    assert "melting_point" in failed.args[0] and "add it first" in failed.args[0]
 
 
 def test_history_shows_versions_and_restore_brings_a_field_back(qtbot: Any, window: MainWindow) -> None:

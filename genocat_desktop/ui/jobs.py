@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FASTA_SUFFIXES",
+    "AnnotationPreview",
     "BenchmarkOutcome",
     "CatalogSummary",
     "Change",
@@ -544,13 +545,50 @@ def set_cells_job(session: Session, name: str, values: dict[str, str | None]) ->
     return run
 
 
+@dataclass(frozen=True, slots=True)
+class AnnotationPreview:
+    """An engine ``AnnotationPlan`` and the spreadsheet columns left out (not user fields)."""
+
+    plan: Any
+    ignored: list[str]
+
+
+def _header(path: str) -> list[str]:
+    """The header row of a CSV/TSV, split the way the engine splits it (tab, ';' or ',')."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            first = fh.readline()
+    except OSError:
+        return []  # the engine says what is wrong with the file
+    if Path(path).suffix.lower() in (".tsv", ".tab") or first.count("\t") > first.count(","):
+        delimiter = "\t"
+    elif first.count(";") > first.count(","):
+        delimiter = ";"
+    else:
+        delimiter = ","
+    return [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+
+
 def plan_annotations_job(session: Session, path: str, key: str) -> Job:
-    """Read a CSV/TSV of annotations and work out what it would change (nothing is written)."""
+    """Read a CSV/TSV of annotations and work out what it would change (nothing is written).
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> Any:
-        from genocat_desktop.engine import plan_annotations
+    Columns of the spreadsheet that are not user fields of the catalog (a
+    lab's sheet often has more) are left out and listed in the preview; when
+    none is a user field, the engine's message says which column to add.
+    """
 
-        return plan_annotations(session.catalog, path, key=key)
+    def run(progress: Callable[[Any], None], cancel: Any) -> AnnotationPreview:
+        from genocat_desktop.engine import plan_annotations, user_fields
+
+        session.catalog.refresh()
+        header = [h for h in _header(path) if h and h != key]
+        fields = user_fields(session.catalog)
+        columns = [h for h in header if h in fields]
+        ignored = [h for h in header if h not in fields] if columns else []
+        plan = plan_annotations(session.catalog, path, key=key, columns=columns or None)
+        return AnnotationPreview(plan, ignored)
 
     return run
 

@@ -242,14 +242,22 @@ class SetValueDialog(QDialog):
 class AnnotationPreviewDialog(QDialog):
     """What a spreadsheet of annotations would change; Apply writes it as one version."""
 
-    def __init__(self, plan: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, preview: jobs.AnnotationPreview, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        plan = preview.plan
         self.setWindowTitle(f"Annotate from {Path(plan.path).name}")
         self.plan = plan
         layout = QVBoxLayout(self)
         self.summary_label = QLabel(html.escape(plan.summary()))
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
+        self.ignored_label = QLabel(
+            "Left out (not user fields of the catalog; add them on the Schema page to fill them): "
+            + html.escape(", ".join(preview.ignored))
+        )
+        self.ignored_label.setWordWrap(True)
+        self.ignored_label.setVisible(bool(preview.ignored))
+        layout.addWidget(self.ignored_label)
         self.preview = ArrowTableView("annotation-preview")
         self.preview.set_table(plan.preview)
         layout.addWidget(QLabel(f"First {plan.preview.num_rows:,} change(s) (key, field, old value, new value):"))
@@ -315,7 +323,7 @@ class SchemaPage(QWidget):
     state_shown(object)
         The :class:`~genocat_desktop.ui.jobs.SchemaState` on screen (fields and versions).
     plan_ready(object)
-        An annotation plan, just before its preview dialog opens.
+        An :class:`~genocat_desktop.ui.jobs.AnnotationPreview`, once its dialog is open.
     version_shown(object)
         A :class:`~genocat_desktop.ui.jobs.VersionView` whose dialog just opened.
     """
@@ -593,15 +601,16 @@ class SchemaPage(QWidget):
         job.failed.connect(lambda m, d: self.on_error("Cannot use this spreadsheet", m, d))
         return job
 
-    def _show_plan(self, plan: Any) -> None:
+    def _show_plan(self, preview: jobs.AnnotationPreview) -> None:
+        plan = preview.plan
         self.status_label.setText(plan.summary())
-        dialog = AnnotationPreviewDialog(plan, self)
+        dialog = AnnotationPreviewDialog(preview, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.apply_annotations(plan))
         self.preview_dialog = dialog
         dialog.destroyed.connect(lambda _obj=None: setattr(self, "preview_dialog", None))
         dialog.open()
-        self.plan_ready.emit(plan)
+        self.plan_ready.emit(preview)
 
     def apply_annotations(self, plan: Any) -> Job | None:
         """Write a previewed plan as one version."""

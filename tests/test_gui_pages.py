@@ -312,3 +312,26 @@ def test_benchmark_cancel(qtbot: Any, window: MainWindow) -> None:
     assert "Cancelled" in page.status_label.text()
     assert page.run_button.isEnabled() and not page.cancel_button.isEnabled()
     assert page.outcome is None and page.runs_table.rowCount() == 0
+
+
+# ---------------------------------------------------------------------- engine thread
+def test_a_change_committed_before_cancel_reached_it_is_still_reported(qtbot: Any) -> None:
+    from genocat_desktop.ui.engine_thread import EngineThread
+
+    engine = EngineThread()
+    try:
+        def too_late(progress: Any, cancel: Any) -> str:
+            cancel.cancel()  # as if Cancel was pressed just after the commit
+            return "committed"
+
+        change = engine.submit("schema-change", "a change", too_late)
+        with qtbot.waitSignal(change.finished, timeout=LONG_MS) as done:
+            pass
+        assert done.args == ["committed"] and change.state == "done"
+        page = engine.submit("browse", "a page", too_late)  # a superseded read is dropped
+        with qtbot.waitSignal(page.cancelled, timeout=LONG_MS):
+            pass
+        assert page.state == "cancelled"
+    finally:
+        assert engine.shutdown(timeout_ms=LONG_MS)
+    assert not engine.running

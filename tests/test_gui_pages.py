@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +47,30 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 
 
 @pytest.fixture
-def window(qtbot: Any, tmp_path: Path, prepared: tuple[Path, list[str]]) -> Iterator[MainWindow]:
+def open_window(qtbot: Any) -> Iterator[Callable[[Path], MainWindow]]:
+    """Open windows on catalog folders; each is closed at the end with its engine thread stopped."""
+    windows: list[MainWindow] = []
+
+    def make(location: Path) -> MainWindow:
+        w = MainWindow(str(location))
+        qtbot.addWidget(w)
+        windows.append(w)
+        with qtbot.waitSignal(w.schema_page.state_shown, timeout=LONG_MS):
+            w.show()
+        return w
+
+    yield make
+    for w in windows:
+        w.confirm = lambda title, text: True
+        w.close()
+        assert not w.engine.running, "the engine thread is still running after the window closed"
+
+
+@pytest.fixture
+def window(tmp_path: Path, prepared: tuple[Path, list[str]], open_window: Callable[[Path], MainWindow]) -> MainWindow:
     location = tmp_path / "catalog"
     shutil.copytree(prepared[0], location)
-    w = MainWindow(str(location))
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.schema_page.state_shown, timeout=LONG_MS):
-        w.show()
-    yield w
-    w.confirm = lambda title, text: True
-    w.close()
-    assert not w.engine.running, "the engine thread is still running after the window closed"
+    return open_window(location)
 
 
 def _change(qtbot: Any, w: MainWindow, start: Any) -> Any:
@@ -297,6 +310,33 @@ def test_benchmark_runs_shows_results_plots_and_saves(qtbot: Any, window: MainWi
     with qtbot.waitSignal(w.engine.busy_changed, timeout=LONG_MS, check_params_cb=lambda busy: not busy):
         page.save(str(as_csv))
     assert "p99_ms" in as_csv.read_text()
+
+
+def test_benchmark_of_an_indexed_catalog_plots_recall_against_effort(
+    qtbot: Any, tmp_path: Path, prepared: tuple[Path, list[str]], open_window: Callable[[Path], MainWindow]
+) -> None:
+    location = tmp_path / "indexed"
+    shutil.copytree(prepared[0], location)
+    catalog = Catalog.open(str(location))
+    catalog.dataset().create_index("vec_kmer", index_type="IVF_PQ", num_partitions=2, num_sub_vectors=16,
+                                   metric="cosine")
+    w = open_window(location)
+    page = w.benchmark_page
+    page.source_combo.setCurrentIndex(page.source_combo.findData("catalog"))
+    page.import_spin.setValue(100)
+    page.queries_spin.setValue(10)
+    with qtbot.waitSignal(page.result_shown, timeout=LONG_MS) as shown:
+        page.run()
+    r = shown.args[0].result
+    assert r.source == "catalog" and r.index and "PQ" in r.index and r.effort
+    curves = page.plots["effort"].getPlotItem().listDataItems()
+    assert sorted(c.name() for c in curves) == ["nprobes only", "refine ×10"]
+    # An earlier run, selected in the table, is shown again.
+    with qtbot.waitSignal(page.result_shown, timeout=LONG_MS):
+        page.run()
+    assert page.runs_table.rowCount() == 2
+    page.runs_table.selectRow(1)  # the older run
+    assert str(page.runs[0].started) in page.status_label.text()
 
 
 def test_benchmark_cancel(qtbot: Any, window: MainWindow) -> None:

@@ -12,6 +12,7 @@ effort (nprobes).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,8 @@ class BenchmarkPage(QWidget):
         runs_box = QGroupBox("Earlier runs in this catalog's folder")
         runs_layout = QVBoxLayout(runs_box)
         self.runs_table = _table(RUN_LABELS)
+        self.runs_table.setToolTip("Select a run to show its results and plots")
+        self.runs_table.itemSelectionChanged.connect(self._on_run_selected)
         runs_layout.addWidget(self.runs_table)
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -381,12 +384,20 @@ class BenchmarkPage(QWidget):
                 "#d62728", width=1, style=Qt.PenStyle.DashLine)))
         effort = self.plots["effort"]
         if r.effort:
-            probes = [float(e["nprobes"]) for e in r.effort]
-            recalls = [float(e["recall"]) for e in r.effort]
-            effort.plot(probes, recalls, pen=pg.mkPen("#4c78a8", width=2), symbol="o", symbolSize=6)
+            effort.addLegend(offset=(-10, -10))
+            # One curve per refine_factor (quantised indexes are also tried re-scoring 10·k candidates).
+            for refine, color in ((0, "#4c78a8"), (10, "#f58518")):
+                points = [e for e in r.effort if int(e.get("refine_factor", 0)) == refine]
+                if not points:
+                    continue
+                label = "nprobes only" if refine == 0 else f"refine ×{refine}"
+                effort.plot([float(e["nprobes"]) for e in points], [float(e["recall"]) for e in points],
+                            pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6, symbolBrush=color, name=label)
             effort.setLogMode(x=True, y=False)
-            effort.getPlotItem().setTitle("Recall against search effort", size="10pt")
+            effort.getPlotItem().setTitle(f"Recall against search effort ({html.escape(r.index or '')})",
+                                          size="10pt")
         else:
+            effort.setLogMode(x=False, y=False)
             effort.getPlotItem().setTitle("Recall against search effort: no ANN index", size="10pt")
             text = pg.TextItem("exact search (no index):\nrecall does not depend on effort", color="#666",
                                anchor=(0.5, 0.5))
@@ -418,6 +429,13 @@ class BenchmarkPage(QWidget):
                 t.setItem(i, c, _item(text, str(row.get("machine", ""))))
         t.resizeColumnsToContents()
         self.runs_shown.emit(self.runs)
+
+    def _on_run_selected(self) -> None:
+        rows = self.runs_table.selectionModel().selectedRows()
+        if rows:
+            run = list(reversed(self.runs))[rows[0].row()]
+            self.show_result(run)
+            self.status_label.setText(f"Showing the run of {run.started} (source: {run.source}, {run.rows:,} rows).")
 
     # ------------------------------------------------------------------ saving
     def choose_save(self) -> None:

@@ -13,6 +13,7 @@ effort (nprobes).
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -327,8 +328,9 @@ class BenchmarkPage(QWidget):
         p50, p95 = r.percentile(50), r.percentile(95)
         latency = f"p50 {p50:.2f} ms, p95 {p95:.2f} ms; " if p50 is not None and p95 is not None else ""
         index = f"index {r.index}" if r.index else "no ANN index (exact search)"
+        source = {"catalog": "the open catalog", "synthetic": "a synthetic catalog"}.get(r.source, r.source)
         self.details_label.setText(
-            f"{r.source} catalog of {r.rows:,} rows ({r.embedder}); {r.queries:,} queries, k = {r.k}; "
+            f"Measured {source} of {r.rows:,} rows ({r.embedder}); {r.queries:,} queries, k = {r.k}; "
             f"{latency}{index}; search: {r.search_method or 'n/a'}; "
             f"machine: {r.machine.get('cpus', '?')} CPUs, {r.machine.get('platform', '')}."
         )
@@ -394,10 +396,14 @@ class BenchmarkPage(QWidget):
                 effort.plot([float(e["nprobes"]) for e in points], [float(e["recall"]) for e in points],
                             pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6, symbolBrush=color, name=label)
             effort.setLogMode(x=True, y=False)
+            # In log mode tick positions are log10 values: label the settings tried, nothing else.
+            tried = sorted({int(e["nprobes"]) for e in r.effort})
+            effort.getPlotItem().getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in tried if n > 0], []])
             effort.getPlotItem().setTitle(f"Recall against search effort ({html.escape(r.index or '')})",
                                           size="10pt")
         else:
             effort.setLogMode(x=False, y=False)
+            effort.getPlotItem().getAxis("bottom").setTicks(None)
             effort.getPlotItem().setTitle("Recall against search effort: no ANN index", size="10pt")
             text = pg.TextItem("exact search (no index):\nrecall does not depend on effort", color="#666",
                                anchor=(0.5, 0.5))

@@ -114,6 +114,19 @@ def test_synthetic_fasta_is_deterministic_and_valid(tmp_path: Path) -> None:
     assert records == 300
 
 
+def test_generating_a_large_synthetic_file_can_be_cancelled(tmp_path: Path) -> None:
+    token = CancelToken()
+    seen: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p)
+        token.cancel()  # after the first block of 8,192 records
+
+    with pytest.raises(Cancelled):
+        write_synthetic_fasta(tmp_path / "big.faa", 1_000_000, progress=progress, cancel=token)
+    assert len(seen) == 1 and seen[0].done == 8192 and seen[0].total == 1_000_000
+
+
 def test_quantised_index_is_also_tried_with_refinement(tmp_path: Path) -> None:
     catalog = Catalog.open(tmp_path / "catalog")
     import_files(catalog, [DATA / "mmseqs2_QUERY.fasta", DATA / "families_small.faa"])

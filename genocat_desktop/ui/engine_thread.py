@@ -41,6 +41,9 @@ JobFunction = Callable[[Callable[[Any], None], Any], Any]
 #: Progress reports closer together than this are dropped (the last one of a job
 #: always gets through): a fast job must not flood the GUI's event queue.
 PROGRESS_INTERVAL_S = 0.05
+#: Kinds of job whose result is delivered even when cancel came too late to stop them: their
+#: result says what was written (an import's report, a committed schema change, a saved benchmark run).
+DELIVER_WHEN_CANCELLED = frozenset({"import", "schema-change", "benchmark"})
 
 
 class Job(QObject):
@@ -265,10 +268,11 @@ class EngineThread(QObject):
         if job is None:
             return
         job.result = result
-        if job.is_cancelled and job.kind != "import":
+        if job.is_cancelled and job.kind not in DELIVER_WHEN_CANCELLED:
             # The answer to a superseded search (or page, or alignment) arrived
             # anyway; showing it would overwrite the newer one. An import's
-            # report is always wanted: it says what was rolled back.
+            # report is always wanted: it says what was rolled back; so is a
+            # change that was committed before the cancel could stop it.
             self._end(job, "cancelled")
             job.cancelled.emit()
             return

@@ -28,22 +28,42 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FASTA_SUFFIXES",
+    "AnnotationPreview",
+    "BenchmarkOutcome",
     "CatalogSummary",
+    "Change",
     "FieldSpec",
     "ImportOutcome",
+    "SchemaState",
     "SearchOutcome",
     "Session",
+    "VersionView",
+    "add_field_job",
     "align_job",
+    "annotate_job",
+    "benchmark_job",
+    "benchmark_runs_job",
     "browse_job",
+    "check_name_job",
+    "drop_field_job",
     "export_browse_job",
     "export_hits_job",
     "export_rows_job",
     "fasta_files_in",
     "import_job",
     "open_catalog_job",
+    "plan_annotations_job",
     "read_query_file_job",
+    "rename_field_job",
+    "restore_job",
+    "save_benchmark_job",
+    "schema_state_job",
     "search_job",
+    "set_cells_job",
+    "set_values_job",
     "summary_job",
+    "update_field_job",
+    "version_view_job",
     "warm_up_job",
 ]
 
@@ -381,5 +401,296 @@ def read_query_file_job(path: str) -> Job:
         queries = read_queries(Path(path))
         text = "\n".join(f">{q.id}\n{q.sequence}" for q in queries)
         return text if len(text) <= MAX_QUERY_TEXT else path
+
+    return run
+
+
+# ====================================================================== schema page
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """What the schema page shows: every field (with value counts) and the versions."""
+
+    fields: list[Any]  # engine FieldSummary
+    versions: list[Any]  # engine VersionInfo, oldest first
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change made to the catalog: what it was, and the catalog as it is afterwards."""
+
+    message: str
+    summary: CatalogSummary
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """The catalog as of an older version: its fields and its first rows (read-only)."""
+
+    version: int
+    rows: pa.Table
+    total: int
+    fields: list[Any]
+
+
+def schema_state_job(session: Session) -> Job:
+    """List the fields (with how many rows hold a value) and the stored versions."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> SchemaState:
+        from genocat_desktop.engine import list_fields
+
+        version = session.catalog.refresh()
+        return SchemaState(list_fields(session.catalog), session.catalog.versions(), version)
+
+    return run
+
+
+def check_name_job(session: Session, name: str, exclude: str | None = None) -> Job:
+    """Check a new field name (raises the engine's ``SchemaError`` with the reason)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> str:
+        from genocat_desktop.engine import check_field_name
+
+        session.catalog.refresh()
+        return check_field_name(session.catalog, name, exclude=exclude)
+
+    return run
+
+
+def _change(session: Session, message: str) -> Change:
+    summary = session.summary()
+    return Change(message, summary, summary.version)
+
+
+def add_field_job(
+    session: Session,
+    name: str,
+    type: str,
+    *,
+    allowed: Sequence[str] | None = None,
+    default: str | None = None,
+    description: str = "",
+) -> Job:
+    """Add a user field (``default`` as text, parsed by the engine for the type)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import add_field
+
+        add_field(session.catalog, name, type, allowed=allowed, default=default or None, description=description,
+                  progress=progress, cancel=cancel)
+        return _change(session, f"Added the field {name!r} ({type})")
+
+    return run
+
+
+def rename_field_job(session: Session, old: str, new: str) -> Job:
+    """Rename a user field."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import rename_field
+
+        rename_field(session.catalog, old, new)
+        return _change(session, f"Renamed {old!r} to {new!r}")
+
+    return run
+
+
+def drop_field_job(session: Session, name: str) -> Job:
+    """Drop a user field (its values stay in older versions)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import drop_field
+
+        drop_field(session.catalog, name)
+        return _change(session, f"Dropped the field {name!r}")
+
+    return run
+
+
+def update_field_job(session: Session, name: str, *, description: str | None = None,
+                     allowed: Sequence[str] | None = None) -> Job:
+    """Change a user field's description or a category's allowed values."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import update_field
+
+        update_field(session.catalog, name, description=description, allowed=allowed)
+        return _change(session, f"Updated the field {name!r}")
+
+    return run
+
+
+def set_values_job(session: Session, name: str, value: str | None, hashes: Sequence[str]) -> Job:
+    """Give ``name`` one value (text, parsed for its type; empty clears) on the rows with these ``seq_hash``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import set_values
+
+        report = set_values(session.catalog, name, value, hashes=list(hashes), progress=progress, cancel=cancel)
+        return _change(session, report.message)
+
+    return run
+
+
+def set_cells_job(session: Session, name: str, values: dict[str, str | None]) -> Job:
+    """Give rows (by ``seq_hash``) each its own value of ``name`` (cells edited in the browser)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import set_cells
+
+        report = set_cells(session.catalog, name, values, progress=progress, cancel=cancel)
+        return _change(session, report.message)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationPreview:
+    """An engine ``AnnotationPlan`` and the spreadsheet columns left out (not user fields)."""
+
+    plan: Any
+    ignored: list[str]
+
+
+def _header(path: str) -> list[str]:
+    """The header row of a CSV/TSV, split the way the engine splits it (tab, ';' or ',')."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            first = fh.readline()
+    except OSError:
+        return []  # the engine says what is wrong with the file
+    if Path(path).suffix.lower() in (".tsv", ".tab") or first.count("\t") > first.count(","):
+        delimiter = "\t"
+    elif first.count(";") > first.count(","):
+        delimiter = ";"
+    else:
+        delimiter = ","
+    return [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+
+
+def plan_annotations_job(session: Session, path: str, key: str) -> Job:
+    """Read a CSV/TSV of annotations and work out what it would change (nothing is written).
+
+    Columns of the spreadsheet that are not user fields of the catalog (a
+    lab's sheet often has more) are left out and listed in the preview; when
+    none is a user field, the engine's message says which column to add.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> AnnotationPreview:
+        from genocat_desktop.engine import plan_annotations, user_fields
+
+        session.catalog.refresh()
+        header = [h for h in _header(path) if h and h != key]
+        fields = user_fields(session.catalog)
+        columns = [h for h in header if h in fields]
+        ignored = [h for h in header if h not in fields] if columns else []
+        plan = plan_annotations(session.catalog, path, key=key, columns=columns or None)
+        return AnnotationPreview(plan, ignored)
+
+    return run
+
+
+def annotate_job(session: Session, plan: Any) -> Job:
+    """Write an annotation plan as one version."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import annotate
+
+        report = annotate(session.catalog, plan, progress=progress, cancel=cancel)
+        return _change(session, report.message)
+
+    return run
+
+
+def version_view_job(session: Session, version: int, limit: int = 200) -> Job:
+    """The fields and first ``limit`` rows (without vectors) of the catalog as of ``version``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> VersionView:
+        from genocat_desktop.engine import list_fields
+
+        ds = session.catalog.dataset(version)
+        vectors = set(session.catalog.vector_columns())
+        columns = [n for n in ds.schema.names if n not in vectors]
+        rows = ds.to_table(columns=columns, limit=limit)
+        return VersionView(version, rows, ds.count_rows(), list_fields(session.catalog, counts=False, version=version))
+
+    return run
+
+
+def restore_job(session: Session, version: int) -> Job:
+    """Make ``version``'s content the latest version again."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        session.catalog.restore(version)
+        return _change(session, f"Restored version {version}")
+
+    return run
+
+
+# ====================================================================== benchmark page
+@dataclass(frozen=True, slots=True)
+class BenchmarkOutcome:
+    """A benchmark run, where it was saved, and the earlier runs saved next to it."""
+
+    result: Any  # engine BenchmarkResult
+    saved: str | None
+    earlier: list[Any]
+
+
+def benchmark_job(session: Session | None, *, size: int | None, queries: int, k: int,
+                  import_size: int = 10_000) -> Job:
+    """Run the benchmark on the open catalog (``size`` None) or a synthetic one of ``size`` rows.
+
+    The result is saved in the open catalog's ``benchmarks`` folder (when it is
+    a local folder) and returned with the runs saved there before.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> BenchmarkOutcome:
+        from genocat_desktop.engine import load_results, results_folder, run_benchmark, save_result
+
+        catalog = session.catalog if session is not None else None
+        result = run_benchmark(catalog, size=size, queries=queries, k=k, import_size=import_size,
+                               progress=progress, cancel=cancel)
+        folder = results_folder(catalog) if catalog is not None else None
+        if folder is None:
+            return BenchmarkOutcome(result, None, [])
+        earlier = load_results(folder)
+        saved = save_result(result, folder)
+        return BenchmarkOutcome(result, str(saved), earlier)
+
+    return run
+
+
+def benchmark_runs_job(session: Session) -> Job:
+    """The benchmark runs saved in the open catalog's folder, oldest first."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> list[Any]:
+        from genocat_desktop.engine import load_results, results_folder
+
+        folder = results_folder(session.catalog)
+        return load_results(folder) if folder is not None and folder.is_dir() else []
+
+    return run
+
+
+def save_benchmark_job(result: Any, path: str) -> Job:
+    """Save one run as JSON (everything) or CSV (its summary line), by the file's suffix."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> str:
+        import json
+
+        from genocat_desktop.engine import InputError, export_csv, results_table
+
+        suffix = Path(path).suffix.lower()
+        if suffix == ".json":
+            Path(path).write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+        elif suffix in (".csv", ".tsv", ".txt"):
+            export_csv(results_table([result]), path)
+        else:
+            raise InputError(f"cannot tell the format from {Path(path).name!r}; name it .json or .csv")
+        return path
 
     return run

@@ -1,4 +1,4 @@
-"""The main window: welcome page, search, results, catalog browser, import queue.
+"""The main window: welcome page, search, results, catalog browser, schema, benchmark, import queue.
 
 Every engine call goes through :class:`~genocat_desktop.ui.engine_thread.EngineThread`
 as a job from :mod:`genocat_desktop.ui.jobs`; slots here only read results
@@ -42,11 +42,13 @@ from PySide6.QtWidgets import (
 )
 
 from . import jobs
+from .benchmark_page import BenchmarkPage
 from .detail import DetailPane, ScoreHistogram, _mono
 from .engine_thread import EngineThread, Job
 from .errors import show_error
 from .filters import FilterEditor
 from .import_panel import ImportPanel, ImportReportDialog
+from .schema_page import SchemaPage, SetValueDialog
 from .settings import add_recent, recent_catalogs, settings
 from .table_view import ArrowTableView
 
@@ -208,6 +210,14 @@ class MainWindow(QMainWindow):
         self.act_cancel = action("&Cancel job", self.cancel_current, "Esc", "Cancel the running job")
         self.act_browse = action("&Browse catalog", lambda: self.tabs.setCurrentIndex(1), "Ctrl+B",
                                  "Page through every row of the catalog")
+        self.act_schema = action("Sc&hema and history", lambda: self.tabs.setCurrentIndex(2), "Ctrl+Shift+H",
+                                 "Add, rename and drop user fields; the catalog's versions")
+        self.act_benchmark = action("Bench&mark", lambda: self.tabs.setCurrentIndex(3), None,
+                                    "Measure the catalog against the design targets")
+        self.act_set_value = action("Set &value for selected rows…", self.set_value_for_selected, "Ctrl+Shift+V",
+                                    "Give a user field one value on the rows selected in the browser")
+        self.act_annotate = action("&Annotate from CSV/TSV…", lambda: self.schema_page.choose_annotations(), None,
+                                   "Fill user fields from a spreadsheet keyed by accession, id or seq_hash")
         self.act_about = action("&About GenoCat", self._about)
 
     def _build_ui(self) -> None:
@@ -224,6 +234,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_quit)
         search_menu = menu.addMenu("&Search")
         search_menu.addActions([self.act_find, self.act_search, self.act_open_query, self.act_browse, self.act_cancel])
+        catalog_menu = menu.addMenu("&Catalog")
+        catalog_menu.addActions([self.act_schema, self.act_set_value, self.act_annotate])
+        catalog_menu.addSeparator()
+        catalog_menu.addAction(self.act_benchmark)
         self.view_menu = menu.addMenu("&View")
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.act_about)
@@ -237,6 +251,14 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_search_tab(), "Search")
         self.tabs.addTab(self._build_browse_tab(), "Browse catalog")
+        self.schema_page = SchemaPage(self.engine, self._job_error)
+        self.schema_page.changed.connect(self._on_catalog_changed)
+        self.schema_page.state_shown.connect(self._on_schema_state)
+        self.tabs.addTab(self.schema_page, "Schema")
+        self.tabs.setTabToolTip(2, "Fields, user-field editing, annotations and history (Ctrl+Shift+H)")
+        self.benchmark_page = BenchmarkPage(self.engine, self._job_error)
+        self.tabs.addTab(self.benchmark_page, "Benchmark")
+        self.tabs.setTabToolTip(3, "Measure import, search latency, recall and export against the targets")
         self.tabs.currentChanged.connect(self._on_tab)
         for w in (self.loading, self.welcome, self.tabs):
             self.stack.addWidget(w)
@@ -406,6 +428,10 @@ class MainWindow(QMainWindow):
         self.next_button = QPushButton("Next ▶")
         self.next_button.clicked.connect(lambda: self.load_page(self._page_offset() + PAGE_SIZE))
         self.page_label = QLabel("")
+        self.set_value_button = QPushButton("Set value…")
+        self.set_value_button.setToolTip("Give a user field one value on the selected rows (Ctrl+Shift+V); "
+                                         "double-click a user field's cell to edit it")
+        self.set_value_button.clicked.connect(self.set_value_for_selected)
         self.browse_export = QPushButton("Export…")
         self.browse_export.setToolTip("Export every matching row (Ctrl+E) or the selected rows (Ctrl+Shift+E)")
         self.browse_export.clicked.connect(lambda: self.export_dialog())
@@ -415,6 +441,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.page_label)
         top.addWidget(self.prev_button)
         top.addWidget(self.next_button)
+        top.addWidget(self.set_value_button)
         top.addWidget(self.browse_export)
         v.addLayout(top)
         self.browse_filters = FilterEditor()
@@ -424,6 +451,8 @@ class MainWindow(QMainWindow):
         self.browse_table.source.sort_requested.connect(self._on_browse_sort)
         self.browse_table.current_row_changed.connect(self._on_browse_selected)
         self.browse_table.find_similar.connect(self.find_similar)
+        self.browse_table.row_actions.append(self.act_set_value)
+        self.browse_table.source.cell_edited.connect(self._on_cell_edited)
         self.browse_detail = DetailPane()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.browse_table)
@@ -477,6 +506,8 @@ class MainWindow(QMainWindow):
         self._warmed = False
         self.session = None
         self.summary = None
+        self.schema_page.set_session(None)
+        self.benchmark_page.set_session(None)
         self.stack.setCurrentWidget(self.loading)
         self.catalog_label.setText("Opening the catalog…")
         job = self.engine.submit("open", "Opening the catalog", jobs.open_catalog_job(location))
@@ -488,6 +519,8 @@ class MainWindow(QMainWindow):
         self.session, summary = result
         add_recent(summary.location)
         self._apply_summary(summary)
+        self.schema_page.set_session(self.session)
+        self.benchmark_page.set_session(self.session)
         self.catalog_opened.emit(summary)
         if not self._warmed:
             self._warmed = True
@@ -740,6 +773,52 @@ class MainWindow(QMainWindow):
     def _on_tab(self, index: int) -> None:
         if index == 1 and self.page is None and self.session is not None:
             self.load_page(0)
+        state = self.schema_page.state
+        if index == 2 and self.session is not None and self.summary is not None and (
+            state is None or state.version != self.summary.version
+        ):
+            self.schema_page.refresh()
+
+    # ================================================================== schema edits
+    def _on_catalog_changed(self, change: jobs.Change) -> None:
+        """A schema page job changed the catalog: show its new summary (and reload the browser's page)."""
+        if not self._closing:
+            self.statusBar().showMessage(change.message, 8000)
+            self._apply_summary(change.summary)
+
+    def _on_schema_state(self, state: jobs.SchemaState) -> None:
+        self.browse_table.source.editable = {f.name for f in state.fields if f.kind == "user"}
+
+    def selected_hashes(self) -> list[str]:
+        """``seq_hash`` of the rows selected in the browser."""
+        rows = self.browse_table.source_rows()
+        if not rows or "seq_hash" not in self.browse_table.source.column_names:
+            return []
+        return [str(self.browse_table.source.value(r, "seq_hash")) for r in rows]
+
+    def set_value_for_selected(self) -> None:
+        """Set value for selected rows… (the browser's selection; a dialog chooses field and value)."""
+        if self.session is None:
+            return
+        hashes = self.selected_hashes()
+        if not hashes:
+            self.tabs.setCurrentIndex(1)
+            self.statusBar().showMessage("Select rows in the catalog browser first.", 5000)
+            return
+        fields = self.schema_page.user_fields
+        if not fields:
+            self.statusBar().showMessage("The catalog has no user field yet: add one on the Schema tab.", 6000)
+            return
+        dialog = SetValueDialog(fields, len(hashes), self)
+        if dialog.exec() == SetValueDialog.DialogCode.Accepted:
+            name, value = dialog.values()
+            self.schema_page.set_values(name, value, hashes)
+
+    def _on_cell_edited(self, row: int, name: str, text: str) -> None:
+        if "seq_hash" not in self.browse_table.source.column_names:
+            return
+        seq_hash = str(self.browse_table.source.value(row, "seq_hash"))
+        self.schema_page.set_cells(name, {seq_hash: text.strip() or None})
 
     def _page_offset(self) -> int:
         return int(self.page.offset) if self.page is not None else 0
@@ -851,7 +930,7 @@ class MainWindow(QMainWindow):
         self.job_label.setText(job.title + "…")
         self.job_bar.setRange(0, 0)
         self.job_bar.setVisible(job.kind not in ("align",))
-        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse"))
+        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse", "benchmark", "schema-change"))
         job.progress.connect(self._on_job_progress)
 
     def _on_job_progress(self, p: Any) -> None:
@@ -879,7 +958,7 @@ class MainWindow(QMainWindow):
             self, "About GenoCat",
             f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
             "<p>Shortcuts: Ctrl+I import · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
-            "Ctrl+B browse · Esc cancel · Ctrl+Q quit</p>",
+            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+V set value · Esc cancel · Ctrl+Q quit</p>",
         )
 
     # ================================================================== closing

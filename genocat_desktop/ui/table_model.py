@@ -46,15 +46,22 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ArrowTableModel(QAbstractTableModel):
-    """Read-only rows of an Arrow table.
+    """Rows of an Arrow table; read-only except the columns named in :attr:`editable`.
+
+    An edited cell is not written into the table: the model emits
+    ``cell_edited`` and the owner saves the value with an engine job, then
+    shows the rows again (the catalog is the only copy of the truth).
 
     Signals
     -------
     sort_requested(str, bool)
         With ``server_sort``: the column name and descending, when a header is clicked.
+    cell_edited(int, str, str)
+        View row, column name and the text typed into an editable cell.
     """
 
     sort_requested = Signal(str, bool)
+    cell_edited = Signal(int, str, str)
 
     def __init__(self, parent: Any = None, *, server_sort: bool = False) -> None:
         super().__init__(parent)
@@ -67,6 +74,8 @@ class ArrowTableModel(QAbstractTableModel):
         self._docs: dict[str, str] = {}
         self.sort_column: str | None = None
         self.sort_descending = False
+        #: Columns whose cells can be edited (user fields, in the catalog browser).
+        self.editable: set[str] = set()
 
     # ------------------------------------------------------------------ data in
     def set_table(self, table: pa.Table | None, docs: dict[str, str] | None = None) -> None:
@@ -147,7 +156,28 @@ class ArrowTableModel(QAbstractTableModel):
             return text if len(text) > 40 else None
         if role == SORT_ROLE:
             return arr[self.table_row(index.row())].as_py()
+        if role == Qt.ItemDataRole.EditRole:
+            value = arr[self.table_row(index.row())].as_py()
+            return "" if value is None else str(value)
         return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and self._names[index.column()] in self.editable:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        name = self._names[index.column()]
+        if name not in self.editable:
+            return False
+        text = "" if value is None else str(value)
+        if text == self.data(index, Qt.ItemDataRole.EditRole):
+            return False
+        self.cell_edited.emit(index.row(), name, text)
+        return False  # saved by an engine job; the page is shown again afterwards
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._names):

@@ -64,6 +64,8 @@ class ArrowTableView(QTableView):
         copy.triggered.connect(self.copy_selection)
         self.addAction(copy)
         self._settings_loaded = False
+        #: Extra actions offered on right-clicking rows (the browser's "Set value…").
+        self.row_actions: list[QAction] = []
 
     # ------------------------------------------------------------------ content
     def set_table(self, table: Any, docs: dict[str, str] | None = None) -> None:
@@ -178,6 +180,8 @@ class ArrowTableView(QTableView):
             similar.setToolTip("Search the catalog with this row's sequence")
             ident, seq = str(self.source.value(row, "id")), str(self.source.value(row, "sequence"))
             similar.triggered.connect(lambda: self.find_similar.emit(ident, seq))
+        for action in self.row_actions:
+            menu.addAction(action)
         menu.addSeparator()
         menu.addMenu(self.column_menu(menu))
         menu.exec(self.viewport().mapToGlobal(pos))

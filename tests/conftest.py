@@ -80,3 +80,22 @@ def shared_file() -> Callable[[str], Path]:
 def tmp_catalog_path(tmp_path: Path) -> Path:
     """A not-yet-existing catalog location inside the test's temporary folder."""
     return tmp_path / "catalog"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; return whether it held.
+
+    For waiting on things outside Qt (a server accepting connections, a file
+    written by another process), like ``qtbot.waitUntil``: it returns as soon
+    as the condition holds, and the interval only paces the checks.
+    """
+    import time as _time
+
+    deadline = _time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        if condition():
+            return True
+        if _time.monotonic() >= deadline:
+            return False
+        pause.wait(interval)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_until
 
 from genocat_desktop.engine import CancelToken, Catalog, Progress, StorageError, import_files
 from genocat_desktop.engine.distributed import (
@@ -251,12 +252,13 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     proc = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def accepts() -> bool:
         with contextlib.suppress(OSError):
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        time.sleep(0.05)
+            return True
+        return False
+
+    wait_until(accepts, 20)
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_")}
     # Nothing may fall back to a real profile (as tests/test_s3.py does).
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.environ["AWS_CONFIG_FILE"] = os.devnull

@@ -18,12 +18,12 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 from genocat_desktop import __version__
 
@@ -199,9 +199,7 @@ def test_double_click_on_a_fasta_file_starts_genocat(tmp_path: Path, fake_bundle
     opened = Path(env["HOME"]) / ".local/lib/genocat/opened.txt"
     for path in (plain, packed):
         subprocess.run(["gio", "open", str(path)], env=env, check=True, capture_output=True, timeout=60)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not opened.exists() or len(opened.read_text().splitlines()) < 2):
-        time.sleep(0.1)
+    wait_until(lambda: opened.exists() and len(opened.read_text().splitlines()) >= 2, 30)
     assert sorted(opened.read_text().splitlines()) == sorted([str(plain), str(packed)])
 
 

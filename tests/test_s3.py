@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_until
 
 from genocat_desktop.engine import (
     BucketNotFoundError,
@@ -56,14 +57,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError):
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    return False
+
+
 def _wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"moto_server did not start on port {port}")
+    if not wait_until(lambda: _accepts(port), timeout):
+        raise RuntimeError(f"moto_server did not start on port {port}")
 
 
 class S3Server:

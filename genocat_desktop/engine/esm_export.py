@@ -166,6 +166,49 @@ def _cfg_value(cfg: Any, key: str) -> Any:
     return getattr(cfg, key, None)
 
 
+def _load_hf_folder(path: Path) -> Any:
+    """Build ``EsmModel`` from a Hugging Face folder's own files (config + weights).
+
+    Read directly rather than through the hub loader, so nothing can ever be
+    fetched over the network: ``config.json`` and ``model.safetensors`` (or
+    its shards, or ``pytorch_model.bin``). Weights saved from
+    ``EsmForMaskedLM`` carry an ``esm.`` prefix; heads are ignored.
+    """
+    import torch
+    from transformers import EsmConfig, EsmModel
+
+    config = EsmConfig.from_json_file(str(path / "config.json"))
+    config._attn_implementation = "eager"
+    files = sorted(path.glob("model*.safetensors"))
+    state: dict[str, Any] = {}
+    if files:
+        from safetensors.torch import load_file
+
+        for f in files:
+            state.update(load_file(str(f)))
+    elif (path / "pytorch_model.bin").is_file():
+        state = torch.load(str(path / "pytorch_model.bin"), map_location="cpu", weights_only=True)
+    else:
+        raise ValueError("no weights (model.safetensors or pytorch_model.bin) in the folder")
+    # transformers writes LayerNorm parameters under their legacy names (gamma/beta).
+    renames = {".LayerNorm.gamma": ".LayerNorm.weight", ".LayerNorm.beta": ".LayerNorm.bias",
+               "layer_norm.gamma": "layer_norm.weight", "layer_norm.beta": "layer_norm.bias"}
+    fixed: dict[str, Any] = {}
+    for key, value in state.items():
+        key = key.removeprefix("esm.")
+        for old, new in renames.items():
+            if key.endswith(old):
+                key = key[: -len(old)] + new
+        fixed[key] = value
+    state = fixed
+    model = EsmModel(config, add_pooling_layer=False)
+    missing, _unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("inv_freq") and not k.startswith("contact_head")]
+    if missing:
+        raise ValueError(f"the weights do not fit ESM-2 (missing {missing[:3]})")
+    return model.float()
+
+
 def _fair_esm_to_hf(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Map a fair-esm ESM-2 state dict to ``transformers.EsmModel`` names; return (state, config kwargs)."""
     state = data.get("model", data)
@@ -273,7 +316,6 @@ def load_checkpoint(checkpoint: str | os.PathLike[str]) -> tuple[Any, dict[str, 
     InputError
         If the path is not an ESM-2 checkpoint.
     """
-    import torch
     import transformers
     from transformers import EsmModel
 
@@ -287,12 +329,8 @@ def load_checkpoint(checkpoint: str | os.PathLike[str]) -> tuple[Any, dict[str, 
         if vocab.is_file() and tuple(vocab.read_text().split()) != ESM2_TOKENS:
             raise InputError(f"{path.name}: the vocabulary is not the ESM-2 alphabet")
         try:
-            # A local folder only: local_files_only makes sure nothing is ever fetched from a hub.
-            model = EsmModel.from_pretrained(
-                str(path), local_files_only=True, attn_implementation="eager", add_pooling_layer=False,
-                dtype=torch.float32,
-            )
-        except (OSError, ValueError) as exc:
+            model = _load_hf_folder(path)
+        except (OSError, ValueError, RuntimeError) as exc:
             raise InputError(f"cannot load the model folder {path}: {str(exc).splitlines()[0]}") from None
         kind = "huggingface"
     elif path.is_file():

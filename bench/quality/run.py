@@ -9,7 +9,9 @@ family. Figures per system:
 * time per query (search wall time / queries) and database build time, both
   measured in this run on this machine.
 
-Run: ``python -m bench.quality.run [--data FAMILIES.faa]``
+Run: ``python -m bench.quality.run [--data FAMILIES.faa] [--esm MODEL.onnx ...]``
+(each ``--esm`` file, an ESM-2 model exported with ``genocat model export``,
+adds two systems: its embedding alone and with alignment re-ranking).
 (the Debian packages ``mmseqs2 ncbi-blast+ diamond-aligner hmmer`` must be
 installed; a missing tool is reported, not fatal). Writes
 ``bench/out/quality.json``, ``bench/out/quality.md`` and ``bench/out/quality.png``.
@@ -85,7 +87,7 @@ def tabular_ranking(path: Path, query_col: int = 0, target_col: int = 1, score_c
 
 
 def genocat(
-    records: list[tuple[str, str]], fasta: Path, work: Path, align: bool
+    records: list[tuple[str, str]], fasta: Path, work: Path, align: bool, esm: Path | None = None
 ) -> tuple[Ranking, float, float]:
     import lance  # noqa: F401  (imported before timing: the build time is the import, not Python start-up)
 
@@ -94,12 +96,21 @@ def genocat(
     started = time.perf_counter()
     catalog = Catalog.open(work / f"catalog-{'align' if align else 'plain'}")
     import_files(catalog, [fasta])
+    column = None
+    if esm is not None:
+        from genocat_desktop.engine import add_embedding
+        from genocat_desktop.engine.models import add_model
+
+        # A private model folder: the user's installed models are left alone.
+        os.environ["GENOCAT_MODELS"] = str(work / "models")
+        model = add_model(esm, replace=True)
+        column = add_embedding(catalog, "esm", {"model": model.name}).column
     build = time.perf_counter() - started
     searcher = Searcher(catalog)
     searcher.warm()
     queries = [Query(i, s.upper()) for i, s in records]
     started = time.perf_counter()
-    results = searcher.search_many(queries, k=TOP + 1, align=align, candidates=200)
+    results = searcher.search_many(queries, k=TOP + 1, align=align, candidates=200, column=column)
     seconds = time.perf_counter() - started
     ranking = {r.query.id: r.hits.column("id").to_pylist() for r in results}
     return ranking, build, seconds
@@ -148,12 +159,22 @@ def phmmer(fasta: Path, work: Path) -> tuple[Ranking, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--esm", type=Path, action="append", default=[], metavar="MODEL.onnx",
+                        help="an ESM-2 ONNX model to compare too (repeatable)")
     args = parser.parse_args()
     records = read_fasta(args.data)
     fasta_clean = None
     systems: list[tuple[str, str | None, Callable[[Path, Path], tuple[Ranking, float, float]]]] = [
         ("GenoCat k-mer", None, lambda f, w: genocat(records, f, w, False)),
         ("GenoCat k-mer + alignment re-rank", None, lambda f, w: genocat(records, f, w, True)),
+        *[
+            system
+            for model in args.esm
+            for system in (
+                (f"GenoCat ESM {model.stem}", None, lambda f, w, m=model: genocat(records, f, w, False, m)),
+                (f"GenoCat ESM {model.stem} + re-rank", None, lambda f, w, m=model: genocat(records, f, w, True, m)),
+            )
+        ],
         ("MMseqs2 (-s 7.5)", "mmseqs", mmseqs),
         ("BLAST+ blastp", "blastp", blast),
         ("DIAMOND --sensitive", "diamond", diamond),
@@ -168,7 +189,7 @@ def main() -> None:
             if tool and shutil.which(tool) is None:
                 rows.append({"system": name, "missing": tool})
                 continue
-            work = work_root / name.split()[0].lower().replace("+", "")
+            work = work_root / "".join(c if c.isalnum() else "-" for c in name.lower())
             work.mkdir(exist_ok=True)
             ranking, build, seconds = fn(fasta_clean, work)
             m = metrics(records, ranking)

@@ -408,7 +408,9 @@ def _embedder(record: dict[str, Any]) -> embedders.Embedder:
 
 def _write_part(task: _WriteTask) -> _WriteResult:
     """Pass 2 over one part: build the new rows and write them as uncommitted fragments."""
-    import lance
+    # The submodule by name: in a fresh Ray worker `import lance` alone left
+    # `lance.fragment` unset ("module 'lance' has no attribute 'fragment'", CI run).
+    import lance.fragment
 
     started = time.perf_counter()
     part = task.part

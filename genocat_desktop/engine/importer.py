@@ -333,7 +333,7 @@ class _FragmentWriter:
         self._inflight: Future[list[Any]] | None = None
 
     def _write_now(self, table: pa.Table) -> list[Any]:
-        import lance
+        import lance.fragment  # the submodule by name (see distributed._write_part)
 
         try:
             frags: list[Any] = lance.fragment.write_fragments(

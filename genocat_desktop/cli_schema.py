@@ -258,15 +258,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             writer.writerow(result.row())
     print(f"GenoCat benchmark: {result.catalog}, {result.rows:,} rows, {result.queries} queries, k={result.k}, "
           f"search {result.search_method}")
+    from .engine.benchmark import format_measure
+
     before = {c.name: c.value for c in previous.checks} if previous else {}
     header = f"{'MEASURE':<30} {'VALUE':>12} {'TARGET':>12}  RESULT"
     print(header + (f"   PREVIOUS ({previous.started})" if previous else ""))
     for c in result.checks:
-        value = "-" if c.value is None else _fmt(c.value, c.unit)
-        target = ("≥ " if c.higher_is_better else "< ") + _fmt(c.target, c.unit)
+        value = "-" if c.value is None else format_measure(c.value, c.unit)
+        target = ("≥ " if c.higher_is_better else "< ") + format_measure(c.target, c.unit)
         verdict = {True: "pass", False: "FAIL", None: "-"}[c.passed]
         old = before.get(c.name)
-        print(f"{c.label:<30} {value:>12} {target:>12}  {verdict:<6}" + (f"   {_fmt(old, c.unit)}" if old else ""))
+        earlier = f"   {format_measure(old, c.unit)}" if old else ""
+        print(f"{c.label:<30} {value:>12} {target:>12}  {verdict:<6}{earlier}")
     p50, p95 = result.percentile(50), result.percentile(95)
     if p50 is not None and p95 is not None:
         print(f"search latency p50 {p50:.2f} ms, p95 {p95:.2f} ms; import {result.import_rows:,} sequences in "
@@ -280,14 +283,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fmt(value: float, unit: str) -> str:
-    if unit == "seq/s":
-        return f"{value:,.0f} seq/s"
-    if unit == "ms":
-        return f"{value:.2f} ms"
-    if unit == "s":
-        return f"{value:.3f} s"
-    return f"{value:.3f}"
 
 
 def _cancellable(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -60,6 +60,7 @@ __all__ = [
     "BenchmarkResult",
     "Check",
     "Targets",
+    "format_measure",
     "load_results",
     "results_folder",
     "results_table",
@@ -605,3 +606,16 @@ def results_table(results: Sequence[BenchmarkResult]) -> pa.Table:
     """One row per run (the columns of ``runs.csv``), for the comparison table."""
     rows = [r.row() for r in results]
     return pa.table({c: [row[c] for row in rows] for c in _CSV_COLUMNS})
+
+
+def format_measure(value: float | None, unit: str) -> str:
+    """A measured value with its unit, as the CLI and the benchmark page show it."""
+    if value is None:
+        return "not measured"
+    if unit == "seq/s":
+        return f"{value:,.0f} seq/s"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    if unit == "s":
+        return f"{value:.3f} s"
+    return f"{value:.3f}"

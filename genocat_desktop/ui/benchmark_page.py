@@ -53,16 +53,6 @@ RUN_LABELS = ("Started", "Source", "Rows", "Queries", "k", "Import seq/s", "p50 
               "All targets")
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "not measured"
-    if unit == "seq/s":
-        return f"{value:,.0f} seq/s"
-    if unit == "ms":
-        return f"{value:.2f} ms"
-    if unit == "s":
-        return f"{value:.3f} s"
-    return f"{value:.3f}"
 
 
 def _item(text: str, tip: str = "") -> QTableWidgetItem:
@@ -307,12 +297,14 @@ class BenchmarkPage(QWidget):
     # ------------------------------------------------------------------ showing
     def show_result(self, r: Any) -> None:
         """Fill the results table and the plots from an engine ``BenchmarkResult``."""
+        from ..engine.benchmark import format_measure  # the engine module only once a result exists
+
         checks = r.checks
         t = self.results_table
         t.setRowCount(len(checks))
         for i, c in enumerate(checks):
             op = "≥" if c.higher_is_better else "<"
-            target = _fmt(c.target, c.unit).replace("not measured", "")
+            target = format_measure(c.target, c.unit).replace("not measured", "")
             passed = c.passed
             verdict = "not measured" if passed is None else ("PASS" if passed else "FAIL")
             result = _item(verdict)
@@ -321,7 +313,7 @@ class BenchmarkPage(QWidget):
                 font = result.font()
                 font.setBold(True)
                 result.setFont(font)
-            for col, item in enumerate((_item(c.label), _item(_fmt(c.value, c.unit)), _item(f"{op} {target}"),
+            for col, item in enumerate((_item(c.label), _item(format_measure(c.value, c.unit)), _item(f"{op} {target}"),
                                         result)):
                 t.setItem(i, col, item)
         t.resizeColumnsToContents()

@@ -268,8 +268,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         target = ("≥ " if c.higher_is_better else "< ") + format_measure(c.target, c.unit)
         verdict = {True: "pass", False: "FAIL", None: "-"}[c.passed]
         old = before.get(c.name)
-        earlier = f"   {format_measure(old, c.unit)}" if old else ""
-        print(f"{c.label:<30} {value:>12} {target:>12}  {verdict:<6}{earlier}")
+        previous_text = f"   {format_measure(old, c.unit)}" if old else ""
+        print(f"{c.label:<30} {value:>12} {target:>12}  {verdict:<6}{previous_text}")
     p50, p95 = result.percentile(50), result.percentile(95)
     if p50 is not None and p95 is not None:
         print(f"search latency p50 {p50:.2f} ms, p95 {p95:.2f} ms; import {result.import_rows:,} sequences in "

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -405,6 +405,21 @@ def test_engine_thread_reports_errors_and_stops(qtbot: Any) -> None:
     assert not engine.running
 
 
+def test_engine_thread_runs_jobs_without_the_cyclic_collector(qtbot: Any) -> None:
+    import gc
+
+    engine = EngineThread()
+    try:
+        job = engine.submit("x", "gc state", lambda p, c: gc.isenabled())
+        with qtbot.waitSignal(job.finished, timeout=LONG_MS) as done:
+            pass
+        assert done.args == [False]
+        qtbot.waitUntil(lambda: not engine.is_busy(), timeout=LONG_MS)
+        assert gc.isenabled()
+    finally:
+        assert engine.shutdown(timeout_ms=LONG_MS)
+
+
 def test_unhandled_exceptions_open_an_error_dialog(qtbot: Any) -> None:
     install_excepthook()
     try:
@@ -456,3 +471,28 @@ def test_cli_without_a_command_starts_the_gui(monkeypatch: pytest.MonkeyPatch) -
     assert cli.main(["--catalog", "/tmp/x", "a.fasta"]) == 0
     assert calls[0] == (None, []) and calls[1][0] == "/tmp/x" and calls[1][1][0].endswith("a.fasta")
     assert cli._gui_files(["import", "a.fa"]) is None and cli._gui_files(["--help"]) is None
+
+
+def test_table_model_cells_follow_sorting_and_new_tables(qtbot: Any) -> None:
+    import pyarrow as pa
+
+    from genocat_desktop.ui.table_model import ArrowTableModel
+
+    model = ArrowTableModel()
+    model.set_table(pa.table({"id": ["b", "a", "c"], "score": [0.5, 0.9, 0.1], "note": ["x", None, "z"]}))
+    display, align = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole
+    assert [model.data(model.index(r, 0), display) for r in range(3)] == ["b", "a", "c"]
+    assert model.data(model.index(0, 1), display) == "0.500"
+    assert model.data(model.index(1, 2), display) == ""
+    assert model.data(model.index(0, 1), align) == int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None
+    assert model.data(QModelIndex(), display) is None
+    model.sort(1, Qt.SortOrder.DescendingOrder)  # cells already shown must move with their rows
+    assert [model.data(model.index(r, 0), display) for r in range(3)] == ["a", "b", "c"]
+    assert model.value(0, "score") == 0.9 and model.row_dict(2)["note"] == "z"
+    model.editable = {"note"}
+    assert model.flags(model.index(0, 2)) & Qt.ItemFlag.ItemIsEditable
+    assert not model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsEditable
+    model.set_table(pa.table({"id": ["q"], "score": [0.25]}))  # a new table: nothing from the old one shows
+    assert model.rowCount() == 1 and model.data(model.index(0, 0), display) == "q"
+    assert model.data(model.index(0, 1), display) == "0.250"

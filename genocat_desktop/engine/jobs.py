@@ -9,14 +9,16 @@ CLI's progress bars are both just callers.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import Cancelled
 
-__all__ = ["CancelToken", "Progress", "ProgressCallback", "RateMeter", "no_progress"]
+__all__ = ["CancelToken", "Progress", "ProgressCallback", "RateMeter", "gc_paused", "no_progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +162,36 @@ class RateMeter:
     def elapsed(self) -> float:
         """Seconds since the meter was created."""
         return time.perf_counter() - self._t0
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Suspend Python's cyclic garbage collector while a job runs (nestable, thread-safe).
+
+    Why: a full collection walks every container object in the process while
+    holding the GIL. With Arrow, Lance, Qt and pyqtgraph loaded plus a batch of
+    parsed records, one pass took 100-400 ms, and it runs in whichever thread
+    happens to allocate: the desktop window froze for that long during an
+    import (measured: longest GIL gap 388 ms with the collector on, 35 ms with
+    it off, for the same 100k-record import). The jobs free their temporaries
+    by reference counting and build no reference cycles, so nothing piles up;
+    the collector is switched back on when the last paused job ends.
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()

@@ -109,6 +109,7 @@ class _Worker(QObject):
         # The engine is imported here, on the engine thread, the first time a
         # job runs: the window never waits for pyarrow/lance to load.
         from genocat_desktop.engine import Cancelled, CancelToken, GenoCatError
+        from genocat_desktop.engine.jobs import gc_paused
 
         token = CancelToken(event)
         last = [0.0]
@@ -122,7 +123,9 @@ class _Worker(QObject):
 
         try:
             token.raise_if_cancelled()
-            result = fn(report, token)
+            # No cyclic-GC pass during a job: one pass over a big heap holds the GIL and freezes the window.
+            with gc_paused():
+                result = fn(report, token)
         except Cancelled:
             self.cancelled.emit(job_id)
         except GenoCatError as exc:

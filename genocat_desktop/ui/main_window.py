@@ -9,6 +9,7 @@ engine thread behind it (the status bar says "Opening catalog…").
 from __future__ import annotations
 
 import contextlib
+import gc
 import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -528,6 +529,9 @@ class MainWindow(QMainWindow):
             # With pyqtgraph imported, building the (empty) plot costs ~40 ms: do it now,
             # while the user reads the window, rather than inside the first search's results.
             warm.finished.connect(lambda _: self.histogram.prepare())
+            # Everything loaded so far (Qt, Arrow, Lance, pyqtgraph: ~10^6 objects) lives as long as the app:
+            # frozen out of the collector, a later collection walks only new objects and stays short.
+            warm.finished.connect(lambda _: gc.freeze())
         if self._pending_files:
             files, self._pending_files = self._pending_files, []
             self.import_paths(files)

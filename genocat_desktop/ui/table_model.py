@@ -44,6 +44,17 @@ COLUMN_LABELS = {
 MAX_CELL = 120
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
+# Plain ints and precomputed answers for ArrowTableModel.data(), which runs for every painted cell.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ANSWERED = frozenset({_DISPLAY, _ALIGNMENT, _TOOLTIP, int(SORT_ROLE), int(Qt.ItemDataRole.EditRole)})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
+_EDITABLE_FLAGS = _FLAGS | Qt.ItemFlag.ItemIsEditable
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+
 
 class ArrowTableModel(QAbstractTableModel):
     """Rows of an Arrow table; read-only except the columns named in :attr:`editable`.
@@ -70,6 +81,11 @@ class ArrowTableModel(QAbstractTableModel):
         self._names: list[str] = []
         self._arrays: list[Any] = []
         self._order: np.ndarray | None = None  # view row -> table row
+        self._rows = 0
+        #: Per column: its values as Python objects, converted on first use (None until then).
+        self._values: list[list[Any] | None] = []
+        #: Display text per (view row, column), made once; cleared whenever rows move.
+        self._shown: dict[tuple[int, int], str] = {}
         self._numeric: list[bool] = []
         self._docs: dict[str, str] = {}
         self.sort_column: str | None = None
@@ -94,6 +110,9 @@ class ArrowTableModel(QAbstractTableModel):
             pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in table.schema
         ] if table is not None else []
         self._order = None
+        self._rows = table.num_rows if table is not None else 0
+        self._values = [None] * len(self._names)
+        self._shown = {}
         if docs is not None:
             self._docs = docs
         if table is not None and not self.server_sort and self.sort_column in self._names:
@@ -127,45 +146,52 @@ class ArrowTableModel(QAbstractTableModel):
 
     def value(self, row: int, name: str) -> Any:
         """One cell by column name, as a Python object."""
-        arr = self._arrays[self._names.index(name)]
-        return arr[self.table_row(row)].as_py() if arr is not None else None
+        col = self._names.index(name)
+        return self._value(row, col) if self._arrays[col] is not None else None
 
     # ------------------------------------------------------------------ Qt model
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's own signature)
-        return 0 if parent.isValid() or self._table is None else int(self._table.num_rows)
+        return 0 if parent.isValid() else self._rows
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._names)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or self._table is None:
+        # The view asks for six or seven roles of every cell it paints, from C++, once per repaint:
+        # the roles this model never answers return first, and a cell's text is made once per table.
+        # (Converting cells here was the largest part of a results repaint: bench/gui_bench.py.)
+        if role not in _ANSWERED:
             return None
-        col = index.column()
-        arr = self._arrays[col]
-        if arr is None:
+        row, col = index.row(), index.column()
+        if row < 0 or col < 0 or col >= len(self._names) or self._arrays[col] is None:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(self._names[col], arr[self.table_row(index.row())].as_py())
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if self._numeric[col]:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            value = arr[self.table_row(index.row())].as_py()
-            text = _display(self._names[col], value, limit=2000)
+        if role == _DISPLAY:
+            key = (row, col)
+            text = self._shown.get(key)
+            if text is None:
+                text = self._shown[key] = _display(self._names[col], self._value(row, col))
+            return text
+        if role == _ALIGNMENT:
+            return _RIGHT if self._numeric[col] else _LEFT
+        if role == _TOOLTIP:
+            text = _display(self._names[col], self._value(row, col), limit=2000)
             return text if len(text) > 40 else None
         if role == SORT_ROLE:
-            return arr[self.table_row(index.row())].as_py()
-        if role == Qt.ItemDataRole.EditRole:
-            value = arr[self.table_row(index.row())].as_py()
-            return "" if value is None else str(value)
-        return None
+            return self._value(row, col)
+        value = self._value(row, col)  # EditRole
+        return "" if value is None else str(value)
+
+    def _value(self, row: int, col: int) -> Any:
+        """A cell as a Python object; a column is converted to Python once, when first shown."""
+        values = self._values[col]
+        if values is None:
+            values = self._values[col] = self._arrays[col].to_pylist()
+        return values[self.table_row(row)]
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        flags = super().flags(index)
-        if index.isValid() and self._names[index.column()] in self.editable:
-            flags |= Qt.ItemFlag.ItemIsEditable
-        return flags
+        if self.editable and index.isValid() and self._names[index.column()] in self.editable:
+            return _EDITABLE_FLAGS
+        return _FLAGS if index.isValid() else _NO_FLAGS
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if role != Qt.ItemDataRole.EditRole or not index.isValid():
@@ -206,6 +232,7 @@ class ArrowTableModel(QAbstractTableModel):
         self.layoutAboutToBeChanged.emit()
         old_rows = [(p, self.table_row(p.row())) for p in self.persistentIndexList()]
         self._order = self._sorted_order(name, descending)
+        self._shown = {}
         import numpy as np
 
         inverse = np.empty_like(self._order)

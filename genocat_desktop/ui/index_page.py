@@ -63,7 +63,7 @@ DEFAULT_REFINE = 10
 FAST_PROBE_PERCENT = 20
 #: The engine's ``AUTO_INDEX_ROWS`` (kept here so the window never imports the engine to start).
 AUTO_INDEX_ROWS = 100_000
-HEADERS = ("Index", "Kind", "Column", "Type", "Status", "Rows indexed", "Not indexed", "Size", "Built")
+HEADERS = ("Column", "Kind", "Type", "Status", "Rows indexed", "Not indexed", "Size", "Built")
 KIND_LABELS = {"vector": "vector (ANN)", "scalar": "scalar (filters)", "text": "full text"}
 KIND_TIPS = {
     "vector": "Approximate nearest-neighbour index of the embedding vectors: used when the catalog is too\n"
@@ -225,7 +225,9 @@ class IndexDialog(QDialog):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running index job; a build that is stopped changes nothing (Esc)")
         self.cancel_button.clicked.connect(self.cancel)
-        prow = QHBoxLayout()
+        self.progress_row = QWidget()
+        prow = QHBoxLayout(self.progress_row)
+        prow.setContentsMargins(0, 0, 0, 0)
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.cancel_button)
 
@@ -270,12 +272,12 @@ class IndexDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        layout.addLayout(prow)
+        layout.addWidget(self.progress_row)
         layout.addWidget(self.message_label)
         layout.addWidget(self.auto_check)
         layout.addWidget(effort)
         layout.addWidget(close)
-        self.resize(980, 520)
+        self.resize(1000, 560)
         # Esc cancels a running job rather than closing the dialog (Close does that).
         QShortcut(QKeySequence("Esc"), self, self._escape)
 
@@ -330,6 +332,8 @@ class IndexDialog(QDialog):
         self.drop_button.setEnabled(idle and built)
         self.refresh_button.setEnabled(idle)
         self.cancel_button.setEnabled(self.running)
+        # Shown only while a job runs: a full bar at rest reads as "still working".
+        self.progress_row.setVisible(self.running)
 
     def selected_names(self) -> list[str]:
         """Names of the indexes selected in the table."""
@@ -427,6 +431,8 @@ class IndexDialog(QDialog):
         if self.session is None:
             return None
         if not self.auto_check.isChecked() or self.running:
+            if not self.running:
+                self.message_label.setText("")  # the last job's message is about the catalog before the import
             return self.refresh()
         return self._start("Updating the indexes", storage_jobs.auto_index_job(self.session, self.auto_threshold),
                            "Checking whether the new rows need indexing…")
@@ -513,18 +519,19 @@ class IndexDialog(QDialog):
         for info in status.indexes:
             r = self.table.rowCount()
             self.table.insertRow(r)
-            name = _item(info.name.removeprefix("genocat_"), info.name)
+            name = _item(info.column, f"index {info.name}")
             name.setData(Qt.ItemDataRole.UserRole, info.name)
             kind = _item(KIND_LABELS.get(info.kind, info.kind), KIND_TIPS.get(info.kind, ""))
             typ = info.index_type + (f", {info.num_partitions} partitions" if info.num_partitions else "")
             if info.rows_unindexed:
-                state = f"built; {info.rows_unindexed:,} new rows not indexed"
-                state_tip = "Those rows are still found (scanned without the index); Optimize adds them."
+                state = "built, new rows to add"
+                state_tip = (f"{info.rows_unindexed:,} rows imported since the build are still found (scanned "
+                             "without the index); Optimize adds them.")
             else:
                 state, state_tip = "built, up to date", "Every row of the catalog is in this index."
             built = info.built_at.astimezone().strftime("%Y-%m-%d %H:%M") if info.built_at else "—"
             cells = [
-                name, kind, _item(info.column), _item(typ), _item(state, state_tip),
+                name, kind, _item(typ), _item(state, state_tip),
                 _item(f"{info.rows_indexed:,}", right=True), _item(f"{info.rows_unindexed:,}", right=True),
                 _item(format_bytes(info.size_bytes), f"{info.size_bytes:,} bytes", right=True), _item(built),
             ]
@@ -534,6 +541,13 @@ class IndexDialog(QDialog):
                 self.table.selectRow(r)
         if not status.indexes:
             self.message_label.setText(self.message_label.text() or "No indexes: every search is exact.")
+        elif not self.running and not self.message_label.text() and status.vector() is not None:
+            vec = status.vector()
+            if vec is not None and vec.rows_unindexed:
+                self.message_label.setText(
+                    f"{vec.rows_unindexed:,} rows were imported after the build: they are found all the same "
+                    "(scanned without the index). Optimize adds them to the indexes."
+                )
         text, tip = indicator_text(status)
         self.status_button.setText(text)
         self.status_button.setToolTip(tip + "\nClick for Catalog → Indexes….")

@@ -243,6 +243,7 @@ class S3Dialog(QDialog):
         for edit in (self.key_edit, self.secret_edit, self.region_edit, self.profile_edit):
             edit.textChanged.connect(lambda _t: self._update_controls())
         self.chain_radio.toggled.connect(lambda _on: self._update_controls())
+        self.keys_radio.toggled.connect(lambda on: on and self._look_up_stored_key())
         self.http_check.toggled.connect(lambda _on: self._update_controls())
 
     # ------------------------------------------------------------------ state

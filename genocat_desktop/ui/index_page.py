@@ -371,7 +371,7 @@ class IndexDialog(QDialog):
 
     def refresh(self) -> Job | None:
         """Read the catalog's indexes (a job); the table and the status bar follow."""
-        if self.session is None:
+        if self.session is None or not self.engine.running:  # (the window may be closing)
             return None
         job = self.engine.submit("index-status", "Reading the indexes", storage_jobs.index_status_job(self.session),
                                  supersede=True)
@@ -381,7 +381,7 @@ class IndexDialog(QDialog):
 
     # ------------------------------------------------------------------ actions
     def _start(self, title: str, fn: Any, started: str) -> Job | None:
-        if self.session is None or self.running:
+        if self.session is None or self.running or not self.engine.running:
             return None
         job = self.engine.submit("index", title, fn)
         self.job = job
@@ -461,7 +461,7 @@ class IndexDialog(QDialog):
         s = settings()
         s.setValue("search/probe_percent", self.probe_spin.value())
         s.setValue("search/refine_factor", self.refine_spin.value())
-        if self.session is None:
+        if self.session is None or not self.engine.running:
             return None
         fraction, refine = self.effort()
         return self.engine.submit("effort", "Setting the search effort",

@@ -183,6 +183,7 @@ def test_imports_build_the_indexes_automatically_past_the_threshold(
     w = open_window(tmp_path / "new")
     dialog = w.index_dialog
     assert dialog.auto_check.isChecked()  # on by default
+    assert not dialog.build_button.isEnabled()  # nothing to index yet
     dialog.auto_threshold = 300  # the engine's default is 100,000 rows
     assert "300" in dialog.auto_check.text()
     with qtbot.waitSignal(dialog.changed, timeout=LONG_MS), \

@@ -325,7 +325,8 @@ class IndexDialog(QDialog):
         built = status is not None and bool(status.indexes)
         unindexed = status is not None and any(i.rows_unindexed for i in status.indexes)
         self.build_button.setText("Re&build indexes" if built else "&Build indexes")
-        self.build_button.setEnabled(idle)
+        # An empty catalog has nothing to index (the engine would refuse).
+        self.build_button.setEnabled(idle and (status is None or status.rows > 0))
         self.optimize_button.setEnabled(idle and built)
         self.optimize_button.setDefault(idle and unindexed)
         self.drop_button.setText("&Drop selected…" if self.selected_names() else "&Drop all…")

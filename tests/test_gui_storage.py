@@ -360,6 +360,7 @@ def test_s3_dialog_shows_a_distinct_message_for_each_failure(
         assert result.title == headline, what
         assert headline in dialog.result_title.text(), what
         assert words in dialog.result_text.text(), (what, dialog.result_text.text())
+        assert result.hint and result.hint in dialog.result_text.text(), what
         assert seconds < limit, (what, seconds)
         assert secret not in dialog.result_text.text()
         headlines.add(headline)

@@ -316,9 +316,11 @@ class S3Dialog(QDialog):
         self.result_text.setText(text)
 
     def _show_result(self, result: AccessResult) -> None:
-        self._show("ok" if result.ok else "error", result.title,
-                   f"{result.message} (answered in {result.seconds:.1f} s"
-                   + (f"; credentials: {result.source}" if result.source else "") + ").")
+        text = (f"{result.message} (answered in {result.seconds:.1f} s"
+                + (f"; credentials: {result.source}" if result.source else "") + ").")
+        if result.hint:
+            text += "\n" + result.hint
+        self._show("ok" if result.ok else "error", result.title, text)
 
     # ------------------------------------------------------------------ keyring
     def _look_up_stored_key(self) -> Job | None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from genocat_desktop.engine import Credentials, IndexStatus, S3Settings
 
 __all__ = [
+    "ERROR_HINTS",
     "ERROR_TITLES",
     "AccessResult",
     "IndexOutcome",
@@ -56,6 +57,16 @@ ERROR_TITLES = {
     "missing": "No catalog at this location",
     "storage": "Storage error",
     "other": "Cannot open the catalog",
+}
+
+
+#: What to do about each failure, in the dialog's words (the engine's message says what happened).
+ERROR_HINTS = {
+    "auth": "Check the access key ID and the secret, or choose where the credentials come from.",
+    "bucket": "Check the bucket name in the location (and the endpoint: another store may hold it).",
+    "unreachable": "Check the endpoint URL (http or https, host, port) and that the store is running.",
+    "insecure": "Tick “Allow plain HTTP” if this store has no HTTPS, or use its https:// address.",
+    "missing": "Tick “Create a new catalog” to make one here, or check the prefix.",
 }
 
 
@@ -150,6 +161,11 @@ class AccessResult:
     def title(self) -> str:
         """A headline for the dialog."""
         return ERROR_TITLES.get(self.kind, ERROR_TITLES["other"])
+
+    @property
+    def hint(self) -> str:
+        """What to try next (``""`` when access worked or there is nothing specific to say)."""
+        return ERROR_HINTS.get(self.kind, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +271,7 @@ def open_s3_job(spec: S3Location, access_key_id: str = "", secret: str = "", *, 
             opts, source = _options(spec, access_key_id, secret)
             catalog = Catalog.open(spec.location, create=create, storage_options=opts)
         except GenoCatError as exc:
-            message = str(exc)
-            if _error_kind(exc) == "missing":
-                message += " (tick “Create a new catalog” to make one here)"
-            return S3Opened(None, None, AccessResult(_error_kind(exc), message, time.monotonic() - started, source))
+            return S3Opened(None, None, AccessResult(_error_kind(exc), str(exc), time.monotonic() - started, source))
         warning = ""
         if spec.remember and spec.credentials == "keys" and access_key_id.strip() and secret:
             from genocat_desktop.engine import Credentials

@@ -93,6 +93,7 @@ def test_status_lists_every_kind(catalog: Catalog) -> None:
     vec = status.vector()
     assert vec is not None and vec.index_type == "IVF_RQ" and vec.num_partitions == 16
     assert vec.rows_indexed == ROWS and vec.rows_unindexed == 0
+    assert vec.built_at is not None and vec.built_at.tzinfo is not None
     kinds = {i.column: (i.kind, i.index_type) for i in status.indexes}
     assert kinds["description"] == ("text", "Inverted")
     assert kinds["organism"] == ("scalar", "Bitmap") and kinds["taxid"] == ("scalar", "BTree")
@@ -154,6 +155,9 @@ def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog
 
 
 def test_drop(catalog: Catalog) -> None:
+    before = [i.name for i in index_status(catalog).indexes]
+    left = drop_indexes(catalog, names=["genocat_organism"])
+    assert [i.name for i in left.indexes] == [n for n in before if n != "genocat_organism"]
     left = drop_indexes(catalog, kinds=("vector",))
     assert left.vector() is None and len(left.indexes) > 0
     q = _queries(catalog, 1)[0]

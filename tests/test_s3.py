@@ -10,26 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
+from conftest import MOTO, S3Server, free_port
 
 from genocat_desktop.engine import (
     BucketNotFoundError,
     Catalog,
     CatalogNotFoundError,
-    Credentials,
     EndpointUnreachableError,
     InsecureEndpointError,
     S3Settings,
@@ -46,125 +41,10 @@ from genocat_desktop.engine import (
 from genocat_desktop.engine.storage import StorageOptions, prepare_options
 
 DATA = Path(__file__).parent / "data"
-MOTO = Path(sys.executable).with_name("moto_server")
-
-pytestmark = pytest.mark.skipif(not MOTO.exists(), reason="moto[server] is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError):
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    return False
-
-
-def _wait_port(port: int, timeout: float = 20.0) -> None:
-    if not wait_until(lambda: _accepts(port), timeout):
-        raise RuntimeError(f"moto_server did not start on port {port}")
-
-
-class S3Server:
-    """A moto_server subprocess with one IAM user whose keys it enforces."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        # The first 4 requests (creating the IAM user, key and policy) are unauthenticated;
-        # after that moto checks every signature against its IAM users, like a real store.
-        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
-        self.log = (tmp / "moto.log").open("wb")
-        self.proc = subprocess.Popen(
-            [str(MOTO), "-H", "127.0.0.1", "-p", str(self.port)], env=env, stdout=self.log, stderr=self.log
-        )
-        _wait_port(self.port)
-        import boto3
-
-        kw: dict[str, Any] = {"endpoint_url": self.endpoint, "region_name": "us-east-1",
-                              "aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
-        iam = boto3.client("iam", **kw)
-        iam.create_user(UserName="lab")
-        key = iam.create_access_key(UserName="lab")["AccessKey"]
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        iam.put_user_policy(UserName="lab", PolicyName="all", PolicyDocument=json.dumps(policy))
-        self.credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
-        kw.update(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-        self.s3 = boto3.client("s3", **kw)
-
-    def bucket(self) -> str:
-        name = f"lab-{uuid.uuid4().hex[:12]}"
-        self.s3.create_bucket(Bucket=name)
-        return name
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("AWS_"):
-                mp.delenv(key)
-        # Nothing may fall back to a real profile or real AWS.
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        server = S3Server(tmp_path_factory.mktemp("moto"))
-        try:
-            yield server
-        finally:
-            server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "GENOCAT_S3_")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[dict[tuple[str, str], str]]:
-    """An in-memory keyring backend (the test machine has no secret service)."""
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    store: dict[tuple[str, str], str] = {}
-
-    class Memory(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            store.pop((service, username), None)
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(Memory())
-    try:
-        yield store
-    finally:
-        keyring.set_keyring(previous)
+pytestmark = [
+    pytest.mark.skipif(not MOTO.exists(), reason="moto[server] is not installed"),
+    pytest.mark.usefixtures("isolated_aws"),
+]
 
 
 def _options(server: S3Server, location: str, **settings: Any) -> StorageOptions:
@@ -217,7 +97,7 @@ def test_distinct_fast_errors(s3_server: S3Server) -> None:
     kind, seconds, message = _timed_error(location, unknown_key)
     assert kind is StorageAuthError and seconds < 3 and "not known" in message
 
-    dead = dict(opts, aws_endpoint=f"http://127.0.0.1:{_free_port()}")
+    dead = dict(opts, aws_endpoint=f"http://127.0.0.1:{free_port()}")
     kind, seconds, message = _timed_error(location, dead)
     assert kind is EndpointUnreachableError and seconds < 5
 
@@ -248,6 +128,8 @@ def test_credentials_from_keyring_and_environment(
     assert loaded is not None and loaded.source == "keyring"
     cat = Catalog.open(location, storage_options=storage_options(location, settings))
     assert cat.count() == 0
+    # The AWS default chain alone (the GUI's choice) does not look in the keyring.
+    assert "aws_access_key_id" not in storage_options(location, settings, use_keyring=False)
     assert s3_server.credentials.secret_access_key not in repr(loaded)
     # The environment (standard AWS chain), with the endpoint from the environment too.
     memory_keyring.clear()
@@ -303,7 +185,7 @@ class _Proxy:
 
     def __init__(self, target_port: int) -> None:
         self.target = target_port
-        self.port = _free_port()
+        self.port = free_port()
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._threads: list[threading.Thread] = []

@@ -117,6 +117,7 @@ from .storage import (
     check_access,
     delete_credentials,
     load_credentials,
+    resolve_credentials,
     save_credentials,
     storage_options,
 )
@@ -215,6 +216,7 @@ __all__ = [
     "remove_model",
     "rename_field",
     "resolve_column",
+    "resolve_credentials",
     "results_folder",
     "results_table",
     "run_benchmark",

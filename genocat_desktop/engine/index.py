@@ -47,6 +47,7 @@ the end of the current partition while partitions are written.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import os
 import shutil
@@ -231,6 +232,8 @@ class IndexInfo:
         Size of the index files.
     num_partitions
         IVF partitions (vector indexes only).
+    built_at
+        When its newest segment was written (``None`` if Lance does not say).
     """
 
     name: str
@@ -241,6 +244,7 @@ class IndexInfo:
     rows_total: int
     size_bytes: int
     num_partitions: int | None = None
+    built_at: dt.datetime | None = None
 
     @property
     def rows_unindexed(self) -> int:
@@ -288,7 +292,13 @@ class IndexStatus:
             "version": self.version,
             "auto_threshold": self.auto_threshold,
             "recommended": self.recommended,
-            "indexes": [asdict(i) | {"rows_unindexed": i.rows_unindexed} for i in self.indexes],
+            "indexes": [
+                asdict(i) | {
+                    "rows_unindexed": i.rows_unindexed,
+                    "built_at": i.built_at.isoformat() if i.built_at else None,
+                }
+                for i in self.indexes
+            ],
         }
 
 
@@ -309,6 +319,12 @@ def _partitions(ds: lance.LanceDataset, name: str) -> int | None:
         return max(parts) if parts else None
     except (ValueError, OSError, RuntimeError, KeyError):
         return None
+
+
+def _built_at(desc: Any) -> dt.datetime | None:
+    """The newest segment's creation time (an optimize adds a segment, so this is the last update)."""
+    times = [t for t in (getattr(seg, "created_at", None) for seg in getattr(desc, "segments", [])) if t]
+    return max(times) if times else None
 
 
 def index_status(catalog: Catalog) -> IndexStatus:
@@ -338,6 +354,7 @@ def index_status(catalog: Catalog) -> IndexStatus:
                     rows_total=rows,
                     size_bytes=int(desc.total_size_bytes or 0),
                     num_partitions=_partitions(ds, desc.name) if kind == "vector" else None,
+                    built_at=_built_at(desc),
                 )
             )
     out.sort(key=lambda i: ({"vector": 0, "text": 1, "scalar": 2}[i.kind], i.name))
@@ -690,8 +707,20 @@ def build_indexes(
     return status
 
 
-def drop_indexes(catalog: Catalog, *, kinds: Sequence[str] = ("vector", "scalar", "text")) -> IndexStatus:
+def drop_indexes(
+    catalog: Catalog,
+    *,
+    kinds: Sequence[str] = ("vector", "scalar", "text"),
+    names: Sequence[str] | None = None,
+) -> IndexStatus:
     """Drop the catalog's indexes of the given kinds (each drop is one version; data is untouched).
+
+    Parameters
+    ----------
+    kinds
+        Which kinds of index to drop.
+    names
+        Only these indexes (by :attr:`IndexInfo.name`), if given.
 
     Returns
     -------
@@ -700,7 +729,7 @@ def drop_indexes(catalog: Catalog, *, kinds: Sequence[str] = ("vector", "scalar"
     """
     catalog.refresh()
     for info in index_status(catalog).indexes:
-        if info.kind in kinds:
+        if info.kind in kinds and (names is None or info.name in names):
             with _storage_errors(catalog, f"drop index {info.name} of"):
                 catalog.dataset().drop_index(info.name)
             catalog.refresh()

@@ -61,6 +61,7 @@ __all__ = [
     "load_credentials",
     "parse_location",
     "prepare_options",
+    "resolve_credentials",
     "save_credentials",
     "storage_options",
 ]
@@ -263,12 +264,15 @@ def _aws_files(profile: str | None) -> tuple[Credentials | None, str | None]:
 
 
 def resolve_credentials(
-    settings: S3Settings, bucket: str, explicit: Credentials | None = None
+    settings: S3Settings, bucket: str, explicit: Credentials | None = None, *, use_keyring: bool = True
 ) -> Credentials | None:
-    """The credentials to use: explicit, keyring, environment, then the AWS profile; ``None`` if none."""
+    """The credentials to use: explicit, keyring, environment, then the AWS profile; ``None`` if none.
+
+    ``use_keyring=False`` skips the keyring (the AWS default chain only).
+    """
     if explicit is not None:
         return explicit
-    stored = load_credentials(settings.endpoint, bucket)
+    stored = load_credentials(settings.endpoint, bucket) if use_keyring else None
     if stored is not None:
         return stored
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
@@ -278,7 +282,11 @@ def resolve_credentials(
 
 
 def storage_options(
-    location: str, settings: S3Settings | None = None, credentials: Credentials | None = None
+    location: str,
+    settings: S3Settings | None = None,
+    credentials: Credentials | None = None,
+    *,
+    use_keyring: bool = True,
 ) -> StorageOptions:
     """Lance storage options for ``location``.
 
@@ -290,6 +298,8 @@ def storage_options(
         Endpoint, region...; :meth:`S3Settings.from_env` if ``None``.
     credentials
         Explicit keys; else the keyring, the environment, the AWS profile.
+    use_keyring
+        ``False``: never the keyring (only the AWS default chain: environment, profile).
 
     Raises
     ------
@@ -298,7 +308,7 @@ def storage_options(
     """
     settings = settings or S3Settings.from_env()
     bucket, _ = parse_location(location)
-    return _options(settings, resolve_credentials(settings, bucket, credentials))
+    return _options(settings, resolve_credentials(settings, bucket, credentials, use_keyring=use_keyring))
 
 
 def _options(settings: S3Settings, creds: Credentials | None) -> StorageOptions:

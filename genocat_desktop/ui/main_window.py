@@ -49,8 +49,11 @@ from .engine_thread import EngineThread, Job
 from .errors import show_error
 from .filters import FilterEditor
 from .import_panel import ImportPanel, ImportReportDialog
+from .index_page import IndexDialog
+from .s3_dialog import S3Dialog, load_location
 from .schema_page import SchemaPage, SetValueDialog
 from .settings import add_recent, recent_catalogs, settings
+from .storage_jobs import is_s3, reopen_s3_job
 from .table_view import ArrowTableView
 
 __all__ = ["MainWindow"]
@@ -165,6 +168,7 @@ class MainWindow(QMainWindow):
         self._last_report: ImportReportDialog | None = None
         self._closing = False
         self._warmed = False
+        self.s3_dialog: S3Dialog | None = None
         #: Asked before quitting while a job runs; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
 
@@ -198,6 +202,10 @@ class MainWindow(QMainWindow):
                                  "Import 379 real proteins from 15 Pfam families")
         self.act_open_catalog = action("&Open catalog…", self.choose_catalog, "Ctrl+Shift+O",
                                        "Open another catalog folder (created if empty)")
+        self.act_open_s3 = action("Open &S3 catalog…", self.choose_s3_catalog, "Ctrl+Alt+O",
+                                  "Open or create a catalog on AWS S3 or an S3-compatible store")
+        self.act_indexes = action("&Indexes…", lambda: self.index_dialog.show_dialog(), "Ctrl+Shift+X",
+                                  "Vector, filter and full-text indexes: build, optimize, drop; search effort")
         self.act_export = action("&Export…", self.export_dialog, "Ctrl+E",
                                  "Export the hits (or browsed rows) to CSV or FASTA")
         self.act_export_selected = action("Export &selected…", lambda: self.export_dialog(selected=True),
@@ -226,7 +234,7 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.act_import, self.act_import_folder, self.act_sample])
         file_menu.addSeparator()
-        file_menu.addAction(self.act_open_catalog)
+        file_menu.addActions([self.act_open_catalog, self.act_open_s3])
         self.recent_menu = file_menu.addMenu("Recent catalogs")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
@@ -238,6 +246,7 @@ class MainWindow(QMainWindow):
         catalog_menu = menu.addMenu("&Catalog")
         catalog_menu.addActions([self.act_schema, self.act_set_value, self.act_annotate])
         catalog_menu.addSeparator()
+        catalog_menu.addAction(self.act_indexes)
         catalog_menu.addAction(self.act_benchmark)
         self.view_menu = menu.addMenu("&View")
         help_menu = menu.addMenu("&Help")
@@ -261,6 +270,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.benchmark_page, "Benchmark")
         self.tabs.setTabToolTip(3, "Measure import, search latency, recall and export against the targets")
         self.tabs.currentChanged.connect(self._on_tab)
+        self.index_dialog = IndexDialog(self.engine, self._job_error, self)
+        self.index_dialog.changed.connect(self._on_index_changed)
         for w in (self.loading, self.welcome, self.tabs):
             self.stack.addWidget(w)
 
@@ -290,6 +301,7 @@ class MainWindow(QMainWindow):
         self.job_cancel.clicked.connect(self.cancel_current)
         self.job_cancel.setVisible(False)
         status.addWidget(self.catalog_label, 1)
+        status.addPermanentWidget(self.index_dialog.status_button)
         status.addPermanentWidget(self.job_label)
         status.addPermanentWidget(self.job_bar)
         status.addPermanentWidget(self.job_cancel)
@@ -501,7 +513,21 @@ class MainWindow(QMainWindow):
 
     # ================================================================== catalog
     def open_catalog(self, location: str | None) -> Job:
-        """Open (or create) a catalog on the engine thread; the window shows it when ready."""
+        """Open (or create) a catalog on the engine thread; the window shows it when ready.
+
+        A recent ``s3://`` location is reopened with its saved settings (its key from the keyring).
+        """
+        self._close_session()
+        self.stack.setCurrentWidget(self.loading)
+        self.catalog_label.setText("Opening the catalog…")
+        spec = load_location(location) if location and is_s3(location) else None
+        fn = reopen_s3_job(spec) if spec is not None else jobs.open_catalog_job(location)
+        job = self.engine.submit("open", "Opening the catalog", fn)
+        job.finished.connect(self._on_opened)
+        job.failed.connect(lambda message, details: self._on_open_failed(location, message, details))
+        return job
+
+    def _close_session(self) -> None:
         if self.session is not None:
             self.session.close()
         self._warmed = False
@@ -509,12 +535,7 @@ class MainWindow(QMainWindow):
         self.summary = None
         self.schema_page.set_session(None)
         self.benchmark_page.set_session(None)
-        self.stack.setCurrentWidget(self.loading)
-        self.catalog_label.setText("Opening the catalog…")
-        job = self.engine.submit("open", "Opening the catalog", jobs.open_catalog_job(location))
-        job.finished.connect(self._on_opened)
-        job.failed.connect(lambda message, details: self._on_open_failed(location, message, details))
-        return job
+        self.index_dialog.set_session(None)
 
     def _on_opened(self, result: tuple[jobs.Session, jobs.CatalogSummary]) -> None:
         self.session, summary = result
@@ -522,6 +543,7 @@ class MainWindow(QMainWindow):
         self._apply_summary(summary)
         self.schema_page.set_session(self.session)
         self.benchmark_page.set_session(self.session)
+        self.index_dialog.set_session(self.session)
         self.catalog_opened.emit(summary)
         if not self._warmed:
             self._warmed = True
@@ -539,7 +561,7 @@ class MainWindow(QMainWindow):
     def _on_open_failed(self, location: str | None, message: str, details: str) -> None:
         self.loading.setText(
             f"<p>The catalog could not be opened:</p><p><b>{html.escape(message)}</b></p>"
-            "<p>Use File → Open catalog… to choose another folder.</p>"
+            "<p>Use File → Open catalog… to choose another folder, or File → Open S3 catalog….</p>"
         )
         self.catalog_label.setText("No catalog open")
         show_error(self, "Cannot open the catalog", message, details)
@@ -577,6 +599,31 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open or create a catalog folder", str(Path.home()))
         if folder:
             self.open_catalog(folder)
+
+    def choose_s3_catalog(self) -> S3Dialog:
+        """File → Open S3 catalog…: the dialog opens the catalog itself and hands it over."""
+        # One dialog per window, kept (hidden) between uses: its jobs may answer after it closes.
+        if self.s3_dialog is None:
+            self.s3_dialog = S3Dialog(self.engine, None, self)
+            self.s3_dialog.opened.connect(self._adopt_catalog)
+        current = self.summary.location if self.summary is not None and is_s3(self.summary.location) else None
+        spec = load_location(current) if current else None
+        if spec is not None:
+            self.s3_dialog.set_location(spec)
+        self.s3_dialog.open()
+        return self.s3_dialog
+
+    def _adopt_catalog(self, result: tuple[jobs.Session, jobs.CatalogSummary]) -> None:
+        """Show a catalog opened elsewhere (the S3 dialog) in place of the current one."""
+        self._close_session()
+        self._on_opened(result)
+        warning = self.s3_dialog.warning if self.s3_dialog is not None else ""
+        if warning:
+            self.statusBar().showMessage(f"Opened, but: {warning}", 10000)
+
+    def _on_index_changed(self, summary: jobs.CatalogSummary) -> None:
+        if not self._closing:
+            self._apply_summary(summary)
 
     # ================================================================== import
     def choose_import(self) -> None:
@@ -628,6 +675,7 @@ class MainWindow(QMainWindow):
         dialog.show()
         QTimer.singleShot(8000, self._hide_import_panel)
         self.imports_done.emit(results)
+        self.index_dialog.after_imports()
         if self.summary is not None and self.summary.rows and not self.query_edit.toPlainText().strip():
             self.statusBar().showMessage("Imported. Paste a sequence and press Ctrl+Enter to search.", 8000)
 
@@ -934,7 +982,8 @@ class MainWindow(QMainWindow):
         self.job_label.setText(job.title + "…")
         self.job_bar.setRange(0, 0)
         self.job_bar.setVisible(job.kind not in ("align",))
-        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse", "benchmark", "schema-change"))
+        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse", "benchmark", "schema-change",
+                                                     "index"))
         job.progress.connect(self._on_job_progress)
 
     def _on_job_progress(self, p: Any) -> None:
@@ -962,7 +1011,8 @@ class MainWindow(QMainWindow):
             self, "About GenoCat",
             f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
             "<p>Shortcuts: Ctrl+I import · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
-            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+V set value · Esc cancel · Ctrl+Q quit</p>",
+            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+V set value · Ctrl+Shift+X indexes · "
+            "Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
         )
 
     # ================================================================== closing

@@ -43,8 +43,37 @@ JobFunction = Callable[[Callable[[Any], None], Any], Any]
 PROGRESS_INTERVAL_S = 0.05
 #: Kinds of job whose result is delivered even when cancel came too late to stop them: their
 #: result says what was written (an import's report, a committed schema change, a saved benchmark run,
-#: published indexes).
-DELIVER_WHEN_CANCELLED = frozenset({"import", "schema-change", "benchmark", "index"})
+#: published indexes, a committed embedding column).
+DELIVER_WHEN_CANCELLED = frozenset({"import", "schema-change", "benchmark", "index", "embed"})
+
+
+class _CancelLink:
+    """Joins the GUI's cancel request to the engine's ``CancelToken``, which is made on the engine thread.
+
+    Setting the shared event is enough for jobs that poll between batches. An
+    ONNX Runtime call in flight can only be stopped by the token's
+    ``on_cancel`` callbacks (``RunOptions.terminate``), so :meth:`cancel` also
+    calls ``token.cancel()`` once the worker has attached the token: without it
+    Cancel waited for the whole model batch to end (seconds with a large model).
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._token: Any = None
+        self._lock = threading.Lock()
+
+    def attach(self, token: Any) -> None:
+        """Called by the worker with the job's token (a cancel that came before is seen through the event)."""
+        with self._lock:
+            self._token = token
+
+    def cancel(self) -> None:
+        """Set the event and run the token's interrupt callbacks (on the calling thread; they only set flags)."""
+        with self._lock:
+            self.event.set()
+            token = self._token
+        if token is not None:
+            token.cancel()
 
 
 class Job(QObject):
@@ -76,15 +105,16 @@ class Job(QObject):
         self.title = title
         self.fn = fn
         self.id = job_id
+        self._link = _CancelLink()
         #: Set from the GUI thread, polled by the engine (a CancelToken wraps it).
-        self.cancel_event = threading.Event()
+        self.cancel_event = self._link.event
         self.state = "queued"  # queued, running, done, failed, cancelled
         self.result: Any = None
         self.error: str | None = None
 
     def cancel(self) -> None:
-        """Ask the job to stop (it stops at its next check; a queued job never starts)."""
-        self.cancel_event.set()
+        """Ask the job to stop (it stops at its next check, or interrupts a model call; a queued job never starts)."""
+        self._link.cancel()
 
     @property
     def is_cancelled(self) -> bool:
@@ -106,13 +136,14 @@ class _Worker(QObject):
     cancelled = Signal(int)
 
     @Slot(int, object, object)
-    def run(self, job_id: int, fn: JobFunction, event: threading.Event) -> None:
+    def run(self, job_id: int, fn: JobFunction, link: _CancelLink) -> None:
         # The engine is imported here, on the engine thread, the first time a
         # job runs: the window never waits for pyarrow/lance to load.
         from genocat_desktop.engine import Cancelled, CancelToken, GenoCatError
         from genocat_desktop.engine.jobs import gc_paused
 
-        token = CancelToken(event)
+        token = CancelToken(link.event)
+        link.attach(token)
         last = [0.0]
 
         def report(p: Any) -> None:
@@ -248,7 +279,7 @@ class EngineThread(QObject):
             self.busy_changed.emit(True)
         job.started.emit()
         self.job_started.emit(job)
-        self._run.emit(job.id, job.fn, job.cancel_event)
+        self._run.emit(job.id, job.fn, job._link)
 
     def _end(self, job: Job, state: str) -> None:
         job.state = state

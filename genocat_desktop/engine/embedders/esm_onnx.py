@@ -101,7 +101,10 @@ _OPTIONS_LOCK = threading.Lock()
 
 
 def set_runtime_options(**changes: Any) -> RuntimeOptions:
-    """Change the runtime options for sessions created from now on; return the new options.
+    """Change the runtime options; return the new options.
+
+    They apply from the next ``embed`` call on, also to a model already loaded: a
+    change of threads, GPU use or spinning makes its session again.
 
     Example: ``set_runtime_options(threads=2, token_budget=2048)`` (the settings page calls this).
     """
@@ -216,6 +219,7 @@ class EsmOnnxEmbedder:
         self.window = window
         self.overlap = overlap
         self._session: Any = None
+        self._session_options: tuple[int, bool, bool] | None = None
         self._lock = threading.Lock()
         self.dim = int(dim) if dim else self._probe_dim()
 
@@ -227,8 +231,14 @@ class EsmOnnxEmbedder:
     # ------------------------------------------------------------------ session
     def _load(self) -> Any:
         with self._lock:
-            if self._session is None:
-                self._session = _make_session(self.path, get_runtime_options())
+            options = get_runtime_options()
+            # Threads, GPU use and spinning are fixed when a session is made: after the
+            # settings page changes them, the next call gets a new session (a catalog keeps
+            # its embedders, and so their sessions, for as long as it is open).
+            wanted = (options.threads, options.use_gpu, options.spin)
+            if self._session is None or self._session_options != wanted:
+                self._session = _make_session(self.path, options)
+                self._session_options = wanted
             return self._session
 
     def _probe_dim(self) -> int:

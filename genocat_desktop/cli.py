@@ -486,7 +486,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     for pending in pending_embeddings(catalog):
         print(f"Unfinished {pending.column}: {pending.done:,} sequence(s) embedded so far; "
-              "run the same `genocat embed` again to finish")
+              "run the same `genocat embed` again to finish, or `genocat embed --discard` it")
     user = [f.name for f in info.fields if f.kind == "user"]
     print("Fields    " + ", ".join(f.name for f in info.fields if f.kind == "builtin"))
     if user:

@@ -11,6 +11,7 @@ without touching the core commands; :mod:`cli` registers them.
     genocat model remove NAME
     genocat embed --model esm2_t6_8M_UR50D [--default]     add an embedding to the catalog (resumable)
     genocat embed --remove vec_esm2_t6_8m_ur50d | --set-default COLUMN
+    genocat embed --discard COLUMN                          throw away an interrupted run's saved vectors
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def add_parsers(sub: Any) -> None:
     what.add_argument("--embedder", help="a built-in embedder by name (e.g. kmer)")
     what.add_argument("--remove", metavar="COLUMN", help="drop an embedding column")
     what.add_argument("--set-default", metavar="COLUMN", help="make a column the one searched by default")
+    what.add_argument("--discard", metavar="COLUMN",
+                      help="delete the vectors saved by an interrupted run (column or model name; "
+                      "`genocat info` lists unfinished runs), so that adding it again starts afresh")
     em.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="embedder parameter, e.g. k=5 (repeatable)")
     em.add_argument("--column", help="name of the new column (default vec_<model>)")
@@ -151,6 +155,21 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _discard(catalog: Any, name: str) -> int:
+    """``genocat embed --discard``: delete an interrupted run's checkpoint, named by column or model."""
+    from .engine import CatalogError, embed_job
+
+    pending = embed_job.pending_embeddings(catalog)
+    found = [p for p in pending if name in (p.column, p.record.get("params", {}).get("model"))]
+    if not found:
+        have = ", ".join(p.column for p in pending) or "none"
+        raise CatalogError(f"there is no interrupted embedding {name!r} in this catalog (interrupted: {have})")
+    for p in found:
+        embed_job.discard_pending_embedding(catalog, p.column)
+        print(f"discarded the interrupted run of {p.column} ({p.done:,} sequence(s) had been embedded)")
+    return 0
+
+
 def _cmd_embed(args: argparse.Namespace) -> int:
     from .cli import _open_catalog
     from .engine import Cancelled, embed_job
@@ -165,6 +184,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         embed_job.set_default_embedding(catalog, column)
         print(f"searches now use {column} by default")
         return 0
+    if args.discard:
+        return _discard(catalog, args.discard)
     params = dict(_parse_param(p) for p in args.param)
     name = args.embedder or "esm"
     if args.model:

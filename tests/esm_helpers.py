@@ -50,3 +50,14 @@ def save_fair_esm_checkpoint(model: Any, path: Path, *, cfg: Any = None) -> Path
                                  encoder_attention_heads=c.num_attention_heads, token_dropout=True)
     torch.save({"model": state, "cfg": {"model": cfg}}, path)
     return path
+
+
+def export_tiny_model(root: Path, name: str = "tiny", *, hidden: int = 64, layers: int = 2, heads: int = 4) -> Path:
+    """A random-weight ESM-2 of the real architecture, exported to ``root/<name>.onnx`` like ``genocat model export``.
+
+    Needs the ``[export]`` extra (torch, transformers), which ``[dev]`` installs.
+    """
+    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+
+    build_random_model(root / "hf", hidden=hidden, layers=layers, heads=heads)
+    return export_esm(root / "hf", root / f"{name}.onnx", name=name).path

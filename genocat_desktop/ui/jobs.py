@@ -32,34 +32,45 @@ __all__ = [
     "BenchmarkOutcome",
     "CatalogSummary",
     "Change",
+    "EmbedOutcome",
+    "EmbeddingRow",
     "FieldSpec",
     "ImportOutcome",
+    "ModelsState",
     "SchemaState",
     "SearchOutcome",
     "Session",
     "VersionView",
+    "add_embedding_job",
     "add_field_job",
+    "add_model_job",
     "align_job",
     "annotate_job",
     "benchmark_job",
     "benchmark_runs_job",
     "browse_job",
     "check_name_job",
+    "discard_embedding_job",
     "drop_field_job",
     "export_browse_job",
     "export_hits_job",
     "export_rows_job",
     "fasta_files_in",
     "import_job",
+    "models_state_job",
     "open_catalog_job",
     "plan_annotations_job",
     "read_query_file_job",
+    "remove_embedding_job",
+    "remove_model_job",
     "rename_field_job",
     "restore_job",
+    "runtime_options_job",
     "save_benchmark_job",
     "schema_state_job",
     "search_job",
     "set_cells_job",
+    "set_default_embedding_job",
     "set_values_job",
     "summary_job",
     "update_field_job",
@@ -692,5 +703,186 @@ def save_benchmark_job(result: Any, path: str) -> Job:
         else:
             raise InputError(f"cannot tell the format from {Path(path).name!r}; name it .json or .csv")
         return path
+
+    return run
+
+
+# ====================================================================== models and embeddings page
+@dataclass(frozen=True, slots=True)
+class EmbeddingRow:
+    """One embedding of the open catalog: a vector column, or an interrupted run that can be resumed.
+
+    Attributes
+    ----------
+    column
+        The vector column (``vec_esm_tiny``).
+    embedder
+        The embedder's registry name (``"esm"``, ``"kmer"``).
+    label
+        What made it, in words (``"esm2_t6_8M_UR50D"``, ``"k-mer, k=4"``).
+    dim
+        Vector length.
+    done
+        Rows with a vector: every row for a finished column (imports fill every column),
+        the rows saved so far for an interrupted run.
+    total
+        Rows in the catalog.
+    default
+        Searched when no embedding is named.
+    pending
+        An interrupted run (not yet a column): Resume or Discard.
+    record
+        The embedder record (name, version, dim, params), which recreates it on Resume.
+    """
+
+    column: str
+    embedder: str
+    label: str
+    dim: int
+    done: int
+    total: int
+    default: bool
+    pending: bool
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsState:
+    """What the Models page shows: the installed models, the runtime options, the catalog's embeddings."""
+
+    models: list[Any]  # engine ModelInfo, by name
+    folder: str
+    options: Any  # engine RuntimeOptions
+    embeddings: list[EmbeddingRow]
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOutcome:
+    """A finished embedding run and the catalog as it is afterwards."""
+
+    report: Any  # engine EmbedReport
+    summary: CatalogSummary
+
+
+def _label(record: dict[str, Any]) -> str:
+    params = record.get("params", {})
+    if record.get("name") == "esm":
+        return str(params.get("model", "esm"))
+    if record.get("name") == "kmer":
+        return f"k-mer, k={params.get('k')}, {params.get('dim')} buckets"
+    return str(record.get("name"))
+
+
+def models_state_job(session: Session | None) -> Job:
+    """List installed models, the runtime options and (with a catalog) its embeddings and interrupted runs."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> ModelsState:
+        from genocat_desktop.engine import get_runtime_options, list_models, models_dir, pending_embeddings
+
+        embeddings: list[EmbeddingRow] = []
+        version = None
+        if session is not None:
+            catalog = session.catalog
+            version = catalog.refresh()
+            total = catalog.count()
+            default = catalog.default_vector
+            for column, record in catalog.vector_columns().items():
+                embeddings.append(EmbeddingRow(column, str(record.get("name")), _label(record), int(record["dim"]),
+                                               total, total, column == default, False, dict(record)))
+            for p in pending_embeddings(catalog):
+                embeddings.append(EmbeddingRow(p.column, str(p.record.get("name")), _label(p.record),
+                                               int(p.record.get("dim", 0)), min(p.done, total), total, False, True,
+                                               dict(p.record)))
+        return ModelsState(list_models(), str(models_dir()), get_runtime_options(), embeddings, version)
+
+    return run
+
+
+def add_model_job(path: str) -> Job:
+    """Check and install an ONNX model (copied into the models folder); returns its ``ModelInfo``."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Any:
+        from genocat_desktop.engine import add_model
+
+        return add_model(path, progress=progress, cancel=cancel)
+
+    return run
+
+
+def remove_model_job(name: str) -> Job:
+    """Uninstall a model (catalog columns made with it cannot be searched until it is added again)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> str:
+        from genocat_desktop.engine import remove_model
+
+        remove_model(name)
+        return name
+
+    return run
+
+
+def runtime_options_job(**options: Any) -> Job:
+    """Set ONNX Runtime options (threads, token budget, GPU, spinning); returns the options in force."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Any:
+        from genocat_desktop.engine import set_runtime_options
+
+        return set_runtime_options(**options)
+
+    return run
+
+
+def add_embedding_job(session: Session, embedder: str, params: dict[str, Any], *, column: str | None = None,
+                      make_default: bool = False) -> Job:
+    """Embed every row into a new vector column (resuming an interrupted run of the same embedder).
+
+    Progress may come from a Lance worker thread; the engine thread's reporter only
+    emits a queued signal, which is safe from any thread.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> EmbedOutcome:
+        from genocat_desktop.engine import add_embedding
+
+        report = add_embedding(session.catalog, embedder, params, column=column, make_default=make_default,
+                               progress=progress, cancel=cancel)
+        return EmbedOutcome(report, session.summary())
+
+    return run
+
+
+def set_default_embedding_job(session: Session, column: str) -> Job:
+    """Make ``column`` the embedding searched when none is chosen."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import set_default_embedding
+
+        set_default_embedding(session.catalog, column)
+        return _change(session, f"Searches now use {column} by default")
+
+    return run
+
+
+def remove_embedding_job(session: Session, column: str) -> Job:
+    """Drop a vector column (never the last one; older versions keep it)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import remove_embedding
+
+        remove_embedding(session.catalog, column)
+        return _change(session, f"Removed the embedding {column}")
+
+    return run
+
+
+def discard_embedding_job(session: Session, column: str) -> Job:
+    """Delete the saved work of an interrupted embedding run (the catalog itself is not changed)."""
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> Change:
+        from genocat_desktop.engine import discard_pending_embedding
+
+        found = discard_pending_embedding(session.catalog, column)
+        message = f"Discarded the interrupted run of {column}" if found else f"No interrupted run of {column}"
+        return _change(session, message)
 
     return run

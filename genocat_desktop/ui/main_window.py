@@ -1,4 +1,4 @@
-"""The main window: welcome page, search, results, catalog browser, schema, benchmark, import queue.
+"""The main window: welcome page, search, results, catalog browser, schema, benchmark, models, import queue.
 
 Every engine call goes through :class:`~genocat_desktop.ui.engine_thread.EngineThread`
 as a job from :mod:`genocat_desktop.ui.jobs`; slots here only read results
@@ -50,6 +50,7 @@ from .errors import show_error
 from .filters import FilterEditor
 from .import_panel import ImportPanel, ImportReportDialog
 from .index_page import IndexDialog
+from .models_page import ModelsPage, describe_embedding_progress
 from .s3_dialog import S3Dialog, load_location
 from .schema_page import SchemaPage, SetValueDialog
 from .settings import add_recent, recent_catalogs, settings
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
             widget.installEventFilter(self)
         self.engine.job_started.connect(self._on_job_started)
         self.engine.busy_changed.connect(self._on_busy)
+        if self.models_page.has_saved_options():
+            self.models_page.apply_options()  # queued before the catalog opens: every model loads with them
         self.open_catalog(location)
 
     # ================================================================== building
@@ -223,6 +226,8 @@ class MainWindow(QMainWindow):
                                  "Add, rename and drop user fields; the catalog's versions")
         self.act_benchmark = action("Bench&mark", lambda: self.tabs.setCurrentIndex(3), None,
                                     "Measure the catalog against the design targets")
+        self.act_models = action("&Models and embeddings…", self.show_models, "Ctrl+Shift+M",
+                                 "Install ONNX models, set their runtime options, add embeddings to the catalog")
         self.act_set_value = action("Set &value for selected rows…", self.set_value_for_selected, "Ctrl+Shift+V",
                                     "Give a user field one value on the rows selected in the browser")
         self.act_annotate = action("&Annotate from CSV/TSV…", lambda: self.schema_page.choose_annotations(), None,
@@ -248,6 +253,8 @@ class MainWindow(QMainWindow):
         catalog_menu.addSeparator()
         catalog_menu.addAction(self.act_indexes)
         catalog_menu.addAction(self.act_benchmark)
+        tools_menu = menu.addMenu("&Tools")
+        tools_menu.addAction(self.act_models)
         self.view_menu = menu.addMenu("&View")
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.act_about)
@@ -269,6 +276,10 @@ class MainWindow(QMainWindow):
         self.benchmark_page = BenchmarkPage(self.engine, self._job_error)
         self.tabs.addTab(self.benchmark_page, "Benchmark")
         self.tabs.setTabToolTip(3, "Measure import, search latency, recall and export against the targets")
+        self.models_page = ModelsPage(self.engine, self._job_error)
+        self.models_page.changed.connect(self._on_catalog_changed)
+        self.tabs.addTab(self.models_page, "Models")
+        self.tabs.setTabToolTip(4, "ONNX models, runtime options and the catalog's embeddings (Ctrl+Shift+M)")
         self.tabs.currentChanged.connect(self._on_tab)
         self.index_dialog = IndexDialog(self.engine, self._job_error, self)
         self.index_dialog.changed.connect(self._on_index_changed)
@@ -536,6 +547,7 @@ class MainWindow(QMainWindow):
         self.schema_page.set_session(None)
         self.benchmark_page.set_session(None)
         self.index_dialog.set_session(None)
+        self.models_page.session = None
 
     def _on_opened(self, result: tuple[jobs.Session, jobs.CatalogSummary]) -> None:
         self.session, summary = result
@@ -544,6 +556,7 @@ class MainWindow(QMainWindow):
         self.schema_page.set_session(self.session)
         self.benchmark_page.set_session(self.session)
         self.index_dialog.set_session(self.session)
+        self.models_page.set_session(self.session)
         self.catalog_opened.emit(summary)
         if not self._warmed:
             self._warmed = True
@@ -585,7 +598,8 @@ class MainWindow(QMainWindow):
                                             Qt.ItemDataRole.ToolTipRole)
         index = self.embedder_combo.findData(current or summary.default_vector)
         self.embedder_combo.setCurrentIndex(max(index, 0))
-        if summary.rows == 0:
+        on_models = self.stack.currentWidget() is self.tabs and self.tabs.currentWidget() is self.models_page
+        if summary.rows == 0 and not on_models:
             self.stack.setCurrentWidget(self.welcome)
         else:
             self.stack.setCurrentWidget(self.tabs)
@@ -830,6 +844,11 @@ class MainWindow(QMainWindow):
             state is None or state.version != self.summary.version
         ):
             self.schema_page.refresh()
+        models = self.models_page.state
+        if index == 4 and self.session is not None and self.summary is not None and (
+            models is None or models.version != self.summary.version
+        ):
+            self.models_page.refresh()
 
     # ================================================================== schema edits
     def _on_catalog_changed(self, change: jobs.Change) -> None:
@@ -837,6 +856,11 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.statusBar().showMessage(change.message, 8000)
             self._apply_summary(change.summary)
+
+    def show_models(self) -> None:
+        """Tools → Models and embeddings… (Ctrl+Shift+M): the Models tab, even before anything is imported."""
+        self.stack.setCurrentWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.models_page)
 
     def _on_schema_state(self, state: jobs.SchemaState) -> None:
         self.browse_table.source.editable = {f.name for f in state.fields if f.kind == "user"}
@@ -983,8 +1007,11 @@ class MainWindow(QMainWindow):
         self.job_bar.setRange(0, 0)
         self.job_bar.setVisible(job.kind not in ("align",))
         self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse", "benchmark", "schema-change",
-                                                     "index"))
+                                                     "index", "embed", "model"))
         job.progress.connect(self._on_job_progress)
+        if job.kind in ("embed", "model"):
+            # A long job: the status bar says how far it is and how long is left, on any tab.
+            job.progress.connect(lambda p: self.job_label.setText(describe_embedding_progress(p)[1]))
 
     def _on_job_progress(self, p: Any) -> None:
         if p.fraction is not None:
@@ -1011,8 +1038,8 @@ class MainWindow(QMainWindow):
             self, "About GenoCat",
             f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
             "<p>Shortcuts: Ctrl+I import · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
-            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+V set value · Ctrl+Shift+X indexes · "
-            "Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
+            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+M models · Ctrl+Shift+V set value · "
+            "Ctrl+Shift+X indexes · Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
         )
 
     # ================================================================== closing
@@ -1022,16 +1049,20 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.engine.is_busy(("import", "export")):
-            what = "An import" if self.engine.is_busy(("import",)) else "An export"
-            if not self.confirm(
-                "Quit GenoCat?",
-                f"{what} is still running. Quit anyway? It will be cancelled; the catalog stays as it was "
-                "before the unfinished file.",
-            ):
+        if self.engine.is_busy(("import", "export", "embed")):
+            if self.engine.is_busy(("embed",)):
+                text = ("An embedding is still running. Quit anyway? It will be cancelled; the catalog stays as it "
+                        "was, and the sequences embedded so far are kept for Resume (Models tab).")
+            else:
+                what = "An import" if self.engine.is_busy(("import",)) else "An export"
+                text = (f"{what} is still running. Quit anyway? It will be cancelled; the catalog stays as it was "
+                        "before the unfinished file.")
+            if not self.confirm("Quit GenoCat?", text):
                 event.ignore()
                 return
         self._closing = True
+        if self.models_page._options_timer.isActive():
+            self.models_page.apply_options()  # an edit made just before quitting is still saved
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
         self.engine.shutdown()

@@ -302,9 +302,9 @@ def test_cancel_then_resume_then_discard(qtbot: Any, window: MainWindow, tiny_on
     _register(qtbot, window, tiny_onnx)
     version = window.summary.version  # type: ignore[union-attr]
     _cancel_mid_way(qtbot, window)
-    assert "Resume" in page.status_label.text()
     pending = _row(window, "vec_esm_tiny", pending=True)
     assert pending is not None and 0 < pending.done < ROWS, pending
+    assert f"{pending.done} of {ROWS} sequences of vec_esm_tiny are saved" in page.status_label.text()
     assert "interrupted" in _cells(page.embeddings_table, page.state.embeddings.index(pending))[5]  # type: ignore[union-attr]
     catalog = Catalog.open(str(window.summary.location), create=False)  # type: ignore[union-attr]
     assert catalog.version == version and "vec_esm_tiny" not in catalog.vector_columns()
@@ -314,6 +314,9 @@ def test_cancel_then_resume_then_discard(qtbot: Any, window: MainWindow, tiny_on
     with qtbot.waitSignal(page.embedding_finished, timeout=LONG_MS) as done, \
             qtbot.waitSignal(page.state_shown, timeout=LONG_MS):
         page.resume_button.click()
+        index = page.state.embeddings.index(pending)  # type: ignore[union-attr]
+        assert _cells(page.embeddings_table, index)[5].startswith("resuming from")
+        assert not page.resume_button.isEnabled() and page.cancel_button.isEnabled()
     report = done.args[0].report
     assert report.reused == pending.done and report.embedded == ROWS - pending.done
     assert _row(window, "vec_esm_tiny", pending=True) is None and _row(window, "vec_esm_tiny").done == ROWS

@@ -78,6 +78,16 @@ HELP_HTML = (
 )
 
 
+def _source(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The checkpoint a model was exported from (``"esm2_t6_8M_UR50D.pt (fair-esm)"``) and, as a tip, the file added."""
+    added = str(manifest.get("added_from") or "")
+    source = manifest.get("source")
+    if isinstance(source, dict) and source.get("checkpoint"):
+        kind = f" ({source['kind']})" if source.get("kind") else ""
+        return f"{source['checkpoint']}{kind}", f"exported from {source['checkpoint']}; added from {added}"
+    return (Path(added).name, f"added from {added}") if added else ("", "")
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:,.1f} MB" if n < 1e9 else f"{n / 1e9:,.2f} GB"
 
@@ -261,6 +271,7 @@ class ModelsPage(QWidget):
         self.state: jobs.ModelsState | None = None
         #: The running embedding job, if any.
         self.embed_job: Job | None = None
+        self._embed_column: str | None = None  # the column it writes, when named (Resume names it)
         self._model_job: Job | None = None
         #: Asked before removing a model or an embedding, or discarding a run; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
@@ -427,23 +438,29 @@ class ModelsPage(QWidget):
         t = self.models_table
         t.setRowCount(len(state.models))
         for i, m in enumerate(state.models):
-            source = str(m.manifest.get("source_checkpoint") or m.manifest.get("source") or
-                         m.manifest.get("added_from") or "")
+            source, source_tip = _source(m.manifest)
             cells = [
                 _item(m.name, str(m.path)), _item("" if m.layers is None else str(m.layers), right=True),
                 _item(str(m.dim), right=True), _item(m.quantization), _item(_size(m.size_bytes), right=True),
-                _item(m.sha256[:12], m.sha256), _item(Path(source).name if source else "", source),
+                _item(m.sha256[:12], m.sha256), _item(source, source_tip),
             ]
             for c, item in enumerate(cells):
                 t.setItem(i, c, item)
         t.resizeColumnsToContents()
         t.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.folder_label.setText(f"Folder: {state.folder}")
-        self.help_label.setVisible(True)
+        self._fill_embeddings(state)
+        self._update_buttons()
+        self.state_shown.emit(state)
+
+    def _fill_embeddings(self, state: jobs.ModelsState) -> None:
+        selected = self._selected_row()
         e = self.embeddings_table
         e.setRowCount(len(state.embeddings))
         for i, row in enumerate(state.embeddings):
-            if row.pending:
+            if row.pending and self.running and row.column == self._embed_column:
+                what = f"resuming from {row.done:,} of {row.total:,} (progress below)"
+            elif row.pending:
                 what = f"interrupted: {row.done:,} of {row.total:,} done; Resume or Discard"
             else:
                 what = "ready"
@@ -458,8 +475,8 @@ class ModelsPage(QWidget):
                 e.setItem(i, c, item)
         e.resizeColumnsToContents()
         e.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
-        self._update_buttons()
-        self.state_shown.emit(state)
+        if selected is not None:
+            self.select_embedding(selected.column, pending=selected.pending)
 
     def _selected_row(self) -> jobs.EmbeddingRow | None:
         rows = self.embeddings_table.selectionModel().selectedRows()
@@ -597,6 +614,9 @@ class ModelsPage(QWidget):
         fn = jobs.add_embedding_job(self.session, embedder, params, column=column, make_default=make_default)
         job = self.engine.submit("embed", f"Embedding the catalog with {label}", fn)
         self.embed_job = job
+        self._embed_column = column
+        if self.state is not None:
+            self._fill_embeddings(self.state)  # a resumed run's row says so
         self.progress.setRange(0, 0)
         self.progress.setValue(0)
         self.status_label.setText(f"Starting {html.escape(label)}…")
@@ -660,11 +680,21 @@ class ModelsPage(QWidget):
     def _on_embed_cancelled(self) -> None:
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.status_label.setText("Cancelled; the catalog is unchanged. The sequences embedded so far are kept: "
-                                  "select the interrupted run and press Resume to continue.")
+        self.status_label.setText("Cancelled; the catalog is unchanged.")
         self._update_buttons()
         self.embedding_stopped.emit("cancelled")
-        self.refresh()
+        job = self.refresh()
+        if job is not None:
+            # Say how much was kept once the listing shows it (vectors are saved in groups of up to 128).
+            job.finished.connect(self._say_kept)
+
+    def _say_kept(self, state: jobs.ModelsState) -> None:
+        kept = [r for r in state.embeddings if r.pending]
+        if kept:
+            r = kept[0] if len(kept) == 1 else max(kept, key=lambda k: k.done)
+            self.status_label.setText(
+                f"Cancelled; the catalog is unchanged. {r.done:,} of {r.total:,} sequences of {html.escape(r.column)} "
+                "are saved: select the interrupted run and press Resume to continue from there.")
 
     def _change_job(self, title: str, fn: jobs.Job, failure: str) -> Job:
         job = self.engine.submit("schema-change", title, fn)

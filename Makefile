@@ -28,7 +28,7 @@ help:
 	@echo "make selftest-bundle  run the frozen app's self-test (offscreen window, import, search, export, ONNX)"
 	@echo "make bundle-bench bundle size, cold/warm start to first window, self-test time"
 	@echo "make bench        benchmarks (bench/)"
-	@echo "make screenshot   run the app under Xvfb: save docs/screenshot.png, schema.png, benchmark.png, indexes.png, s3.png"
+	@echo "make screenshot   run the app under Xvfb: save docs/screenshot.png, schema.png, benchmark.png, indexes.png, s3.png, models.png"
 	@echo "make clean        remove caches and build outputs (keeps .venv)"
 
 venv: $(STAMP)
@@ -69,6 +69,7 @@ screenshot: venv
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot.py docs/screenshot.png
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_pages.py docs
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_storage.py docs
+	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_models.py docs/models.png
 
 # One folder, two executables (genocat-desktop, genocat), plus the desktop integration files so that
 # an unpacked copy of dist/genocat/ installs itself with its own ./install.sh.

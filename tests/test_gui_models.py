@@ -9,6 +9,7 @@ engine thread stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -54,8 +55,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     monkeypatch.setenv("GENOCAT_MODELS", str(tmp_path / "models"))
     yield
-    defaults = RuntimeOptions()
-    set_runtime_options(**{f: getattr(defaults, f) for f in ("threads", "token_budget", "use_gpu", "spin")})
+    set_runtime_options(**dataclasses.asdict(RuntimeOptions()))
 
 
 @pytest.fixture(scope="session")
@@ -132,14 +132,15 @@ def _row(w: MainWindow, column: str, pending: bool = False) -> Any:
     return found[0] if found else None
 
 
-def _cancel_mid_way(qtbot: Any, w: MainWindow, column: str | None = None) -> None:
-    """Start embedding with the tiny model and press Cancel at its first progress report."""
+def _cancel_mid_way(qtbot: Any, w: MainWindow, column: str | None = None, after: int = 5) -> None:
+    """Start embedding with the tiny model and press Cancel once ``after`` sequences are reported done."""
     page = w.models_page
     with qtbot.waitSignal(page.embedding_stopped, timeout=LONG_MS) as stopped, \
             qtbot.waitSignal(page.state_shown, timeout=LONG_MS):
         job = page.add_embedding("esm", {"model": "tiny"}, column=column)
         assert job is not None
-        job.progress.connect(lambda p: page.cancel_button.click() if p.phase == "embedding" else None)
+        job.progress.connect(lambda p: page.cancel_button.click() if p.phase == "embedding" and p.done >= after
+                             else None)
     assert stopped.args == ["cancelled"]
 
 
@@ -294,10 +295,11 @@ def test_kmer_embedding_through_the_dialog(qtbot: Any, window: MainWindow) -> No
 
 def test_cancel_then_resume_then_discard(qtbot: Any, window: MainWindow, tiny_onnx: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # Small batches and one thread: the run takes long enough to be cancelled mid-way.
+    # Small groups, one sequence per model call, one thread: the run takes long enough to be cancelled
+    # mid-way. Vectors are saved in groups of 4: Cancel is pressed once the 5th is done (the first group saved).
     monkeypatch.setattr(embed_job, "SAVE_EVERY", 4)
     monkeypatch.setattr(embed_job, "SCAN_BATCH", 16)
-    set_runtime_options(threads=1)
+    set_runtime_options(threads=1, max_batch=1)
     page = window.models_page
     _register(qtbot, window, tiny_onnx)
     version = window.summary.version  # type: ignore[union-attr]

@@ -230,7 +230,7 @@ def test_add_embedding_then_search_with_it(qtbot: Any, window: MainWindow, tiny_
     # Progress said rows, speed and time left, on the page and in the status bar.
     embedding = [t for t in texts if t.startswith("Embedding with tiny")]
     assert embedding and all("seq/s" in t and "left" in t and f"of {ROWS}" in t for t in embedding)
-    assert any(s.startswith("Embedding with tiny") for s in status)
+    assert any(s.startswith("Embedding ") and f"/{ROWS} · " in s and "seq/s" in s and "left" in s for s in status)
     row = _row(window, "vec_esm_tiny")
     assert row is not None and (row.dim, row.done, row.total, row.default) == (64, ROWS, ROWS, False)
     cells = _cells(page.embeddings_table, [r.column for r in page.state.embeddings].index("vec_esm_tiny"))  # type: ignore[union-attr]
@@ -415,6 +415,9 @@ def test_describe_embedding_progress_wording() -> None:
         Progress(1200, 10_000, "sequences", "embedding", "Embedding with esm2_t6: 1,200 of 10,000", 9.75))
     assert value == 120
     assert text == "Embedding with esm2_t6: 1,200 of 10,000 sequences · 9.8 seq/s · about 15 min 03 s left"
+    assert describe_embedding_progress(
+        Progress(1200, 10_000, "sequences", "embedding", "Embedding with esm2_t6: 1,200 of 10,000", 9.75), compact=True
+    )[1] == "Embedding 1,200/10,000 · 9.8 seq/s · about 15 min 03 s left"
     assert describe_embedding_progress(Progress(5_000_000, 10_000_000, "bytes", "copying", "Copying x.onnx"))[1] == (
         "Copying x.onnx: 5.0 MB of 10.0 MB")
     assert describe_embedding_progress(Progress(10, 10, "sequences", "saving", "Saving the vec_x column"))[1] == (

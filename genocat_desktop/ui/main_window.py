@@ -1011,7 +1011,7 @@ class MainWindow(QMainWindow):
         job.progress.connect(self._on_job_progress)
         if job.kind in ("embed", "model"):
             # A long job: the status bar says how far it is and how long is left, on any tab.
-            job.progress.connect(lambda p: self.job_label.setText(describe_embedding_progress(p)[1]))
+            job.progress.connect(lambda p: self.job_label.setText(describe_embedding_progress(p, compact=True)[1]))
 
     def _on_job_progress(self, p: Any) -> None:
         if p.fraction is not None:

@@ -92,16 +92,20 @@ def _size(n: int) -> str:
     return f"{n / 1e6:,.1f} MB" if n < 1e9 else f"{n / 1e9:,.2f} GB"
 
 
-def describe_embedding_progress(p: Any) -> tuple[int, str]:
+def describe_embedding_progress(p: Any, *, compact: bool = False) -> tuple[int, str]:
     """A progress bar value (0-1000, -1 when unknown) and a line for an embedding job's ``Progress``.
 
-    ``"Embedding with esm2_t6: 1,200 of 10,000 sequences · 9.8 seq/s · about 15 min 00 s left"``.
+    ``"Embedding with esm2_t6: 1,200 of 10,000 sequences · 9.8 seq/s · about 15 min 00 s left"``;
+    ``compact`` (the status bar) leaves out the model: ``"Embedding 1,200/10,000 · 9.8 seq/s · …"``.
     """
     fraction = p.fraction
     value = int(fraction * 1000) if fraction is not None else -1
     if p.phase == "embedding":
-        parts = [p.message or f"Embedding: {p.done:,} of {p.total or 0:,}"]
-        if p.unit == "sequences" and "sequences" not in parts[0]:
+        if compact:
+            parts = [f"Embedding {p.done:,}/{p.total or 0:,}"]
+        else:
+            parts = [p.message or f"Embedding: {p.done:,} of {p.total or 0:,}"]
+        if p.unit == "sequences" and not compact and "sequences" not in parts[0]:
             parts[0] += " sequences"
         if p.rate:
             parts.append(f"{p.rate:,.1f} seq/s" if p.rate < 100 else f"{p.rate:,.0f} seq/s")

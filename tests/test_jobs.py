@@ -8,27 +8,23 @@ import threading
 from genocat_desktop.engine.jobs import gc_paused
 
 
-def test_gc_paused_nests_and_restores_the_collector() -> None:
-    assert gc.isenabled()
+def _full_collections_held() -> bool:
+    return gc.get_threshold()[2] >= 1 << 30
+
+
+def test_gc_paused_nests_and_restores_the_thresholds() -> None:
+    before = gc.get_threshold()
     with gc_paused():
-        assert not gc.isenabled()
+        assert _full_collections_held() and gc.isenabled()  # young generations are still collected
+        assert gc.get_threshold()[:2] == before[:2]
         with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # the outer job still runs
-    assert gc.isenabled()
-
-
-def test_gc_paused_keeps_a_collector_that_was_off_switched_off() -> None:
-    gc.disable()
-    try:
-        with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+            assert _full_collections_held()
+        assert _full_collections_held()  # the outer job still runs
+    assert gc.get_threshold() == before
 
 
 def test_gc_paused_across_threads_ends_with_the_last_job() -> None:
+    before = gc.get_threshold()
     inside, release = threading.Event(), threading.Event()
 
     def job() -> None:
@@ -41,16 +37,17 @@ def test_gc_paused_across_threads_ends_with_the_last_job() -> None:
     assert inside.wait(30)
     with gc_paused():
         pass
-    assert not gc.isenabled()  # the other thread's job has not finished
+    assert _full_collections_held()  # the other thread's job has not finished
     release.set()
     worker.join(30)
-    assert gc.isenabled()
+    assert gc.get_threshold() == before
 
 
 def test_gc_paused_restores_after_an_exception() -> None:
+    before = gc.get_threshold()
     try:
         with gc_paused():
             raise ValueError("job failed")
     except ValueError:
         pass
-    assert gc.isenabled()
+    assert gc.get_threshold() == before

@@ -166,32 +166,39 @@ class RateMeter:
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
-_gc_was_enabled = False
+_gc_saved_threshold: tuple[int, int, int] | None = None
+#: A third-generation threshold no job reaches: full collections wait until the last job ends.
+_NO_FULL_COLLECTION = 1 << 30
 
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Suspend Python's cyclic garbage collector while a job runs (nestable, thread-safe).
+    """Hold off Python's full (oldest-generation) garbage collections while a job runs.
+
+    Nestable and thread-safe; the previous thresholds come back when the last
+    paused job ends.
 
     Why: a full collection walks every container object in the process while
     holding the GIL. With Arrow, Lance, Qt and pyqtgraph loaded plus a batch of
     parsed records, one pass took 100-400 ms, and it runs in whichever thread
-    happens to allocate: the desktop window froze for that long during an
-    import (measured: longest GIL gap 388 ms with the collector on, 35 ms with
-    it off, for the same 100k-record import). The jobs free their temporaries
-    by reference counting and build no reference cycles, so nothing piles up;
-    the collector is switched back on when the last paused job ends.
+    happens to allocate: the desktop window froze that long during an import
+    (longest GIL gap 388 ms with full collections, 35 ms without, same
+    100k-record import). Young generations are still collected (they are
+    small and quick), so a job that runs for hours and makes reference cycles
+    does not pile them up; only the walk over long-lived objects is deferred.
     """
-    global _gc_holders, _gc_was_enabled
+    global _gc_holders, _gc_saved_threshold
     with _gc_lock:
         if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
+            _gc_saved_threshold = gc.get_threshold()
+            young, middle, _ = _gc_saved_threshold
+            gc.set_threshold(young, middle, _NO_FULL_COLLECTION)
         _gc_holders += 1
     try:
         yield
     finally:
         with _gc_lock:
             _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
+            if _gc_holders == 0 and _gc_saved_threshold is not None:
+                gc.set_threshold(*_gc_saved_threshold)
+                _gc_saved_threshold = None

@@ -155,7 +155,7 @@ class _Worker(QObject):
 
         try:
             token.raise_if_cancelled()
-            # No cyclic-GC pass during a job: one pass over a big heap holds the GIL and freezes the window.
+            # No full GC pass during a job: one walk over a big heap holds the GIL and freezes the window.
             with gc_paused():
                 result = fn(report, token)
         except Cancelled:

@@ -254,3 +254,69 @@ def test_plain_headers(title: str, ident: str, description: str) -> None:
 @pytest.mark.parametrize("title", ["", "   ", "\t"])
 def test_no_identifier(title: str) -> None:
     assert parse_header(title) == HeaderInfo(id="")
+
+
+# --------------------------------------------------------------------------
+# The column-wise parser the importer uses must give parse_header's values.
+
+_TRICKY = [
+    "sp|P69905|HBA_HUMAN Hemoglobin subunit alpha OS=Homo sapiens OX=9606 GN=HBA1 PE=1 SV=2",
+    "tr|A0A000001|X1_ORG Some protein OS=Escherichia coli (strain K12) OX=83333 GN=g1 PE=4 SV=1",
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2",  # no GN
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 GN= PE=1 SV=2",  # empty GN
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 GN=a b PE=1 SV=2",  # GN with a space
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 PE=1 GN=x SV=2",  # tags out of order
+    "sp|P69905|HBA_HUMAN  Hemoglobin  OS=Homo sapiens  OX=9606 PE=1 SV=2",  # double spaces
+    "sp|P69905|HBA_HUMAN Hemo=globin OS=Homo sapiens OX=9606 PE=1 SV=2",  # '=' in the name
+    "sp|P69905|HBA_HUMAN Hemoglobin\xa0 OS=Homo sapiens OX=9606 PE=1 SV=2",  # non-ASCII space
+    "sp|P69905|HBA_HUMAN Hémoglobine OS=Homo sapiens OX=9606 PE=1 SV=2",  # non-ASCII letter
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2 Split=0",  # trailing tag
+    "sp|P69905|HBA_HUMAN Hemoglobin OS=Homo sapiens OX=96x06 PE=1 SV=2",  # taxid not a number
+    "sp|P69905|HBA_HUMAN Hemoglobin OS= OX=9606 PE=1 SV=2",  # empty organism
+    "sp|P69905|HBA_HUMAN OS=Homo sapiens OX=9606 PE=1 SV=2",  # no name
+    "sp|P69905| Hemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2",  # no entry name
+    "sp||HBA_HUMAN Hemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2",  # no accession
+    "sp|P69905|HBA_HUMAN|x Hemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2",  # four pipe fields
+    "sp|P69905|HBA_HUMAN\tHemoglobin OS=Homo sapiens OX=9606 PE=1 SV=2",  # tab after the identifier
+    "sp|P69905|HBA_HUMAN Hemoglobin >x OS=Homo sapiens OX=9606 PE=1 SV=2",  # ' >' in the name
+    "sp|P69905|HBA_HUMAN A OS=B OX=1 PE=1 SV=2\x01sp|P1|X_Y A OS=B OX=1 PE=1 SV=2",  # nr join
+    "sp|P69905|HBA_HUMAN A OS=B OX=1 PE=1 SV=2 >sp|P1|X_Y A OS=B OX=1 PE=1 SV=2",  # DIAMOND join
+    "tr|A|B x OS=y OX=1 PE=0012 SV=3",
+    "UniRef90_P69905 Hemoglobin subunit alpha n=2 Tax=Homo sapiens TaxID=9606 RepID=HBA_HUMAN",
+    "gi|4504349|ref|NP_000509.1| hemoglobin subunit beta [Homo sapiens]",
+    "seq1 [organism=Homo sapiens] [gene=HBB] [tax_id=9606]",
+    "plain",
+    "",
+    "   ",
+]
+
+
+def _headers_of(path: Path) -> list[str]:
+    with open(path) as handle:
+        return [title for title, _ in SimpleFastaParser(handle)]
+
+
+def test_column_parser_gives_parse_header_values(data_dir: Path, shared_file: Callable[[str], Path]) -> None:
+    from bench.data import header
+
+    from genocat_desktop.engine.headers import HEADER_FIELDS, parse_headers_arrow
+
+    titles = list(_TRICKY)
+    titles += _headers_of(data_dir / "mmseqs2_QUERY.fasta")
+    titles += _headers_of(data_dir / "families_small.faa")
+    titles += _headers_of(shared_file("proteins/unlabeled/diamond_nr_300.faa"))
+    titles += [header(n)[1:] for n in range(1, 200)]
+    columns = parse_headers_arrow(titles)
+    assert set(columns) == set(HEADER_FIELDS)
+    got = [{name: columns[name][i].as_py() for name in HEADER_FIELDS} for i in range(len(titles))]
+    for title, row in zip(titles, got, strict=True):
+        info = parse_header(title)
+        assert row == {name: getattr(info, name) for name in HEADER_FIELDS}, title
+    # The synthetic (canonical UniProt) headers and HBA_HUMAN take the column-wise path.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from genocat_desktop.engine.headers import _UNIPROT_RE2
+
+    canonical = pa.array([_TRICKY[0], _TRICKY[1], *titles[-199:]])
+    assert all(pc.match_substring_regex(canonical, _UNIPROT_RE2).to_pylist())

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .catalog import Catalog
 from .errors import Cancelled, FastaFormatError, GenoCatError, StorageError
@@ -46,7 +47,7 @@ from .fasta import (
     RecordIssue,
     split_title,
 )
-from .headers import parse_headers
+from .headers import parse_headers_arrow
 from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 from .schema import field_default
 
@@ -442,6 +443,8 @@ def _write_pass(
 
 
 _MOLECULE_NAMES: Final = np.array([*MOLECULES, "protein"], dtype=object)
+#: The same names as an Arrow array, indexed by molecule code (``take``).
+_MOLECULE_ARROW: Final = pa.array(_MOLECULE_NAMES.tolist(), pa.string())
 
 
 def _rows(
@@ -459,62 +462,75 @@ def _rows(
     on_embedded: Callable[[int], None] | None = None,
 ) -> pa.Table:
     """Build the Arrow rows for the selected records of one parsed batch."""
-    offsets = batch.offsets.tolist()
-    data = batch.data
+    # Columns are built whole (Arrow kernels, numpy buffers): a Python object per
+    # value and column cost more than the parsing, hashing and embedding together.
+    n = sel.size
+    whole = n == len(batch)
     picked = sel.tolist()
-    cols: dict[str, list[Any]] = parse_headers([batch.titles[j] for j in picked])
-    ids = [scan.ids[pos + j] for j in picked]
+    titles = batch.titles if whole else [batch.titles[j] for j in picked]
+    cols = parse_headers_arrow(titles)
     # A header without an identifier was named "<file>#<record>" by the scan.
+    ids = pa.array(scan.ids[pos : pos + n] if whole else [scan.ids[pos + j] for j in picked], pa.string())
     cols["id"] = ids
-    cols["accession"] = [acc or ident for acc, ident in zip(cols["accession"], ids, strict=True)]
-    cols["name"] = [name or None for name in cols["name"]]
-    if aliases:
-        cols["aliases"] = [
-            list(al) + aliases.get(pos + j, []) for al, j in zip(cols["aliases"], picked, strict=True)
-        ]
-    seqs = [data[offsets[j] : offsets[j + 1]] for j in picked]
+    acc = cols["accession"]
+    cols["accession"] = pc.if_else(pc.fill_null(pc.equal(acc, ""), True), ids, acc)
+    name = cols["name"]
+    cols["name"] = pc.if_else(pc.fill_null(pc.equal(name, ""), False), pa.scalar(None, pa.string()), name)
+    if aliases and any(pos + j in aliases for j in picked):
+        cols["aliases"] = pa.array(
+            [list(al) + aliases.get(pos + j, []) for al, j in zip(cols["aliases"].to_pylist(), picked, strict=True)],
+            pa.list_(pa.string()),
+        )
+    if whole:
+        packed: Any = batch.data
+        sub_off = batch.offsets
+    else:
+        packed, sub_off = _gather(np.frombuffer(batch.data, dtype=np.uint8), batch.offsets, sel)
     mol = batch.molecule[sel].copy()
     mol[mol == MOL_AMBIGUOUS] = majority
-    n = sel.size
-    sub_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in seqs], out=sub_off[1:])
-    packed = b"".join(seqs)
+    hashes = np.ascontiguousarray(batch.hashes[sel])
+    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC")).value
     arrays: dict[str, pa.Array] = {
-        "seq_hash": pa.array(batch.hashes[sel].astype(str), pa.string()),
-        "sequence": pa.LargeStringArray.from_buffers(n, pa.py_buffer(sub_off), pa.py_buffer(packed)).cast(pa.string()),
+        "seq_hash": pa.StringArray.from_buffers(
+            n, pa.py_buffer(np.arange(0, 32 * (n + 1), 32, dtype=np.int32)), pa.py_buffer(hashes)
+        ),
+        "sequence": pa.StringArray.from_buffers(n, pa.py_buffer(sub_off.astype(np.int32)), pa.py_buffer(packed)),
         "length": pa.array(np.diff(sub_off).astype(np.int32)),
-        "molecule": pa.array(_MOLECULE_NAMES[mol].tolist(), pa.string()),
-        "source_file": pa.array([source] * n, pa.string()),
-        "imported_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        "molecule": _MOLECULE_ARROW.take(pa.array(mol)),
+        "source_file": pa.array([source], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32))),
+        "imported_at": pa.array(np.full(n, stamp, dtype=np.int64), pa.timestamp("us", tz="UTC")),
     }
-    for name, values in cols.items():
-        arrays[name] = _to_arrow(values, schema.field(name).type)
+    for col_name, values in cols.items():
+        wanted = schema.field(col_name).type
+        arrays[col_name] = values if values.type == wanted else values.cast(wanted)
     nucleotide = (mol == MOL_DNA) | (mol == MOL_RNA)
     for col, emb in embedder_objs.items():
         if hasattr(emb, "embed_packed"):
             vecs = emb.embed_packed(packed, sub_off, nucleotide)
-        elif getattr(emb, "cancellable", False):
-            # Slow (model) embedders check the token between their own small batches.
-            vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist(), cancel=cancel,
-                             on_progress=on_embedded)
         else:
-            vecs = emb.embed([s.decode() for s in seqs], _MOLECULE_NAMES[mol].tolist())
-        arrays[col] = pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), emb.dim)
+            raw, o = bytes(packed), sub_off.tolist()
+            seqs = [raw[o[i] : o[i + 1]].decode() for i in range(n)]
+            molecules = _MOLECULE_NAMES[mol].tolist()
+            if getattr(emb, "cancellable", False):
+                # Slow (model) embedders check the token between their own small batches.
+                vecs = emb.embed(seqs, molecules, cancel=cancel, on_progress=on_embedded)
+            else:
+                vecs = emb.embed(seqs, molecules)
+        flat = np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1)
+        arrays[col] = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), emb.dim)
     return pa.Table.from_arrays([_fill(arrays, f, n) for f in schema], schema=schema)
 
 
-#: Python objects converted to Arrow per call (see _to_arrow).
-_CONVERT_STEP: Final = 1024
-
-
-def _to_arrow(values: list[Any], dtype: pa.DataType) -> pa.Array:
-    # pa.array over Python objects holds the GIL for the whole list. In pieces, the
-    # desktop app's GUI thread (same interpreter) gets a turn between them: converting
-    # a batch's header columns in one call froze the window for 100+ ms on a busy machine.
-    if len(values) <= _CONVERT_STEP:
-        return pa.array(values, dtype)
-    step = _CONVERT_STEP
-    return pa.concat_arrays([pa.array(values[i : i + step], dtype) for i in range(0, len(values), step)])
+def _gather(arr: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pack the records ``rows`` of a packed buffer into a new one (buffer, offsets)."""
+    starts, ends = offsets[rows], offsets[rows + 1]
+    lens = ends - starts
+    new_off = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lens, out=new_off[1:])
+    if new_off[-1] == 0:
+        return arr[:0], new_off
+    idx = np.repeat(starts - new_off[:-1], lens) + np.arange(new_off[-1])
+    return arr[idx], new_off
 
 
 def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:
@@ -522,7 +538,9 @@ def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:
     if f.name in arrays:
         return arrays[f.name]
     default = field_default(f)
-    return pa.nulls(n, f.type) if default is None else pa.array([default] * n, f.type)
+    if default is None:
+        return pa.nulls(n, f.type)
+    return pa.array([default], f.type).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
 def _alias_updates(

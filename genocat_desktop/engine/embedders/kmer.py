@@ -29,16 +29,22 @@ import numpy as np
 __all__ = ["KmerEmbedder"]
 
 _MURPHY12: Final = ("LVIM", "C", "A", "G", "ST", "P", "FY", "W", "EQ", "DN", "KR", "H")
-_INVALID: Final = 255
 
-_PROTEIN_LUT = np.full(256, _INVALID, dtype=np.uint8)
-for _code, _letters in enumerate(_MURPHY12):
-    for _c in _letters:
-        _PROTEIN_LUT[ord(_c)] = _code
-_NUC_LUT = np.full(256, _INVALID, dtype=np.uint8)
-for _code, _c in enumerate("ACGT"):
-    _NUC_LUT[ord(_c)] = _code
-_NUC_LUT[ord("U")] = 3
+
+def _translation(groups: tuple[str, ...], extra: dict[str, int] | None = None) -> bytes:
+    """A ``bytes.translate`` table: residue byte → its letter group; every other byte → ``len(groups)``."""
+    table = bytearray([len(groups)] * 256)
+    for code, letters in enumerate(groups):
+        for c in letters:
+            table[ord(c)] = code
+    for c, code in (extra or {}).items():
+        table[ord(c)] = code
+    return bytes(table)
+
+
+# Codes 0..alphabet-1 are residues; code ``alphabet`` is "not in the alphabet".
+_PROTEIN_CODES: Final = _translation(_MURPHY12)
+_NUC_CODES: Final = _translation(("A", "C", "G", "T"), {"U": 3})
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -51,16 +57,31 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 class _Space:
-    """One k-mer space (alphabet size, k) with its bucket and sign tables."""
+    """One k-mer space (alphabet size, k) with its column table.
+
+    A k-mer's bucket and sign come from the hash of its index in base
+    ``alphabet`` (first residue most significant); column ``bucket`` counts
+    +1, column ``dim + bucket`` counts -1 and column ``2 * dim`` is dropped.
+    Windows are indexed in base ``alphabet + 1`` so that a window holding a
+    residue outside the alphabet needs no separate check: its index maps to the
+    dropped column, like the extra index ``(alphabet + 1) ** k`` that marks a
+    window running into the next record.
+    """
 
     def __init__(self, alphabet: int, k: int, dim: int, seed: int) -> None:
         self.alphabet = alphabet
         self.k = k
+        self.base = alphabet + 1
         size = alphabet**k
         h = _splitmix64(np.arange(size, dtype=np.uint64) + np.uint64(seed << 32))
         bucket = (h % np.uint64(dim)).astype(np.int64)
-        # Column ``bucket`` counts +1, column ``dim + bucket`` counts -1.
-        self.signed_bucket = np.where((h >> np.uint64(63)) == 0, bucket, bucket + dim)
+        signed_bucket = np.where((h >> np.uint64(63)) == 0, bucket, bucket + dim)
+        digits = (np.arange(self.base**k)[:, None] // self.base ** np.arange(k - 1, -1, -1)) % self.base
+        valid = (digits < alphabet).all(axis=1)
+        index = (digits * alphabet ** np.arange(k - 1, -1, -1)).sum(axis=1)
+        self.sentinel = self.base**k
+        self.columns = np.full(self.sentinel + 1, 2 * dim, dtype=np.intp)
+        self.columns[: self.sentinel][valid] = signed_bucket[index[valid]]
 
 
 class KmerEmbedder:
@@ -102,13 +123,14 @@ class KmerEmbedder:
             nuc = np.fromiter((m in ("dna", "rna") for m in molecules), dtype=bool, count=len(sequences))
         return self.embed_packed(data, offsets, nuc)
 
-    def embed_packed(self, data: bytes, offsets: np.ndarray, nucleotide: np.ndarray | None = None) -> np.ndarray:
+    def embed_packed(self, data: Any, offsets: np.ndarray, nucleotide: np.ndarray | None = None) -> np.ndarray:
         """Embed records packed in one buffer (the importer's fast path).
 
         Parameters
         ----------
         data
-            Upper-case residues of all records, concatenated.
+            Upper-case residues of all records, concatenated (``bytes`` or
+            any buffer of bytes).
         offsets
             ``(n + 1,)`` record boundaries into ``data``.
         nucleotide
@@ -118,31 +140,37 @@ class KmerEmbedder:
         out = np.zeros((n, self.dim), dtype=np.float32)
         if n == 0:
             return out
-        arr = np.frombuffer(data, dtype=np.uint8)
+        raw = data if isinstance(data, bytes) else bytes(memoryview(data).cast("B"))
+        if offsets[0] != 0 or offsets[-1] != len(raw):
+            raw = raw[int(offsets[0]) : int(offsets[-1])]
+            offsets = offsets - offsets[0]
         if nucleotide is None or not nucleotide.any():
-            self._fill(out, np.arange(n), arr, offsets, _PROTEIN_LUT, self._protein)
+            codes = np.frombuffer(raw.translate(_PROTEIN_CODES), dtype=np.uint8)
+            self._fill(out, np.arange(n), codes, offsets, self._protein)
         else:
-            for mask, lut, spaces in ((~nucleotide, _PROTEIN_LUT, self._protein),
-                                      (nucleotide, _NUC_LUT, self._nucleotide)):
+            for mask, table, spaces in ((~nucleotide, _PROTEIN_CODES, self._protein),
+                                        (nucleotide, _NUC_CODES, self._nucleotide)):
                 rows = np.flatnonzero(mask)
                 if rows.size:
-                    sub, sub_off = _gather(arr, offsets, rows)
-                    self._fill(out, rows, sub, sub_off, lut, spaces)
+                    codes, sub_off = _gather(np.frombuffer(raw.translate(table), dtype=np.uint8), offsets, rows)
+                    self._fill(out, rows, codes, sub_off, spaces)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
 
     def _fill(
-        self, out: np.ndarray, rows: np.ndarray, arr: np.ndarray, offsets: np.ndarray,
-        lut: np.ndarray, spaces: list[_Space],
+        self, out: np.ndarray, rows: np.ndarray, codes: np.ndarray, offsets: np.ndarray, spaces: list[_Space]
     ) -> None:
-        codes = lut[arr]
         todo = np.arange(len(rows))
         sub_codes, sub_off = codes, offsets
         # Longest k first; records left without a single valid window retry with k - 1.
-        for space in reversed(spaces):
-            counts = _count(sub_codes, sub_off, space, self.dim)
-            out[rows[todo]] = counts
+        for level, space in enumerate(reversed(spaces)):
+            if level == 0 and rows.size == out.shape[0]:
+                counts = out  # every row: count straight into the result
+                _count(sub_codes, sub_off, space, self.dim, counts)
+            else:
+                counts = _count(sub_codes, sub_off, space, self.dim)
+                out[rows[todo]] = counts
             empty = np.flatnonzero(~counts.any(axis=1))
             if empty.size == 0:
                 return
@@ -162,52 +190,66 @@ def _gather(arr: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.
     return arr[idx], new_off
 
 
-def _count(codes: np.ndarray, offsets: np.ndarray, space: _Space, dim: int) -> np.ndarray:
-    """Signed, hashed k-mer counts for each record, shape ``(n, dim)``."""
+def _count(
+    codes: np.ndarray, offsets: np.ndarray, space: _Space, dim: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Signed, hashed k-mer counts for each record, shape ``(n, dim)`` (into ``out`` if given)."""
     n = len(offsets) - 1
-    out = np.empty((n, dim), dtype=np.float32)
-    # Chunks of about 256k residues keep every temporary array in cache; one
-    # pass over a whole batch is several times slower from page faults alone.
+    if out is None:
+        out = np.empty((n, dim), dtype=np.float32)
+    # Chunks of residues keep every temporary array and the count matrix in
+    # cache; one pass over a whole batch is several times slower.
     start = 0
     ends = offsets[1:]
     while start < n:
         stop = int(np.searchsorted(ends, offsets[start] + _CHUNK_RESIDUES, side="right"))
         stop = min(max(stop, start + 1), n)
         lo, hi = int(offsets[start]), int(offsets[stop])
-        out[start:stop] = _count_chunk(codes[lo:hi], offsets[start : stop + 1] - lo, space, dim)
+        _count_chunk(codes[lo:hi], offsets[start : stop + 1] - lo, space, dim, out[start:stop])
         start = stop
     return out
 
 
-_CHUNK_RESIDUES: Final = 1 << 18
+_CHUNK_RESIDUES: Final = 1 << 16
 
 
-def _count_chunk(codes: np.ndarray, offsets: np.ndarray, space: _Space, dim: int) -> np.ndarray:
+def _count_chunk(codes: np.ndarray, offsets: np.ndarray, space: _Space, dim: int, out: np.ndarray) -> None:
     n = len(offsets) - 1
     k = space.k
     total = codes.size
     if total < k:
-        return np.zeros((n, dim), dtype=np.float32)
+        out[:] = 0
+        return
     windows = total - k + 1
-    invalid = codes == _INVALID
-    c = codes.astype(np.int32)
-    c[invalid] = 0
-    kmer = c[:windows].copy()
-    for j in range(1, k):
-        kmer *= space.alphabet
-        kmer += c[j : j + windows]
-    # A window is counted only if all its residues are in the alphabet and it
-    # does not run into the next record; the others go to a dropped column.
-    bad = np.zeros(total + 1, dtype=np.int32)
-    np.cumsum(invalid, out=bad[1:])
-    dropped = (bad[k:] - bad[:windows]) != 0
-    if k > 1:
+    base = space.base
+    c = codes.astype(np.intp)
+    # The window index in base alphabet + 1, built from 2-mer indexes: fewer passes than one residue at a time.
+    if k == 1:
+        kmer = c
+    else:
+        pair = c[:-1] * base
+        pair += c[1:]
+        if k < 4:
+            kmer = pair[:windows] * base if k == 3 else pair
+            if k == 3:
+                kmer += c[2 : 2 + windows]
+        else:
+            kmer = pair[:windows] * base**2
+            kmer += pair[2 : 2 + windows]
+            j = 4
+            while j + 2 <= k:
+                kmer *= base**2
+                kmer += pair[j : j + windows]
+                j += 2
+            if j < k:
+                kmer *= base
+                kmer += c[j : j + windows]
+        kmer = kmer[:windows]
+        # Windows that run into the next record are dropped.
         cross = (offsets[1:, None] - np.arange(1, k)[None, :]).ravel()
-        dropped[cross[(cross >= 0) & (cross < windows)]] = True
-    # Positive and negative signs count in separate columns: one bincount, no weights.
+        kmer[cross[(cross >= 0) & (cross < windows)]] = space.sentinel
     width = 2 * dim + 1
-    col = space.signed_bucket[kmer]
-    col[dropped] = 2 * dim
-    col += np.repeat(np.arange(n, dtype=np.int64) * width, np.diff(offsets))[:windows]
+    col = space.columns.take(kmer)
+    col += np.repeat(np.arange(0, n * width, width, dtype=np.intp), np.diff(offsets))[:windows]
     counts = np.bincount(col, minlength=n * width).reshape(n, width)
-    return (counts[:, :dim] - counts[:, dim : 2 * dim]).astype(np.float32)
+    np.subtract(counts[:, :dim], counts[:, dim : 2 * dim], out=out, casting="unsafe")

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import Catalog
+from .catalog import Catalog, write_schema
 from .errors import Cancelled, FastaFormatError, GenoCatError, StorageError
 from .fasta import (
     MOL_AMBIGUOUS,
@@ -340,7 +340,7 @@ class _FragmentWriter:
             frags: list[Any] = lance.fragment.write_fragments(
                 table,
                 self.catalog.uri,
-                schema=self.catalog.schema,
+                schema=write_schema(self.catalog.schema),
                 storage_options=self.catalog.storage_options or None,
             )
         except (OSError, RuntimeError) as exc:

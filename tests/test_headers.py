@@ -298,7 +298,6 @@ def _headers_of(path: Path) -> list[str]:
 
 def test_column_parser_gives_parse_header_values(data_dir: Path, shared_file: Callable[[str], Path]) -> None:
     from bench.data import header
-
     from genocat_desktop.engine.headers import HEADER_FIELDS, parse_headers_arrow
 
     titles = list(_TRICKY)

@@ -45,7 +45,6 @@ from .fasta import (
     FastaReader,
     ParsedBatch,
     RecordIssue,
-    split_title,
 )
 from .headers import parse_headers_arrow
 from .jobs import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
@@ -290,12 +289,14 @@ def _scan(
         if kept is not None:
             kept_bytes += len(batch.data) + sum(len(t) for t in batch.titles)
             kept = None if kept_bytes > KEEP_PARSED_BYTES else [*kept, batch]
-        for number, line, title in zip(batch.numbers.tolist(), batch.lines.tolist(), batch.titles, strict=True):
-            ident = split_title(title)[0]
-            if not ident:
-                ident = f"{path.name}#{number}"
+        # The first word, as split_title gives it (str.split skips leading whitespace).
+        batch_ids = [parts[0] if (parts := title.split(None, 1)) else "" for title in batch.titles]
+        if "" in batch_ids:
+            for i in [i for i, ident in enumerate(batch_ids) if not ident]:
+                number, line = int(batch.numbers[i]), int(batch.lines[i])
+                batch_ids[i] = ident = f"{path.name}#{number}"
                 issues.add([RecordIssue(number, line, "", f"header has no identifier; named it {ident!r}")])
-            ids.append(ident)
+        ids.extend(batch_ids)
         mol_counts += np.bincount(batch.molecule, minlength=4)
         issues.add(batch.issues, batch.skipped)
         if meter.due():

@@ -20,6 +20,7 @@ Exact duplicates collapse into one row; the other identifiers are kept as
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections import defaultdict
@@ -58,6 +59,10 @@ WRITE_BATCH: Final = 32_768
 #: Files whose residues fit this budget are parsed once: pass 2 reuses pass 1's
 #: batches. Larger files are read twice so memory stays bounded.
 KEEP_PARSED_BYTES: Final = 128 << 20
+#: Vectors of the default (k-mer) embedder computed during the scan, in a worker
+#: thread while the main thread parses the next batch, are kept up to this size
+#: (16 MiB per 8192 records); the rest are computed in pass 2.
+KEEP_VECTOR_BYTES: Final = 256 << 20
 #: At most this many warnings per file are kept in the report (the count is exact).
 MAX_ISSUES: Final = 200
 
@@ -144,6 +149,8 @@ class _Scan:
     records: int
     # The parsed batches, when the file is small enough to keep them (saves reading it twice).
     batches: list[ParsedBatch] | None = None
+    # Per kept batch: vector column -> vectors being computed in the background (or None).
+    vectors: list[dict[str, Future[np.ndarray]] | None] = field(default_factory=list)
 
 
 def import_files(
@@ -212,7 +219,30 @@ def _import_one(
     prefix: str,
 ) -> None:
     issues = _Issues(fr)
-    scan = _scan(path, strip_gaps, issues, progress, cancel, prefix)
+    # Embedders with a packed fast path (the k-mer one) run during the scan in a worker
+    # thread: numpy releases the GIL, so a second core embeds while this one parses.
+    early = {col: emb for col in catalog.vector_columns() if hasattr(emb := catalog.embedder(col), "embed_packed")}
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genocat-embed") if early else None
+    try:
+        _import_scanned(catalog, path, fr, strip_gaps, progress, cancel, prefix, issues, early, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_scanned(
+    catalog: Catalog,
+    path: Path,
+    fr: FileReport,
+    strip_gaps: bool,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    prefix: str,
+    issues: _Issues,
+    early: dict[str, Any],
+    pool: ThreadPoolExecutor | None,
+) -> None:
+    scan = _scan(path, strip_gaps, issues, progress, cancel, prefix, early, pool)
     fr.records = scan.records
     if scan.hashes.size == 0:
         raise FastaFormatError(
@@ -249,7 +279,8 @@ def _import_one(
     writer = _FragmentWriter(catalog)
     try:
         if write.any():
-            _write_pass(catalog, path, scan, write, aliases, majority, strip_gaps, writer, progress, cancel, prefix)
+            _write_pass(catalog, path, scan, write, aliases, majority, strip_gaps, writer, progress, cancel, prefix,
+                        early)
         updated, removed, alias_rows = _alias_updates(catalog, scan, in_catalog, writer, fr)
         if not writer.fragments and not updated and not removed:
             fr.version = read_version
@@ -274,7 +305,14 @@ def _import_one(
 
 
 def _scan(
-    path: Path, strip_gaps: bool, issues: _Issues, progress: ProgressCallback, cancel: CancelToken, prefix: str
+    path: Path,
+    strip_gaps: bool,
+    issues: _Issues,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    prefix: str,
+    early: dict[str, Any] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> _Scan:
     reader = FastaReader(path, strip_gaps=strip_gaps)
     meter = RateMeter()
@@ -282,13 +320,28 @@ def _scan(
     ids: list[str] = []
     mol_counts = np.zeros(4, dtype=np.int64)
     kept: list[ParsedBatch] | None = []
-    kept_bytes = 0
+    vectors: list[dict[str, Future[np.ndarray]] | None] = []
+    kept_bytes = vector_bytes = 0
     for batch in reader:
         cancel.raise_if_cancelled()
         hashes.append(batch.hashes)
         if kept is not None:
             kept_bytes += len(batch.data) + sum(len(t) for t in batch.titles)
             kept = None if kept_bytes > KEEP_PARSED_BYTES else [*kept, batch]
+            if kept is None:
+                for futures in vectors:
+                    for future in (futures or {}).values():
+                        future.cancel()
+                vectors = []
+            elif early and pool is not None and vector_bytes < KEEP_VECTOR_BYTES:
+                # Records too short to tell their molecule are embedded as protein here; pass 2
+                # re-embeds the batch if the file turns out to be nucleotide (see _write_pass).
+                nucleotide = (batch.molecule == MOL_DNA) | (batch.molecule == MOL_RNA)
+                vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
+                                for col, emb in early.items()})
+                vector_bytes += len(batch) * sum(4 * emb.dim for emb in early.values())
+            else:
+                vectors.append(None)
         # The first word, as split_title gives it (str.split skips leading whitespace).
         batch_ids = [parts[0] if (parts := title.split(None, 1)) else "" for title in batch.titles]
         if "" in batch_ids:
@@ -304,7 +357,7 @@ def _scan(
             progress(Progress(reader.bytes_read, reader.size, "bytes", "checking", f"Checking {prefix}", rate))
     issues.add(reader.file_issues)
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
-    return _Scan(h, ids, mol_counts, reader.records, kept)
+    return _Scan(h, ids, mol_counts, reader.records, kept, vectors)
 
 
 def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
@@ -398,10 +451,14 @@ def _write_pass(
     progress: ProgressCallback,
     cancel: CancelToken,
     prefix: str,
+    early: dict[str, Any] | None = None,
 ) -> None:
     batches: Any = scan.batches if scan.batches is not None else FastaReader(path, strip_gaps=strip_gaps)
     columns = catalog.vector_columns()
     embedder_objs = {col: catalog.embedder(col) for col in columns}
+    # Vectors from the scan are used where the same embedder (same parameters) still makes the column.
+    same = {col for col, emb in (early or {}).items()
+            if col in embedder_objs and _embedder_key(embedder_objs[col]) == _embedder_key(emb)}
     total = int(write.sum())
     meter = RateMeter()
     now = datetime.now(UTC)
@@ -409,7 +466,7 @@ def _write_pass(
     done = 0
     pending: list[pa.Table] = []
     pending_rows = 0
-    for batch in batches:
+    for number, batch in enumerate(batches):
         cancel.raise_if_cancelled()
         n = len(batch)
         if not np.array_equal(batch.hashes, scan.hashes[pos : pos + n]):
@@ -422,8 +479,14 @@ def _write_pass(
                     rate = meter.update(before + k)
                     progress(Progress(before + k, total, "sequences", "importing", f"Importing {prefix}", rate))
 
+            futures = scan.vectors[number] if number < len(scan.vectors) else None
+            ready = None
+            if futures and (majority == MOL_PROTEIN or not (batch.molecule == MOL_AMBIGUOUS).any()):
+                ready = {col: future.result() for col, future in futures.items() if col in same}
             table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema,
-                          cancel, on_embedded)
+                          cancel, on_embedded, ready)
+            if futures:
+                scan.vectors[number] = None  # free the vectors once the rows hold them
             pending.append(table)
             pending_rows += table.num_rows
             done += table.num_rows
@@ -461,8 +524,12 @@ def _rows(
     schema: pa.Schema,
     cancel: CancelToken | None = None,
     on_embedded: Callable[[int], None] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
 ) -> pa.Table:
-    """Build the Arrow rows for the selected records of one parsed batch."""
+    """Build the Arrow rows for the selected records of one parsed batch.
+
+    ``vectors`` holds vectors already computed for every record of the batch (by vector column).
+    """
     # Columns are built whole (Arrow kernels, numpy buffers): a Python object per
     # value and column cost more than the parsing, hashing and embedding together.
     n = sel.size
@@ -506,7 +573,9 @@ def _rows(
         arrays[col_name] = values if values.type == wanted else values.cast(wanted)
     nucleotide = (mol == MOL_DNA) | (mol == MOL_RNA)
     for col, emb in embedder_objs.items():
-        if hasattr(emb, "embed_packed"):
+        if vectors is not None and col in vectors:
+            vecs = vectors[col] if whole else vectors[col][sel]
+        elif hasattr(emb, "embed_packed"):
             vecs = emb.embed_packed(packed, sub_off, nucleotide)
         else:
             raw, o = bytes(packed), sub_off.tolist()
@@ -532,6 +601,10 @@ def _gather(arr: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.
         return arr[:0], new_off
     idx = np.repeat(starts - new_off[:-1], lens) + np.arange(new_off[-1])
     return arr[idx], new_off
+
+
+def _embedder_key(emb: Any) -> tuple[Any, ...]:
+    return emb.name, emb.version, emb.dim, json.dumps(emb.params(), sort_keys=True)
 
 
 def _fill(arrays: dict[str, pa.Array], f: pa.Field, n: int) -> pa.Array:

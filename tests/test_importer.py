@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 from pathlib import Path
 
@@ -196,3 +197,54 @@ def test_progress_reaches_the_total(catalog: Catalog, data_dir: Path) -> None:
     import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"], progress=seen.append)
     importing = [p for p in seen if p.phase == "importing"]
     assert importing and importing[-1].done == importing[-1].total == 498
+
+
+def _rows_of(catalog: Catalog) -> dict[str, list[object]]:
+    table = catalog.dataset().to_table().drop_columns(["imported_at"]).sort_by("seq_hash")
+    return table.to_pydict()
+
+
+def _small_batches(path: Path, out: Path, copies: int = 3) -> Path:
+    # Several batches of 8192 records, and a repeat of the file: duplicates across batches become aliases.
+    text = path.read_text()
+    blocks = [text.replace(">", f">c{i}_") for i in range(copies)]
+    return write(out, "".join(blocks) + text)
+
+
+@pytest.mark.parametrize(("keep", "vectors"), [(0, 0), (1 << 20, 0), (1 << 20, 1 << 20)])
+def test_work_done_during_the_scan_gives_the_same_rows(
+    tmp_path: Path, data_dir: Path, monkeypatch, keep: int, vectors: int
+) -> None:
+    # Headers and k-mer vectors of kept batches are computed in a worker thread during the
+    # scan; a file too large to keep (or past the vector budget) is done in pass 2 instead.
+    # Every way must give the same rows, aliases included.
+    from genocat_desktop.engine import importer
+
+    src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=30)
+    reference = Catalog.open(tmp_path / "reference")
+    assert import_files(reference, [src]).imported > 0
+    monkeypatch.setattr(importer, "KEEP_PARSED_BYTES", keep)
+    monkeypatch.setattr(importer, "KEEP_VECTOR_BYTES", vectors)
+    # Batches of 1000 records: some are kept (and embedded early) before the budgets run out.
+    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=1000))
+    other = Catalog.open(tmp_path / "other")
+    report = import_files(other, [src])
+    assert report.files[0].ok and report.imported == reference.count()
+    assert _rows_of(other) == _rows_of(reference)
+
+
+def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(catalog: Catalog, tmp_path: Path) -> None:
+    # Records under 10 residues take the file's majority molecule, known only after the scan;
+    # vectors computed during the scan (as protein) must be replaced.
+    from genocat_desktop.engine.embedders.kmer import KmerEmbedder
+
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in [50, 60, 70, 80, 5, 6, 7]]
+    src = write(tmp_path / "dna.fa", "".join(f">r{i}\n{s}\n" for i, s in enumerate(seqs)))
+    import_files(catalog, [src])
+    table = catalog.dataset().to_table(columns=["id", "molecule", "vec_kmer"]).sort_by("id")
+    assert set(table.column("molecule").to_pylist()) == {"dna"}
+    got = np.array(table.column("vec_kmer").to_pylist(), dtype=np.float32)
+    expected = KmerEmbedder().embed([seqs[int(i[1:])] for i in table.column("id").to_pylist()],
+                                    ["dna"] * len(seqs))
+    assert np.array_equal(got, expected)

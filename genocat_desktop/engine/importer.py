@@ -151,6 +151,8 @@ class _Scan:
     batches: list[ParsedBatch] | None = None
     # Per kept batch: vector column -> vectors being computed in the background (or None).
     vectors: list[dict[str, Future[np.ndarray]] | None] = field(default_factory=list)
+    # Per kept batch: its header columns, parsed in the background.
+    headers: list[Future[dict[str, pa.Array]]] = field(default_factory=list)
 
 
 def import_files(
@@ -321,27 +323,30 @@ def _scan(
     mol_counts = np.zeros(4, dtype=np.int64)
     kept: list[ParsedBatch] | None = []
     vectors: list[dict[str, Future[np.ndarray]] | None] = []
+    headers: list[Future[dict[str, pa.Array]]] = []
     kept_bytes = vector_bytes = 0
     for batch in reader:
         cancel.raise_if_cancelled()
         hashes.append(batch.hashes)
         if kept is not None:
             kept_bytes += len(batch.data) + sum(len(t) for t in batch.titles)
-            kept = None if kept_bytes > KEEP_PARSED_BYTES else [*kept, batch]
-            if kept is None:
-                for futures in vectors:
-                    for future in (futures or {}).values():
-                        future.cancel()
-                vectors = []
-            elif early and pool is not None and vector_bytes < KEEP_VECTOR_BYTES:
-                # Records too short to tell their molecule are embedded as protein here; pass 2
-                # re-embeds the batch if the file turns out to be nucleotide (see _write_pass).
-                nucleotide = (batch.molecule == MOL_DNA) | (batch.molecule == MOL_RNA)
-                vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
-                                for col, emb in early.items()})
-                vector_bytes += len(batch) * sum(4 * emb.dim for emb in early.values())
+            if kept_bytes > KEEP_PARSED_BYTES:
+                # Too large to keep: pass 2 reads the file again and does all the work itself.
+                kept = None
+                for future in [*headers, *(f for futures in vectors for f in (futures or {}).values())]:
+                    future.cancel()
+                vectors, headers = [], []
             else:
-                vectors.append(None)
+                kept.append(batch)
+                if pool is not None:
+                    headers.append(pool.submit(parse_headers_arrow, batch.titles))
+                    embed = bool(early) and vector_bytes < KEEP_VECTOR_BYTES
+                    # Records too short to tell their molecule are embedded as protein here; pass 2
+                    # re-embeds the batch if the file turns out to be nucleotide (see _write_pass).
+                    nucleotide = (batch.molecule == MOL_DNA) | (batch.molecule == MOL_RNA)
+                    vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
+                                    for col, emb in early.items()} if embed else None)
+                    vector_bytes += len(batch) * sum(4 * emb.dim for emb in early.values()) if embed else 0
         # The first word, as split_title gives it (str.split skips leading whitespace).
         batch_ids = [parts[0] if (parts := title.split(None, 1)) else "" for title in batch.titles]
         if "" in batch_ids:
@@ -357,7 +362,7 @@ def _scan(
             progress(Progress(reader.bytes_read, reader.size, "bytes", "checking", f"Checking {prefix}", rate))
     issues.add(reader.file_issues)
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
-    return _Scan(h, ids, mol_counts, reader.records, kept, vectors)
+    return _Scan(h, ids, mol_counts, reader.records, kept, vectors, headers)
 
 
 def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
@@ -483,8 +488,9 @@ def _write_pass(
             ready = None
             if futures and (majority == MOL_PROTEIN or not (batch.molecule == MOL_AMBIGUOUS).any()):
                 ready = {col: future.result() for col, future in futures.items() if col in same}
+            parsed = scan.headers[number].result() if number < len(scan.headers) else None
             table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema,
-                          cancel, on_embedded, ready)
+                          cancel, on_embedded, ready, parsed)
             if futures:
                 scan.vectors[number] = None  # free the vectors once the rows hold them
             pending.append(table)
@@ -525,18 +531,23 @@ def _rows(
     cancel: CancelToken | None = None,
     on_embedded: Callable[[int], None] | None = None,
     vectors: dict[str, np.ndarray] | None = None,
+    headers: dict[str, pa.Array] | None = None,
 ) -> pa.Table:
     """Build the Arrow rows for the selected records of one parsed batch.
 
-    ``vectors`` holds vectors already computed for every record of the batch (by vector column).
+    ``vectors`` (by vector column) and ``headers`` (:func:`parse_headers_arrow` of the batch's
+    titles), when given, were already computed for every record of the batch.
     """
     # Columns are built whole (Arrow kernels, numpy buffers): a Python object per
     # value and column cost more than the parsing, hashing and embedding together.
     n = sel.size
     whole = n == len(batch)
     picked = sel.tolist()
-    titles = batch.titles if whole else [batch.titles[j] for j in picked]
-    cols = parse_headers_arrow(titles)
+    if headers is not None:
+        index = None if whole else pa.array(sel)
+        cols = {name: values if index is None else values.take(index) for name, values in headers.items()}
+    else:
+        cols = parse_headers_arrow(batch.titles if whole else [batch.titles[j] for j in picked])
     # A header without an identifier was named "<file>#<record>" by the scan.
     ids = pa.array(scan.ids[pos : pos + n] if whole else [scan.ids[pos + j] for j in picked], pa.string())
     cols["id"] = ids

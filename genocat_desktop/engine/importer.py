@@ -152,7 +152,7 @@ class _Scan:
     # Per kept batch: vector column -> vectors being computed in the background (or None).
     vectors: list[dict[str, Future[np.ndarray]] | None] = field(default_factory=list)
     # Per kept batch: its header columns, parsed in the background.
-    headers: list[Future[dict[str, pa.Array]]] = field(default_factory=list)
+    headers: list[Future[dict[str, pa.Array]] | None] = field(default_factory=list)
 
 
 def import_files(
@@ -282,7 +282,7 @@ def _import_scanned(
     try:
         if write.any():
             _write_pass(catalog, path, scan, write, aliases, majority, strip_gaps, writer, progress, cancel, prefix,
-                        early)
+                        early, pool)
         updated, removed, alias_rows = _alias_updates(catalog, scan, in_catalog, writer, fr)
         if not writer.fragments and not updated and not removed:
             fr.version = read_version
@@ -323,7 +323,7 @@ def _scan(
     mol_counts = np.zeros(4, dtype=np.int64)
     kept: list[ParsedBatch] | None = []
     vectors: list[dict[str, Future[np.ndarray]] | None] = []
-    headers: list[Future[dict[str, pa.Array]]] = []
+    headers: list[Future[dict[str, pa.Array]] | None] = []
     kept_bytes = vector_bytes = 0
     for batch in reader:
         cancel.raise_if_cancelled()
@@ -334,7 +334,8 @@ def _scan(
                 # Too large to keep: pass 2 reads the file again and does all the work itself.
                 kept = None
                 for future in [*headers, *(f for futures in vectors for f in (futures or {}).values())]:
-                    future.cancel()
+                    if future is not None:
+                        future.cancel()
                 vectors, headers = [], []
             else:
                 kept.append(batch)
@@ -457,8 +458,12 @@ def _write_pass(
     cancel: CancelToken,
     prefix: str,
     early: dict[str, Any] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> None:
-    batches: Any = scan.batches if scan.batches is not None else FastaReader(path, strip_gaps=strip_gaps)
+    if scan.batches is not None:
+        batches: Any = scan.batches
+    else:
+        batches = _read_ahead(FastaReader(path, strip_gaps=strip_gaps), scan, write, majority, early or {}, pool)
     columns = catalog.vector_columns()
     embedder_objs = {col: catalog.embedder(col) for col in columns}
     # Vectors from the scan are used where the same embedder (same parameters) still makes the column.
@@ -486,13 +491,18 @@ def _write_pass(
 
             futures = scan.vectors[number] if number < len(scan.vectors) else None
             ready = None
-            if futures and (majority == MOL_PROTEIN or not (batch.molecule == MOL_AMBIGUOUS).any()):
+            # Vectors made during the scan embedded short records as protein: valid unless the file is nucleotide.
+            exact = scan.batches is None or majority == MOL_PROTEIN or not (batch.molecule == MOL_AMBIGUOUS).any()
+            if futures and exact:
                 ready = {col: future.result() for col, future in futures.items() if col in same}
-            parsed = scan.headers[number].result() if number < len(scan.headers) else None
+            header_future = scan.headers[number] if number < len(scan.headers) else None
+            parsed = header_future.result() if header_future is not None else None
             table = _rows(batch, sel, pos, scan, aliases, majority, path.name, now, embedder_objs, catalog.schema,
                           cancel, on_embedded, ready, parsed)
-            if futures:
-                scan.vectors[number] = None  # free the vectors once the rows hold them
+            if number < len(scan.vectors):
+                scan.vectors[number] = None  # free the vectors and columns once the rows hold them
+            if number < len(scan.headers):
+                scan.headers[number] = None
             pending.append(table)
             pending_rows += table.num_rows
             done += table.num_rows
@@ -510,6 +520,44 @@ def _write_pass(
         writer.write(pa.concat_tables(pending))
     writer.wait()
     progress(Progress(done, total, "sequences", "importing", f"Importing {prefix}"))
+
+
+def _read_ahead(
+    reader: FastaReader,
+    scan: _Scan,
+    write: np.ndarray,
+    majority: int,
+    early: dict[str, Any],
+    pool: ThreadPoolExecutor | None,
+) -> Any:
+    """Batches of a file read again in pass 2, with their headers and vectors started one batch ahead.
+
+    While the caller builds and writes the rows of batch ``i``, the worker thread parses the
+    headers and embeds batch ``i + 1``; the futures go into ``scan.headers`` and ``scan.vectors``
+    (at most two batches in flight, so memory stays bounded).
+    """
+    scan.vectors, scan.headers = [], []
+    pos = 0
+    previous: ParsedBatch | None = None
+    for batch in reader:
+        n = len(batch)
+        wanted = pool is not None and bool(write[pos : pos + n].any())
+        pos += n
+        if wanted and pool is not None:
+            mol = batch.molecule.copy()
+            mol[mol == MOL_AMBIGUOUS] = majority
+            nucleotide = (mol == MOL_DNA) | (mol == MOL_RNA)
+            scan.headers.append(pool.submit(parse_headers_arrow, batch.titles))
+            scan.vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
+                                 for col, emb in early.items()} or None)
+        else:
+            scan.headers.append(None)
+            scan.vectors.append(None)
+        if previous is not None:
+            yield previous
+        previous = batch
+    if previous is not None:
+        yield previous
 
 
 _MOLECULE_NAMES: Final = np.array([*MOLECULES, "protein"], dtype=object)

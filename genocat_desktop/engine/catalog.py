@@ -75,28 +75,6 @@ def vector_column_name(embedder_name: str) -> str:
     return "vec_" + "".join(c if c.isalnum() else "_" for c in embedder_name.lower())
 
 
-#: Lance field metadata for vector columns when fragments are written. Lance 2.2
-#: stores a 2 KiB fixed-size list in its "full-zip" layout by default; the
-#: "mini-block" layout wrote 100k k-mer vectors with ~0.35 CPU-s less and reads
-#: them back as fast (measured, BENCHMARKS.md), with the same bytes on disk.
-VECTOR_ENCODING: Final = {b"lance-encoding:structural-encoding": b"miniblock"}
-
-
-def write_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema to write new fragments with: ``schema`` plus :data:`VECTOR_ENCODING` on vector columns.
-
-    Only the encoding of the new data files changes; the table's schema and
-    the values are the same, and readers decode either layout.
-    """
-    fields = [
-        f.with_metadata({**(f.metadata or {}), **VECTOR_ENCODING})
-        if pa.types.is_fixed_size_list(f.type) and f.name.startswith("vec_")
-        else f
-        for f in schema
-    ]
-    return pa.schema(fields, metadata=schema.metadata)
-
-
 def default_location() -> str:
     """The catalog used when none is given.
 

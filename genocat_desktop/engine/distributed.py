@@ -68,7 +68,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pyarrow as pa
 
-from .catalog import Catalog, write_schema
+from .catalog import Catalog
 from .embedders import base as embedders
 from .errors import Cancelled, EmbedderMismatchError, FastaFormatError, GenoCatError, InputError, StorageError
 from .fasta import MOL_DNA, MOL_PROTEIN, MOL_RNA, FastaReader, RecordIssue, split_title
@@ -445,7 +445,7 @@ def _write_part(task: _WriteTask) -> _WriteResult:
     stream = pa.RecordBatchReader.from_batches(task.schema, tables())
     try:
         fragments = lance.fragment.write_fragments(
-            stream, task.uri, schema=write_schema(task.schema), storage_options=task.storage_options or None,
+            stream, task.uri, schema=task.schema, storage_options=task.storage_options or None,
             max_rows_per_file=ROWS_PER_FILE,
         )
     except OSError as exc:

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import Catalog, write_schema
+from .catalog import Catalog
 from .errors import Cancelled, FastaFormatError, GenoCatError, StorageError
 from .fasta import (
     MOL_AMBIGUOUS,
@@ -400,7 +400,7 @@ class _FragmentWriter:
             frags: list[Any] = lance.fragment.write_fragments(
                 table,
                 self.catalog.uri,
-                schema=write_schema(self.catalog.schema),
+                schema=self.catalog.schema,
                 storage_options=self.catalog.storage_options or None,
             )
         except (OSError, RuntimeError) as exc:

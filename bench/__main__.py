@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check (under 2 minutes)")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--import-inputs", default="", metavar="LABEL[:RUNS],...",
+                        help="import benchmark: only the input labelled LABEL (or whose label contains it), with "
+                             "RUNS repeats instead of the default; e.g. 'synthetic 100k:3,synthetic 1M:1'")
     args = parser.parse_args(argv)
+    import_bench.SELECTED = import_bench.parse_selection(args.import_inputs)
     chosen = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:

@@ -22,18 +22,48 @@ TARGET_RATE = 50_000  # sequences per second, at 100k and 1M records
 TARGET_RSS_MB = 1500  # "1.5 GB"
 
 
+#: ``--import-inputs``: (label part, repeats or None); empty for every input.
+SELECTED: list[tuple[str, int | None]] = []
+
+
+def parse_selection(text: str) -> list[tuple[str, int | None]]:
+    """``"synthetic 100k:3,synthetic 1M:1"`` → ``[("synthetic 100k", 3), ("synthetic 1M", 1)]``."""
+    out: list[tuple[str, int | None]] = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        label, _, runs = item.rpartition(":") if item.rpartition(":")[2].isdigit() else (item, "", "")
+        out.append((label, int(runs) if runs else None))
+    return out
+
+
 def inputs(quick: bool, log) -> list[tuple[str, Path, int, bool]]:
     """(label, file, repeats, target applies)."""
+    if SELECTED:
+        # The files are generated lazily: only the chosen ones.
+        chosen = []
+        entries = _catalogue(quick, log)
+        labels = {e[0] for e in entries}
+        for label, make, runs, target in entries:
+            for part, override in SELECTED:
+                # A whole label picks that input only ("synthetic 100k" is not "synthetic 100k .gz").
+                if label == part or (part not in labels and part in label):
+                    chosen.append((label, make(), override or runs, target))
+                    break
+        return chosen
+    return [(label, make(), runs, target) for label, make, runs, target in _catalogue(quick, log)]
+
+
+def _catalogue(quick: bool, log) -> list[tuple[str, Any, int, bool]]:
+    """(label, function that returns the file, repeats, target applies)."""
     if quick:
         return [
-            ("synthetic 10k", data.synthetic(10_000, log=log), 3, False),
-            ("diamond nr 10k .gz (real)", data.diamond_10k(), 3, False),
+            ("synthetic 10k", lambda: data.synthetic(10_000, log=log), 3, False),
+            ("diamond nr 10k .gz (real)", data.diamond_10k, 3, False),
         ]
     return [
-        ("synthetic 100k", data.synthetic(100_000, log=log), 5, True),
-        ("synthetic 100k .gz", data.synthetic(100_000, gz=True, log=log), 5, False),
-        ("synthetic 1M", data.synthetic(1_000_000, log=log), 3, True),
-        ("diamond nr 10k .gz (real)", data.diamond_10k(), 5, False),
+        ("synthetic 100k", lambda: data.synthetic(100_000, log=log), 5, True),
+        ("synthetic 100k .gz", lambda: data.synthetic(100_000, gz=True, log=log), 5, False),
+        ("synthetic 1M", lambda: data.synthetic(1_000_000, log=log), 3, True),
+        ("diamond nr 10k .gz (real)", data.diamond_10k, 5, False),
     ]
 
 

@@ -341,13 +341,15 @@ def _scan(
                 kept.append(batch)
                 if pool is not None:
                     headers.append(pool.submit(parse_headers_arrow, batch.titles))
-                    embed = bool(early) and vector_bytes < KEEP_VECTOR_BYTES
-                    # Records too short to tell their molecule are embedded as protein here; pass 2
-                    # re-embeds the batch if the file turns out to be nucleotide (see _write_pass).
-                    nucleotide = (batch.molecule == MOL_DNA) | (batch.molecule == MOL_RNA)
-                    vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
-                                    for col, emb in early.items()} if embed else None)
-                    vector_bytes += len(batch) * sum(4 * emb.dim for emb in early.values()) if embed else 0
+                    if early and vector_bytes < KEEP_VECTOR_BYTES:
+                        # Records too short to tell their molecule are embedded as protein here; pass 2
+                        # re-embeds the batch if the file turns out to be nucleotide (see _write_pass).
+                        nucleotide = (batch.molecule == MOL_DNA) | (batch.molecule == MOL_RNA)
+                        vectors.append({col: pool.submit(emb.embed_packed, batch.data, batch.offsets, nucleotide)
+                                        for col, emb in early.items()})
+                        vector_bytes += len(batch) * sum(4 * emb.dim for emb in early.values())
+                    else:
+                        vectors.append(None)
         # The first word, as split_title gives it (str.split skips leading whitespace).
         batch_ids = [parts[0] if (parts := title.split(None, 1)) else "" for title in batch.titles]
         if "" in batch_ids:

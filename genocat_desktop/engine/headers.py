@@ -276,6 +276,20 @@ def _uniprot_columns(arr: pa.Array) -> dict[str, pa.Array]:
     }
 
 
+#: Python objects converted to Arrow per call (see _to_arrow).
+_CONVERT_STEP: Final = 1024
+
+
+def _to_arrow(values: list[object], dtype: pa.DataType) -> pa.Array:
+    # pa.array over Python objects holds the GIL for the whole list. In pieces, the desktop
+    # app's GUI thread (same interpreter) gets a turn between them: converting a batch's
+    # header columns in one call froze the window for 100+ ms on a busy machine.
+    if len(values) <= _CONVERT_STEP:
+        return pa.array(values, dtype)
+    step = _CONVERT_STEP
+    return pa.concat_arrays([pa.array(values[i : i + step], dtype) for i in range(0, len(values), step)])
+
+
 def parse_headers_arrow(titles: list[str] | pa.Array) -> dict[str, pa.Array]:
     """Parse many headers into Arrow columns (the fields of :class:`HeaderInfo`).
 
@@ -308,7 +322,7 @@ def parse_headers_arrow(titles: list[str] | pa.Array) -> dict[str, pa.Array]:
     if slow.size == 0:
         return _uniprot_columns(arr)
     rest = parse_headers([arr[i].as_py() for i in slow.tolist()])
-    slow_arrays = {name: pa.array(rest[name], t) for name, t in _ARROW_TYPES.items()}
+    slow_arrays = {name: _to_arrow(rest[name], t) for name, t in _ARROW_TYPES.items()}
     if slow.size == n:
         return slow_arrays
     fast = _uniprot_columns(arr.filter(pa.array(ok_np)))

@@ -59,7 +59,7 @@ import time
 import uuid
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,14 +112,23 @@ class Part:
 
     index: int
     file_index: int
-    path: str
+    path: str  # a local path, or s3://bucket/key
     start: int = 0
     end: int | None = None  # None: to the end of the file (the whole file)
+    length: int | None = None  # the object's size, for s3:// inputs (listed once by the planner)
 
     @property
     def size(self) -> int:
         """Bytes of the file this part reads (the whole file's size on disk if ``end`` is ``None``)."""
-        return (self.end - self.start) if self.end is not None else os.path.getsize(self.path) - self.start
+        if self.end is not None:
+            return self.end - self.start
+        total = self.length if self.length is not None else os.path.getsize(self.path)
+        return total - self.start
+
+    @property
+    def remote(self) -> bool:
+        """Whether the part is read from object storage."""
+        return _is_remote(self.path)
 
     def describe(self) -> str:
         """``file.fa`` or ``file.fa [bytes 0-33554432]``."""
@@ -145,24 +154,62 @@ class IngestPlan:
 _FASTA_SUFFIXES: Final = (".fa", ".faa", ".fasta", ".fas", ".fna", ".ffn", ".frn", ".mpfa", ".pep", ".seq", ".pro")
 
 
-def _expand(inputs: Sequence[str | os.PathLike[str]]) -> list[str]:
+def _is_remote(path: str) -> bool:
+    return path.startswith(("s3://", "s3a://"))
+
+
+def _is_fasta_name(name: str) -> bool:
+    return not name.startswith(".") and name.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(
+        ".xz").endswith(_FASTA_SUFFIXES)
+
+
+def _expand_remote(uri: str, options: dict[str, str] | None, sizes: dict[str, int]) -> list[str]:
+    """The FASTA objects under ``s3://bucket/prefix`` (sorted by key), or the one object it names."""
+    import pyarrow.fs as pafs
+
+    fs = _s3_filesystem(options or {})
+    scheme, _, rest = uri.partition("://")
+    key = rest.rstrip("/")
+    if not key:
+        raise InputError(f"{uri}: no bucket name (write s3://BUCKET/prefix/)")
+    try:
+        info = fs.get_file_info(key)
+        if info.type == pafs.FileType.File and not uri.endswith("/"):
+            sizes[uri] = int(info.size or 0)
+            return [uri]
+        listed = fs.get_file_info(pafs.FileSelector(key, recursive=True, allow_not_found=True))
+    except OSError as exc:
+        raise StorageError(f"cannot list {uri}: {exc}") from None
+    found = sorted(
+        (i.path, int(i.size or 0)) for i in listed
+        if i.type == pafs.FileType.File and _is_fasta_name(i.base_name)
+    )
+    if not found:
+        raise InputError(f"{uri}: no FASTA objects ({', '.join(_FASTA_SUFFIXES)}, maybe compressed) under it")
+    out = []
+    for path, size in found:
+        name = f"{scheme}://{path}"
+        sizes[name] = size
+        out.append(name)
+    return out
+
+
+def _expand(
+    inputs: Sequence[str | os.PathLike[str]], options: dict[str, str] | None = None,
+    sizes: dict[str, int] | None = None,
+) -> list[str]:
     files: list[str] = []
+    sizes = {} if sizes is None else sizes
     for item in inputs:
         text = os.fspath(item)
+        if _is_remote(text):
+            files.extend(_expand_remote(text, options, sizes))
+            continue
         if "://" in text and not text.startswith("file://"):
-            raise InputError(
-                f"{text}: reading inputs from an object store is not supported; put them on a folder every "
-                "worker can read (a shared file system) and give that folder"
-            )
+            raise InputError(f"{text}: only local files and folders and s3:// locations can be ingested")
         path = Path(text.removeprefix("file://")).expanduser()
         if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-                and p.name.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz").endswith(
-                    _FASTA_SUFFIXES
-                )
-            )
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and _is_fasta_name(p.name))
             if not found:
                 raise InputError(f"{path}: no FASTA files ({', '.join(_FASTA_SUFFIXES)}, maybe compressed) in it")
             files.extend(found)
@@ -171,29 +218,42 @@ def _expand(inputs: Sequence[str | os.PathLike[str]]) -> list[str]:
     return files
 
 
-def plan_ingest(inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = DEFAULT_PART_BYTES) -> IngestPlan:
+def plan_ingest(
+    inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = DEFAULT_PART_BYTES,
+    input_options: dict[str, str] | None = None,
+) -> IngestPlan:
     """Cut the inputs into parts.
 
     Parameters
     ----------
     inputs
-        FASTA files, or folders (every FASTA file below them, sorted by path).
+        FASTA files, folders (every FASTA file below them, sorted by path), or
+        ``s3://bucket/prefix`` locations (every FASTA object under them, sorted by key).
     part_bytes
         Target size of a part. Uncompressed UTF-8 files larger than this are cut
         into byte ranges that start at a ``>`` header; compressed files cannot be
-        cut and are one part each.
+        cut and are one part each (an S3 object is then read whole).
+    input_options
+        Storage options (Lance's keys, as :func:`~genocat_desktop.engine.storage.storage_options`
+        builds them) for ``s3://`` inputs.
 
     Raises
     ------
     InputError
-        If a folder has no FASTA file, or an input is an object-store URI.
+        If a folder or prefix has no FASTA file.
+    StorageError
+        If an ``s3://`` prefix cannot be listed.
     """
     from .fasta import sniff
 
-    files = _expand(inputs)
+    sizes: dict[str, int] = {}
+    files = _expand(inputs, input_options, sizes)
     parts: list[Part] = []
     errors: dict[int, str] = {}
     for fi, path in enumerate(files):
+        if path in sizes:
+            _plan_remote(path, sizes[path], fi, part_bytes, input_options or {}, parts, errors)
+            continue
         try:
             info = sniff(path)
         except FastaFormatError as exc:
@@ -208,10 +268,44 @@ def plan_ingest(inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = D
     return IngestPlan(files, parts, errors)
 
 
-def _record_boundaries(path: str, size: int, pieces: int) -> list[int]:
-    """Offsets near ``k * size / pieces`` where a line starting with ``>`` begins (sorted, unique)."""
+def _plan_remote(uri: str, size: int, fi: int, part_bytes: int, options: dict[str, str], parts: list[Part],
+                 errors: dict[int, str]) -> None:
+    """Parts of one S3 object: compressed objects whole, large plain ones cut at ``>`` headers.
+
+    Only the first bytes are read here (compression magic); whether the content is
+    FASTA is decided by the scan task, which reports a bad object as a file error.
+    """
+    from .fasta import _detect_compression
+
+    if size == 0:
+        errors[fi] = "the file is empty; there are no sequences to import"
+        return
+    fs = _s3_filesystem(options)
+    key = uri.split("://", 1)[1]
+    try:
+        with fs.open_input_file(key) as f:
+            magic = f.read_at(8, 0)
+            compression = _detect_compression(magic, uri)
+            if compression != "none" or size <= part_bytes or magic.startswith((b"\xff\xfe", b"\xfe\xff")):
+                parts.append(Part(len(parts), fi, uri, length=size))
+                return
+            cuts = _record_boundaries(f, size, max(1, round(size / part_bytes)))
+    except FastaFormatError as exc:
+        errors[fi] = exc.reason
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot read {uri}: {exc}") from None
+    for start, end in zip([0, *cuts], [*cuts, size], strict=True):
+        parts.append(Part(len(parts), fi, uri, start, end, length=size))
+
+
+def _record_boundaries(path: str | Any, size: int, pieces: int) -> list[int]:
+    """Offsets near ``k * size / pieces`` where a line starting with ``>`` begins (sorted, unique).
+
+    ``path`` is a local file, or an open seekable file (an S3 object opened by pyarrow).
+    """
     cuts: list[int] = []
-    with open(path, "rb") as f:
+    with open(path, "rb") if isinstance(path, str) else contextlib.nullcontext(path) as f:
         for k in range(1, pieces):
             pos = max(k * size // pieces, (cuts[-1] + 1) if cuts else 1)
             f.seek(pos - 1)
@@ -291,11 +385,46 @@ class _PartReader(FastaReader):
             )
 
 
+@contextlib.contextmanager
+def _readable(part: Part, options: dict[str, str] | None) -> Iterator[Part]:
+    """The part itself, or for an S3 object a local copy of its bytes (a ranged read) as a part.
+
+    The FASTA reader works on local files; a part is at most ``part_bytes`` (or one
+    compressed object), so a temporary copy bounds neither memory nor disk by much.
+    """
+    if not part.remote:
+        yield part
+        return
+    import tempfile
+
+    fs = _s3_filesystem(options or {})
+    key = part.path.split("://", 1)[1]
+    suffix = "".join(Path(key).suffixes[-2:])
+    with tempfile.NamedTemporaryFile(prefix="genocat-part-", suffix=suffix) as tmp:
+        try:
+            with fs.open_input_file(key) as src:
+                end = part.end if part.end is not None else part.size + part.start
+                pos = part.start
+                while pos < end:
+                    chunk = src.read_at(min(8 << 20, end - pos), pos)
+                    if not chunk:
+                        raise StorageError(f"{part.path}: the object ended at byte {pos:,}; it changed or is "
+                                           "being rewritten")
+                    tmp.write(chunk)
+                    pos += len(chunk)
+        except OSError as exc:
+            raise StorageError(f"cannot read {part.describe()}: {exc}") from None
+        tmp.flush()
+        length = (part.end - part.start) if part.end is not None else None
+        yield Part(part.index, part.file_index, tmp.name, 0, length)
+
+
 @dataclass(slots=True)
 class _ScanTask:
     part: Part
     strip_gaps: bool
     fault: dict[str, Any] | None = None
+    input_options: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -328,21 +457,22 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
     mol_counts = np.zeros(4, dtype=np.int64)
     digest = hashlib.md5()
     try:
-        reader = _PartReader(part, task.strip_gaps)
-        for batch in reader:
-            hashes.append(batch.hashes)
-            digest.update(batch.hashes.tobytes())
-            for number, title in zip(batch.numbers.tolist(), batch.titles, strict=True):
-                ident = split_title(title)[0]
-                if not ident:
-                    numbers.append(number)
-                ids.append(ident)
-            mol_counts += np.bincount(batch.molecule, minlength=4)
-            skipped += batch.skipped
-            issue_count += len(batch.issues)
-            issues.extend(batch.issues[: max(0, MAX_ISSUES - len(issues))])
-        issue_count += len(reader.file_issues)
-        issues.extend(reader.file_issues[: max(0, MAX_ISSUES - len(issues))])
+        with _readable(part, task.input_options) as local:
+            reader = _PartReader(local, task.strip_gaps)
+            for batch in reader:
+                hashes.append(batch.hashes)
+                digest.update(batch.hashes.tobytes())
+                for number, title in zip(batch.numbers.tolist(), batch.titles, strict=True):
+                    ident = split_title(title)[0]
+                    if not ident:
+                        numbers.append(number)
+                    ids.append(ident)
+                mol_counts += np.bincount(batch.molecule, minlength=4)
+                skipped += batch.skipped
+                issue_count += len(batch.issues)
+                issues.extend(batch.issues[: max(0, MAX_ISSUES - len(issues))])
+            issue_count += len(reader.file_issues)
+            issues.extend(reader.file_issues[: max(0, MAX_ISSUES - len(issues))])
     except FastaFormatError as exc:
         return _ScanResult(part.index, np.empty(0, "S32"), pa.array([], pa.string()), [], 0, mol_counts, [], 0, 0,
                            0, "",
@@ -378,6 +508,7 @@ class _WriteTask:
     now: datetime
     digest: str
     fault: dict[str, Any] | None = None
+    input_options: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -408,14 +539,21 @@ def _embedder(record: dict[str, Any]) -> embedders.Embedder:
 
 def _write_part(task: _WriteTask) -> _WriteResult:
     """Pass 2 over one part: build the new rows and write them as uncommitted fragments."""
+    started = time.perf_counter()
+    part = task.part
+    embedder_objs = {col: _embedder(rec) for col, rec in task.embedders.items()}
+    with _readable(part, task.input_options) as local:
+        return _write_local(task, local, embedder_objs, started)
+
+
+def _write_local(task: _WriteTask, local: Part, embedder_objs: dict[str, embedders.Embedder],
+                 started: float) -> _WriteResult:
     # The submodule by name: in a fresh Ray worker `import lance` alone left
     # `lance.fragment` unset ("module 'lance' has no attribute 'fragment'", CI run).
     import lance.fragment
 
-    started = time.perf_counter()
     part = task.part
-    embedder_objs = {col: _embedder(rec) for col, rec in task.embedders.items()}
-    reader = _PartReader(part, task.strip_gaps)
+    reader = _PartReader(local, task.strip_gaps)
     digest = hashlib.md5()
     written = aliases = 0
     # _rows reads identifiers as scan.ids[pos + j], part-local.
@@ -709,6 +847,7 @@ def ingest(
     strip_gaps: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    input_options: Mapping[str, str] | None = None,
     _fault: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest FASTA files with parallel tasks and publish them in one commit.
@@ -718,8 +857,10 @@ def ingest(
     catalog
         Where to ingest: a folder or an ``s3://`` catalog that every worker can reach.
     inputs
-        FASTA files or folders of them. Workers read them by path: on a cluster,
-        a file system every node mounts.
+        FASTA files or folders of them, or ``s3://bucket/prefix`` locations (every
+        FASTA object under them, plain or compressed). Workers read local inputs by
+        path (on a cluster: a file system every node mounts) and S3 objects with
+        ranged reads.
     engine
         ``"local"``: processes on this machine (``workers``, default one per
         core; ``0`` runs in this process). ``"ray"``: Ray tasks.
@@ -735,6 +876,11 @@ def ingest(
         Remove alignment gaps instead of rejecting aligned files.
     progress, cancel
         As for every long engine job. Cancelling commits nothing.
+    input_options
+        Storage options for ``s3://`` inputs (Lance's keys, see
+        :func:`~genocat_desktop.engine.storage.storage_options`). Default: the
+        catalog's own when it is on S3 (the same store and credentials), else
+        those the environment, keyring or AWS profile give for the first input's bucket.
 
     Returns
     -------
@@ -743,7 +889,8 @@ def ingest(
     """
     cancel = cancel or CancelToken()
     started = time.perf_counter()
-    plan = plan_ingest(inputs, part_bytes=part_bytes)
+    options = _input_options(catalog, inputs, input_options)
+    plan = plan_ingest(inputs, part_bytes=part_bytes, input_options=options)
     runner = _runner(engine, workers, address, retries)
     report = IngestReport(runner.name, runner.workers, [FileReport(f) for f in plan.files], len(plan.parts),
                           bytes=plan.bytes)
@@ -753,7 +900,7 @@ def ingest(
     written: list[_WriteResult] = []
     try:
         lease.take()
-        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault)
+        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault, options)
     except Cancelled:
         report.cancelled = True
         report.error = "cancelled; nothing was committed"
@@ -770,6 +917,21 @@ def ingest(
         report.seconds = time.perf_counter() - started
     progress(Progress(1, 1, "parts", "done", _summary(report)))
     return report
+
+
+def _input_options(
+    catalog: Catalog, inputs: Sequence[str | os.PathLike[str]], given: Mapping[str, str] | None
+) -> dict[str, str] | None:
+    remote = [os.fspath(i) for i in inputs if _is_remote(os.fspath(i))]
+    if not remote:
+        return None
+    if given is not None:
+        return dict(given)
+    if _is_remote(catalog.uri):
+        return dict(catalog.storage_options)
+    from .storage import storage_options
+
+    return dict(storage_options(remote[0]))
 
 
 def _summary(report: IngestReport) -> str:
@@ -842,6 +1004,7 @@ def _run(
     progress: ProgressCallback,
     cancel: CancelToken,
     fault: dict[str, Any] | None,
+    input_options: dict[str, str] | None,
 ) -> None:
     phases = report.phase_seconds
     who = f"{runner.name}, {runner.workers} worker(s)"
@@ -863,7 +1026,7 @@ def _run(
                           f"Checking {len(scans)}/{len(plan.parts)} parts ({who}): {records:,} records"
                           + (f", {rate:,.0f}/s" if rate else ""), rate))
 
-    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault)): p for p in plan.parts}
+    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault, input_options)): p for p in plan.parts}
     _gather(runner, handles, scanned, cancel)
     phases["scan"] = time.perf_counter() - t
 
@@ -905,7 +1068,7 @@ def _run(
         tasks[runner.submit(_write_part, _WriteTask(
             part, strip_gaps, catalog.uri, schema, dict(catalog.storage_options), columns, idx,
             dedup.within.get(part.index, {}), dedup.later.get(part.index, {}), fa.names.get(part.index, {}),
-            fa.majority, Path(part.path).name, now, scans[part.index].digest, fault,
+            fa.majority, Path(part.path).name, now, scans[part.index].digest, fault, input_options,
         ))] = part
     _gather(runner, tasks, wrote, cancel)
     phases["write"] = time.perf_counter() - t
@@ -1151,7 +1314,13 @@ def _filesystem(catalog: Catalog) -> tuple[Any, str]:
         return pafs.LocalFileSystem(), uri
     if not uri.startswith(("s3://", "s3a://")):
         raise StorageError(f"{uri}: only folders and s3:// catalogs can be cleaned up")
-    opts = catalog.storage_options
+    return _s3_filesystem(catalog.storage_options), uri.split("://", 1)[1]
+
+
+def _s3_filesystem(opts: Mapping[str, str]) -> Any:
+    """A pyarrow ``S3FileSystem`` from Lance storage options (the same endpoint, keys and region)."""
+    import pyarrow.fs as pafs
+
     endpoint = opts.get("aws_endpoint") or opts.get("endpoint") or opts.get("aws_endpoint_url")
     kwargs: dict[str, Any] = {
         "access_key": opts.get("aws_access_key_id") or opts.get("access_key_id"),
@@ -1164,7 +1333,7 @@ def _filesystem(catalog: Catalog) -> tuple[Any, str]:
         scheme, _, rest = endpoint.partition("://")
         kwargs.update(endpoint_override=rest or scheme, scheme=scheme if rest else "https")
         kwargs["force_virtual_addressing"] = str(opts.get("aws_virtual_hosted_style_request", "")).lower() == "true"
-    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None}), uri.split("://", 1)[1]
+    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 def _discard(catalog: Catalog, fragments: list[Any]) -> None:

@@ -101,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--part-mb", type=int, default=32, help="cut uncompressed files into parts of about this "
                      "many MiB (default 32)")
     ing.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps instead of rejecting")
+    ing.add_argument("--dedup", choices=["driver", "partitioned"], default="driver",
+                     help="driver: every hash in this process's memory (~310 bytes per record; default); "
+                     "partitioned: hash partitions spilled to the catalog's storage and decided by tasks "
+                     "(memory independent of the number of records)")
+    ing.add_argument("--partitions", type=int, default=None, help="hash partitions for --dedup partitioned "
+                     "(default 16)")
     ing.add_argument("--json", action="store_true", help="print the ingest report as JSON")
     ing.add_argument("--cleanup", action="store_true", help="delete unreferenced data files older than "
                      "--min-age-hours instead of ingesting (refused while an ingest runs)")
@@ -314,7 +320,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         with _Reporter(args.quiet) as reporter:
             report = ingest(catalog, args.inputs, engine=args.engine, workers=args.workers, address=args.address,
                             retries=args.retries, part_bytes=args.part_mb << 20, strip_gaps=args.strip_gaps,
-                            progress=reporter, cancel=token, input_options=input_options)
+                            progress=reporter, cancel=token, input_options=input_options, dedup=args.dedup,
+                            partitions=args.partitions)
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

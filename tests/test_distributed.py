@@ -383,3 +383,51 @@ def test_ray_ingest_from_s3_into_s3_equals_ingesting_the_files(ray_cluster: None
     report = ingest(cat, [prefix], engine="ray", part_bytes=40_000)
     assert report.committed and report.engine == "ray", report.error
     assert _rows(cat) == _rows(ref)
+
+
+# ----------------------------------------------------------------------------- hash-partitioned deduplication
+@pytest.mark.parametrize("partitions", [1, 5])
+def test_partitioned_dedup_equals_the_driver_pass(tmp_path: Path, inputs: list[Path], data_dir: Path,
+                                                  edge_dir: Path, partitions: int) -> None:
+    """Duplicates in a file, across files and against the catalog, reused identifiers, unnamed records,
+    a rejected file: the same rows, aliases, counts and warnings as the driver-side pass."""
+    seed = data_dir / "families_small.faa"
+    files = [*inputs, edge_dir / "26_fastq_not_fasta.fastq"]
+    out = {}
+    for mode in ("driver", "partitioned"):
+        cat = Catalog.open(tmp_path / mode)
+        import_files(cat, [seed])
+        report = ingest(cat, files, engine="local", workers=0, part_bytes=20_000, dedup=mode, partitions=partitions)
+        assert report.committed, report.error
+        out[mode] = (cat, report)
+    (driver, a), (parted, b) = out["driver"], out["partitioned"]
+    assert _rows(parted) == _rows(driver)
+    assert b.imported == a.imported > 0 and b.aliases_added == a.aliases_added > 0
+    assert b.to_dict()["files"] == a.to_dict()["files"]
+    assert any("different sequences" in str(i) for i in b.files[1].issues)
+    spill = tmp_path / "partitioned" / "_genocat" / "spill"
+    assert not spill.exists() or not any(spill.iterdir()), "the spill files must be deleted"
+
+
+def test_cleanup_removes_spill_folders_of_dead_ingests(tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    ingest(cat, inputs[1:2], engine="local", workers=0, dedup="partitioned", partitions=2)
+    spill = tmp_path / "dist" / "_genocat" / "spill"
+    dead, fresh = spill / "dead", spill / "fresh"
+    for folder in (dead, fresh):
+        (folder / "h" / "p00000").mkdir(parents=True)
+        (folder / "h" / "p00000" / "s0000000.arrow").write_bytes(b"x")
+    old = time.time() - 7 * 3600
+    os.utime(dead, (old, old))
+    report = cleanup_orphans(cat)
+    assert report.orphans == ["spill/dead/"] and report.kept_recent == 1
+    assert not dead.exists() and fresh.exists()
+
+
+@needs_ray
+def test_ray_partitioned_dedup_equals_a_local_import(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
+    ref = _reference(tmp_path, inputs)
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, inputs, engine="ray", part_bytes=40_000, dedup="partitioned", partitions=3)
+    assert report.committed and report.engine == "ray", report.error
+    assert _rows(cat) == _rows(ref)

@@ -88,6 +88,8 @@ __all__ = [
 
 #: The engines :func:`ingest` can run on.
 ENGINES: Final = ("local", "ray")
+#: How :func:`ingest` deduplicates: all hashes on the driver, or hash partitions decided by tasks.
+DEDUP_MODES: Final = ("driver", "partitioned")
 #: Uncompressed files larger than this are cut into byte ranges of about this size.
 DEFAULT_PART_BYTES: Final = 32 << 20
 #: Rows per Lance data file written by a task (one fragment per file).
@@ -425,6 +427,7 @@ class _ScanTask:
     strip_gaps: bool
     fault: dict[str, Any] | None = None
     input_options: dict[str, str] | None = None
+    spill: tuple[Any, int] | None = None  # (SpillArea, partitions): hash-partitioned deduplication
 
 
 @dataclass(slots=True)
@@ -442,6 +445,8 @@ class _ScanResult:
     digest: str  # MD5 of the hashes: the write pass checks the part did not change
     error: str | None = None
     seconds: float = 0.0
+    valid: int = -1  # valid records when their hashes were spilled (``hashes`` is then empty)
+    unnamed: list[int] = field(default_factory=list)  # positions (among valid records) of unnamed ones
 
 
 def _scan_part(task: _ScanTask) -> _ScanResult:
@@ -452,6 +457,7 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
     hashes: list[np.ndarray] = []
     ids: list[str] = []
     numbers: list[int] = []
+    unnamed: list[int] = []
     issues: list[RecordIssue] = []
     issue_count = skipped = 0
     mol_counts = np.zeros(4, dtype=np.int64)
@@ -466,6 +472,7 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
                     ident = split_title(title)[0]
                     if not ident:
                         numbers.append(number)
+                        unnamed.append(len(ids))
                     ids.append(ident)
                 mol_counts += np.bincount(batch.molecule, minlength=4)
                 skipped += batch.skipped
@@ -480,9 +487,17 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
     lines = reader.newlines if part.end is not None else 0
     # Arrow strings: ~20 bytes per identifier on the driver instead of ~80 for Python strings.
-    return _ScanResult(part.index, h, pa.array(ids, pa.string()), numbers, reader.records, mol_counts, issues,
+    id_array = pa.array(ids, pa.string())
+    valid = -1
+    if task.spill is not None:  # hashes and identifiers go to the partitions, not to the driver
+        from .hashdedup import spill_records
+
+        area, partitions = task.spill
+        spill_records(area, partitions, part.index, h, id_array, numbers, unnamed)
+        valid, h, id_array = h.size, np.empty(0, "S32"), pa.array([], pa.string())
+    return _ScanResult(part.index, h, id_array, numbers, reader.records, mol_counts, issues,
                        issue_count, skipped,
-                       lines, digest.hexdigest(), None, time.perf_counter() - started)
+                       lines, digest.hexdigest(), None, time.perf_counter() - started, valid, unnamed)
 
 
 def _located(exc: FastaFormatError, part: Part) -> str:
@@ -509,6 +524,7 @@ class _WriteTask:
     digest: str
     fault: dict[str, Any] | None = None
     input_options: dict[str, str] | None = None
+    decisions: tuple[Any, list[tuple[int, int]]] | None = None  # (SpillArea, (partition, batch)): read here
 
 
 @dataclass(slots=True)
@@ -542,6 +558,11 @@ def _write_part(task: _WriteTask) -> _WriteResult:
     started = time.perf_counter()
     part = task.part
     embedder_objs = {col: _embedder(rec) for col, rec in task.embedders.items()}
+    if task.decisions is not None:  # hash-partitioned deduplication: this part's decisions are in the spill area
+        from .hashdedup import load_decisions
+
+        d = load_decisions(*task.decisions)
+        task.write, task.within, task.later = d.write, d.within, d.later
     with _readable(part, task.input_options) as local:
         return _write_local(task, local, embedder_objs, started)
 
@@ -624,6 +645,20 @@ def _maybe_fault(fault: dict[str, Any] | None, step: str, part: Part) -> None:
         except FileExistsError:
             return  # crashed once already: this is the retry
     os._exit(17)
+
+
+def _catalog_map_task(args: tuple[Any, int, int, list[int], int]) -> int:
+    """Spill the catalog's hashes (some fragments) into the hash partitions."""
+    from .hashdedup import spill_catalog
+
+    return spill_catalog(*args)
+
+
+def _reduce_task(args: tuple[Any, int, np.ndarray, np.ndarray, list[str], int]) -> Any:
+    """Decide one hash partition."""
+    from .hashdedup import reduce_partition
+
+    return reduce_partition(*args)
 
 
 # ============================================================================ runners
@@ -848,6 +883,8 @@ def ingest(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     input_options: Mapping[str, str] | None = None,
+    dedup: str = "driver",
+    partitions: int | None = None,
     _fault: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest FASTA files with parallel tasks and publish them in one commit.
@@ -881,6 +918,15 @@ def ingest(
         :func:`~genocat_desktop.engine.storage.storage_options`). Default: the
         catalog's own when it is on S3 (the same store and credentials), else
         those the environment, keyring or AWS profile give for the first input's bucket.
+    dedup
+        ``"driver"``: the driver deduplicates every hash in memory (~310 bytes per
+        record). ``"partitioned"``: tasks spill hashes to ``partitions`` hash
+        partitions under the catalog's storage and reduce tasks decide them
+        (:mod:`~genocat_desktop.engine.hashdedup`): driver memory independent of the
+        number of records. Both give the same rows, aliases and counts.
+    partitions
+        Hash partitions of ``dedup="partitioned"`` (default
+        :data:`~genocat_desktop.engine.hashdedup.DEFAULT_PARTITIONS`).
 
     Returns
     -------
@@ -896,11 +942,19 @@ def ingest(
                           bytes=plan.bytes)
     for fi, reason in plan.errors.items():
         report.files[fi].error = reason
+    if dedup not in DEDUP_MODES:
+        runner.close()
+        raise InputError(f"unknown deduplication {dedup!r}; use one of {', '.join(DEDUP_MODES)}")
+    spill: tuple[Any, int] | None = None
+    if dedup == "partitioned":
+        from .hashdedup import DEFAULT_PARTITIONS, SpillArea
+
+        spill = (SpillArea.new(catalog.uri, dict(catalog.storage_options)), max(1, partitions or DEFAULT_PARTITIONS))
     lease = _Lease(catalog)
     written: list[_WriteResult] = []
     try:
         lease.take()
-        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault, options)
+        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault, options, spill)
     except Cancelled:
         report.cancelled = True
         report.error = "cancelled; nothing was committed"
@@ -913,6 +967,8 @@ def ingest(
         runner.close()
         if not report.committed:
             _discard(catalog, [f for w in written for f in w.fragments])
+        if spill is not None:
+            spill[0].remove()
         lease.release()
         report.seconds = time.perf_counter() - started
     progress(Progress(1, 1, "parts", "done", _summary(report)))
@@ -1005,6 +1061,7 @@ def _run(
     cancel: CancelToken,
     fault: dict[str, Any] | None,
     input_options: dict[str, str] | None,
+    spill: tuple[Any, int] | None = None,
 ) -> None:
     phases = report.phase_seconds
     who = f"{runner.name}, {runner.workers} worker(s)"
@@ -1026,7 +1083,8 @@ def _run(
                           f"Checking {len(scans)}/{len(plan.parts)} parts ({who}): {records:,} records"
                           + (f", {rate:,.0f}/s" if rate else ""), rate))
 
-    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault, input_options)): p for p in plan.parts}
+    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault, input_options, spill)): p
+               for p in plan.parts}
     _gather(runner, handles, scanned, cancel)
     phases["scan"] = time.perf_counter() - t
 
@@ -1035,7 +1093,11 @@ def _run(
     progress(Progress(0, None, "records", "deduplicating", f"Deduplicating {records:,} records"))
     read_version = catalog.refresh()
     files = _assemble(plan, scans, report)
-    dedup = _deduplicate(catalog, list(files.values()), report)
+    sources: dict[int, list[tuple[int, int]]] = {}
+    if spill is None:
+        dedup = _deduplicate(catalog, list(files.values()), report)
+    else:
+        dedup, sources = _deduplicate_partitioned(catalog, read_version, plan, files, report, runner, spill, cancel)
     phases["dedup"] = time.perf_counter() - t
     cancel.raise_if_cancelled()
 
@@ -1046,7 +1108,7 @@ def _run(
     for col in columns:
         catalog.embedder(col)  # fail here, not in every task, if this GenoCat lacks the embedder
     now = datetime.now(UTC)
-    total = sum(int(w.size) for w in dedup.write.values())
+    total = sum(int(w.size) for w in dedup.write.values()) if spill is None else dedup.total
     meter = RateMeter()
     rows = 0
 
@@ -1069,6 +1131,7 @@ def _run(
             part, strip_gaps, catalog.uri, schema, dict(catalog.storage_options), columns, idx,
             dedup.within.get(part.index, {}), dedup.later.get(part.index, {}), fa.names.get(part.index, {}),
             fa.majority, Path(part.path).name, now, scans[part.index].digest, fault, input_options,
+            (spill[0], sources[part.index]) if spill is not None else None,
         ))] = part
     _gather(runner, tasks, wrote, cancel)
     phases["write"] = time.perf_counter() - t
@@ -1130,6 +1193,7 @@ class _FileScan:
     offsets: list[int]  # where each part's records start in ``hashes``
     names: dict[int, dict[int, str]]  # part -> part-local index -> name for unnamed records
     majority: int
+    record_bases: list[int] = field(default_factory=list)  # per part: its first record's number in the file
 
 
 def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestReport) -> dict[int, _FileScan]:
@@ -1148,14 +1212,21 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
         ids: list[pa.Array] = []
         offsets: list[int] = []
         names: dict[int, dict[int, str]] = {}
+        bases: list[int] = []
         mol = np.zeros(4, dtype=np.int64)
         record_base = line_base = 0
         pos = 0
         for p in parts:
             res = scans[p.index]
+            bases.append(record_base)
             issues = [_shift(i, record_base, line_base) for i in res.issues]
             local_names: dict[int, str] = {}
-            if res.numbers:
+            if res.numbers and res.valid >= 0:  # spilled: the positions came back, the identifiers did not
+                for j, num in zip(res.unnamed, res.numbers, strict=True):
+                    number = num + record_base
+                    ident = local_names[j] = f"{Path(p.path).name}#{number}"
+                    issues.append(RecordIssue(number, None, "", f"header has no identifier; named it {ident!r}"))
+            elif res.numbers:
                 unnamed = iter(res.numbers)
                 part_ids = res.ids.to_pylist()
                 for j, ident in enumerate(part_ids):
@@ -1174,17 +1245,17 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
             hashes.append(res.hashes)
             ids.append(res.ids)
             offsets.append(pos)
-            pos += res.hashes.size
+            pos += res.hashes.size if res.valid < 0 else res.valid
             record_base += res.records
             line_base += res.lines
         h = np.concatenate(hashes) if hashes else np.empty(0, "S32")
-        if h.size == 0:
+        if pos == 0:
             fr.error = f"no valid record: all {fr.records:,} record(s) were skipped (see the warnings)"
             continue
         majority = MOL_DNA if mol[MOL_DNA] + mol[MOL_RNA] > mol[MOL_PROTEIN] else MOL_PROTEIN
         if majority == MOL_DNA and mol[MOL_RNA] > mol[MOL_DNA]:
             majority = MOL_RNA
-        out[fi] = _FileScan(fi, [p.index for p in parts], h, pa.concat_arrays(ids), offsets, names, majority)
+        out[fi] = _FileScan(fi, [p.index for p in parts], h, pa.concat_arrays(ids), offsets, names, majority, bases)
     return {fi: out[fi] for fi in sorted(out)}
 
 
@@ -1204,6 +1275,7 @@ class _Dedup:
     within: dict[int, dict[int, list[str]]]  # part -> local index -> same-file aliases
     later: dict[int, dict[int, list[str]]]  # part -> local index -> identifiers from later files
     catalog_aliases: dict[str, list[str]]  # seq_hash -> identifiers of catalog rows' sequences
+    total: int = 0  # rows to write (partitioned deduplication: ``write`` then holds empty placeholders)
 
 
 def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport) -> _Dedup:
@@ -1278,6 +1350,63 @@ def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport)
     return out
 
 
+def _deduplicate_partitioned(
+    catalog: Catalog, read_version: int, plan: IngestPlan, files: dict[int, _FileScan], report: IngestReport,
+    runner: _Runner, spill: tuple[Any, int], cancel: CancelToken,
+) -> tuple[_Dedup, dict[int, list[tuple[int, int]]]]:
+    """The decisions of :func:`_deduplicate`, made by catalog-map and reduce tasks over hash partitions."""
+    from .hashdedup import PartitionResult, load_catalog_aliases
+
+    area, partitions = spill
+    n_parts = len(plan.parts)
+    part_file = np.full(n_parts, -1, dtype=np.int64)
+    part_base = np.zeros(n_parts, dtype=np.int64)
+    for fi, f in files.items():
+        for p, base in zip(f.parts, f.record_bases, strict=True):
+            part_file[p], part_base[p] = fi, base
+    names = [Path(p.path).name for p in plan.parts]
+
+    # The catalog's hashes (at the version read) into the partitions: ~8 fragments per task.
+    fragments = [f.fragment_id for f in catalog.dataset(read_version).get_fragments()]
+    groups = [fragments[i:i + 8] for i in range(0, len(fragments), 8)]
+    handles = {
+        runner.submit(_catalog_map_task, (area, partitions, read_version, g, k)):
+            Part(-1, -1, f"catalog fragments {g[0]}-{g[-1]}")
+        for k, g in enumerate(groups)
+    }
+    _gather(runner, handles, lambda part, rows: None, cancel)
+
+    results: list[PartitionResult] = []
+    handles = {
+        runner.submit(_reduce_task, (area, p, part_file, part_base, names, len(plan.files))):
+            Part(-1, -1, f"hash partition {p}")
+        for p in range(partitions)
+    }
+    _gather(runner, handles, lambda part, res: results.append(res), cancel)
+
+    writes = np.zeros(n_parts, dtype=np.int64)
+    per_file = np.zeros((3, len(plan.files)), dtype=np.int64)
+    sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    duplicate_ids: list[tuple[int, int, str, int]] = []
+    for res in sorted(results, key=lambda r: r.partition):
+        writes += res.writes
+        per_file += np.stack([res.duplicates_in_file, res.already_in_catalog, res.imported])
+        for k, p in enumerate(res.parts.tolist()):
+            sources[p].append((res.partition, k))
+        duplicate_ids.extend(res.duplicate_ids)
+    for fi in files:
+        fr = report.files[fi]
+        fr.duplicates_in_file, fr.already_in_catalog, fr.imported = (int(x) for x in per_file[:, fi])
+    by_file: dict[int, list[RecordIssue]] = defaultdict(list)
+    for part, _, ident, variants in sorted(duplicate_ids):
+        by_file[int(part_file[part])].append(
+            RecordIssue(None, None, ident, f"identifier used for {variants} different sequences; all kept"))
+    for fi in sorted(by_file):
+        _Issues(report.files[fi]).add(by_file[fi])
+    write = {p: np.empty(0, np.int64) for p in np.flatnonzero(writes).tolist()}
+    return _Dedup(write, {}, {}, load_catalog_aliases(area, partitions), int(writes.sum())), sources
+
+
 def _warn_duplicate_ids(ids: pa.Array, hashes: np.ndarray, fr: FileReport) -> None:
     """Warn about identifiers used for different sequences, as the importer does (without a Python dict).
 
@@ -1315,6 +1444,15 @@ def _filesystem(catalog: Catalog) -> tuple[Any, str]:
     if not uri.startswith(("s3://", "s3a://")):
         raise StorageError(f"{uri}: only folders and s3:// catalogs can be cleaned up")
     return _s3_filesystem(catalog.storage_options), uri.split("://", 1)[1]
+
+
+def _filesystem_for(uri: str, options: Mapping[str, str]) -> tuple[Any, str]:
+    """A pyarrow file system and the path of ``uri`` in it (for tasks, which have no :class:`Catalog`)."""
+    import pyarrow.fs as pafs
+
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), uri
+    return _s3_filesystem(options), uri.split("://", 1)[1]
 
 
 def _s3_filesystem(opts: Mapping[str, str]) -> Any:
@@ -1430,6 +1568,18 @@ def cleanup_orphans(
         report.bytes += int(info.size or 0)
         if not dry_run:
             fs.delete_file(info.path)
+            report.deleted += 1
+    # Spill folders of hash-partitioned deduplications whose ingest died (a finished one deletes its own).
+    spills = fs.get_file_info(pafs.FileSelector(f"{base.rsplit('/', 1)[0]}/_genocat/spill", allow_not_found=True))
+    for info in spills:
+        if info.type != pafs.FileType.Directory:
+            continue
+        if info.mtime is not None and now - _utc(info.mtime) < min_age:
+            report.kept_recent += 1
+            continue
+        report.orphans.append(f"spill/{info.base_name}/")
+        if not dry_run:
+            fs.delete_dir(info.path)
             report.deleted += 1
     return report
 

@@ -1073,15 +1073,22 @@ def _run(
     done_bytes = 0
     records = 0
 
+    parts_left: dict[int, int] = defaultdict(int)  # file -> parts not scanned yet (to count finished files)
+    for p in plan.parts:
+        parts_left[p.file_index] += 1
+    files_done = 0
+
     def scanned(part: Part, res: _ScanResult) -> None:
-        nonlocal done_bytes, records
+        nonlocal done_bytes, records, files_done
         scans[part.index] = res
         done_bytes += part.size
         records += res.records
+        parts_left[part.file_index] -= 1
+        files_done += parts_left[part.file_index] == 0
         rate = meter.update(records)
         progress(Progress(done_bytes, plan.bytes, "bytes", "checking",
-                          f"Checking {len(scans)}/{len(plan.parts)} parts ({who}): {records:,} records"
-                          + (f", {rate:,.0f}/s" if rate else ""), rate))
+                          f"Checking {len(scans)}/{len(plan.parts)} parts, {files_done}/{len(parts_left)} files "
+                          f"({who}): {records:,} records" + (f", {rate:,.0f}/s" if rate else ""), rate))
 
     handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault, input_options, spill)): p
                for p in plan.parts}

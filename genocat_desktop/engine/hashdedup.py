@@ -34,6 +34,7 @@ data with duplicates inside files, across files and against the catalog).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 import zlib
 from collections import defaultdict
@@ -262,30 +263,42 @@ def reduce_partition(area: SpillArea, partition: int, part_file: np.ndarray, par
     in_catalog = in_catalog_u[inverse]
     write = is_first & ~in_catalog
 
-    # ---- decisions per part: rows to write, aliases of the written rows
-    rows: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for i in np.flatnonzero(write).tolist():
-        rows[int(part[i])].append((int(ordinal[i]), _KIND_WRITE, ""))
+    # ---- decisions per part: rows to write, aliases of the written rows (one record batch per part)
+    w = np.flatnonzero(write)
+    a_part: list[int] = []
+    a_ord: list[int] = []
+    a_kind: list[int] = []
+    a_id: list[str] = []
     same_file = file_of[first_of] == file_of
     seen_within: set[tuple[int, str]] = set()
-    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():
+    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():  # duplicates only: a small share, usually
         f = int(first_of[i])
         if same_file[i]:
-            if ids[i] != ids[f] and (f, ids[i]) not in seen_within:
-                seen_within.add((f, ids[i]))
-                rows[int(part[f])].append((int(ordinal[f]), _KIND_WITHIN, ids[i]))
+            if ids[i] == ids[f] or (f, ids[i]) in seen_within:
+                continue
+            seen_within.add((f, ids[i]))
+            a_kind.append(_KIND_WITHIN)
         else:
-            rows[int(part[f])].append((int(ordinal[f]), _KIND_LATER, ids[i]))
-    parts_sorted = sorted(rows)
-    batches = []
-    for p in parts_sorted:
-        entries = rows[p]
-        batches.append(pa.record_batch([pa.array([e[0] for e in entries], pa.int64()),
-                                        pa.array([e[1] for e in entries], pa.int8()),
-                                        pa.array([e[2] for e in entries], pa.string())], schema=_DECISIONS))
+            a_kind.append(_KIND_LATER)
+        a_part.append(int(part[f]))
+        a_ord.append(int(ordinal[f]))
+        a_id.append(ids[i])
+    d_part = np.concatenate([part[w], np.asarray(a_part, np.int64)])
+    decisions = pa.table([
+        pa.array(np.concatenate([ordinal[w], np.asarray(a_ord, np.int64)])),
+        pa.array(np.concatenate([np.full(w.size, _KIND_WRITE, np.int8), np.asarray(a_kind, np.int8)])),
+        pa.array([""] * w.size + a_id, pa.string()),
+    ], schema=_DECISIONS)
+    by_part = np.argsort(d_part, kind="stable")  # stable: aliases keep their input order
+    d_part = d_part[by_part]
+    decisions = decisions.take(pa.array(by_part, pa.int64()))
+    parts_sorted = np.unique(d_part)
+    bounds = np.searchsorted(d_part, np.append(parts_sorted, n_parts))
+    batches = [decisions.slice(int(lo), int(hi - lo)).combine_chunks().to_batches()[0]
+               for lo, hi in itertools.pairwise(bounds.tolist())]
     _mkdir(fs, f"{base}/d")
     _write_ipc(fs, f"{base}/d/{folder}.arrow", _DECISIONS, batches)
-    result.parts = np.asarray(parts_sorted, dtype=np.int64)
+    result.parts = parts_sorted.astype(np.int64)
     result.writes = np.bincount(part[write], minlength=n_parts).astype(np.int64)
 
     # ---- catalog rows gaining identifiers (only identifiers the row does not have)

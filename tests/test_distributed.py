@@ -409,6 +409,22 @@ def test_partitioned_dedup_equals_the_driver_pass(tmp_path: Path, inputs: list[P
     assert not spill.exists() or not any(spill.iterdir()), "the spill files must be deleted"
 
 
+def test_partitioned_dedup_spills_to_an_s3_catalog(s3: dict[str, str], tmp_path: Path, inputs: list[Path]) -> None:
+    import boto3
+
+    bucket = _bucket(s3)
+    cat = Catalog.open(f"s3://{bucket}/lab", storage_options=s3)
+    report = ingest(cat, inputs, engine="local", workers=0, part_bytes=20_000, dedup="partitioned", partitions=3)
+    assert report.committed, report.error
+    assert _rows(cat) == _rows(_reference(tmp_path, inputs))
+    client = boto3.client("s3", endpoint_url=s3["aws_endpoint"], region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any("/data/" in k for k in keys)
+    spilled = [k for k in keys if "/_genocat/spill/" in k and not k.endswith("/_genocat/spill/")]  # folder marker
+    assert not spilled, "the spill objects must be deleted"
+
+
 def test_cleanup_removes_spill_folders_of_dead_ingests(tmp_path: Path, inputs: list[Path]) -> None:
     cat = Catalog.open(tmp_path / "dist")
     ingest(cat, inputs[1:2], engine="local", workers=0, dedup="partitioned", partitions=2)

@@ -425,6 +425,17 @@ def test_partitioned_dedup_spills_to_an_s3_catalog(s3: dict[str, str], tmp_path:
     assert not spilled, "the spill objects must be deleted"
 
 
+def test_map_outputs_are_deleted_once_partitions_are_decided(tmp_path: Path, inputs: list[Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine import hashdedup
+
+    monkeypatch.setattr(hashdedup.SpillArea, "remove", lambda self: None)  # keep what the write pass saw
+    cat = Catalog.open(tmp_path / "dist")
+    assert ingest(cat, inputs, engine="local", workers=0, dedup="partitioned", partitions=2).committed
+    (area,) = (tmp_path / "dist" / "_genocat" / "spill").iterdir()
+    assert sorted(p.name for p in area.iterdir()) == ["a", "d"]  # decisions and catalog aliases only
+
+
 def test_cleanup_removes_spill_folders_of_dead_ingests(tmp_path: Path, inputs: list[Path]) -> None:
     cat = Catalog.open(tmp_path / "dist")
     ingest(cat, inputs[1:2], engine="local", workers=0, dedup="partitioned", partitions=2)

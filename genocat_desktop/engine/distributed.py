@@ -59,7 +59,7 @@ import time
 import uuid
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +88,8 @@ __all__ = [
 
 #: The engines :func:`ingest` can run on.
 ENGINES: Final = ("local", "ray")
+#: How :func:`ingest` deduplicates: all hashes on the driver, or hash partitions decided by tasks.
+DEDUP_MODES: Final = ("driver", "partitioned")
 #: Uncompressed files larger than this are cut into byte ranges of about this size.
 DEFAULT_PART_BYTES: Final = 32 << 20
 #: Rows per Lance data file written by a task (one fragment per file).
@@ -112,14 +114,23 @@ class Part:
 
     index: int
     file_index: int
-    path: str
+    path: str  # a local path, or s3://bucket/key
     start: int = 0
     end: int | None = None  # None: to the end of the file (the whole file)
+    length: int | None = None  # the object's size, for s3:// inputs (listed once by the planner)
 
     @property
     def size(self) -> int:
         """Bytes of the file this part reads (the whole file's size on disk if ``end`` is ``None``)."""
-        return (self.end - self.start) if self.end is not None else os.path.getsize(self.path) - self.start
+        if self.end is not None:
+            return self.end - self.start
+        total = self.length if self.length is not None else os.path.getsize(self.path)
+        return total - self.start
+
+    @property
+    def remote(self) -> bool:
+        """Whether the part is read from object storage."""
+        return _is_remote(self.path)
 
     def describe(self) -> str:
         """``file.fa`` or ``file.fa [bytes 0-33554432]``."""
@@ -145,24 +156,62 @@ class IngestPlan:
 _FASTA_SUFFIXES: Final = (".fa", ".faa", ".fasta", ".fas", ".fna", ".ffn", ".frn", ".mpfa", ".pep", ".seq", ".pro")
 
 
-def _expand(inputs: Sequence[str | os.PathLike[str]]) -> list[str]:
+def _is_remote(path: str) -> bool:
+    return path.startswith(("s3://", "s3a://"))
+
+
+def _is_fasta_name(name: str) -> bool:
+    return not name.startswith(".") and name.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(
+        ".xz").endswith(_FASTA_SUFFIXES)
+
+
+def _expand_remote(uri: str, options: dict[str, str] | None, sizes: dict[str, int]) -> list[str]:
+    """The FASTA objects under ``s3://bucket/prefix`` (sorted by key), or the one object it names."""
+    import pyarrow.fs as pafs
+
+    fs = _s3_filesystem(options or {})
+    scheme, _, rest = uri.partition("://")
+    key = rest.rstrip("/")
+    if not key:
+        raise InputError(f"{uri}: no bucket name (write s3://BUCKET/prefix/)")
+    try:
+        info = fs.get_file_info(key)
+        if info.type == pafs.FileType.File and not uri.endswith("/"):
+            sizes[uri] = int(info.size or 0)
+            return [uri]
+        listed = fs.get_file_info(pafs.FileSelector(key, recursive=True, allow_not_found=True))
+    except OSError as exc:
+        raise StorageError(f"cannot list {uri}: {exc}") from None
+    found = sorted(
+        (i.path, int(i.size or 0)) for i in listed
+        if i.type == pafs.FileType.File and _is_fasta_name(i.base_name)
+    )
+    if not found:
+        raise InputError(f"{uri}: no FASTA objects ({', '.join(_FASTA_SUFFIXES)}, maybe compressed) under it")
+    out = []
+    for path, size in found:
+        name = f"{scheme}://{path}"
+        sizes[name] = size
+        out.append(name)
+    return out
+
+
+def _expand(
+    inputs: Sequence[str | os.PathLike[str]], options: dict[str, str] | None = None,
+    sizes: dict[str, int] | None = None,
+) -> list[str]:
     files: list[str] = []
+    sizes = {} if sizes is None else sizes
     for item in inputs:
         text = os.fspath(item)
+        if _is_remote(text):
+            files.extend(_expand_remote(text, options, sizes))
+            continue
         if "://" in text and not text.startswith("file://"):
-            raise InputError(
-                f"{text}: reading inputs from an object store is not supported; put them on a folder every "
-                "worker can read (a shared file system) and give that folder"
-            )
+            raise InputError(f"{text}: only local files and folders and s3:// locations can be ingested")
         path = Path(text.removeprefix("file://")).expanduser()
         if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-                and p.name.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz").endswith(
-                    _FASTA_SUFFIXES
-                )
-            )
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and _is_fasta_name(p.name))
             if not found:
                 raise InputError(f"{path}: no FASTA files ({', '.join(_FASTA_SUFFIXES)}, maybe compressed) in it")
             files.extend(found)
@@ -171,29 +220,42 @@ def _expand(inputs: Sequence[str | os.PathLike[str]]) -> list[str]:
     return files
 
 
-def plan_ingest(inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = DEFAULT_PART_BYTES) -> IngestPlan:
+def plan_ingest(
+    inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = DEFAULT_PART_BYTES,
+    input_options: dict[str, str] | None = None,
+) -> IngestPlan:
     """Cut the inputs into parts.
 
     Parameters
     ----------
     inputs
-        FASTA files, or folders (every FASTA file below them, sorted by path).
+        FASTA files, folders (every FASTA file below them, sorted by path), or
+        ``s3://bucket/prefix`` locations (every FASTA object under them, sorted by key).
     part_bytes
         Target size of a part. Uncompressed UTF-8 files larger than this are cut
         into byte ranges that start at a ``>`` header; compressed files cannot be
-        cut and are one part each.
+        cut and are one part each (an S3 object is then read whole).
+    input_options
+        Storage options (Lance's keys, as :func:`~genocat_desktop.engine.storage.storage_options`
+        builds them) for ``s3://`` inputs.
 
     Raises
     ------
     InputError
-        If a folder has no FASTA file, or an input is an object-store URI.
+        If a folder or prefix has no FASTA file.
+    StorageError
+        If an ``s3://`` prefix cannot be listed.
     """
     from .fasta import sniff
 
-    files = _expand(inputs)
+    sizes: dict[str, int] = {}
+    files = _expand(inputs, input_options, sizes)
     parts: list[Part] = []
     errors: dict[int, str] = {}
     for fi, path in enumerate(files):
+        if path in sizes:
+            _plan_remote(path, sizes[path], fi, part_bytes, input_options or {}, parts, errors)
+            continue
         try:
             info = sniff(path)
         except FastaFormatError as exc:
@@ -208,10 +270,44 @@ def plan_ingest(inputs: Sequence[str | os.PathLike[str]], *, part_bytes: int = D
     return IngestPlan(files, parts, errors)
 
 
-def _record_boundaries(path: str, size: int, pieces: int) -> list[int]:
-    """Offsets near ``k * size / pieces`` where a line starting with ``>`` begins (sorted, unique)."""
+def _plan_remote(uri: str, size: int, fi: int, part_bytes: int, options: dict[str, str], parts: list[Part],
+                 errors: dict[int, str]) -> None:
+    """Parts of one S3 object: compressed objects whole, large plain ones cut at ``>`` headers.
+
+    Only the first bytes are read here (compression magic); whether the content is
+    FASTA is decided by the scan task, which reports a bad object as a file error.
+    """
+    from .fasta import _detect_compression
+
+    if size == 0:
+        errors[fi] = "the file is empty; there are no sequences to import"
+        return
+    fs = _s3_filesystem(options)
+    key = uri.split("://", 1)[1]
+    try:
+        with fs.open_input_file(key) as f:
+            magic = f.read_at(8, 0)
+            compression = _detect_compression(magic, uri)
+            if compression != "none" or size <= part_bytes or magic.startswith((b"\xff\xfe", b"\xfe\xff")):
+                parts.append(Part(len(parts), fi, uri, length=size))
+                return
+            cuts = _record_boundaries(f, size, max(1, round(size / part_bytes)))
+    except FastaFormatError as exc:
+        errors[fi] = exc.reason
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot read {uri}: {exc}") from None
+    for start, end in zip([0, *cuts], [*cuts, size], strict=True):
+        parts.append(Part(len(parts), fi, uri, start, end, length=size))
+
+
+def _record_boundaries(path: str | Any, size: int, pieces: int) -> list[int]:
+    """Offsets near ``k * size / pieces`` where a line starting with ``>`` begins (sorted, unique).
+
+    ``path`` is a local file, or an open seekable file (an S3 object opened by pyarrow).
+    """
     cuts: list[int] = []
-    with open(path, "rb") as f:
+    with open(path, "rb") if isinstance(path, str) else contextlib.nullcontext(path) as f:
         for k in range(1, pieces):
             pos = max(k * size // pieces, (cuts[-1] + 1) if cuts else 1)
             f.seek(pos - 1)
@@ -291,11 +387,47 @@ class _PartReader(FastaReader):
             )
 
 
+@contextlib.contextmanager
+def _readable(part: Part, options: dict[str, str] | None) -> Iterator[Part]:
+    """The part itself, or for an S3 object a local copy of its bytes (a ranged read) as a part.
+
+    The FASTA reader works on local files; a part is at most ``part_bytes`` (or one
+    compressed object), so a temporary copy bounds neither memory nor disk by much.
+    """
+    if not part.remote:
+        yield part
+        return
+    import tempfile
+
+    fs = _s3_filesystem(options or {})
+    key = part.path.split("://", 1)[1]
+    suffix = "".join(Path(key).suffixes[-2:])
+    with tempfile.NamedTemporaryFile(prefix="genocat-part-", suffix=suffix) as tmp:
+        try:
+            with fs.open_input_file(key) as src:
+                end = part.end if part.end is not None else part.size + part.start
+                pos = part.start
+                while pos < end:
+                    chunk = src.read_at(min(8 << 20, end - pos), pos)
+                    if not chunk:
+                        raise StorageError(f"{part.path}: the object ended at byte {pos:,}; it changed or is "
+                                           "being rewritten")
+                    tmp.write(chunk)
+                    pos += len(chunk)
+        except OSError as exc:
+            raise StorageError(f"cannot read {part.describe()}: {exc}") from None
+        tmp.flush()
+        length = (part.end - part.start) if part.end is not None else None
+        yield Part(part.index, part.file_index, tmp.name, 0, length)
+
+
 @dataclass(slots=True)
 class _ScanTask:
     part: Part
     strip_gaps: bool
     fault: dict[str, Any] | None = None
+    input_options: dict[str, str] | None = None
+    spill: tuple[Any, int] | None = None  # (SpillArea, partitions): hash-partitioned deduplication
 
 
 @dataclass(slots=True)
@@ -313,6 +445,8 @@ class _ScanResult:
     digest: str  # MD5 of the hashes: the write pass checks the part did not change
     error: str | None = None
     seconds: float = 0.0
+    valid: int = -1  # valid records when their hashes were spilled (``hashes`` is then empty)
+    unnamed: list[int] = field(default_factory=list)  # positions (among valid records) of unnamed ones
 
 
 def _scan_part(task: _ScanTask) -> _ScanResult:
@@ -323,26 +457,29 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
     hashes: list[np.ndarray] = []
     ids: list[str] = []
     numbers: list[int] = []
+    unnamed: list[int] = []
     issues: list[RecordIssue] = []
     issue_count = skipped = 0
     mol_counts = np.zeros(4, dtype=np.int64)
     digest = hashlib.md5()
     try:
-        reader = _PartReader(part, task.strip_gaps)
-        for batch in reader:
-            hashes.append(batch.hashes)
-            digest.update(batch.hashes.tobytes())
-            for number, title in zip(batch.numbers.tolist(), batch.titles, strict=True):
-                ident = split_title(title)[0]
-                if not ident:
-                    numbers.append(number)
-                ids.append(ident)
-            mol_counts += np.bincount(batch.molecule, minlength=4)
-            skipped += batch.skipped
-            issue_count += len(batch.issues)
-            issues.extend(batch.issues[: max(0, MAX_ISSUES - len(issues))])
-        issue_count += len(reader.file_issues)
-        issues.extend(reader.file_issues[: max(0, MAX_ISSUES - len(issues))])
+        with _readable(part, task.input_options) as local:
+            reader = _PartReader(local, task.strip_gaps)
+            for batch in reader:
+                hashes.append(batch.hashes)
+                digest.update(batch.hashes.tobytes())
+                for number, title in zip(batch.numbers.tolist(), batch.titles, strict=True):
+                    ident = split_title(title)[0]
+                    if not ident:
+                        numbers.append(number)
+                        unnamed.append(len(ids))
+                    ids.append(ident)
+                mol_counts += np.bincount(batch.molecule, minlength=4)
+                skipped += batch.skipped
+                issue_count += len(batch.issues)
+                issues.extend(batch.issues[: max(0, MAX_ISSUES - len(issues))])
+            issue_count += len(reader.file_issues)
+            issues.extend(reader.file_issues[: max(0, MAX_ISSUES - len(issues))])
     except FastaFormatError as exc:
         return _ScanResult(part.index, np.empty(0, "S32"), pa.array([], pa.string()), [], 0, mol_counts, [], 0, 0,
                            0, "",
@@ -350,9 +487,17 @@ def _scan_part(task: _ScanTask) -> _ScanResult:
     h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
     lines = reader.newlines if part.end is not None else 0
     # Arrow strings: ~20 bytes per identifier on the driver instead of ~80 for Python strings.
-    return _ScanResult(part.index, h, pa.array(ids, pa.string()), numbers, reader.records, mol_counts, issues,
+    id_array = pa.array(ids, pa.string())
+    valid = -1
+    if task.spill is not None:  # hashes and identifiers go to the partitions, not to the driver
+        from .hashdedup import spill_records
+
+        area, partitions = task.spill
+        spill_records(area, partitions, part.index, h, id_array, numbers, unnamed)
+        valid, h, id_array = h.size, np.empty(0, "S32"), pa.array([], pa.string())
+    return _ScanResult(part.index, h, id_array, numbers, reader.records, mol_counts, issues,
                        issue_count, skipped,
-                       lines, digest.hexdigest(), None, time.perf_counter() - started)
+                       lines, digest.hexdigest(), None, time.perf_counter() - started, valid, unnamed)
 
 
 def _located(exc: FastaFormatError, part: Part) -> str:
@@ -378,6 +523,8 @@ class _WriteTask:
     now: datetime
     digest: str
     fault: dict[str, Any] | None = None
+    input_options: dict[str, str] | None = None
+    decisions: tuple[Any, list[tuple[int, int]]] | None = None  # (SpillArea, (partition, batch)): read here
 
 
 @dataclass(slots=True)
@@ -408,14 +555,26 @@ def _embedder(record: dict[str, Any]) -> embedders.Embedder:
 
 def _write_part(task: _WriteTask) -> _WriteResult:
     """Pass 2 over one part: build the new rows and write them as uncommitted fragments."""
+    started = time.perf_counter()
+    part = task.part
+    embedder_objs = {col: _embedder(rec) for col, rec in task.embedders.items()}
+    if task.decisions is not None:  # hash-partitioned deduplication: this part's decisions are in the spill area
+        from .hashdedup import load_decisions
+
+        d = load_decisions(*task.decisions)
+        task.write, task.within, task.later = d.write, d.within, d.later
+    with _readable(part, task.input_options) as local:
+        return _write_local(task, local, embedder_objs, started)
+
+
+def _write_local(task: _WriteTask, local: Part, embedder_objs: dict[str, embedders.Embedder],
+                 started: float) -> _WriteResult:
     # The submodule by name: in a fresh Ray worker `import lance` alone left
     # `lance.fragment` unset ("module 'lance' has no attribute 'fragment'", CI run).
     import lance.fragment
 
-    started = time.perf_counter()
     part = task.part
-    embedder_objs = {col: _embedder(rec) for col, rec in task.embedders.items()}
-    reader = _PartReader(part, task.strip_gaps)
+    reader = _PartReader(local, task.strip_gaps)
     digest = hashlib.md5()
     written = aliases = 0
     # _rows reads identifiers as scan.ids[pos + j], part-local.
@@ -486,6 +645,20 @@ def _maybe_fault(fault: dict[str, Any] | None, step: str, part: Part) -> None:
         except FileExistsError:
             return  # crashed once already: this is the retry
     os._exit(17)
+
+
+def _catalog_map_task(args: tuple[Any, int, int, list[int], int]) -> int:
+    """Spill the catalog's hashes (some fragments) into the hash partitions."""
+    from .hashdedup import spill_catalog
+
+    return spill_catalog(*args)
+
+
+def _reduce_task(args: tuple[Any, int, np.ndarray, np.ndarray, list[str], int]) -> Any:
+    """Decide one hash partition."""
+    from .hashdedup import reduce_partition
+
+    return reduce_partition(*args)
 
 
 # ============================================================================ runners
@@ -709,6 +882,9 @@ def ingest(
     strip_gaps: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    input_options: Mapping[str, str] | None = None,
+    dedup: str = "driver",
+    partitions: int | None = None,
     _fault: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest FASTA files with parallel tasks and publish them in one commit.
@@ -718,8 +894,10 @@ def ingest(
     catalog
         Where to ingest: a folder or an ``s3://`` catalog that every worker can reach.
     inputs
-        FASTA files or folders of them. Workers read them by path: on a cluster,
-        a file system every node mounts.
+        FASTA files or folders of them, or ``s3://bucket/prefix`` locations (every
+        FASTA object under them, plain or compressed). Workers read local inputs by
+        path (on a cluster: a file system every node mounts) and S3 objects with
+        ranged reads.
     engine
         ``"local"``: processes on this machine (``workers``, default one per
         core; ``0`` runs in this process). ``"ray"``: Ray tasks.
@@ -735,6 +913,20 @@ def ingest(
         Remove alignment gaps instead of rejecting aligned files.
     progress, cancel
         As for every long engine job. Cancelling commits nothing.
+    input_options
+        Storage options for ``s3://`` inputs (Lance's keys, see
+        :func:`~genocat_desktop.engine.storage.storage_options`). Default: the
+        catalog's own when it is on S3 (the same store and credentials), else
+        those the environment, keyring or AWS profile give for the first input's bucket.
+    dedup
+        ``"driver"``: the driver deduplicates every hash in memory (~310 bytes per
+        record). ``"partitioned"``: tasks spill hashes to ``partitions`` hash
+        partitions under the catalog's storage and reduce tasks decide them
+        (:mod:`~genocat_desktop.engine.hashdedup`): driver memory independent of the
+        number of records. Both give the same rows, aliases and counts.
+    partitions
+        Hash partitions of ``dedup="partitioned"`` (default
+        :data:`~genocat_desktop.engine.hashdedup.DEFAULT_PARTITIONS`).
 
     Returns
     -------
@@ -743,17 +935,26 @@ def ingest(
     """
     cancel = cancel or CancelToken()
     started = time.perf_counter()
-    plan = plan_ingest(inputs, part_bytes=part_bytes)
+    options = _input_options(catalog, inputs, input_options)
+    plan = plan_ingest(inputs, part_bytes=part_bytes, input_options=options)
     runner = _runner(engine, workers, address, retries)
     report = IngestReport(runner.name, runner.workers, [FileReport(f) for f in plan.files], len(plan.parts),
                           bytes=plan.bytes)
     for fi, reason in plan.errors.items():
         report.files[fi].error = reason
+    if dedup not in DEDUP_MODES:
+        runner.close()
+        raise InputError(f"unknown deduplication {dedup!r}; use one of {', '.join(DEDUP_MODES)}")
+    spill: tuple[Any, int] | None = None
+    if dedup == "partitioned":
+        from .hashdedup import DEFAULT_PARTITIONS, SpillArea
+
+        spill = (SpillArea.new(catalog.uri, dict(catalog.storage_options)), max(1, partitions or DEFAULT_PARTITIONS))
     lease = _Lease(catalog)
     written: list[_WriteResult] = []
     try:
         lease.take()
-        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault)
+        _run(catalog, plan, runner, report, written, strip_gaps, progress, cancel, _fault, options, spill)
     except Cancelled:
         report.cancelled = True
         report.error = "cancelled; nothing was committed"
@@ -766,10 +967,27 @@ def ingest(
         runner.close()
         if not report.committed:
             _discard(catalog, [f for w in written for f in w.fragments])
+        if spill is not None:
+            spill[0].remove()
         lease.release()
         report.seconds = time.perf_counter() - started
     progress(Progress(1, 1, "parts", "done", _summary(report)))
     return report
+
+
+def _input_options(
+    catalog: Catalog, inputs: Sequence[str | os.PathLike[str]], given: Mapping[str, str] | None
+) -> dict[str, str] | None:
+    remote = [os.fspath(i) for i in inputs if _is_remote(os.fspath(i))]
+    if not remote:
+        return None
+    if given is not None:
+        return dict(given)
+    if _is_remote(catalog.uri):
+        return dict(catalog.storage_options)
+    from .storage import storage_options
+
+    return dict(storage_options(remote[0]))
 
 
 def _summary(report: IngestReport) -> str:
@@ -842,6 +1060,8 @@ def _run(
     progress: ProgressCallback,
     cancel: CancelToken,
     fault: dict[str, Any] | None,
+    input_options: dict[str, str] | None,
+    spill: tuple[Any, int] | None = None,
 ) -> None:
     phases = report.phase_seconds
     who = f"{runner.name}, {runner.workers} worker(s)"
@@ -853,17 +1073,25 @@ def _run(
     done_bytes = 0
     records = 0
 
+    parts_left: dict[int, int] = defaultdict(int)  # file -> parts not scanned yet (to count finished files)
+    for p in plan.parts:
+        parts_left[p.file_index] += 1
+    files_done = 0
+
     def scanned(part: Part, res: _ScanResult) -> None:
-        nonlocal done_bytes, records
+        nonlocal done_bytes, records, files_done
         scans[part.index] = res
         done_bytes += part.size
         records += res.records
+        parts_left[part.file_index] -= 1
+        files_done += parts_left[part.file_index] == 0
         rate = meter.update(records)
         progress(Progress(done_bytes, plan.bytes, "bytes", "checking",
-                          f"Checking {len(scans)}/{len(plan.parts)} parts ({who}): {records:,} records"
-                          + (f", {rate:,.0f}/s" if rate else ""), rate))
+                          f"Checking {len(scans)}/{len(plan.parts)} parts, {files_done}/{len(parts_left)} files "
+                          f"({who}): {records:,} records" + (f", {rate:,.0f}/s" if rate else ""), rate))
 
-    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault)): p for p in plan.parts}
+    handles = {runner.submit(_scan_part, _ScanTask(p, strip_gaps, fault, input_options, spill)): p
+               for p in plan.parts}
     _gather(runner, handles, scanned, cancel)
     phases["scan"] = time.perf_counter() - t
 
@@ -872,7 +1100,11 @@ def _run(
     progress(Progress(0, None, "records", "deduplicating", f"Deduplicating {records:,} records"))
     read_version = catalog.refresh()
     files = _assemble(plan, scans, report)
-    dedup = _deduplicate(catalog, list(files.values()), report)
+    sources: dict[int, list[tuple[int, int]]] = {}
+    if spill is None:
+        dedup = _deduplicate(catalog, list(files.values()), report)
+    else:
+        dedup, sources = _deduplicate_partitioned(catalog, read_version, plan, files, report, runner, spill, cancel)
     phases["dedup"] = time.perf_counter() - t
     cancel.raise_if_cancelled()
 
@@ -883,7 +1115,7 @@ def _run(
     for col in columns:
         catalog.embedder(col)  # fail here, not in every task, if this GenoCat lacks the embedder
     now = datetime.now(UTC)
-    total = sum(int(w.size) for w in dedup.write.values())
+    total = sum(int(w.size) for w in dedup.write.values()) if spill is None else dedup.total
     meter = RateMeter()
     rows = 0
 
@@ -905,7 +1137,8 @@ def _run(
         tasks[runner.submit(_write_part, _WriteTask(
             part, strip_gaps, catalog.uri, schema, dict(catalog.storage_options), columns, idx,
             dedup.within.get(part.index, {}), dedup.later.get(part.index, {}), fa.names.get(part.index, {}),
-            fa.majority, Path(part.path).name, now, scans[part.index].digest, fault,
+            fa.majority, Path(part.path).name, now, scans[part.index].digest, fault, input_options,
+            (spill[0], sources[part.index]) if spill is not None else None,
         ))] = part
     _gather(runner, tasks, wrote, cancel)
     phases["write"] = time.perf_counter() - t
@@ -967,6 +1200,7 @@ class _FileScan:
     offsets: list[int]  # where each part's records start in ``hashes``
     names: dict[int, dict[int, str]]  # part -> part-local index -> name for unnamed records
     majority: int
+    record_bases: list[int] = field(default_factory=list)  # per part: its first record's number in the file
 
 
 def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestReport) -> dict[int, _FileScan]:
@@ -985,14 +1219,21 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
         ids: list[pa.Array] = []
         offsets: list[int] = []
         names: dict[int, dict[int, str]] = {}
+        bases: list[int] = []
         mol = np.zeros(4, dtype=np.int64)
         record_base = line_base = 0
         pos = 0
         for p in parts:
             res = scans[p.index]
+            bases.append(record_base)
             issues = [_shift(i, record_base, line_base) for i in res.issues]
             local_names: dict[int, str] = {}
-            if res.numbers:
+            if res.numbers and res.valid >= 0:  # spilled: the positions came back, the identifiers did not
+                for j, num in zip(res.unnamed, res.numbers, strict=True):
+                    number = num + record_base
+                    ident = local_names[j] = f"{Path(p.path).name}#{number}"
+                    issues.append(RecordIssue(number, None, "", f"header has no identifier; named it {ident!r}"))
+            elif res.numbers:
                 unnamed = iter(res.numbers)
                 part_ids = res.ids.to_pylist()
                 for j, ident in enumerate(part_ids):
@@ -1011,17 +1252,17 @@ def _assemble(plan: IngestPlan, scans: dict[int, _ScanResult], report: IngestRep
             hashes.append(res.hashes)
             ids.append(res.ids)
             offsets.append(pos)
-            pos += res.hashes.size
+            pos += res.hashes.size if res.valid < 0 else res.valid
             record_base += res.records
             line_base += res.lines
         h = np.concatenate(hashes) if hashes else np.empty(0, "S32")
-        if h.size == 0:
+        if pos == 0:
             fr.error = f"no valid record: all {fr.records:,} record(s) were skipped (see the warnings)"
             continue
         majority = MOL_DNA if mol[MOL_DNA] + mol[MOL_RNA] > mol[MOL_PROTEIN] else MOL_PROTEIN
         if majority == MOL_DNA and mol[MOL_RNA] > mol[MOL_DNA]:
             majority = MOL_RNA
-        out[fi] = _FileScan(fi, [p.index for p in parts], h, pa.concat_arrays(ids), offsets, names, majority)
+        out[fi] = _FileScan(fi, [p.index for p in parts], h, pa.concat_arrays(ids), offsets, names, majority, bases)
     return {fi: out[fi] for fi in sorted(out)}
 
 
@@ -1041,6 +1282,7 @@ class _Dedup:
     within: dict[int, dict[int, list[str]]]  # part -> local index -> same-file aliases
     later: dict[int, dict[int, list[str]]]  # part -> local index -> identifiers from later files
     catalog_aliases: dict[str, list[str]]  # seq_hash -> identifiers of catalog rows' sequences
+    total: int = 0  # rows to write (partitioned deduplication: ``write`` then holds empty placeholders)
 
 
 def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport) -> _Dedup:
@@ -1115,6 +1357,64 @@ def _deduplicate(catalog: Catalog, files: list[_FileScan], report: IngestReport)
     return out
 
 
+def _deduplicate_partitioned(
+    catalog: Catalog, read_version: int, plan: IngestPlan, files: dict[int, _FileScan], report: IngestReport,
+    runner: _Runner, spill: tuple[Any, int], cancel: CancelToken,
+) -> tuple[_Dedup, dict[int, list[tuple[int, int]]]]:
+    """The decisions of :func:`_deduplicate`, made by catalog-map and reduce tasks over hash partitions."""
+    from .hashdedup import PartitionResult, load_catalog_aliases
+
+    area, partitions = spill
+    n_parts = len(plan.parts)
+    part_file = np.full(n_parts, -1, dtype=np.int64)
+    part_base = np.zeros(n_parts, dtype=np.int64)
+    for fi, f in files.items():
+        for p, base in zip(f.parts, f.record_bases, strict=True):
+            part_file[p], part_base[p] = fi, base
+    names = [Path(p.path).name for p in plan.parts]
+
+    # The catalog's hashes (at the version read) into the partitions: ~8 fragments per task.
+    fragments = [f.fragment_id for f in catalog.dataset(read_version).get_fragments()]
+    groups = [fragments[i:i + 8] for i in range(0, len(fragments), 8)]
+    handles = {
+        runner.submit(_catalog_map_task, (area, partitions, read_version, g, k)):
+            Part(-1, -1, f"catalog fragments {g[0]}-{g[-1]}")
+        for k, g in enumerate(groups)
+    }
+    _gather(runner, handles, lambda part, rows: None, cancel)
+
+    results: list[PartitionResult] = []
+    handles = {
+        runner.submit(_reduce_task, (area, p, part_file, part_base, names, len(plan.files))):
+            Part(-1, -1, f"hash partition {p}")
+        for p in range(partitions)
+    }
+    _gather(runner, handles, lambda part, res: results.append(res), cancel)
+    area.remove_map_outputs()
+
+    writes = np.zeros(n_parts, dtype=np.int64)
+    per_file = np.zeros((3, len(plan.files)), dtype=np.int64)
+    sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    duplicate_ids: list[tuple[int, int, str, int]] = []
+    for res in sorted(results, key=lambda r: r.partition):
+        writes += res.writes
+        per_file += np.stack([res.duplicates_in_file, res.already_in_catalog, res.imported])
+        for k, p in enumerate(res.parts.tolist()):
+            sources[p].append((res.partition, k))
+        duplicate_ids.extend(res.duplicate_ids)
+    for fi in files:
+        fr = report.files[fi]
+        fr.duplicates_in_file, fr.already_in_catalog, fr.imported = (int(x) for x in per_file[:, fi])
+    by_file: dict[int, list[RecordIssue]] = defaultdict(list)
+    for part, _, ident, variants in sorted(duplicate_ids):
+        by_file[int(part_file[part])].append(
+            RecordIssue(None, None, ident, f"identifier used for {variants} different sequences; all kept"))
+    for fi in sorted(by_file):
+        _Issues(report.files[fi]).add(by_file[fi])
+    write = {p: np.empty(0, np.int64) for p in np.flatnonzero(writes).tolist()}
+    return _Dedup(write, {}, {}, load_catalog_aliases(area, partitions), int(writes.sum())), sources
+
+
 def _warn_duplicate_ids(ids: pa.Array, hashes: np.ndarray, fr: FileReport) -> None:
     """Warn about identifiers used for different sequences, as the importer does (without a Python dict).
 
@@ -1151,7 +1451,22 @@ def _filesystem(catalog: Catalog) -> tuple[Any, str]:
         return pafs.LocalFileSystem(), uri
     if not uri.startswith(("s3://", "s3a://")):
         raise StorageError(f"{uri}: only folders and s3:// catalogs can be cleaned up")
-    opts = catalog.storage_options
+    return _s3_filesystem(catalog.storage_options), uri.split("://", 1)[1]
+
+
+def _filesystem_for(uri: str, options: Mapping[str, str]) -> tuple[Any, str]:
+    """A pyarrow file system and the path of ``uri`` in it (for tasks, which have no :class:`Catalog`)."""
+    import pyarrow.fs as pafs
+
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), uri
+    return _s3_filesystem(options), uri.split("://", 1)[1]
+
+
+def _s3_filesystem(opts: Mapping[str, str]) -> Any:
+    """A pyarrow ``S3FileSystem`` from Lance storage options (the same endpoint, keys and region)."""
+    import pyarrow.fs as pafs
+
     endpoint = opts.get("aws_endpoint") or opts.get("endpoint") or opts.get("aws_endpoint_url")
     kwargs: dict[str, Any] = {
         "access_key": opts.get("aws_access_key_id") or opts.get("access_key_id"),
@@ -1164,7 +1479,7 @@ def _filesystem(catalog: Catalog) -> tuple[Any, str]:
         scheme, _, rest = endpoint.partition("://")
         kwargs.update(endpoint_override=rest or scheme, scheme=scheme if rest else "https")
         kwargs["force_virtual_addressing"] = str(opts.get("aws_virtual_hosted_style_request", "")).lower() == "true"
-    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None}), uri.split("://", 1)[1]
+    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 def _discard(catalog: Catalog, fragments: list[Any]) -> None:
@@ -1261,6 +1576,18 @@ def cleanup_orphans(
         report.bytes += int(info.size or 0)
         if not dry_run:
             fs.delete_file(info.path)
+            report.deleted += 1
+    # Spill folders of hash-partitioned deduplications whose ingest died (a finished one deletes its own).
+    spills = fs.get_file_info(pafs.FileSelector(f"{base.rsplit('/', 1)[0]}/_genocat/spill", allow_not_found=True))
+    for info in spills:
+        if info.type != pafs.FileType.Directory:
+            continue
+        if info.mtime is not None and now - _utc(info.mtime) < min_age:
+            report.kept_recent += 1
+            continue
+        report.orphans.append(f"spill/{info.base_name}/")
+        if not dry_run:
+            fs.delete_dir(info.path)
             report.deleted += 1
     return report
 

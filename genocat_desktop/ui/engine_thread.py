@@ -42,9 +42,9 @@ JobFunction = Callable[[Callable[[Any], None], Any], Any]
 #: always gets through): a fast job must not flood the GUI's event queue.
 PROGRESS_INTERVAL_S = 0.05
 #: Kinds of job whose result is delivered even when cancel came too late to stop them: their
-#: result says what was written (an import's report, a committed schema change, a saved benchmark run,
-#: published indexes, a committed embedding column).
-DELIVER_WHEN_CANCELLED = frozenset({"import", "schema-change", "benchmark", "index", "embed"})
+#: result says what was written (an import's or ingest's report, a committed schema change, a saved
+#: benchmark run, published indexes, a committed embedding column).
+DELIVER_WHEN_CANCELLED = frozenset({"import", "ingest", "schema-change", "benchmark", "index", "embed"})
 
 
 class _CancelLink:

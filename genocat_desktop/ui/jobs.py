@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from genocat_desktop.engine import Catalog, ImportReport, Searcher, SearchResult
+    from genocat_desktop.engine import Catalog, ImportReport, IngestReport, Searcher, SearchResult
     from genocat_desktop.engine.align import PairAlignment
     from genocat_desktop.engine.browse import BrowsePage
 
@@ -36,6 +36,7 @@ __all__ = [
     "EmbeddingRow",
     "FieldSpec",
     "ImportOutcome",
+    "IngestOutcome",
     "ModelsState",
     "SchemaState",
     "SearchOutcome",
@@ -57,6 +58,7 @@ __all__ = [
     "export_rows_job",
     "fasta_files_in",
     "import_job",
+    "ingest_job",
     "models_state_job",
     "open_catalog_job",
     "plan_annotations_job",
@@ -166,6 +168,14 @@ class ImportOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """A bulk ingest's report and the catalog as it is afterwards (unchanged unless committed)."""
+
+    report: IngestReport
+    summary: CatalogSummary
+
+
+@dataclass(frozen=True, slots=True)
 class SearchOutcome:
     """Search results and the parameters that produced them (recorded in exports)."""
 
@@ -242,6 +252,49 @@ def import_job(session: Session, path: str | os.PathLike[str], *, strip_gaps: bo
 
         report = import_files(session.catalog, [path], strip_gaps=strip_gaps, progress=progress, cancel=cancel)
         return ImportOutcome(report, session.summary())
+
+    return run
+
+
+def ingest_job(
+    session: Session,
+    inputs: Sequence[str],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    input_options: dict[str, str] | None = None,
+) -> Job:
+    """Bulk-ingest files, folders or ``s3://`` prefixes with parallel tasks (one commit).
+
+    Parameters
+    ----------
+    session
+        The open catalog.
+    inputs
+        FASTA files, folders of them, or ``s3://bucket/prefix`` locations.
+    engine
+        ``"local"`` (processes on this machine) or ``"ray"``.
+    workers
+        Local processes (``0``: in the engine thread itself), or CPUs of a Ray started here.
+    address
+        A Ray cluster (``"auto"``, ``"ray://host:10001"``); ``None`` starts one for the ingest.
+    input_options
+        Storage options for ``s3://`` inputs (default: the catalog's, or the environment's).
+
+    Returns
+    -------
+    Job
+        Returns an :class:`IngestOutcome`; a cancelled or failed ingest commits nothing and says so
+        in its report (``cancelled``, ``error``, ``failed_parts``) instead of raising.
+    """
+
+    def run(progress: Callable[[Any], None], cancel: Any) -> IngestOutcome:
+        from genocat_desktop.engine import ingest
+
+        report = ingest(session.catalog, list(inputs), engine=engine, workers=workers, address=address,
+                        input_options=input_options, progress=progress, cancel=cancel)
+        return IngestOutcome(report, session.summary())
 
     return run
 

@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
         self.act_import = action("&Import FASTA…", self.choose_import, "Ctrl+I", "Import FASTA files into the catalog")
         self.act_import_folder = action("Import &folder…", self.choose_import_folder, None,
                                         "Import every FASTA file in a folder")
+        self.act_bulk_ingest = action("&Bulk ingest…", self.bulk_ingest_dialog, "Ctrl+Shift+I",
+                                      "Ingest many files, folders or s3:// prefixes with parallel workers (or Ray)")
         self.act_sample = action("Load &sample data", self.load_sample, None,
                                  "Import 379 real proteins from 15 Pfam families")
         self.act_open_catalog = action("&Open catalog…", self.choose_catalog, "Ctrl+Shift+O",
@@ -237,7 +239,7 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.act_import, self.act_import_folder, self.act_sample])
+        file_menu.addActions([self.act_import, self.act_import_folder, self.act_bulk_ingest, self.act_sample])
         file_menu.addSeparator()
         file_menu.addActions([self.act_open_catalog, self.act_open_s3])
         self.recent_menu = file_menu.addMenu("Recent catalogs")
@@ -677,6 +679,18 @@ class MainWindow(QMainWindow):
             queued.append(job)
         return queued
 
+    def bulk_ingest_dialog(self) -> Any:
+        """File → Bulk ingest…: the dialog, or ``None`` while no catalog is open."""
+        if self.session is None:
+            self.statusBar().showMessage("Open a catalog first.", 5000)
+            return None
+        from .ingest_dialog import BulkIngestDialog
+
+        dialog = BulkIngestDialog(self.engine, self.session, self)
+        dialog.ingest_finished.connect(lambda outcome: None if self._closing else self._apply_summary(outcome.summary))
+        dialog.show()
+        return dialog
+
     def _on_import_finished(self, outcome: jobs.ImportOutcome) -> None:
         if not self._closing:
             self._apply_summary(outcome.summary)
@@ -1006,8 +1020,8 @@ class MainWindow(QMainWindow):
         self.job_label.setText(job.title + "…")
         self.job_bar.setRange(0, 0)
         self.job_bar.setVisible(job.kind not in ("align",))
-        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "browse", "benchmark", "schema-change",
-                                                     "index", "embed", "model"))
+        self.job_cancel.setVisible(job.kind in ("search", "export", "import", "ingest", "browse", "benchmark",
+                                                  "schema-change", "index", "embed", "model"))
         job.progress.connect(self._on_job_progress)
         if job.kind in ("embed", "model"):
             # A long job: the status bar says how far it is and how long is left, on any tab.
@@ -1037,7 +1051,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self, "About GenoCat",
             f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
-            "<p>Shortcuts: Ctrl+I import · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
+            "<p>Shortcuts: Ctrl+I import · Ctrl+Shift+I bulk ingest · Ctrl+F query · Ctrl+Enter search · "
+            "Ctrl+E export · "
             "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+M models · Ctrl+Shift+V set value · "
             "Ctrl+Shift+X indexes · Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
         )
@@ -1049,12 +1064,12 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.engine.is_busy(("import", "export", "embed")):
+        if self.engine.is_busy(("import", "ingest", "export", "embed")):
             if self.engine.is_busy(("embed",)):
                 text = ("An embedding is still running. Quit anyway? It will be cancelled; the catalog stays as it "
                         "was, and the sequences embedded so far are kept for Resume (Models tab).")
             else:
-                what = "An import" if self.engine.is_busy(("import",)) else "An export"
+                what = "An import" if self.engine.is_busy(("import", "ingest")) else "An export"
                 text = (f"{what} is still running. Quit anyway? It will be cancelled; the catalog stays as it was "
                         "before the unfinished file.")
             if not self.confirm("Quit GenoCat?", text):

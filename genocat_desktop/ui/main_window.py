@@ -559,16 +559,32 @@ class MainWindow(QMainWindow):
         self.benchmark_page.set_session(self.session)
         self.index_dialog.set_session(self.session)
         self.models_page.set_session(self.session)
+        if self._warmed:
+            self._ready(summary)
+            return
+        self._warmed = True
+        warm = self.engine.submit("warm", "Loading", jobs.warm_up_job(self.session))
+
+        def warmed(_: object = None) -> None:
+            # Building the (empty) plot costs 0.1-0.4 s of GUI-thread time the first time (pyqtgraph's
+            # menus and axes). Done before the catalog is announced as open, it never lands inside an
+            # import or the first search's results (bench/gui_bench.py measured it there as a stall).
+            with contextlib.suppress(Exception):  # a plot that cannot be built must not stop the app
+                self.histogram.prepare()
+            # Everything loaded so far (Qt, Arrow, Lance, pyqtgraph: ~10^6 objects) lives as long as the
+            # app: frozen out of the collector, a later full collection walks only new objects.
+            gc.freeze()
+            self._ready(summary)
+
+        warm.finished.connect(warmed)
+        warm.failed.connect(lambda m, d: warmed())
+        warm.cancelled.connect(warmed)
+
+    def _ready(self, summary: jobs.CatalogSummary) -> None:
+        """The catalog is open and the window has what its first results need."""
+        if self.session is None or self.summary is None or self.summary.location != summary.location:
+            return  # closed, or another catalog was opened meanwhile (its own open announces it)
         self.catalog_opened.emit(summary)
-        if not self._warmed:
-            self._warmed = True
-            warm = self.engine.submit("warm", "Loading", jobs.warm_up_job(self.session))
-            # With pyqtgraph imported, building the (empty) plot costs ~40 ms: do it now,
-            # while the user reads the window, rather than inside the first search's results.
-            warm.finished.connect(lambda _: self.histogram.prepare())
-            # Everything loaded so far (Qt, Arrow, Lance, pyqtgraph: ~10^6 objects) lives as long as the app:
-            # frozen out of the collector, a later collection walks only new objects and stays short.
-            warm.finished.connect(lambda _: gc.freeze())
         if self._pending_files:
             files, self._pending_files = self._pending_files, []
             self.import_paths(files)

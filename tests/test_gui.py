@@ -497,3 +497,12 @@ def test_table_model_cells_follow_sorting_and_new_tables(qtbot: Any) -> None:
     model.set_table(pa.table({"id": ["q"], "score": [0.25]}))  # a new table: nothing from the old one shows
     assert model.rowCount() == 1 and model.data(model.index(0, 0), display) == "q"
     assert model.data(model.index(0, 1), display) == "0.250"
+
+
+def test_search_summary_line_changes_without_relayout(qtbot: Any, searched: MainWindow) -> None:
+    line = searched.results_label
+    assert "hits of" in line.text() and "hits of" in line.toolTip() and "<b>" not in line.toolTip()
+    before = line.geometry()
+    line.setText("<b>q</b> " + "a much longer summary " * 20)
+    # The line keeps its place whatever its text: the window is not laid out again.
+    assert line.geometry() == before and line.toolTip().startswith("q a much longer summary")

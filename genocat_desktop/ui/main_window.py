@@ -15,8 +15,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,6 +80,49 @@ HIDDEN_HIT_COLUMNS = (
 HIDDEN_BROWSE_COLUMNS = (*HIDDEN_HIT_COLUMNS, "rank", "score")
 FASTA_FILTER = "FASTA files (*.fa *.fasta *.faa *.fna *.fas *.pep *.pro *.gz *.bz2 *.xz);;All files (*)"
 EXAMPLE_QUERY = "Paste a protein sequence or FASTA records here, or open a FASTA file.\n\n>example\nMKVLAAGIVALLLAAG…"
+
+
+class SummaryLine(QWidget):
+    """One line of rich text (the search summary) whose changes never re-lay out the window.
+
+    A ``QLabel`` asks its parent layout to recompute on every ``setText``; inside
+    the results splitter that re-laid out and repainted the whole window after
+    each search (~25 ms of GUI time, bench/gui_bench.py). This line has a fixed
+    height, ignores its text's width, and only repaints itself; text that does
+    not fit is cut, and the tooltip has all of it.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._doc = QTextDocument(self)
+        self._doc.setDocumentMargin(0)
+        self._doc.setDefaultFont(self.font())
+        self._html = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.fontMetrics().height() + 6)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # the QLabel name, so callers read the same
+        """Show ``text`` (Qt rich text or plain)."""
+        self._html = text
+        self._doc.setHtml(text)
+        plain = self._doc.toPlainText()
+        self.setToolTip(plain)
+        self.setAccessibleName(plain)
+        self.update()
+
+    def text(self) -> str:
+        """The text as given to :meth:`setText`."""
+        return self._html
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, self.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        top = max(0.0, (self.height() - self._doc.size().height()) / 2)
+        painter.translate(0, top)
+        self._doc.drawContents(painter, QRectF(0, 0, self.width(), self.height()))
 
 
 class WelcomePage(QWidget):
@@ -389,7 +441,7 @@ class MainWindow(QMainWindow):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(6, 0, 0, 0)
         bar = QHBoxLayout()
-        self.results_label = QLabel("No search yet.")
+        self.results_label = SummaryLine("No search yet.")
         self.query_combo = QComboBox()
         self.query_combo.setToolTip("Several queries were searched: choose whose hits to show")
         self.query_combo.setVisible(False)

@@ -174,6 +174,14 @@ def stall_run(fasta: Path, workdir: Path) -> dict[str, Any]:
         window._last_report.close()
     report = results[0][1]
     assert report is not None and report.ok, results
+    # Imports of 100k rows start the automatic index build (a background engine job); searches would
+    # queue behind it. The search phase measures searching, so it starts once the engine is idle.
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    while window.engine.is_busy():
+        loop = QEventLoop()
+        QTimer.singleShot(100, loop.quit)
+        loop.exec()
 
     from genocat_desktop.engine import read_queries
 

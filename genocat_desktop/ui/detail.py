@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
@@ -17,6 +17,8 @@ _SKIP = {"sequence", "rank", "score", "seq_hash"}
 _WIDTH = 60
 #: Alignment columns per block: 50 keeps a block (plus names and positions) inside a half-width pane.
 _ALIGN_WIDTH = 50
+#: How long a selected hit waits for its alignment before it is shown without it (see show_row).
+_ALIGNMENT_WAIT_MS = 150
 
 
 def _mono() -> QFont:
@@ -34,18 +36,32 @@ class DetailPane(QTextBrowser):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self._row: dict[str, Any] | None = None
         self._alignment_html = ""
+        # Laying out the pane costs 5-10 ms of GUI time; a hit's alignment usually arrives within
+        # tens of ms, so the pane is drawn once with it rather than twice (bench/gui_bench.py).
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(_ALIGNMENT_WAIT_MS)
+        self._pending.timeout.connect(self._render)
         self.show_placeholder()
 
     def show_placeholder(self, text: str = "Select a row to see its details.") -> None:
         """Empty state."""
+        self._pending.stop()
         self._row = None
         self.setHtml(f"<p style='color:#666'>{html.escape(text)}</p>")
 
     def show_row(self, row: dict[str, Any], alignment_note: str = "") -> None:
-        """Show a row's metadata and sequence; ``alignment_note`` stands in until :meth:`show_alignment`."""
+        """Show a row's metadata and sequence.
+
+        With ``alignment_note`` an alignment is on its way: the row is drawn together with it
+        (:meth:`show_alignment`), or after a short wait with the note standing in for it.
+        """
         self._row = row
         self._alignment_html = f"<p style='color:#666'>{html.escape(alignment_note)}</p>" if alignment_note else ""
-        self._render()
+        if alignment_note:
+            self._pending.start()
+        else:
+            self._render()
 
     def show_alignment(self, alignment: Any, query_id: str, query_length: int) -> None:
         """Add a ``PairAlignment`` of the shown hit to the query."""
@@ -76,6 +92,7 @@ class DetailPane(QTextBrowser):
         self._render()
 
     def _render(self) -> None:
+        self._pending.stop()
         row = self._row or {}
         title = html.escape(str(row.get("id") or ""))
         name = row.get("name") or row.get("description") or ""
@@ -163,6 +180,12 @@ class ScoreHistogram(QWidget):
         item.getAxis("bottom").enableAutoSIPrefix(False)
         item.setLabel("left", "hits")
         item.setTitle("Score distribution", size="10pt")
+        # The ranges are set with each histogram: pyqtgraph's auto-range would recompute them on every change.
+        item.getViewBox().disableAutoRange()
+        # One bar item for all searches, updated in place: removing and adding items re-laid out the scene.
+        self._bars = pg.BarGraphItem(x0=[], width=1.0, height=[], brush="#4c78a8", pen=None)
+        self._bars.setVisible(False)
+        self._plot.addItem(self._bars)
         self._marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2))
         self._marker.setVisible(False)
         self._plot.addItem(self._marker)
@@ -172,15 +195,12 @@ class ScoreHistogram(QWidget):
     def set_scores(self, scores: Any) -> None:
         """Draw the histogram of ``scores`` (a numpy array)."""
         import numpy as np
-        import pyqtgraph as pg
 
         self._ensure_plot()
         self.scores = np.asarray(scores, dtype=float)
-        if self._bars is not None:
-            self._plot.removeItem(self._bars)
-            self._bars = None
         self._marker.setVisible(False)
         if self.scores.size == 0:
+            self._bars.setVisible(False)
             return
         lo, hi = float(self.scores.min()), float(self.scores.max())
         if hi - lo < 1e-6:
@@ -188,10 +208,11 @@ class ScoreHistogram(QWidget):
         bins = int(min(40, max(8, np.sqrt(self.scores.size) * 2)))
         counts, edges = np.histogram(self.scores, bins=bins, range=(lo, hi))
         width = edges[1] - edges[0]
-        self._bars = pg.BarGraphItem(x0=edges[:-1], width=width * 0.95, height=counts, brush="#4c78a8", pen=None)
-        self._plot.addItem(self._bars)
-        self._plot.setXRange(lo - width, hi + width, padding=0)
-        self._plot.setYRange(0, max(1, int(counts.max())) * 1.1, padding=0)
+        self._bars.setOpts(x0=edges[:-1], width=width * 0.95, height=counts)
+        self._bars.setVisible(True)
+        self._plot.getPlotItem().getViewBox().setRange(
+            xRange=(lo - width, hi + width), yRange=(0, max(1, int(counts.max())) * 1.1), padding=0
+        )
 
     def mark(self, score: float | None) -> None:
         """Mark the selected hit's score (``None`` hides the marker)."""

@@ -287,9 +287,15 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
         timer = threading.Timer(BUILD_TIMEOUT_S, token.cancel)
         timer.start()
         t = time.perf_counter()
+        phases: dict[str, float] = {}
+
+        def phase(p: Any, phases: dict[str, float] = phases, t: float = t) -> None:
+            phases.setdefault(p.phase, time.perf_counter() - t)  # when each phase began
+
         try:
-            ix.build_indexes(cat, scalar=False, text=False, cancel=token)
+            ix.build_indexes(cat, scalar=False, text=False, cancel=token, progress=phase)
             res["build_attempts"].append(time.perf_counter() - t)
+            res["build_phases_started_s"] = phases
             break
         except Cancelled:
             res["build_attempts"].append(None)
@@ -305,14 +311,19 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
     status = ix.index_status(cat)
     vec = status.vector()
     assert vec is not None
+    ref = ix.vector_index(cat.dataset(), cat.default_vector)
+    assert ref is not None
+    nprobes, refine = ix.DEFAULT_EFFORT.resolve(ref)  # what the Searcher uses by default
     res["index"] = {"type": vec.index_type, "partitions": vec.num_partitions, "size_mb": vec.size_bytes / 1e6,
-                    "nprobes": ix.DEFAULT_EFFORT.probes(vec.num_partitions or 1),
-                    "refine_factor": ix.DEFAULT_EFFORT.refine_factor,
-                    "vectors_mb": x.nbytes / 1e6}
-    log(f"  {label}: vector index {res['build_vector_s']:.1f} s, {vec.size_bytes / 1e6:.0f} MB; "
-        f"scalar {res['build_scalar_s']:.1f} s")
+                    "nprobes": nprobes, "refine_factor": refine, "vectors_mb": x.nbytes / 1e6,
+                    "calibration": ref.calibration.to_dict() if ref.calibration else None}
+    cal_s = ref.calibration.seconds if ref.calibration else 0.0
+    log(f"  {label}: vector index {res['build_vector_s']:.1f} s (calibration {cal_s:.1f} s of it), "
+        f"{vec.size_bytes / 1e6:.0f} MB, default effort nprobes {nprobes} refine {refine}; "
+        f"scalar {res['build_scalar_s']:.1f} s; load {os.getloadavg()[0]:.1f}")
     truth = exact_topk(x, q, K)
     m = q.shape[0]
+    res["load_before_queries"] = os.getloadavg()
     lat, found = timed(lance_search(cat, q, None), m)
     res["lance"] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "recall10": recall(found, truth)}
     log(f"  lance ANN: p50 {res['lance']['p50_ms']:.1f} ms p99 {res['lance']['p99_ms']:.1f} recall "

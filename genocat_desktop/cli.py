@@ -118,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--text", "-t", metavar="WORDS", help="full-text search of descriptions instead "
                     "(\"quoted words\" for a phrase)")
     se.add_argument("--exact", action="store_true", help="never use the ANN index (exact, slower on big catalogs)")
-    se.add_argument("--nprobes", type=int, help="ANN: partitions to probe (default: all; fewer is faster, for "
-                    "embeddings that cluster)")
-    se.add_argument("--refine", type=int, help="ANN: re-rank REFINE × k candidates exactly (default 10)")
+    se.add_argument("--nprobes", type=int, help="ANN: partitions to probe (default: the number measured "
+                    "when the index was built, else all)")
+    se.add_argument("--refine", type=int, help="ANN: re-rank REFINE × k candidates exactly (default: as "
+                    "measured when the index was built, else 10)")
     se.add_argument("-k", "--hits", type=int, default=10, help="hits per query (default 10)")
     se.add_argument("--where", "-w", action="append", default=[], metavar="'FIELD OP VALUE'",
                     help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
@@ -381,7 +382,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.query == "-":
         query_source = sys.stdin.read()
     queries = read_queries(query_source)
-    effort = SearchEffort(nprobes=args.nprobes, refine_factor=args.refine if args.refine is not None else 10)
+    effort = SearchEffort(nprobes=args.nprobes, refine_factor=args.refine)
     searcher = Searcher(catalog, use_index=False if args.exact else None, effort=effort)
     column = None
     if args.embedding:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from genocat_desktop.engine import (
+    Calibration,
     Cancelled,
     CancelToken,
     Catalog,
@@ -28,6 +29,16 @@ from genocat_desktop.engine import (
     optimize_indexes,
     parse_condition,
     text_search,
+)
+from genocat_desktop.engine.index import (
+    CALIBRATION_KEY,
+    CALIBRATION_REFINES,
+    CALIBRATION_TARGET,
+    DEFAULT_REFINE,
+    MAX_PARTITIONS,
+    SearchEffort,
+    calibrate,
+    vector_index,
 )
 
 ROWS = 3000
@@ -202,7 +213,9 @@ def test_build_rejects_empty_and_too_small(tmp_path: Path) -> None:
 def test_choose_params() -> None:
     small, big = choose_vector_params(3000, 512), choose_vector_params(1_000_000, 320)
     assert small.index_type == big.index_type == "IVF_RQ"
-    assert small.num_partitions == 30 and big.num_partitions == 256
+    # √rows / 2: 500 partitions at 1M rows (more than 256: built without Lance's progress callback).
+    assert small.num_partitions == 27 and big.num_partitions == 500
+    assert choose_vector_params(100_000_000, 320).num_partitions == MAX_PARTITIONS
     assert choose_vector_params(50, 512).num_partitions == 1
 
 
@@ -284,3 +297,81 @@ def test_build_in_a_child_process_and_cancel_it(base: Path, tmp_path: Path) -> N
     assert {"train_ivf", "shuffle", "merge_partitions", "done"} <= set(phases)
     q = _queries(cat, 1)[0]
     assert Searcher(cat, use_index=True).search(q, k=5).extra["strategy"] == "index"
+
+
+def _exact_ids(vectors: np.ndarray, q: np.ndarray, own: int, k: int = 10) -> set[int]:
+    scores = vectors @ q / np.linalg.norm(vectors, axis=1) / np.linalg.norm(q)
+    scores[own] = -np.inf
+    return {int(i) for i in np.argsort(-scores, kind="stable")[:k]}
+
+
+def test_build_stores_a_calibration_that_the_default_effort_uses(catalog: Catalog) -> None:
+    ref = vector_index(catalog.dataset(), catalog.default_vector)
+    assert ref is not None and ref.calibration is not None
+    cal = ref.calibration
+    assert catalog.meta[CALIBRATION_KEY][catalog.default_vector]["nprobes"] == cal.nprobes  # stored in the catalog
+    assert 1 <= cal.nprobes <= ref.num_partitions and cal.refine_factor in CALIBRATION_REFINES
+    assert cal.recall >= CALIBRATION_TARGET and cal.queries == 50 and cal.k == 10
+    # The chosen effort is among those measured, and every measured effort that reached the
+    # target with the same refine factor probes at least as many partitions.
+    tried = {(int(p), int(r)): rc for p, r, rc, _ in cal.tried}
+    assert tried[cal.nprobes, cal.refine_factor] == cal.recall
+    assert all(p >= cal.nprobes for (p, r), rc in tried.items() if r == cal.refine_factor and rc >= CALIBRATION_TARGET)
+    # The default effort uses it; explicit settings override it.
+    assert SearchEffort().resolve(ref) == (cal.nprobes, cal.refine_factor)
+    assert SearchEffort(nprobes=3).resolve(ref) == (3, cal.refine_factor)
+    assert SearchEffort(refine_factor=2).resolve(ref) == (cal.nprobes, 2)
+    assert SearchEffort.fast().resolve(ref)[0] == ref.num_partitions  # 20 %, at least 20 probes, of 16
+
+
+def test_calibration_recall_is_measured_against_exact_search(catalog: Catalog) -> None:
+    """Recompute the recall of one measured effort by hand: the catalog's own rows as queries, own row left out."""
+    col = catalog.default_vector
+    again = calibrate(catalog, col, store=False)
+    stored = vector_index(catalog.dataset(), col).calibration  # type: ignore[union-attr]
+    assert stored is not None and (again.nprobes, again.refine_factor) == (stored.nprobes, stored.refine_factor)
+    ds = catalog.dataset()
+    table = ds.to_table(columns=[col], with_row_id=True)
+    vectors = np.stack(table.column(col).to_numpy(zero_copy_only=False)).astype(np.float32)
+    row_ids = table.column("_rowid").to_numpy()
+    positions = np.sort(np.random.default_rng(0).choice(ds.count_rows(), size=50, replace=False))
+    hits = 0
+    for pos in positions:
+        found = ds.to_table(columns=["_distance"], with_row_id=True, nearest={
+            "column": col, "q": vectors[pos], "k": 11, "metric": "cosine", "nprobes": stored.nprobes,
+            "refine_factor": stored.refine_factor}).column("_rowid").to_numpy()
+        found = [int(np.flatnonzero(row_ids == r)[0]) for r in found if r != row_ids[pos]][:10]
+        hits += len(set(found) & _exact_ids(vectors, vectors[pos], int(pos)))
+    assert hits / 500 == pytest.approx(stored.recall, abs=0.02)
+
+
+def test_a_stale_or_missing_calibration_falls_back_to_every_partition(catalog: Catalog) -> None:
+    col = catalog.default_vector
+    old = vector_index(catalog.dataset(), col)
+    assert old is not None and old.calibration is not None
+    # Rebuilt without calibrating: the stored calibration names the old index and is ignored.
+    build_indexes(catalog, params=PARAMS, scalar=False, text=False, calibration=False)
+    new = vector_index(catalog.dataset(), col)
+    assert new is not None and new.calibration is None
+    assert CALIBRATION_KEY in catalog.meta  # (still stored, but for the replaced index)
+    assert SearchEffort().resolve(new) == (new.num_partitions, DEFAULT_REFINE)
+    # Calibrating the new index is picked up by a Searcher (its index cache follows the version).
+    searcher = Searcher(catalog, use_index=True)
+    q = _queries(catalog, 1)[0]
+    assert searcher.search(q).extra["strategy"] == "index"
+    cal = calibrate(catalog, col)
+    assert isinstance(cal, Calibration)
+    assert searcher._vector_index(catalog.dataset(), col).calibration == cal  # type: ignore[union-attr]
+    assert Calibration.from_dict({"nprobes": 1}) is None  # an unreadable record is ignored
+
+
+def test_more_than_256_partitions_build_in_a_child_without_lance_events(base: Path, tmp_path: Path) -> None:
+    shutil.copytree(base, tmp_path / "c")
+    cat = Catalog.open(tmp_path / "c", create=False)
+    phases: list[str] = []
+    # isolate=False is overridden: without Lance's events only killing the process can cancel it.
+    status = build_indexes(cat, params=VectorIndexParams("IVF_RQ", 300, 4), isolate=False, scalar=False,
+                           text=False, calibration=False, progress=lambda p: phases.append(p.phase))
+    vec = status.vector()
+    assert vec is not None and vec.num_partitions == 300 and vec.rows_indexed == ROWS
+    assert "train_ivf" not in phases and "shuffle" not in phases and phases[-1] == "done"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .jobs import CatalogSummary, Session
 
@@ -423,12 +423,25 @@ def auto_index_job(session: Session, threshold: int) -> Job:
     return run
 
 
+#: The effort dialog's defaults (100 % of the partitions, refine 10): they stand for the engine's
+#: default effort, which uses the one measured when the index was built (``engine.index.calibrate``).
+DEFAULT_EFFORT_SETTING: Final = (1.0, 10)
+
+
 def set_effort_job(session: Session, probe_fraction: float, refine_factor: int) -> Job:
-    """Set the search effort of the session's searcher (done on the engine thread, which searches)."""
+    """Set the search effort of the session's searcher (done on the engine thread, which searches).
+
+    The dialog's defaults select the engine's default effort: the calibrated one
+    when the index has a calibration (recall@10 ≥ 0.97 on a sample), else every
+    partition with refine 10.
+    """
 
     def run(progress: Callable[[Any], None], cancel: Any) -> None:
         from genocat_desktop.engine import SearchEffort
 
-        session.searcher.effort = SearchEffort(refine_factor=refine_factor, probe_fraction=probe_fraction)
+        if (probe_fraction, refine_factor) == DEFAULT_EFFORT_SETTING:
+            session.searcher.effort = SearchEffort()
+        else:
+            session.searcher.effort = SearchEffort(refine_factor=refine_factor, probe_fraction=probe_fraction)
 
     return run

@@ -22,7 +22,7 @@ pytest.importorskip("pytestqt")
 from conftest import MOTO, S3Server, free_port
 from PySide6.QtCore import QSettings
 
-from genocat_desktop.engine import Catalog, import_files
+from genocat_desktop.engine import Catalog, SearchEffort, import_files
 from genocat_desktop.ui.main_window import MainWindow
 from genocat_desktop.ui.s3_dialog import S3Dialog, load_location
 from genocat_desktop.ui.settings import recent_catalogs
@@ -235,6 +235,12 @@ def test_search_effort_setting_reaches_the_searcher_and_is_saved(
     assert other.session is not None
     qtbot.waitUntil(lambda: other.session is not None and other.session.searcher.effort.refine_factor == 5,
                     timeout=LONG_MS)
+    # The dialog's defaults select the engine's default effort (the one calibrated at build time).
+    job = dialog.set_effort(100, 10)
+    assert job is not None
+    with qtbot.waitSignal(job.finished, timeout=LONG_MS):
+        pass
+    assert session.searcher.effort == SearchEffort()
 
 
 # ---------------------------------------------------------------------------------- S3

@@ -82,6 +82,7 @@ __all__ = [
     "BYPASS_FRACTION",
     "CALIBRATION_TARGET",
     "Calibration",
+    "CalibrationSample",
     "IndexInfo",
     "IndexStatus",
     "SearchEffort",
@@ -89,6 +90,7 @@ __all__ = [
     "auto_index",
     "build_indexes",
     "calibrate",
+    "calibration_sample",
     "choose_vector_params",
     "drop_indexes",
     "index_status",
@@ -769,6 +771,7 @@ def build_indexes(
     vector_name = PREFIX + column
     others: list[Any] = []
     committed = False
+    sample: CalibrationSample | None = None
     try:
         if vector:
             dim = int(catalog.vector_columns()[column]["dim"])
@@ -791,6 +794,11 @@ def build_indexes(
             in_child = _silent(spec) or (isolate if isolate is not None else rows >= ISOLATE_ROWS)
             if in_child:
                 vector_index_obj = _ChildBuild(spec, events, cancel)
+                if calibration:
+                    # The exact answers for the calibration need no index: find them while the child
+                    # builds it (Lance's row assignment keeps about one core busy; this uses the other).
+                    with _storage_errors(catalog, "calibrate the vector index of"):
+                        sample = calibration_sample(ds, column, cancel=cancel)
                 vector_index_obj.build()
             else:
                 with _storage_errors(catalog, "build the vector index of"):
@@ -841,7 +849,7 @@ def build_indexes(
             # After publishing (a search needs the committed index); not cancellable, a few seconds.
             catalog.refresh()
             progress(Progress(0, None, "steps", "calibrate", "Measuring the search effort the index needs"))
-            cal = calibrate(catalog, column)
+            cal = calibrate(catalog, column, sample=sample)
             progress(Progress(0, None, "steps", "calibrate",
                               f"Search effort: probe {cal.nprobes} partitions, re-rank {cal.refine_factor} × k "
                               f"(recall@{cal.k} {cal.recall:.2f} on {cal.queries} sample queries)"))
@@ -949,7 +957,8 @@ def auto_index(
 
 # ---------------------------------------------------------------------------- calibration
 def _exact_neighbours(
-    ds: lance.LanceDataset, column: str, queries: np.ndarray, positions: np.ndarray, k: int
+    ds: lance.LanceDataset, column: str, queries: np.ndarray, positions: np.ndarray, k: int,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine top-``k`` row ids of each query over every row, each query's own row left out.
 
@@ -961,15 +970,17 @@ def _exact_neighbours(
     own = np.zeros(q.shape[0], np.uint64)
     start = 0
     for batch in ds.to_batches(columns=[column], with_row_id=True, batch_size=65_536):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         n = batch.num_rows
         vec = batch.column(column)
         dim = vec.type.list_size
         v = np.asarray(vec.values.to_numpy(zero_copy_only=False), np.float32).reshape(n, dim)
         ids = np.asarray(batch.column("_rowid").to_numpy(), np.uint64)
-        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
         here = (positions >= start) & (positions < start + n)
         own[here] = ids[positions[here] - start]
-        scores = q @ v.T
+        # Cosine: divide the dot products by the row norms (cheaper than normalising the rows).
+        scores = (q @ v.T) / np.maximum(np.sqrt(np.einsum("ij,ij->i", v, v)), 1e-12)
         scores[np.flatnonzero(here), positions[here] - start] = -np.inf  # not its own neighbour
         take = min(k + 1, n)
         top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
@@ -992,6 +1003,30 @@ def _effort_cost(nprobes: int, refine: int, partitions: int, rows: int, k: int) 
     return nprobes / max(1, partitions) * rows * _COST_PER_CODE_US + refine * k * _COST_PER_REFINE_ROW_US
 
 
+@dataclass(frozen=True, slots=True)
+class CalibrationSample:
+    """Calibration queries (rows of the catalog) and their exact top ``k`` (see :func:`calibration_sample`)."""
+
+    vectors: np.ndarray
+    truth: np.ndarray
+    own: np.ndarray
+    k: int
+
+
+def calibration_sample(
+    ds: lance.LanceDataset, column: str, *, k: int = 10, queries: int = CALIBRATION_QUERIES, seed: int = 0,
+    cancel: CancelToken | None = None,
+) -> CalibrationSample:
+    """Pick ``queries`` rows (seeded) and find their exact top ``k`` by one scan of every vector (seconds at 1M)."""
+    rows = ds.count_rows()
+    m = max(1, min(queries, rows - 1))
+    positions = np.sort(np.random.default_rng(seed).choice(rows, size=m, replace=False))
+    picked = ds.take(positions.tolist(), columns=[column]).column(column).combine_chunks()
+    vectors = np.asarray(picked.values.to_numpy(zero_copy_only=False), np.float32).reshape(m, -1)
+    truth, own = _exact_neighbours(ds, column, vectors, positions, k, cancel)
+    return CalibrationSample(vectors, truth, own, k)
+
+
 def calibrate(
     catalog: Catalog,
     column: str | None = None,
@@ -1001,6 +1036,7 @@ def calibrate(
     target: float = CALIBRATION_TARGET,
     seed: int = 0,
     store: bool = True,
+    sample: CalibrationSample | None = None,
 ) -> Calibration:
     """Measure the cheapest search effort of the vector index that keeps recall@``k`` ≥ ``target``.
 
@@ -1024,6 +1060,9 @@ def calibrate(
     store
         Save the result in the catalog metadata (one new version), where the
         default :class:`SearchEffort` finds it.
+    sample
+        Queries and exact answers computed beforehand (:func:`calibration_sample`;
+        :func:`build_indexes` computes them while Lance builds the index).
 
     Returns
     -------
@@ -1046,13 +1085,10 @@ def calibrate(
     if index is None:
         raise CatalogError(f"{column} has no vector index to calibrate")
     uuid_ = next(str(seg.uuid) for d in ds.describe_indices() if d.name == index.name for seg in d.segments)
-    rows = ds.count_rows()
-    m = max(1, min(queries, rows - 1))
-    positions = np.sort(np.random.default_rng(seed).choice(rows, size=m, replace=False))
     with _storage_errors(catalog, "calibrate the vector index of"):
-        sample = ds.take(positions.tolist(), columns=[column]).column(column).combine_chunks()
-        vectors = np.asarray(sample.values.to_numpy(zero_copy_only=False), np.float32).reshape(m, -1)
-        truth, own = _exact_neighbours(ds, column, vectors, positions, k)
+        if sample is None or sample.k != k:
+            sample = calibration_sample(ds, column, k=k, queries=queries, seed=seed)
+        vectors, truth, own, m = sample.vectors, sample.truth, sample.own, sample.vectors.shape[0]
         parts = index.num_partitions
         ladder = sorted({max(1, min(parts, math.ceil(parts * f))) for f in CALIBRATION_FRACTIONS})
         measured: dict[tuple[int, int], tuple[float, float]] = {}
@@ -1072,22 +1108,37 @@ def calibrate(
                 measured[nprobes, refine] = (hits / (m * k), float(np.median(times)) * 1000)
             return measured[nprobes, refine]
 
-        measure(ladder[0], CALIBRATION_REFINES[0])  # (warms the index cache before anything is timed)
-        measured.clear()
-        passing: list[tuple[float, int, int]] = []
-        for refine in CALIBRATION_REFINES:
-            lo, hi = 0, len(ladder) - 1
-            if measure(ladder[hi], refine)[0] < target:
-                continue
-            while lo < hi:  # the smallest probe count on the ladder reaching the target
+        # Warm the index cache with one query before anything is timed.
+        ds.to_table(columns=["_distance"], nearest={"column": column, "k": k, "metric": "cosine",
+                                                    "nprobes": ladder[0], "q": vectors[0]})
+
+        def smallest(refine: int, top: int) -> int | None:
+            """The first rung up to ``top`` reaching the target: galloping up from the cheapest, then bisection."""
+            below, i = -1, 0
+            while measure(ladder[i], refine)[0] < target:
+                if i >= top:
+                    return None
+                below, i = i, min(top, 2 * i + 1)
+            lo, hi = below + 1, i
+            while lo < hi:  # recall grows with probes
                 mid = (lo + hi) // 2
                 if measure(ladder[mid], refine)[0] >= target:
                     hi = mid
                 else:
                     lo = mid + 1
-            passing.append((_effort_cost(ladder[lo], refine, parts, index.rows_indexed, k), ladder[lo], refine))
-            if lo == 0:
-                break  # the fewest probes already suffice: a larger refine factor only costs more
+            return lo
+
+        passing: list[tuple[float, int, int]] = []
+        top = len(ladder) - 1
+        for refine in CALIBRATION_REFINES:
+            # A larger refine factor costs more re-reads: only worth it with fewer probes than found so far.
+            rung = smallest(refine, top)
+            if rung is None:
+                continue
+            passing.append((_effort_cost(ladder[rung], refine, parts, index.rows_indexed, k), ladder[rung], refine))
+            top = rung - 1
+            if top < 0:
+                break
         if passing:
             _, nprobes, refine = min(passing)
         else:

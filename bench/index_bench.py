@@ -13,7 +13,7 @@ Two kinds of data:
   ``--real-rows``: the recall that users will see.
 
 Every search goes through the engine's own path (:func:`engine.index.ann_search`
-with the default :class:`SearchEffort`, the way the ``Searcher`` calls it,
+with the default :class:`SearchEffort` (the effort calibrated by the build), the way the ``Searcher`` calls it,
 without embedding the query). References in the same run, on the same vectors:
 numpy exact search (one BLAS thread, as the in-memory searcher) and FAISS
 ``IndexIVFPQ`` with the same number of partitions, probes, and exact re-ranking

@@ -67,6 +67,8 @@ def test_create_import_search_and_index_on_s3(s3_server: S3Server) -> None:
     assert row["id"] in hit.column("id").to_pylist()
     status = build_indexes(other, scalar=False, text=False)
     assert status.vector() is not None and status.vector().rows_indexed == other.count()  # type: ignore[union-attr]
+    # Not calibrated on object storage by default (each re-ranking read is a request): every partition.
+    assert "ann_calibration" not in other.meta
     ann = Searcher(other, use_index=True).search(row["sequence"], k=3)
     assert ann.extra["strategy"] == "index" and row["id"] in ann.hits.column("id").to_pylist()
     assert index_status(cat).vector() is not None

@@ -704,7 +704,7 @@ def build_indexes(
     params: VectorIndexParams | None = None,
     rebuild: bool = False,
     isolate: bool | None = None,
-    calibration: bool = True,
+    calibration: bool | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> IndexStatus:
@@ -736,7 +736,10 @@ def build_indexes(
         After the vector index is published, measure the search effort it
         needs (:func:`calibrate`, seconds) and store it in the catalog
         metadata for the default :class:`SearchEffort`. Without it searches
-        probe every partition.
+        probe every partition. ``None`` (default): on local catalogs only; on
+        object storage every re-ranking read is a request (~1 s per query on
+        the S3 benchmark), so the sweep could take minutes (call
+        :func:`calibrate` to do it anyway).
     progress, cancel
         As for every job. In-process, cancel is honoured at Lance's next progress event.
 
@@ -764,6 +767,8 @@ def build_indexes(
     if rows == 0:
         raise CatalogError("the catalog is empty; import sequences before building indexes")
     column = column or catalog.default_vector
+    if calibration is None:
+        calibration = "://" not in catalog.uri
     existing = {d.name for d in ds.describe_indices()}
     frags = _fragment_ids(ds)
     segments: list[str] = []

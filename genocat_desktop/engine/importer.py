@@ -244,45 +244,60 @@ def _import_scanned(
     early: dict[str, Any],
     pool: ThreadPoolExecutor | None,
 ) -> None:
-    scan = _scan(path, strip_gaps, issues, progress, cancel, prefix, early, pool)
-    fr.records = scan.records
-    if scan.hashes.size == 0:
-        raise FastaFormatError(
-            str(path), f"no valid record: all {scan.records:,} record(s) were skipped (see the warnings)"
-        )
+    # The catalog's rows are read before the scan so that first occurrences can be written
+    # while the file is still being read (see _EarlyWriter); the commit checks read_version.
     read_version = catalog.refresh()
     existing = catalog.existing_hashes()
-
-    uniq, first_idx, inverse = np.unique(scan.hashes, return_index=True, return_inverse=True)
-    is_first = np.zeros(scan.hashes.size, dtype=bool)
-    is_first[first_idx] = True
-    in_catalog_u = np.isin(uniq, existing, assume_unique=True) if existing.size else np.zeros(uniq.size, bool)
-    in_catalog = in_catalog_u[inverse]
-    write = is_first & ~in_catalog
-    fr.duplicates_in_file = int((~is_first).sum())
-    fr.already_in_catalog = int(in_catalog_u.sum())
-
-    # Aliases of new rows: identifiers of later records with the same sequence.
-    # (dicts keep the file order and make each membership test O(1)).
-    groups: dict[int, dict[str, None]] = defaultdict(dict)
-    first_of = first_idx[inverse]
-    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():
-        first = int(first_of[i])
-        if scan.ids[i] != scan.ids[first]:
-            groups[first][scan.ids[i]] = None
-    aliases = {k: list(v) for k, v in groups.items()}
-    _warn_duplicate_ids(scan, issues)
-
-    counts = scan.mol_counts
-    majority = MOL_DNA if counts[MOL_DNA] + counts[MOL_RNA] > counts[MOL_PROTEIN] else MOL_PROTEIN
-    if majority == MOL_DNA and scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_DNA]:
-        majority = MOL_RNA
-
     writer = _FragmentWriter(catalog)
+    now = datetime.now(UTC)
     try:
-        if write.any():
+        ahead = None
+        if pool is not None and early and set(early) == set(catalog.vector_columns()):
+            # Only when every vector column is made during the scan: a model embedder in the
+            # scan loop would hold it for minutes with no "importing" progress.
+            ahead = _EarlyWriter(catalog, path.name, now, existing, writer)
+        scan = _scan(path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead)
+        fr.records = scan.records
+        if scan.hashes.size == 0:
+            raise FastaFormatError(
+                str(path), f"no valid record: all {scan.records:,} record(s) were skipped (see the warnings)"
+            )
+
+        uniq, first_idx, inverse = np.unique(scan.hashes, return_index=True, return_inverse=True)
+        is_first = np.zeros(scan.hashes.size, dtype=bool)
+        is_first[first_idx] = True
+        in_catalog_u = np.isin(uniq, existing, assume_unique=True) if existing.size else np.zeros(uniq.size, bool)
+        in_catalog = in_catalog_u[inverse]
+        write = is_first & ~in_catalog
+        fr.duplicates_in_file = int((~is_first).sum())
+        fr.already_in_catalog = int(in_catalog_u.sum())
+
+        # Aliases of new rows: identifiers of later records with the same sequence.
+        # (dicts keep the file order and make each membership test O(1)).
+        groups: dict[int, dict[str, None]] = defaultdict(dict)
+        first_of = first_idx[inverse]
+        for i in np.flatnonzero(~is_first & ~in_catalog).tolist():
+            first = int(first_of[i])
+            if scan.ids[i] != scan.ids[first]:
+                groups[first][scan.ids[i]] = None
+        aliases = {k: list(v) for k, v in groups.items()}
+        _warn_duplicate_ids(scan, issues)
+
+        counts = scan.mol_counts
+        majority = MOL_DNA if counts[MOL_DNA] + counts[MOL_RNA] > counts[MOL_PROTEIN] else MOL_PROTEIN
+        if majority == MOL_DNA and scan.mol_counts[MOL_RNA] > scan.mol_counts[MOL_DNA]:
+            majority = MOL_RNA
+
+        todo = None
+        if ahead is not None and scan.batches is not None:
+            # Rows written during the scan stay unless a later record gave them aliases, or
+            # their short records were written as protein and the file is nucleotide.
+            todo = ahead.finish(scan, aliases, majority)
+        elif ahead is not None:
+            ahead.abandon()
+        if write.any() and (todo is None or todo):
             _write_pass(catalog, path, scan, write, aliases, majority, strip_gaps, writer, progress, cancel, prefix,
-                        early, pool)
+                        early, pool, now, todo)
         updated, removed, alias_rows = _alias_updates(catalog, scan, in_catalog, writer, fr)
         if not writer.fragments and not updated and not removed:
             fr.version = read_version
@@ -306,6 +321,105 @@ def _import_scanned(
     progress(Progress(1, 1, "records", "done", fr.summary()))
 
 
+class _EarlyWriter:
+    """Writes the rows of a kept file's first occurrences during the scan (uncommitted).
+
+    A record is written iff it is the first with its sequence so far and its sequence is not
+    in the catalog: the same rows the file's final dedup keeps, because "first" depends only on
+    earlier records. What the end of the file can still change is a row's ``aliases`` (a later
+    duplicate) and, for records too short to tell their molecule, the file's majority molecule:
+    :meth:`finish` deletes the written groups of rows that changed and leaves those batches to
+    pass 2. The rows are built one batch behind the scan, so the worker thread's headers and
+    vectors for that batch are (nearly always) ready.
+    """
+
+    def __init__(
+        self, catalog: Catalog, source: str, now: datetime, existing: np.ndarray, writer: _FragmentWriter
+    ) -> None:
+        self.catalog = catalog
+        self.source = source
+        self.now = now
+        self.existing = existing
+        self.writer = writer
+        self.embedders = {col: catalog.embedder(col) for col in catalog.vector_columns()}
+        self.seen: set[bytes] = set()
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.pending_batches: list[int] = []
+        # (first batch, last batch + 1) of each written group, with that group's fragments.
+        self.groups: list[tuple[int, int, list[Any]]] = []
+        self.sel: list[np.ndarray | None] = []  # per batch, the records written early
+        self.positions: list[int] = []
+        self.next = 0  # the next batch whose rows are built
+        self.active = True
+
+    def add(self, batch: ParsedBatch, pos: int) -> None:
+        """Record a scanned batch (its identifiers already in ``scan.ids``): which of its records are new."""
+        seen = self.seen
+        hashes = batch.hashes.tolist()
+        first = np.fromiter((h not in seen and not seen.add(h) for h in hashes), dtype=bool,  # type: ignore[func-returns-value]
+                            count=len(hashes))
+        if first.any() and self.existing.size:
+            first &= ~np.isin(batch.hashes, self.existing)
+        self.sel.append(np.flatnonzero(first))
+        self.positions.append(pos)
+
+    def build(self, scan: _Scan, upto: int) -> None:
+        """Build (and, a group at a time, write in the background) the rows of batches before ``upto``."""
+        while self.active and self.next < upto:
+            number = self.next
+            self.next += 1
+            sel = self.sel[number]
+            assert sel is not None and scan.batches is not None
+            if sel.size:
+                futures = scan.vectors[number] if number < len(scan.vectors) else None
+                ready = {col: future.result() for col, future in futures.items()} if futures else None
+                header_future = scan.headers[number] if number < len(scan.headers) else None
+                parsed = header_future.result() if header_future is not None else None
+                table = _rows(scan.batches[number], sel, self.positions[number], scan, {}, MOL_PROTEIN, self.source,
+                              self.now, self.embedders, self.catalog.schema, None, None, ready, parsed)
+                self.pending.append(table)
+                self.pending_rows += table.num_rows
+            self.pending_batches.append(number)
+            if self.pending_rows >= WRITE_BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the pending rows as one group (in the background)."""
+        if self.pending_rows:
+            first, stop = self.pending_batches[0], self.pending_batches[-1] + 1
+            self.writer.write(pa.concat_tables(self.pending), background=True, tag=(first, stop))
+        self.pending, self.pending_rows, self.pending_batches = [], 0, []
+
+    def abandon(self) -> None:
+        """The file is too large to keep: delete what was written (pass 2 writes everything)."""
+        self.active = False
+        self.pending, self.pending_rows, self.pending_batches = [], 0, []
+        self.writer.close()
+        self.writer.discard()
+
+    def finish(self, scan: _Scan, aliases: dict[int, list[str]], majority: int) -> set[int]:
+        """Write the last rows; delete the groups whose rows changed. Returns the batches left to write."""
+        self.build(scan, len(self.sel))
+        self.flush()
+        self.writer.wait()
+        assert scan.batches is not None
+        keys = np.fromiter(aliases, dtype=np.int64, count=len(aliases)) if aliases else np.empty(0, np.int64)
+        stale: set[int] = set()
+        for (first, stop), _frags in self.writer.groups:
+            lo, hi = self.positions[first], self.positions[stop - 1] + len(scan.batches[stop - 1])
+            changed = bool(((keys >= lo) & (keys < hi)).any())
+            if not changed and majority != MOL_PROTEIN:
+                changed = any(
+                    (scan.batches[b].molecule[self.sel[b]] == MOL_AMBIGUOUS).any()  # type: ignore[index]
+                    for b in range(first, stop)
+                )
+            if changed:
+                stale.update(range(first, stop))
+        self.writer.drop_groups(lambda tag: tag[0] in stale)
+        return stale
+
+
 def _scan(
     path: Path,
     strip_gaps: bool,
@@ -315,6 +429,7 @@ def _scan(
     prefix: str,
     early: dict[str, Any] | None = None,
     pool: ThreadPoolExecutor | None = None,
+    ahead: _EarlyWriter | None = None,
 ) -> _Scan:
     reader = FastaReader(path, strip_gaps=strip_gaps)
     meter = RateMeter()
@@ -325,6 +440,9 @@ def _scan(
     vectors: list[dict[str, Future[np.ndarray]] | None] = []
     headers: list[Future[dict[str, pa.Array]] | None] = []
     kept_bytes = vector_bytes = 0
+    # The object pass 2 gets; _EarlyWriter reads its growing ids and kept batches during the scan.
+    scan = _Scan(np.empty(0, dtype="S32"), ids, mol_counts, 0, kept, vectors, headers)
+    pos = 0
     for batch in reader:
         cancel.raise_if_cancelled()
         hashes.append(batch.hashes)
@@ -337,6 +455,10 @@ def _scan(
                     if future is not None:
                         future.cancel()
                 vectors, headers = [], []
+                scan.batches, scan.vectors, scan.headers = None, vectors, headers
+                if ahead is not None:
+                    ahead.abandon()
+                    ahead = None
             else:
                 kept.append(batch)
                 if pool is not None:
@@ -358,14 +480,20 @@ def _scan(
                 batch_ids[i] = ident = f"{path.name}#{number}"
                 issues.add([RecordIssue(number, line, "", f"header has no identifier; named it {ident!r}")])
         ids.extend(batch_ids)
+        if ahead is not None and kept is not None:
+            ahead.add(batch, pos)
+            # Rows one batch behind: the worker has had a batch's parsing time to finish them.
+            ahead.build(scan, len(kept) - 1)
+        pos += len(batch)
         mol_counts += np.bincount(batch.molecule, minlength=4)
         issues.add(batch.issues, batch.skipped)
         if meter.due():
             rate = meter.update(reader.bytes_read)
             progress(Progress(reader.bytes_read, reader.size, "bytes", "checking", f"Checking {prefix}", rate))
     issues.add(reader.file_issues)
-    h = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
-    return _Scan(h, ids, mol_counts, reader.records, kept, vectors, headers)
+    scan.hashes = np.concatenate(hashes) if hashes else np.empty(0, dtype="S32")
+    scan.records = reader.records
+    return scan
 
 
 def _warn_duplicate_ids(scan: _Scan, issues: _Issues) -> None:
@@ -394,6 +522,9 @@ class _FragmentWriter:
         # memory stays bounded).
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: Future[list[Any]] | None = None
+        self._inflight_tag: Any = None
+        #: The fragments of each tagged write, in order: ``(tag, fragments)``.
+        self.groups: list[tuple[Any, list[Any]]] = []
 
     def _write_now(self, table: pa.Table) -> list[Any]:
         import lance.fragment  # the submodule by name (see distributed._write_part)
@@ -411,21 +542,41 @@ class _FragmentWriter:
             ) from None
         return frags
 
-    def write(self, table: pa.Table, background: bool = False) -> None:
-        """Write ``table`` as new uncommitted fragments (maybe in the background)."""
+    def write(self, table: pa.Table, background: bool = False, tag: Any = None) -> None:
+        """Write ``table`` as new uncommitted fragments (maybe in the background).
+
+        The fragments of a write with a ``tag`` are also listed in :attr:`groups`.
+        """
         self.wait()
         if not background:
-            self.fragments.extend(self._write_now(table))
+            self._add(self._write_now(table), tag)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genocat-writer")
         self._inflight = self._pool.submit(self._write_now, table)
+        self._inflight_tag = tag
+
+    def _add(self, frags: list[Any], tag: Any) -> None:
+        self.fragments.extend(frags)
+        if tag is not None:
+            self.groups.append((tag, frags))
 
     def wait(self) -> None:
         """Finish the write in flight, if any (re-raising its error)."""
         if self._inflight is not None:
             future, self._inflight = self._inflight, None
-            self.fragments.extend(future.result())
+            self._add(future.result(), self._inflight_tag)
+
+    def drop_groups(self, stale: Callable[[Any], bool]) -> None:
+        """Delete the fragments of the tagged writes for which ``stale(tag)`` is true (never committed)."""
+        self.wait()
+        dropped = [frag for tag, frags in self.groups if stale(tag) for frag in frags]
+        if not dropped:
+            return
+        self.groups = [(tag, frags) for tag, frags in self.groups if not stale(tag)]
+        ids = {id(frag) for frag in dropped}
+        self.fragments = [frag for frag in self.fragments if id(frag) not in ids]
+        self._delete(dropped)
 
     def close(self) -> None:
         """Stop the background writer (waits for a write in flight, ignoring its error)."""
@@ -438,13 +589,17 @@ class _FragmentWriter:
 
     def discard(self) -> None:
         """Delete the data files of fragments that were never committed."""
+        self._delete(self.fragments)
+        self.fragments = []
+        self.groups = []
+
+    def _delete(self, fragments: list[Any]) -> None:
         if "://" in self.catalog.uri:
             return  # on object stores, unreferenced files are removed by cleanup
-        for frag in self.fragments:
+        for frag in fragments:
             for f in frag.data_files():
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.catalog.uri, "data", f.path))
-        self.fragments.clear()
 
 
 def _write_pass(
@@ -461,7 +616,10 @@ def _write_pass(
     prefix: str,
     early: dict[str, Any] | None = None,
     pool: ThreadPoolExecutor | None = None,
+    now: datetime | None = None,
+    todo: set[int] | None = None,
 ) -> None:
+    """Write the rows of the records in ``write`` (only of the batches in ``todo``, if given: kept files)."""
     if scan.batches is not None:
         batches: Any = scan.batches
     else:
@@ -471,9 +629,14 @@ def _write_pass(
     # Vectors from the scan are used where the same embedder (same parameters) still makes the column.
     same = {col for col, emb in (early or {}).items()
             if col in embedder_objs and _embedder_key(embedder_objs[col]) == _embedder_key(emb)}
-    total = int(write.sum())
+    if todo is None:
+        total = int(write.sum())
+    else:
+        assert scan.batches is not None
+        starts = np.cumsum([0, *(len(b) for b in scan.batches)])
+        total = sum(int(write[starts[b] : starts[b + 1]].sum()) for b in todo)
     meter = RateMeter()
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     pos = 0
     done = 0
     pending: list[pa.Table] = []
@@ -483,6 +646,9 @@ def _write_pass(
         n = len(batch)
         if not np.array_equal(batch.hashes, scan.hashes[pos : pos + n]):
             raise FastaFormatError(str(path), "the file changed while it was being imported; import it again")
+        if todo is not None and number not in todo:
+            pos += n  # written during the scan
+            continue
         sel = np.flatnonzero(write[pos : pos + n])
         if sel.size:
             def on_embedded(k: int, before: int = done) -> None:

@@ -548,9 +548,13 @@ class FastaReader:
         """Titles, residues and header lines of the records in a block of whole records."""
         if b"\r" in text:
             text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n " in text or b"\n\t" in text or text[:1] in (b" ", b"\t"):
+        # The byte after each line break tells indentation and ';' comments apart: one gather over
+        # the line starts instead of a two-byte search of the whole block per case.
+        arr, newlines, after, follow = _line_starts(text)
+        if text[:1] in (b" ", b"\t") or _IS_INDENT[follow].any():
             # Indented lines ("  >seq1" pasted from an e-mail) would hide headers.
             text = _INDENT.sub(b"", text)
+            arr, newlines, after, follow = _line_starts(text)
         nul = text.find(b"\x00")
         if nul >= 0:
             raise FastaFormatError(
@@ -566,11 +570,7 @@ class FastaReader:
                     f"not valid UTF-8 text (byte 0x{text[exc.start]:02x}); save the file as UTF-8",
                     line=line_base + text.count(b"\n", 0, exc.start),
                 ) from None
-        arr = np.frombuffer(text, dtype=np.uint8)
-        newlines = np.flatnonzero(arr == 10)
-        after = newlines + 1
-        after = after[after < arr.size]
-        starts = after[arr[after] == 62]
+        starts = after[follow == 62]
         if arr[0] == 62:
             starts = np.concatenate(([0], starts))
         if first_block and (not starts.size or starts[0] > 0):
@@ -587,7 +587,7 @@ class FastaReader:
         starts_l, header_end_l, lines_l = starts.tolist(), header_end.tolist(), header_line.tolist()
         nexts = [*starts_l[1:], arr.size]
         titles = [text[s + 1 : e].decode("utf-8").rstrip() for s, e in zip(starts_l, header_end_l, strict=True)]
-        if b"\n;" not in text:
+        if not (follow == 59).any():  # no line starts with ';'
             # The common case: cut and clean each record in one expression (no list of raw bodies).
             ws = _WHITESPACE
             return titles, [text[e + 1 : nx].translate(None, ws) for e, nx in zip(header_end_l, nexts, strict=True)], \
@@ -632,6 +632,17 @@ class FastaReader:
 _BLOCK_BYTES: Final = 4 << 20
 _WHITESPACE: Final = b" \t\r\n\v\f"
 _INDENT: Final = re.compile(rb"(?m)^[ \t]+")
+_IS_INDENT: Final = np.zeros(256, dtype=bool)
+_IS_INDENT[[ord(" "), ord("\t")]] = True
+
+
+def _line_starts(text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The block as bytes, its line breaks, the positions after them (inside the block), and the bytes there."""
+    arr = np.frombuffer(text, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    after = newlines + 1
+    after = after[after < arr.size]
+    return arr, newlines, after, arr[after]
 
 
 class _Pending:

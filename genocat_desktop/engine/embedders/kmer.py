@@ -154,13 +154,14 @@ class KmerEmbedder:
                 if rows.size:
                     codes, sub_off = _gather(np.frombuffer(raw.translate(table), dtype=np.uint8), offsets, rows)
                     self._fill(out, rows, codes, sub_off, spaces)
-        # np.linalg.norm's formula (sqrt of add.reduce of x * x per row), a block of rows at a
-        # time: the same bits, without a squared copy of the whole batch (16 MiB of fresh pages).
-        norms = np.empty((n, 1), dtype=np.float32)
+        # np.linalg.norm's formula (sqrt of add.reduce of x * x per row) and the division, a block
+        # of rows at a time while it is in cache: the same bits as norm() and a masked divide of the
+        # whole batch, without a squared copy of it. An all-zero row (norm 0) is divided by 1.
         for lo in range(0, n, _NORM_ROWS):
             block = out[lo : lo + _NORM_ROWS]
-            np.sqrt(np.add.reduce(block * block, axis=1, keepdims=True), out=norms[lo : lo + _NORM_ROWS])
-        np.divide(out, norms, out=out, where=norms > 0)
+            norms = np.sqrt(np.add.reduce(block * block, axis=1, keepdims=True))
+            norms[norms == 0] = 1
+            np.divide(block, norms, out=block)
         return out
 
     def _fill(

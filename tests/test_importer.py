@@ -248,3 +248,70 @@ def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(catalog:
     expected = KmerEmbedder().embed([seqs[int(i[1:])] for i in table.column("id").to_pylist()],
                                     ["dna"] * len(seqs))
     assert np.array_equal(got, expected)
+
+
+def _files_under(path: Path) -> set[Path]:
+    return set(path.rglob("*")) if path.exists() else set()
+
+
+def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
+    tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    # Rows of a kept file are written group by group during the scan; a later duplicate
+    # (another identifier) changes an earlier row's aliases, so that row's group is deleted
+    # and written again. The rows must equal those of the two-pass path (nothing kept).
+    from genocat_desktop.engine import importer
+
+    src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
+    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
+    monkeypatch.setattr(importer, "KEEP_PARSED_BYTES", 0)
+    reference = Catalog.open(tmp_path / "reference")
+    import_files(reference, [src])
+    monkeypatch.undo()
+
+    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
+    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    dropped: list[int] = []
+    drop_groups = importer._FragmentWriter.drop_groups
+
+    def counting(self: importer._FragmentWriter, stale) -> None:
+        before = len(self.groups)
+        drop_groups(self, stale)
+        dropped.append(before - len(self.groups))
+
+    monkeypatch.setattr(importer._FragmentWriter, "drop_groups", counting)
+    catalog = Catalog.open(tmp_path / "early")
+    (fr,) = import_files(catalog, [src]).files
+    assert fr.ok and fr.imported == reference.count() and fr.duplicates_in_file > 0
+    assert dropped and dropped[0] > 0  # groups were written early, and some rewritten
+    assert _rows_of(catalog) == _rows_of(reference)
+    # The deleted groups' files are gone: every data file belongs to the committed table.
+    committed = {f.path for frag in catalog.dataset().get_fragments() for f in frag.metadata.files}
+    assert {p.name for p in _files_under(Path(catalog.uri) / "data")} == committed
+
+
+def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
+    catalog: Catalog, tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    from genocat_desktop.engine import importer
+
+    src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
+    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
+    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    token = CancelToken()
+    write_now = importer._FragmentWriter._write_now
+    writes: list[int] = []
+
+    def write_then_cancel(self: importer._FragmentWriter, table):
+        frags = write_now(self, table)
+        writes.append(table.num_rows)
+        token.cancel()  # the scan stops at its next batch, with this group already on disk
+        return frags
+
+    monkeypatch.setattr(importer._FragmentWriter, "_write_now", write_then_cancel)
+    version = catalog.version
+    before = _files_under(Path(catalog.uri) / "data")
+    report = import_files(catalog, [src], cancel=token)
+    assert report.cancelled and writes
+    assert catalog.refresh() == version and catalog.count() == 0
+    assert _files_under(Path(catalog.uri) / "data") == before

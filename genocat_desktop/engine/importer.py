@@ -321,7 +321,11 @@ def _import_scanned(
         if ahead is not None and scan.batches is not None:
             # Rows written during the scan stay unless a later record gave them aliases, or
             # their short records were written as protein and the file is nucleotide.
+            total = int(write.sum())
+            progress(Progress(ahead.rows, total, "sequences", "importing", f"Importing {prefix}"))
             todo = ahead.finish(scan, aliases, majority)
+            if not todo:
+                progress(Progress(total, total, "sequences", "importing", f"Importing {prefix}"))
         elif ahead is not None:
             ahead.abandon()
         if write.any() and (todo is None or todo):
@@ -380,17 +384,21 @@ class _EarlyWriter:
         self.sel: list[np.ndarray | None] = []  # per batch, the records written early
         self.positions: list[int] = []
         self.next = 0  # the next batch whose rows are built
+        self.rows = 0  # rows built so far
         self.active = True
 
     def add(self, batch: ParsedBatch, pos: int) -> None:
         """Record a scanned batch (its identifiers already in ``scan.ids``): which of its records are new."""
         seen = self.seen
-        hashes = batch.hashes.tolist()
-        first = np.fromiter((h not in seen and not seen.add(h) for h in hashes), dtype=bool,  # type: ignore[func-returns-value]
-                            count=len(hashes))
-        if first.any() and self.existing.size:
-            first &= ~np.isin(batch.hashes, self.existing)
-        self.sel.append(np.flatnonzero(first))
+        fresh: list[int] = []
+        for j, h in enumerate(batch.hashes.tolist()):
+            if h not in seen:
+                seen.add(h)
+                fresh.append(j)
+        sel = np.asarray(fresh, dtype=np.intp)
+        if sel.size and self.existing.size:
+            sel = sel[~np.isin(batch.hashes[sel], self.existing)]
+        self.sel.append(sel)
         self.positions.append(pos)
 
     def build(self, scan: _Scan, upto: int) -> None:
@@ -409,6 +417,7 @@ class _EarlyWriter:
                               self.now, self.embedders, self.catalog.schema, None, None, ready, parsed)
                 self.pending.append(table)
                 self.pending_rows += table.num_rows
+                self.rows += table.num_rows
             self.pending_batches.append(number)
             if self.pending_rows >= WRITE_BATCH:
                 self.flush()

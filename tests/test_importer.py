@@ -233,10 +233,17 @@ def test_work_done_during_the_scan_gives_the_same_rows(
     assert _rows_of(other) == _rows_of(reference)
 
 
-def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(catalog: Catalog, tmp_path: Path) -> None:
+@pytest.mark.parametrize("early_write_cpus", [1, 1 << 16])
+def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(
+    catalog: Catalog, tmp_path: Path, monkeypatch, early_write_cpus: int
+) -> None:
     # Records under 10 residues take the file's majority molecule, known only after the scan;
-    # vectors computed during the scan (as protein) must be replaced.
+    # vectors computed during the scan (as protein) must be replaced, and rows written during
+    # the scan (early_write_cpus=1: on any machine) written again.
+    from genocat_desktop.engine import importer
     from genocat_desktop.engine.embedders.kmer import KmerEmbedder
+
+    monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", early_write_cpus)
 
     rng = np.random.default_rng(3)
     seqs = ["".join(rng.choice(list("ACGT"), n)) for n in [50, 60, 70, 80, 5, 6, 7]]
@@ -271,6 +278,7 @@ def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
 
     monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
     monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", 1)  # whatever this machine has
     dropped: list[int] = []
     drop_groups = importer._FragmentWriter.drop_groups
 
@@ -298,6 +306,7 @@ def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
     monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
     monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", 1)  # whatever this machine has
     token = CancelToken()
     write_now = importer._FragmentWriter._write_now
     writes: list[int] = []

@@ -63,6 +63,11 @@ KEEP_PARSED_BYTES: Final = 128 << 20
 #: thread while the main thread parses the next batch, are kept up to this size
 #: (16 MiB per 8192 records); the rest are computed in pass 2.
 KEEP_VECTOR_BYTES: Final = 256 << 20
+#: Rows of kept files are written during the scan only with at least this many CPUs. On two
+#: cores the parser and the worker thread already keep both busy: writing alongside them cost
+#: ~0.3 CPU-s more per 100k rows (in Lance's background thread) and gave no wall-clock gain
+#: (BENCHMARKS.md, import, 2026-11-26 12:50 UTC); with spare cores the write overlaps the scan.
+EARLY_WRITE_MIN_CPUS: Final = 3
 #: At most this many warnings per file are kept in the report (the count is exact).
 MAX_ISSUES: Final = 200
 
@@ -265,7 +270,8 @@ def _import_scanned(
     now = datetime.now(UTC)
     try:
         ahead = None
-        if pool is not None and early and set(early) == set(catalog.vector_columns()):
+        if (pool is not None and early and set(early) == set(catalog.vector_columns())
+                and (os.cpu_count() or 1) >= EARLY_WRITE_MIN_CPUS):
             # Only when every vector column is made during the scan: a model embedder in the
             # scan loop would hold it for minutes with no "importing" progress.
             ahead = _EarlyWriter(catalog, path.name, now, existing, writer)

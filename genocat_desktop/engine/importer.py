@@ -13,6 +13,11 @@ the catalog moves by exactly one version, or not at all if nothing is new. On
 cancel or failure the written fragments are deleted and the catalog is
 unchanged.
 
+With 3 or more CPUs, a file small enough to keep has the rows of its first
+occurrences written (uncommitted) during pass 1 already; pass 2 then only
+rewrites the groups whose rows changed after they were written (see
+:class:`_EarlyWriter`).
+
 Exact duplicates collapse into one row; the other identifiers are kept as
 ``aliases`` (also when the sequence was already in the catalog).
 """
@@ -262,10 +267,6 @@ def _import_scanned(
     early: dict[str, Any],
     pool: ThreadPoolExecutor | None,
 ) -> None:
-    # The catalog's rows are read before the scan so that first occurrences can be written
-    # while the file is still being read (see _EarlyWriter); the commit checks read_version.
-    read_version = catalog.refresh()
-    existing = catalog.existing_hashes()
     writer = _FragmentWriter(catalog)
     now = datetime.now(UTC)
     try:
@@ -273,7 +274,10 @@ def _import_scanned(
         if (pool is not None and early and set(early) == set(catalog.vector_columns())
                 and (os.cpu_count() or 1) >= EARLY_WRITE_MIN_CPUS):
             # Only when every vector column is made during the scan: a model embedder in the
-            # scan loop would hold it for minutes with no "importing" progress.
+            # scan loop would hold it for minutes with no "importing" progress. The catalog's
+            # hashes are then read before the scan (otherwise after it, as late as possible).
+            read_version = catalog.refresh()
+            existing = catalog.existing_hashes()
             ahead = _EarlyWriter(catalog, path.name, now, existing, writer)
         scan = _scan(path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead)
         fr.records = scan.records
@@ -281,6 +285,9 @@ def _import_scanned(
             raise FastaFormatError(
                 str(path), f"no valid record: all {scan.records:,} record(s) were skipped (see the warnings)"
             )
+        if ahead is None:
+            read_version = catalog.refresh()
+            existing = catalog.existing_hashes()
 
         uniq, first_idx, inverse = np.unique(scan.hashes, return_index=True, return_inverse=True)
         is_first = np.zeros(scan.hashes.size, dtype=bool)

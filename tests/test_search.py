@@ -181,3 +181,22 @@ def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: 
     assert edited.hits.column("assay").to_pylist() == ["done"] * 3
     assert edited.hits.column("seq_hash").to_pylist() == first.hits.column("seq_hash").to_pylist()
     assert all(searcher._fragment_cache[i].vectors is piece.vectors for i, piece in old.items())
+
+
+def test_queries_run_without_full_garbage_collections(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from genocat_desktop.engine import search as search_module
+
+    seen: list[int] = []
+    original = search_module._top_k
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold()[2])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_module, "_top_k", spy)
+    before = gc.get_threshold()
+    Searcher(catalog).search(read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[0], k=5)
+    assert seen and all(t >= 1 << 30 for t in seen)  # a full pass mid-query held the GIL for 100+ ms
+    assert gc.get_threshold() == before

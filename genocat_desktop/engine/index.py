@@ -71,7 +71,7 @@ import pyarrow.compute as pc
 
 from .catalog import Catalog
 from .errors import CatalogError, GenoCatError, QueryError, StorageError
-from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .jobs import CancelToken, Progress, ProgressCallback, gc_paused, no_progress
 from .query import Condition, to_sql
 
 if TYPE_CHECKING:
@@ -1169,6 +1169,9 @@ def _store_calibration(catalog: Catalog, column: str, cal: Calibration) -> None:
 
 
 # ---------------------------------------------------------------------------- searching
+# A full garbage collection during a query held the GIL and made the 1M-row p99 115 ms instead of 26 ms
+# (bench/index_bench.py with and without the collector, 2026-11-26).
+@gc_paused()
 def ann_search(
     ds: lance.LanceDataset,
     index: VectorIndexRef,

@@ -31,7 +31,7 @@ from .catalog import Catalog
 from .errors import QueryError
 from .fasta import MOL_DNA, MOL_PROTEIN, MOL_RNA, MOLECULES, FastaReader, _molecules, normalise_query, split_title
 from .index import DEFAULT_EFFORT, SearchEffort, VectorIndexRef, ann_search, vector_index
-from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .jobs import CancelToken, Progress, ProgressCallback, gc_paused, no_progress
 from .query import Condition, to_sql
 
 __all__ = ["HIT_COLUMNS", "Query", "SearchResult", "Searcher", "detect_molecule", "read_queries"]
@@ -390,6 +390,7 @@ class Searcher:
             [query], k=k, conditions=conditions, column=column, align=align, candidates=candidates, rank_by=rank_by
         )[0]
 
+    @gc_paused()  # no full GC pass inside a query (see index.ann_search)
     def search_many(
         self,
         queries: Sequence[Query | str],

@@ -258,3 +258,29 @@ def ray_cluster() -> Iterator[None]:
     import shutil
 
     shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def window_opener(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """Open main windows on catalog folders; each is closed at the end with its engine thread stopped.
+
+    ``make(location, ready)`` shows a window and waits for the signal ``ready(window)`` returns (the
+    page a test file works with has shown its state); the window's quit confirmation is answered yes.
+    """
+    from genocat_desktop.ui.main_window import MainWindow
+
+    windows: list[Any] = []
+
+    def make(location: Path, ready: Callable[[Any], Any], timeout_ms: int = 180_000) -> Any:
+        w = MainWindow(str(location))
+        qtbot.addWidget(w)
+        windows.append(w)
+        with qtbot.waitSignal(ready(w), timeout=timeout_ms):
+            w.show()
+        return w
+
+    yield make
+    for w in windows:
+        w.confirm = lambda title, text: True
+        w.close()
+        assert not w.engine.running, "the engine thread is still running after the window closed"

@@ -78,24 +78,15 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def open_window(qtbot: Any) -> Iterator[Callable[[Path], MainWindow]]:
-    """Open windows on catalog folders; each is closed at the end with its engine thread stopped."""
-    windows: list[MainWindow] = []
+def open_window(window_opener: Callable[..., MainWindow]) -> Callable[[Path], MainWindow]:
+    """Windows on catalog folders, shown once the Models page has its state."""
 
     def make(location: Path) -> MainWindow:
-        w = MainWindow(str(location))
-        qtbot.addWidget(w)
-        windows.append(w)
-        with qtbot.waitSignal(w.models_page.state_shown, timeout=LONG_MS):
-            w.show()
+        w = window_opener(location, lambda w: w.models_page.state_shown, LONG_MS)
         w.models_page.confirm = lambda title, text: True
         return w
 
-    yield make
-    for w in windows:
-        w.confirm = lambda title, text: True
-        w.close()
-        assert not w.engine.running, "the engine thread is still running after the window closed"
+    return make
 
 
 @pytest.fixture

@@ -47,23 +47,14 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 
 
 @pytest.fixture
-def open_window(qtbot: Any) -> Iterator[Callable[[Path], MainWindow]]:
-    """Open windows on catalog folders; each is closed at the end with its engine thread stopped."""
-    windows: list[MainWindow] = []
+def open_window(window_opener: Callable[..., MainWindow]) -> Callable[[Path], MainWindow]:
+    """Windows on catalog folders, shown once the Schema page has listed the fields."""
 
     def make(location: Path) -> MainWindow:
-        w = MainWindow(str(location))
-        qtbot.addWidget(w)
-        windows.append(w)
-        with qtbot.waitSignal(w.schema_page.state_shown, timeout=LONG_MS):
-            w.show()
+        w = window_opener(location, lambda w: w.schema_page.state_shown, LONG_MS)
         return w
 
-    yield make
-    for w in windows:
-        w.confirm = lambda title, text: True
-        w.close()
-        assert not w.engine.running, "the engine thread is still running after the window closed"
+    return make
 
 
 @pytest.fixture

@@ -51,23 +51,14 @@ def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def open_window(qtbot: Any) -> Iterator[Callable[[Path], MainWindow]]:
-    """Open windows on catalogs, waiting for the index indicator; each is closed at the end."""
-    windows: list[MainWindow] = []
+def open_window(window_opener: Callable[..., MainWindow]) -> Callable[[Path], MainWindow]:
+    """Windows on catalogs, shown once the index indicator has its state."""
 
     def make(location: Path) -> MainWindow:
-        w = MainWindow(str(location))
-        qtbot.addWidget(w)
-        windows.append(w)
-        with qtbot.waitSignal(w.index_dialog.status_shown, timeout=LONG_MS):
-            w.show()
+        w = window_opener(location, lambda w: w.index_dialog.status_shown, LONG_MS)
         return w
 
-    yield make
-    for w in windows:
-        w.confirm = lambda title, text: True
-        w.close()
-        assert not w.engine.running, "the engine thread is still running after the window closed"
+    return make
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from . import jobs
 from .engine_thread import EngineThread, Job
+from .progress import show_fraction
 from .settings import settings
 
 __all__ = ["BenchmarkPage"]
@@ -260,11 +261,7 @@ class BenchmarkPage(QWidget):
             self.status_label.setText("Cancelling…")
 
     def _on_progress(self, p: Any) -> None:
-        if p.fraction is not None:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(p.fraction * 1000))
-        else:
-            self.progress.setRange(0, 0)
+        show_fraction(self.progress, p.fraction)
         if p.message:
             self.status_label.setText(p.message)
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .engine_thread import Job
+from .progress import show_fraction
 
 __all__ = ["ImportPanel", "ImportReportDialog", "format_eta"]
 
@@ -97,11 +98,7 @@ class _FileRow(QFrame):
 
     def on_progress(self, p: Any) -> None:
         value, text = describe_progress(p)
-        if value < 0:
-            self.bar.setRange(0, 0)
-        else:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(value)
+        show_fraction(self.bar, None if value < 0 else value / 1000)
         self.status.setText(text)
 
     def finish(self, text: str, ok: bool) -> None:

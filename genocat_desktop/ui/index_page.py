@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from . import jobs, storage_jobs
 from .engine_thread import EngineThread, Job
+from .progress import show_fraction
 from .settings import settings
 
 __all__ = ["DEFAULT_PROBE_PERCENT", "DEFAULT_REFINE", "IndexDialog", "format_bytes"]
@@ -474,11 +475,7 @@ class IndexDialog(QDialog):
 
     # ------------------------------------------------------------------ results
     def _on_progress(self, p: Any) -> None:
-        if p.fraction is not None:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(p.fraction * 1000))
-        else:
-            self.progress.setRange(0, 0)
+        show_fraction(self.progress, p.fraction)
         if p.message:
             self.message_label.setText(p.message)
 

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from . import jobs
 from .engine_thread import EngineThread, Job
 from .import_panel import format_eta
+from .progress import show_fraction
 
 __all__ = ["RAY_ADDRESSES", "BulkIngestDialog", "ingest_report_html"]
 
@@ -326,11 +327,7 @@ class BulkIngestDialog(QDialog):
         if p.phase != self._phase:
             self._phase, self._phase_started = p.phase, now
         fraction = p.fraction
-        if fraction is None:
-            self.bar.setRange(0, 0)
-        else:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(fraction * 1000))
+        show_fraction(self.bar, fraction)
         # The time left of this phase, from its share done so far (the engine's rate is in records,
         # while the checking phase counts bytes).
         eta = None

@@ -60,6 +60,7 @@ from .filters import FilterEditor
 from .import_panel import ImportPanel, ImportReportDialog
 from .index_page import IndexDialog
 from .models_page import ModelsPage, describe_embedding_progress
+from .progress import show_fraction
 from .s3_dialog import S3Dialog, load_location
 from .schema_page import SchemaPage, SetValueDialog
 from .settings import add_recent, recent_catalogs, settings
@@ -1096,9 +1097,8 @@ class MainWindow(QMainWindow):
             job.progress.connect(lambda p: self.job_label.setText(describe_embedding_progress(p, compact=True)[1]))
 
     def _on_job_progress(self, p: Any) -> None:
-        if p.fraction is not None:
-            self.job_bar.setRange(0, 1000)
-            self.job_bar.setValue(int(p.fraction * 1000))
+        if p.fraction is not None:  # an unknown total keeps the busy indicator set when the job started
+            show_fraction(self.job_bar, p.fraction)
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:

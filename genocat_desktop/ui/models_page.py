@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 from . import jobs
 from .engine_thread import EngineThread, Job
 from .import_panel import format_eta
+from .progress import show_fraction
 from .schema_page import _item, _table
 from .settings import settings
 
@@ -647,11 +648,7 @@ class ModelsPage(QWidget):
 
     def _on_progress(self, p: Any) -> None:
         value, text = describe_embedding_progress(p)
-        if value < 0:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(value)
+        show_fraction(self.progress, None if value < 0 else value / 1000)
         self.status_label.setText(html.escape(text))
 
     def _on_embedded(self, outcome: jobs.EmbedOutcome) -> None:

@@ -191,9 +191,10 @@ def choose_vector_params(rows: int, dim: int) -> VectorIndexParams:
 
 #: Re-ranking factor when neither the effort nor a calibration says otherwise.
 DEFAULT_REFINE: Final = 10
-#: Calibration: the cheapest effort whose recall@10 on the sample reaches this (a margin above the
-#: 0.95 promised, for the sampling error of ~50 queries: about ±0.01).
-CALIBRATION_TARGET: Final = 0.97
+#: Calibration: the cheapest effort whose recall@10 on the sample reaches this. The margin above the
+#: 0.95 promised covers the sample's error and queries unlike it: mutated copies of rows got 0.9375 at
+#: an effort calibrated to 0.97 (tests/test_index.py, a clean-clone run).
+CALIBRATION_TARGET: Final = 0.99
 #: Calibration: how many of the catalog's rows are used as queries.
 CALIBRATION_QUERIES: Final = 50
 #: Calibration: the probe counts tried, as fractions of the partitions (cheapest first).

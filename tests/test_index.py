@@ -17,6 +17,7 @@ from genocat_desktop.engine import (
     Catalog,
     CatalogError,
     Progress,
+    Query,
     QueryError,
     Searcher,
     VectorIndexParams,
@@ -128,6 +129,66 @@ def test_index_is_used_only_above_the_memory_budget_by_default(catalog: Catalog)
     assert Searcher(catalog, memory_budget=1).search(q).extra["strategy"] == "index"
 
 
+def test_candidates_are_reranked_in_ram_like_lance_reranks_them(catalog: Catalog) -> None:
+    # Default budget: the half-precision copy fits and re-ranks; a budget below it: Lance re-ranks.
+    dim = int(catalog.vector_columns()[catalog.default_vector]["dim"])
+    ram = Searcher(catalog, use_index=True)
+    q0 = _queries(catalog, 1)[0]
+    assert ram.search(q0).extra["rerank"] == "lance"  # not warmed: one query does not load the copy
+    ram.warm()
+    lance = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 - 1)
+    lance.warm()  # the copy does not fit this budget
+    exact = Searcher(catalog, use_index=False)
+    same = []
+    for q in _queries(catalog, 20):
+        a, b, e = ram.search(q, k=10), lance.search(q, k=10), exact.search(q, k=10)
+        assert a.extra["rerank"] == "memory" and b.extra["rerank"] == "lance"
+        # The same candidates, so (nearly) the same hits; the RAM copy's scores are the exact ones
+        # within half precision.
+        same.append(len(set(a.hits.column("id").to_pylist()) & set(b.hits.column("id").to_pylist())) / 10)
+        truth = dict(zip(e.hits.column("id").to_pylist(), e.hits.column("score").to_pylist(), strict=True))
+        for ident, score in zip(a.hits.column("id").to_pylist(), a.hits.column("score").to_pylist(), strict=True):
+            if ident in truth:
+                assert abs(score - truth[ident]) < 2e-4
+        scores = a.hits.column("score").to_pylist()
+        assert scores == sorted(scores, reverse=True)
+    assert float(np.mean(same)) >= 0.98
+
+
+def test_warming_can_be_cancelled(catalog: Catalog) -> None:
+    searcher = Searcher(catalog, use_index=True)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        searcher.warm(cancel=token)
+    q = _queries(catalog, 1)[0]
+    assert searcher.search(q).extra["rerank"] == "lance"  # nothing half-loaded is used
+    searcher.warm()
+    assert searcher.search(q).extra["rerank"] == "memory"
+    exact = Searcher(catalog)
+    with pytest.raises(Cancelled):
+        exact.warm(cancel=token)
+    assert exact.search(q).extra["strategy"] == "memory"
+
+
+def test_fields_limit_the_columns_and_vectors_skip_the_embedder(catalog: Catalog) -> None:
+    searcher = Searcher(catalog, use_index=True)
+    q = _queries(catalog, 1)[0]
+    full = searcher.search(q, k=5)
+    only = searcher.search(q, k=5, fields=["id", "organism"])
+    assert only.hits.column_names == ["rank", "score", "id", "organism"]
+    assert only.hits.column("id").to_pylist() == full.hits.column("id").to_pylist()
+    vec = catalog.embedder(catalog.default_vector).embed([q], ["protein"])
+    given = searcher.search_many([Query("v", q)], k=5, vectors=vec)[0]
+    assert given.hits.column("id").to_pylist() == full.hits.column("id").to_pylist()
+    with pytest.raises(QueryError, match="unknown field"):
+        searcher.search(q, fields=["id", "nope"])
+    with pytest.raises(QueryError, match="query vectors"):
+        searcher.search_many([Query("v", q)], vectors=np.zeros((1, 3), np.float32))
+    # In memory (no index) the fields apply too.
+    assert Searcher(catalog).search(q, k=3, fields=["id"]).hits.column_names == ["rank", "score", "id"]
+
+
 def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     exact, ann = Searcher(catalog, use_index=False), Searcher(catalog, use_index=True)
     q = _queries(catalog, 1)[0]
@@ -146,16 +207,17 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
 
 
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:
+    ann = Searcher(catalog, use_index=True)
+    ann.warm()  # the RAM copy of the vectors, before the import: it must take in the new rows
     new = tmp_path / "new.fa"
     _fasta(new, 200, seed=99, prefix="N")
     assert import_files(catalog, [new]).imported == 200
     status = index_status(catalog)
     assert status.vector() is not None and status.vector().rows_unindexed == 200  # type: ignore[union-attr]
     table = catalog.dataset().to_table(columns=["id", "sequence"], filter="id LIKE 'tr|N%'", limit=20)
-    ann = Searcher(catalog, use_index=True)
     for ident, seq in zip(table.column("id").to_pylist(), table.column("sequence").to_pylist(), strict=True):
         result = ann.search(seq, k=3)
-        assert result.extra["strategy"] == "index"
+        assert result.extra["strategy"] == "index" and result.extra["rerank"] == "memory"
         assert ident in result.hits.column("id").to_pylist()
     after = optimize_indexes(catalog)
     assert after.vector().rows_unindexed == 0  # type: ignore[union-attr]

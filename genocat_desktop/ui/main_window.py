@@ -637,6 +637,9 @@ class MainWindow(QMainWindow):
         """The catalog is open and the window has what its first results need."""
         if self.session is None or self.summary is None or self.summary.location != summary.location:
             return  # closed, or another catalog was opened meanwhile (its own open announces it)
+        if summary.rows:
+            # Vectors loaded now, not by the first search (queued searches wait for it, as they would).
+            self.engine.submit("warm", "Preparing search", jobs.warm_search_job(self.session))
         self.catalog_opened.emit(summary)
         if self._pending_files:
             files, self._pending_files = self._pending_files, []

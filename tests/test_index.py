@@ -204,6 +204,16 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     expected = exact.search(q, k=10, conditions=narrow).hits.column("id").to_pylist()
     assert result.hits.column("id").to_pylist() == expected
     assert len(result) == min(10, result.candidates)
+    # The same with the RAM copy loaded: the matching rows are scored from it.
+    ann.warm()
+    again = ann.search(q, k=10, conditions=narrow)
+    assert again.extra == {"strategy": "exact-filtered", "rerank": "memory"} and again.exact
+    assert set(again.hits.column("id").to_pylist()) == set(expected)
+    exact_scores = exact.search(q, k=10, conditions=narrow).hits.column("score").to_numpy()
+    assert np.abs(again.hits.column("score").to_numpy() - exact_scores).max() < 2e-4
+    broad_again = ann.search(q, k=10, conditions=broad)
+    assert broad_again.extra["rerank"] == "memory" and len(broad_again) == 10  # 250 rows: below BYPASS_ROWS
+    assert set(broad_again.hits.column("id").to_pylist()) == set(truth)
 
 
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:

@@ -339,6 +339,18 @@ class Searcher:
         rows = ds._take_rows(found.tolist(), columns=columns) if found.size else ds.to_table(columns=columns, limit=0)
         return rows, scores
 
+    def _matching_ids(self, ds: Any, sql: str) -> np.ndarray:
+        """Row ids of the rows passing ``sql``; cached per version like :meth:`_mask`."""
+        key = (-ds.version - 1, sql)  # negative versions: apart from the masks' keys
+        cached = self._masks.get(key)
+        if cached is None:
+            cached = ds.to_table(columns=[], filter=sql, with_row_id=True).column("_rowid").to_numpy()
+            cached = np.asarray(cached, dtype=np.uint64)
+            if len(self._masks) >= _MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = cached
+        return cached
+
     def _mask(self, ds: Any, matrix: _Matrix, sql: str) -> np.ndarray:
         """Rows of ``matrix`` that pass ``sql``; cached per version (refining a search reuses it)."""
         key = (matrix.version, sql)
@@ -607,12 +619,16 @@ class Searcher:
                     found = ann_candidates(
                         ds, index, vec, fetch, sql=sql, candidates=candidates, effort=self.effort
                     )
-                    if found is not None:  # None: the filter bypasses the index
-                        ranked = self._reranked(ds, rerank, vec, found, fetch, columns)
+                    exact = found is None
+                    if found is None:
+                        # The filter bypasses the index: score every matching row with the RAM copy
+                        # (Lance's flat scan of 990 of 1M rows took ~30 ms).
+                        assert sql is not None
+                        found = self._matching_ids(ds, sql)
+                    ranked = self._reranked(ds, rerank, vec, found, fetch, columns)
                 if ranked is not None:
                     rows, scores = ranked
-                    exact = False
-                    strategy = "index"
+                    strategy = "exact-filtered" if exact else "index"
                     extra["rerank"] = "memory"
                 else:
                     table, exact = ann_search(

@@ -16,4 +16,10 @@ def show_fraction(bar: QProgressBar, fraction: float | None) -> None:
         bar.setRange(0, 0)
     else:
         bar.setRange(0, STEPS)
+        # QProgressBar.setValue repaints at once (QWidget.repaint), and a synchronous repaint paints every
+        # pending region of the window with it (a search's progress painted the new hit table inside
+        # the engine's progress signal: bench/gui_bench.py). With updates off for the call, the bar is
+        # painted in the next regular update instead.
+        bar.setUpdatesEnabled(False)
         bar.setValue(round(min(1.0, max(0.0, fraction)) * STEPS))
+        bar.setUpdatesEnabled(True)

@@ -219,14 +219,26 @@ def test_results_sort_filter_copy_and_columns(qtbot: Any, searched: MainWindow) 
     view.sortByColumn(names.index("length"), Qt.SortOrder.DescendingOrder)
     lengths = [view.source.row_dict(r)["length"] for r in range(view.source.rowCount())]
     assert lengths == sorted(lengths, reverse=True)
-    view.proxy.set_text("globin")
-    assert 0 < view.proxy.rowCount() < 50
+    first_match = next(
+        r for r in range(view.source.rowCount())
+        if any("globin" in str(view.source.value(r, c) or "").lower() for c in view.source.SEARCHED if c in names)
+    )
+    kept_id = view.source.value(first_match, "id")
+    view.select_source_row(first_match)
+    view.set_filter_text("globin")
+    assert 0 < view.source.rowCount() < 50
+    assert view.source_rows() == [0] and view.source.value(0, "id") == kept_id  # the selection stayed with its row
+    shown = [view.source.row_dict(r) for r in range(view.source.rowCount())]
+    assert all("globin" in f"{r['id']} {r['name']} {r['description']}".lower() for r in shown)
+    assert [r["length"] for r in shown] == sorted((r["length"] for r in shown), reverse=True)  # still sorted
     view.selectAll()
     text = view.copy_selection()
     lines = text.strip().splitlines()
     assert lines[0].split("\t")[:3] == ["rank", "score", "id"]
-    assert len(lines) == view.proxy.rowCount() + 1
+    assert len(lines) == view.source.rowCount() + 1
     assert QGuiApplication.clipboard().text() == text
+    view.set_filter_text("")
+    assert view.source.rowCount() == 50
     view.set_column_visible("organism", False)
     assert view.isColumnHidden(names.index("organism"))
     assert "organism" not in view.copy_selection().splitlines()[0].split("\t")
@@ -248,7 +260,7 @@ def test_export_writes_csv_and_fasta(qtbot: Any, searched: MainWindow, tmp_path:
     assert out_fasta.read_text().count(">") == 50
     w.hits_table.selectRow(2)
     w.hits_table.selectionModel().select(
-        w.hits_table.proxy.index(4, 0),
+        w.hits_table.source.index(4, 0),
         w.hits_table.selectionModel().SelectionFlag.Select | w.hits_table.selectionModel().SelectionFlag.Rows,
     )
     with qtbot.waitSignal(w.export_done, timeout=LONG_MS) as blocker:

@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.export_button)
         rv.addLayout(bar)
         self.hits_table = ArrowTableView("hits", HIDDEN_HIT_COLUMNS)
-        self.hits_filter.textChanged.connect(self.hits_table.proxy.set_text)
+        self.hits_filter.textChanged.connect(self.hits_table.set_filter_text)
         self.hits_table.current_row_changed.connect(self._on_hit_selected)
         self.hits_table.find_similar.connect(self.find_similar)
         self.hit_detail = DetailPane()

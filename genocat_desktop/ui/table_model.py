@@ -1,4 +1,4 @@
-"""A Qt table model over an Arrow table, and the proxy that filters it.
+"""A Qt table model over an Arrow table: sorted and filtered by Arrow.
 
 The model keeps the Arrow table as it is (no copy into Python lists): a cell
 is converted when the view asks for it, which is only for the rows on screen.
@@ -6,6 +6,12 @@ Sorting is done by Arrow (``sort_indices``) into a permutation, not by Qt
 comparing cells one pair at a time through Python (10,000 hits sort in a few
 milliseconds instead of about a second). The browser sets ``server_sort``: a
 header click then asks the engine for the first page in that order instead.
+
+Filtering by a typed text is done here too (an Arrow mask over the rows), not by
+a ``QSortFilterProxyModel``: through a proxy, each of the seven roles the view
+asks of a painted cell made the proxy create a source index, which calls this
+model's ``rowCount`` and ``columnCount`` in Python; that was a third of the
+table's repaint time (bench/gui_bench.py).
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["COLUMN_LABELS", "ArrowTableModel", "HitsFilterProxy"]
+__all__ = ["COLUMN_LABELS", "ArrowTableModel"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -80,8 +85,12 @@ class ArrowTableModel(QAbstractTableModel):
         self._table: pa.Table | None = None
         self._names: list[str] = []
         self._arrays: list[Any] = []
-        self._order: np.ndarray | None = None  # view row -> table row
+        #: Table rows in the sort order (None: the table's own order).
+        self._sorted: np.ndarray | None = None
+        #: View row -> table row: the sorted rows that pass the filter (None: all rows, unsorted).
+        self._order: np.ndarray | None = None
         self._rows = 0
+        self._filter_text = ""
         #: Per column: its values as Python objects, converted on first use (None until then).
         self._values: list[list[Any] | None] = []
         #: Display text per (view row, column), made once; cleared whenever rows move.
@@ -109,14 +118,14 @@ class ArrowTableModel(QAbstractTableModel):
         self._numeric = [
             pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in table.schema
         ] if table is not None else []
-        self._order = None
-        self._rows = table.num_rows if table is not None else 0
         self._values = [None] * len(self._names)
         self._shown = {}
         if docs is not None:
             self._docs = docs
+        self._sorted = None
         if table is not None and not self.server_sort and self.sort_column in self._names:
-            self._order = self._sorted_order(self.sort_column, self.sort_descending)
+            self._sorted = self._sorted_order(self.sort_column, self.sort_descending)
+        self._apply_filter()
         self.endResetModel()
 
     @property
@@ -229,17 +238,70 @@ class ArrowTableModel(QAbstractTableModel):
             return
         if self._table is None:
             return
-        self.layoutAboutToBeChanged.emit()
-        old_rows = [(p, self.table_row(p.row())) for p in self.persistentIndexList()]
-        self._order = self._sorted_order(name, descending)
-        self._shown = {}
+        self._change_rows(lambda: setattr(self, "_sorted", self._sorted_order(name, descending)))
+
+    # ------------------------------------------------------------------ filter
+    #: The columns a filter text is looked for in.
+    SEARCHED = ("id", "accession", "name", "organism", "gene", "description", "entry_name")
+
+    @property
+    def filter_text(self) -> str:
+        """The text rows are filtered by ("" when all rows are shown)."""
+        return self._filter_text
+
+    def set_filter_text(self, text: str) -> None:
+        """Show only rows whose identifier, name, organism, gene or description contains ``text``.
+
+        Case-insensitive; an empty text shows all rows. Selected rows that still pass stay selected.
+        """
+        text = text.strip().lower()
+        if text != self._filter_text:
+            self._change_rows(lambda: setattr(self, "_filter_text", text))
+
+    def _change_rows(self, change: Any) -> None:
+        """Apply ``change()`` (a new sort order or filter) as a layout change that keeps persistent indexes."""
         import numpy as np
 
-        inverse = np.empty_like(self._order)
-        inverse[self._order] = np.arange(self._order.size)
-        for p, table_row in old_rows:
-            self.changePersistentIndex(p, self.index(int(inverse[table_row]), p.column()))
+        self.layoutAboutToBeChanged.emit()
+        old_rows = [(p, self.table_row(p.row())) for p in self.persistentIndexList()]
+        change()
+        self._apply_filter()
+        self._shown = {}
+        if old_rows and self._table is not None:
+            position = np.full(self._table.num_rows, -1, dtype=np.int64)  # table row -> view row
+            position[self._order if self._order is not None else np.arange(self._rows)] = np.arange(self._rows)
+            for p, table_row in old_rows:
+                row = int(position[table_row])
+                self.changePersistentIndex(p, self.index(row, p.column()) if row >= 0 else QModelIndex())
         self.layoutChanged.emit()
+
+    def _apply_filter(self) -> None:
+        """Compute the view rows (:attr:`_order`, :attr:`_rows`) from the sort order and the filter text."""
+        import numpy as np
+
+        if self._table is None:
+            self._order, self._rows = None, 0
+            return
+        order = self._sorted
+        if self._filter_text:
+            mask = self._filter_mask(self._filter_text)
+            order = order[mask[order]] if order is not None else np.flatnonzero(mask)
+        self._order = order
+        self._rows = int(order.size) if order is not None else self._table.num_rows
+
+    def _filter_mask(self, text: str) -> np.ndarray:
+        """Which table rows contain ``text`` in a searched column: one Arrow kernel per column."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        assert self._table is not None
+        mask = np.zeros(self._table.num_rows, dtype=bool)
+        for name in self.SEARCHED:
+            if name in self._names:
+                column = pc.cast(self._table.column(name), "string")
+                hit = pc.match_substring(pc.utf8_lower(column), text)
+                mask |= np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        return mask
 
     def _sorted_order(self, name: str, descending: bool) -> np.ndarray:
         import pyarrow as pa
@@ -252,59 +314,6 @@ class ArrowTableModel(QAbstractTableModel):
         order = "descending" if descending else "ascending"
         indices = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", order, "at_end")])
         return indices.to_numpy()
-
-
-class HitsFilterProxy(QSortFilterProxyModel):
-    """Filters rows by a text typed over the table; sorting is passed to the Arrow model.
-
-    The text is matched (case-insensitive) against the identifier, name,
-    organism, gene and description columns, computed once per text by Arrow
-    over all rows, so typing never converts thousands of cells in Python.
-    """
-
-    SEARCHED = ("id", "accession", "name", "organism", "gene", "description", "entry_name")
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._text = ""
-        self._mask: Any = None
-
-    def set_text(self, text: str) -> None:
-        """Show only rows containing ``text`` (empty: all rows)."""
-        self.beginFilterChange()
-        self._text = text.strip().lower()
-        self._mask = None
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        source = self.sourceModel()
-        if source is not None:
-            source.sort(column, order)
-
-    def _compute_mask(self, model: ArrowTableModel) -> Any:
-        import numpy as np
-        import pyarrow.compute as pc
-
-        table = model.table
-        if table is None:
-            return np.zeros(0, dtype=bool)
-        mask = np.zeros(table.num_rows, dtype=bool)
-        for name in self.SEARCHED:
-            if name in table.column_names:
-                column = pc.cast(table.column(name), "string")
-                hit = pc.match_substring(pc.utf8_lower(column), self._text)
-                mask |= np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-        return mask
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._text:
-            return True
-        model = self.sourceModel()
-        if not isinstance(model, ArrowTableModel):
-            return True
-        if self._mask is None or self._mask.size != model.rowCount():
-            self._mask = self._compute_mask(model)
-        return bool(self._mask[model.table_row(source_row)])
 
 
 _HEADER_TIPS = {

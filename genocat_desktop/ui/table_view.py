@@ -10,18 +10,18 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from .settings import settings
-from .table_model import COLUMN_LABELS, ArrowTableModel, HitsFilterProxy
+from .table_model import COLUMN_LABELS, ArrowTableModel
 
 __all__ = ["ArrowTableView"]
 
 
 class ArrowTableView(QTableView):
-    """A table over an :class:`ArrowTableModel` (through a :class:`HitsFilterProxy`).
+    """A table over an :class:`ArrowTableModel` (which sorts and filters its rows itself).
 
     Signals
     -------
     current_row_changed(int)
-        The view row of the source model under the cursor (-1 when none).
+        The model row under the cursor (-1 when none).
     find_similar(str, str)
         Right-click "Find similar": the row's identifier and sequence.
     """
@@ -35,9 +35,7 @@ class ArrowTableView(QTableView):
         super().__init__(parent)
         self.settings_key = settings_key
         self.source = ArrowTableModel(self, server_sort=server_sort)
-        self.proxy = HitsFilterProxy(self)
-        self.proxy.setSourceModel(self.source)
-        self.setModel(self.proxy)
+        self.setModel(self.source)
         self._default_hidden = set(hidden)
         self._hidden: set[str] | None = None
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -76,6 +74,14 @@ class ArrowTableView(QTableView):
         if first and table is not None and table.num_rows:
             self._restore_header()
             self._size_columns()
+        # Lay the rows out now rather than on Qt's delayed-layout timer: otherwise the viewport is
+        # painted once with the old geometry and again when the scroll bar range changes (two full
+        # repaints of the table, ~10-20 ms each, whenever the number of rows changed: bench/gui_bench.py).
+        self.executeDelayedItemsLayout()
+
+    def set_filter_text(self, text: str) -> None:
+        """Show only rows containing ``text`` in their identifier, name, organism, gene or description."""
+        self.source.set_filter_text(text)
 
     def _size_columns(self) -> None:
         widths = {"rank": 52, "score": 64, "length": 64, "taxid": 64, "id": 180, "name": 200, "organism": 190,
@@ -84,16 +90,14 @@ class ArrowTableView(QTableView):
             self.setColumnWidth(col, widths.get(name, 110))
 
     def source_rows(self, selected_only: bool = True) -> list[int]:
-        """View rows of the source model: the selected ones, in table order (or all visible rows)."""
+        """Model rows: the selected ones, in table order (or all rows that pass the filter)."""
         if selected_only:
-            rows = {self.proxy.mapToSource(i).row() for i in self.selectionModel().selectedRows()}
-        else:
-            rows = {self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())}
-        return sorted(rows)
+            return sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return list(range(self.source.rowCount()))
 
     def select_source_row(self, row: int) -> None:
-        """Select and show one source row."""
-        index = self.proxy.mapFromSource(self.source.index(row, 0))
+        """Select and show one model row."""
+        index = self.source.index(row, 0)
         if index.isValid():
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
             self.selectionModel().setCurrentIndex(index, flags)
@@ -175,7 +179,7 @@ class ArrowTableView(QTableView):
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.triggered.connect(self.copy_selection)
         if index.isValid() and "sequence" in self.source.column_names:
-            row = self.proxy.mapToSource(index).row()
+            row = index.row()
             similar = menu.addAction("Find similar sequences")
             similar.setToolTip("Search the catalog with this row's sequence")
             ident, seq = str(self.source.value(row, "id")), str(self.source.value(row, "sequence"))
@@ -187,7 +191,7 @@ class ArrowTableView(QTableView):
         menu.exec(self.viewport().mapToGlobal(pos))
 
     def _on_current(self, current: QModelIndex, previous: QModelIndex) -> None:
-        self.current_row_changed.emit(self.proxy.mapToSource(current).row() if current.isValid() else -1)
+        self.current_row_changed.emit(current.row() if current.isValid() else -1)
 
 
 def _plain(value: Any) -> str:

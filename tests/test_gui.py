@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -207,10 +207,13 @@ def test_search_fills_the_table_detail_and_histogram(qtbot: Any, searched: MainW
     assert model.headerData(1, Qt.Orientation.Horizontal) == "Score"
     assert model.data(model.index(0, 1)) == f"{first['score']:.3f}"
     assert w.histogram.scores is not None and w.histogram.scores.size == 50
+    assert w.histogram.marked == first["score"]  # the first hit, selected when the results came
     qtbot.waitUntil(lambda: "Identity" in w.hit_detail.toPlainText(), timeout=LONG_MS)
     text = w.hit_detail.toPlainText()
     assert "Similarity" in text and "Query coverage" in text and first["id"] in text
     assert "globin_query" in text  # the alignment block names the query
+    w.hits_table.select_source_row(3)
+    assert w.histogram.marked == w.hits_table.source.row_dict(3)["score"]
 
 
 def test_results_sort_filter_copy_and_columns(qtbot: Any, searched: MainWindow) -> None:
@@ -518,3 +521,57 @@ def test_search_summary_line_changes_without_relayout(qtbot: Any, searched: Main
     line.setText("<b>q</b> " + "a much longer summary " * 20)
     # The line keeps its place whatever its text: the window is not laid out again.
     assert line.geometry() == before and line.toolTip().startswith("q a much longer summary")
+
+
+def test_table_model_filters_by_text_under_its_sort_order(qtbot: Any) -> None:
+    import pyarrow as pa
+
+    from genocat_desktop.ui.table_model import ArrowTableModel
+
+    model = ArrowTableModel()
+    model.set_table(pa.table({
+        "id": ["p1", "p2", "p3", "p4"], "name": ["Hemoglobin alpha", "Kinase", "Myoglobin", None],
+        "organism": ["Homo sapiens", "E. coli", "Physeter", "Globicephala"], "length": [141, 300, 154, 99],
+    }))
+    model.sort(3, Qt.SortOrder.DescendingOrder)  # by length: p2, p3, p1, p4
+    kept = QPersistentModelIndex(model.index(2, 0))  # p1
+    dropped = QPersistentModelIndex(model.index(0, 0))  # p2
+    model.set_filter_text("  GLOB ")  # trimmed, case-insensitive, any searched column (p4: its organism)
+    assert [model.value(r, "id") for r in range(model.rowCount())] == ["p3", "p1", "p4"]
+    assert kept.isValid() and kept.row() == 1 and not dropped.isValid()
+    model.sort(3, Qt.SortOrder.AscendingOrder)
+    assert [model.value(r, "id") for r in range(model.rowCount())] == ["p4", "p1", "p3"]
+    model.set_table(pa.table({"id": ["q1", "q2"], "name": ["globin", "other"]}))  # the filter applies to new tables
+    assert model.rowCount() == 1 and model.row_dict(0)["id"] == "q1"
+    model.set_filter_text("")
+    assert model.rowCount() == 2
+
+
+def test_progress_bar_value_is_painted_with_the_next_update_not_at_once(qtbot: Any) -> None:
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QProgressBar
+
+    from genocat_desktop.ui.progress import STEPS, show_fraction
+
+    class PaintCounter(QObject):
+        paints = 0
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    bar = QProgressBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    show_fraction(bar, 0.1)
+    qtbot.waitUntil(lambda: bar.value() == STEPS // 10)
+    counter = PaintCounter()
+    bar.installEventFilter(counter)
+    show_fraction(bar, 0.73)
+    # QProgressBar.setValue alone repaints at once, painting every pending region of the window with it.
+    assert bar.value() == 730 and counter.paints == 0 and bar.updatesEnabled()
+    qtbot.waitUntil(lambda: counter.paints > 0)
+    show_fraction(bar, None)
+    assert bar.maximum() == 0

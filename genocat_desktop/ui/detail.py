@@ -221,6 +221,13 @@ class ScoreHistogram(QWidget):
             xRange=(lo - width, hi + width), yRange=(0, max(1, int(counts.max())) * 1.1), padding=0
         )
 
+    @property
+    def marked(self) -> float | None:
+        """The score marked on the plot (``None`` when no hit is marked)."""
+        if self._marker is None or not self._marker.isVisible():
+            return None
+        return float(self._marker.value())
+
     def mark(self, score: float | None) -> None:
         """Mark the selected hit's score (``None`` hides the marker)."""
         if self._marker is None:

@@ -575,3 +575,13 @@ def test_progress_bar_value_is_painted_with_the_next_update_not_at_once(qtbot: A
     qtbot.waitUntil(lambda: counter.paints > 0)
     show_fraction(bar, None)
     assert bar.maximum() == 0
+
+
+def test_a_search_while_the_hit_filter_matches_nothing(qtbot: Any, searched: MainWindow) -> None:
+    w = searched
+    w.hits_filter.setText("no-such-protein-anywhere")
+    outcome = _search(qtbot, w, f">again\n{GLOBIN}")
+    assert len(outcome.results[0]) == 50 and w.hits_table.source.rowCount() == 0
+    assert w.histogram.scores is not None and w.histogram.scores.size == 50 and w.histogram.marked is None
+    w.hits_filter.clear()
+    assert w.hits_table.source.rowCount() == 50

@@ -896,7 +896,8 @@ class MainWindow(QMainWindow):
         # the table, the window repainted all three in one pass and stopped responding for
         # up to ~90 ms of CPU (bench/gui_bench.py); 30 ms apart, each pass is short.
         scores = r.hits.column("score").to_numpy()
-        first = self.hits_table.source.value(0, "score") if len(r) else None  # the hit selected first
+        shown = self.hits_table.source  # its first row (under the user's sort and filter) is selected first
+        first = shown.value(0, "score") if shown.rowCount() else None
         QTimer.singleShot(STAGGER_MS, lambda: self.histogram.set_scores(scores, first))
         if len(r):
             QTimer.singleShot(2 * STAGGER_MS, lambda: self._select_first(r))

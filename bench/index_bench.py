@@ -192,6 +192,28 @@ def timed(fn: Callable[[int], np.ndarray], m: int) -> tuple[list[float], list[np
     return lat, res
 
 
+def timed_side_by_side(fns: dict[str, Callable[[int], np.ndarray]],
+                       m: int) -> dict[str, tuple[list[float], list[np.ndarray]]]:
+    """Like :func:`timed` for several variants, query by query in rotating order.
+
+    Run one after the other, the variants' p99s differed by 2× between runs of the same code (the
+    machine's background work comes in bursts); side by side, a burst hits them all alike.
+    """
+    names = list(fns)
+    for i in range(min(m, WARMUP_QUERIES)):
+        for name in names:
+            fns[name](i)
+    out: dict[str, tuple[list[float], list[np.ndarray]]] = {name: ([], []) for name in names}
+    for i in range(m):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            t = time.perf_counter()
+            r = fns[name](i)
+            out[name][0].append(time.perf_counter() - t)
+            out[name][1].append(r)
+    return out
+
+
 def engine_search(searcher: Any, q: np.ndarray, where: str | None,
                   fields: list[str] | None = None) -> Callable[[int], np.ndarray]:
     """The engine's search path (``Searcher.search_many``) with precomputed query vectors."""
@@ -357,10 +379,10 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
     res["rerank_copy_mb"] = searcher._rerank.vectors.nbytes / 1e6 if searcher._rerank is not None else 0.0
     res["load_before_queries"] = os.getloadavg()
     # Hits as ids (as FAISS and numpy answer), then with every metadata field (what the window shows).
-    for key, fn in [("lance", engine_search(searcher, q, None, ["id"])),
-                    ("engine_all_fields", engine_search(searcher, q, None)),
-                    ("lance_refine", lance_refine_search(cat, q))]:
-        lat, found = timed(fn, m)
+    side = timed_side_by_side({"lance": engine_search(searcher, q, None, ["id"]),
+                               "engine_all_fields": engine_search(searcher, q, None),
+                               "lance_refine": lance_refine_search(cat, q)}, m)
+    for key, (lat, found) in side.items():
         res[key] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "recall10": recall(found, truth)}
         log(f"  {key}: p50 {res[key]['p50_ms']:.1f} ms p99 {res[key]['p99_ms']:.1f} recall "
             f"{res[key]['recall10']:.3f}")

@@ -342,14 +342,15 @@ class Searcher:
     def _matching_ids(self, ds: Any, sql: str) -> np.ndarray:
         """Row ids of the rows passing ``sql``; cached per version like :meth:`_mask`."""
         key = (-ds.version - 1, sql)  # negative versions: apart from the masks' keys
-        cached = self._masks.get(key)
-        if cached is None:
-            cached = ds.to_table(columns=[], filter=sql, with_row_id=True).column("_rowid").to_numpy()
-            cached = np.asarray(cached, dtype=np.uint64)
-            if len(self._masks) >= _MASK_CACHE:
-                self._masks.pop(next(iter(self._masks)))
-            self._masks[key] = cached
-        return cached
+        with self._lock:  # called per query, outside search_many's locked set-up
+            cached = self._masks.get(key)
+            if cached is None:
+                cached = ds.to_table(columns=[], filter=sql, with_row_id=True).column("_rowid").to_numpy()
+                cached = np.asarray(cached, dtype=np.uint64)
+                if len(self._masks) >= _MASK_CACHE:
+                    self._masks.pop(next(iter(self._masks)))
+                self._masks[key] = cached
+            return cached
 
     def _mask(self, ds: Any, matrix: _Matrix, sql: str) -> np.ndarray:
         """Rows of ``matrix`` that pass ``sql``; cached per version (refining a search reuses it)."""

@@ -155,6 +155,15 @@ def test_candidates_are_reranked_in_ram_like_lance_reranks_them(catalog: Catalog
     assert float(np.mean(same)) >= 0.98
 
 
+def test_warming_loads_the_vector_index_into_lances_cache(catalog: Catalog) -> None:
+    searcher = Searcher(catalog, use_index=True, effort=SearchEffort(probe_fraction=1.0))
+    searcher.warm()
+    warmed = catalog.dataset().session().index_cache_size_bytes()
+    searcher.search(_queries(catalog, 1)[0])  # probes every partition: none is left to load
+    grown = catalog.dataset().session().index_cache_size_bytes() - warmed
+    assert grown < 0.01 * warmed  # a few bytes of bookkeeping; without the prewarm: every partition
+
+
 def test_warming_can_be_cancelled(catalog: Catalog) -> None:
     searcher = Searcher(catalog, use_index=True)
     token = CancelToken()

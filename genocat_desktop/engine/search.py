@@ -175,6 +175,13 @@ class _Matrix:
         self.rows = rows
 
 
+def _vector_signature(meta: Any, vector_field: int) -> tuple[Any, ...]:
+    """What identifies a fragment's vectors: its deletions and the data files holding the column."""
+    d = meta.deletion_file
+    deletions = (d.id, d.read_version, d.num_deleted_rows) if d is not None else None
+    return (deletions, tuple(sorted(f.path for f in meta.files if vector_field in f.fields)))
+
+
 class _Rerank:
     """One vector column of one version in half precision, for re-ranking ANN candidates in RAM.
 
@@ -290,10 +297,7 @@ class Searcher:
         previous = self._rerank_cache if self._rerank_cache_key == column else {}
         cache: dict[int, tuple[tuple[Any, ...], np.ndarray, np.ndarray]] = {}
         for frag in ds.get_fragments():
-            meta = frag.metadata
-            d = meta.deletion_file
-            deletions = (d.id, d.read_version, d.num_deleted_rows) if d is not None else None
-            sig = (deletions, tuple(sorted(f.path for f in meta.files if vector_field in f.fields)))
+            sig = _vector_signature(frag.metadata, vector_field)
             old = previous.get(frag.fragment_id)
             if old is not None and old[0] == sig:
                 cache[frag.fragment_id] = old
@@ -417,11 +421,9 @@ class Searcher:
         cache: dict[int, _Piece] = {}
         for frag in ds.get_fragments():
             meta = frag.metadata
-            d = meta.deletion_file
-            deletions = (d.id, d.read_version, d.num_deleted_rows) if d is not None else None
             files = tuple(sorted((f.path, tuple(f.fields)) for f in meta.files))
-            vec_sig = (deletions, tuple(path for path, ids in files if vector_field in ids))
-            full_sig = (deletions, files, tuple(other))
+            vec_sig = _vector_signature(meta, vector_field)
+            full_sig = (vec_sig[0], files, tuple(other))
             old = previous.get(frag.fragment_id)
             if cancel is not None and (old is None or old.full_sig != full_sig):
                 cancel.raise_if_cancelled()

@@ -569,9 +569,10 @@ def _write_part(task: _WriteTask) -> _WriteResult:
 
 def _write_local(task: _WriteTask, local: Part, embedder_objs: dict[str, embedders.Embedder],
                  started: float) -> _WriteResult:
-    # The submodule by name: in a fresh Ray worker `import lance` alone left
-    # `lance.fragment` unset ("module 'lance' has no attribute 'fragment'", CI run).
-    import lance.fragment
+    # The function from the submodule itself: in Ray workers the `lance` package was twice seen without
+    # its `fragment` attribute ("module 'lance' has no attribute 'fragment'", CI runs), once after
+    # `import lance` and once after `import lance.fragment`; `from … import` reads sys.modules instead.
+    from lance.fragment import write_fragments
 
     part = task.part
     reader = _PartReader(local, task.strip_gaps)
@@ -603,7 +604,7 @@ def _write_local(task: _WriteTask, local: Part, embedder_objs: dict[str, embedde
 
     stream = pa.RecordBatchReader.from_batches(task.schema, tables())
     try:
-        fragments = lance.fragment.write_fragments(
+        fragments = write_fragments(
             stream, task.uri, schema=task.schema, storage_options=task.storage_options or None,
             max_rows_per_file=ROWS_PER_FILE,
         )

@@ -562,10 +562,10 @@ class _FragmentWriter:
         self.groups: list[tuple[Any, list[Any]]] = []
 
     def _write_now(self, table: pa.Table) -> list[Any]:
-        import lance.fragment  # the submodule by name (see distributed._write_part)
+        from lance.fragment import write_fragments  # see distributed._write_local
 
         try:
-            frags: list[Any] = lance.fragment.write_fragments(
+            frags: list[Any] = write_fragments(
                 table,
                 self.catalog.uri,
                 schema=self.catalog.schema,

@@ -225,6 +225,66 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     assert set(broad_again.hits.column("id").to_pylist()) == set(truth)
 
 
+def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine import index as ix
+    from genocat_desktop.engine import search as search_mod
+
+    calls: list[str | None] = []
+    real = ix._candidate_ids
+
+    def spy(ds: object, nearest: dict[str, object], sql: str | None) -> np.ndarray:
+        calls.append(sql)
+        return real(ds, nearest, sql)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ix, "_candidate_ids", spy)
+    exact = Searcher(catalog, use_index=False)
+    broad = [parse_condition("organism = 'Organism 3'")]  # 250 of 3,000 rows
+    queries = _queries(catalog, 10)
+
+    # The passing rows' vectors fit FILTER_MATRIX_BYTES: searched exactly from RAM, Lance not asked.
+    ann = Searcher(catalog, use_index=True)
+    ann.warm()
+    for q in queries:
+        got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
+        assert got.exact and got.extra == {"strategy": "exact-filtered", "rerank": "memory"}
+        assert got.hits.column("id").to_pylist() == want.hits.column("id").to_pylist()
+        assert np.abs(got.hits.column("score").to_numpy() - want.hits.column("score").to_numpy()).max() < 2e-4
+    assert calls == [] and len(ann._subsets) == 1  # one float32 matrix, kept for the next query
+
+    # They do not fit: Lance finds candidates in the probed partitions without the filter, the
+    # engine keeps those that pass (post-filtering).
+    monkeypatch.setattr(search_mod, "FILTER_MATRIX_BYTES", 0)
+    monkeypatch.setattr(ix, "BYPASS_ROWS", 50)  # 250 rows would bypass the index at this size
+    ann = Searcher(catalog, use_index=True, effort=SearchEffort(nprobes=4, refine_factor=5))
+    ann.warm()
+    found = 0
+    for q in queries:
+        calls.clear()
+        got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
+        assert calls == [None] and not got.exact and got.extra == {"strategy": "index", "rerank": "memory"}
+        assert len(got) == 10 and set(got.hits.column("organism").to_pylist()) == {"Organism 3"}
+        found += len(set(got.hits.column("id").to_pylist()) & set(want.hits.column("id").to_pylist()))
+    assert found >= 0.95 * 10 * len(queries)
+
+    # A filter whose rows are all far from the query: too few of the wider candidates pass, and
+    # Lance pre-filters instead (the 60 rows least like the query, chosen by exact score).
+    ds = catalog.dataset()
+    ref = vector_index(ds, catalog.default_vector)
+    assert ref is not None
+    vec = catalog.embedder(catalog.default_vector).embed([queries[0]], ["protein"])[0]
+    table = ds.to_table(columns=["id", catalog.default_vector], with_row_id=True)
+    dim = vec.size
+    scores = table.column(catalog.default_vector).combine_chunks().flatten().to_numpy().reshape(-1, dim) @ vec
+    far = np.argsort(scores)[:60]
+    allowed = np.sort(table.column("_rowid").to_numpy()[far].astype(np.uint64))
+    sql = "id IN (" + ", ".join(f"'{i}'" for i in table.column("id").to_numpy(zero_copy_only=False)[far]) + ")"
+    calls.clear()
+    ids = ix.ann_candidates(ds, ref, vec, 10, sql=sql, candidates=60,
+                            effort=SearchEffort(nprobes=4, refine_factor=1), allowed=allowed)
+    assert ids is not None and calls == [None, sql]
+    assert ids.size == 10 and set(ids.tolist()) <= set(allowed.tolist())
+
+
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:
     ann = Searcher(catalog, use_index=True)
     ann.warm()  # the RAM copy of the vectors, before the import: it must take in the new rows

@@ -33,7 +33,12 @@ Lance pre-filters ANN candidates, but with a very selective filter the IVF
 probes find too few matching rows (0.1 % of rows: 4.6 of 10 hits). So a
 filtered search first counts the matching rows (fast with the scalar indexes
 built here) and below :data:`BYPASS_FRACTION` of the catalog it bypasses the
-vector index: an exact scan of just those rows.
+vector index: an exact scan of just those rows. A
+:class:`~genocat_desktop.engine.search.Searcher` holding the vectors in RAM
+(its half-precision re-ranking copy) does better: it caches the row ids that
+pass a filter, searches them exactly when their vectors fit a small float32
+matrix, and otherwise post-filters (:func:`ann_candidates` with ``allowed``):
+Lance's own pre-filtering evaluated the filter again for every query.
 
 Rows appended after the build are not in the index; Lance scans them flat and
 merges them into every result, so they are found. :func:`optimize_indexes`
@@ -105,6 +110,11 @@ AUTO_INDEX_ROWS: Final = 100_000
 BYPASS_FRACTION: Final = 0.01
 #: ... and so is one matching fewer than this many rows, whatever the catalog's size.
 BYPASS_ROWS: Final = 2_000
+#: A filtered search post-filters ANN candidates (see :func:`ann_candidates`) when it needs at most this
+#: many of them: ``refine × k × POSTFILTER_MARGIN / share of rows passing``.
+POSTFILTER_MAX_CANDIDATES: Final = 2_000
+#: Candidates asked for beyond the expected need, so that chance rarely leaves too few passing.
+POSTFILTER_MARGIN: Final = 1.5
 #: After an import, re-absorb unindexed rows into the indexes once they exceed this fraction.
 OPTIMIZE_FRACTION: Final = 0.05
 
@@ -1235,6 +1245,7 @@ def ann_candidates(
     sql: str | None,
     candidates: int,
     effort: SearchEffort = DEFAULT_EFFORT,
+    allowed: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Row ids of the ``refine × k`` best candidates by the index's approximate distances.
 
@@ -1243,11 +1254,34 @@ def ann_candidates(
     re-ranking re-reads each candidate's vector from the data files, which
     was 4-7 ms of a 10 ms query at 1M rows. Returns ``None`` when the filter
     bypasses the index (use :func:`ann_search`: its answer is exact).
+
+    ``allowed``, the sorted row ids passing ``sql`` (the caller caches them),
+    lets a filtered search post-filter instead: Lance returns the best
+    ``refine × k / share`` candidates of the same probed partitions without
+    evaluating the filter, and those outside ``allowed`` are dropped. If fewer
+    than ``refine × k`` remain (a filter whose rows lie away from the query),
+    Lance pre-filters as without ``allowed``.
     """
     nearest, bypass = _nearest(ds, index, vector, k, sql=sql, candidates=candidates, effort=effort)
     if bypass:
         return None
-    nearest["k"] = k * max(1, int(nearest.pop("refine_factor", 1) or 1))
+    want = k * max(1, int(nearest.pop("refine_factor", 1) or 1))
+    if sql is not None and allowed is not None and allowed.size:
+        # Lance evaluates the filter again for every query; the same probes without it, a few more
+        # candidates kept, and a lookup in ``allowed`` cost less.
+        share = allowed.size / max(1, ds.count_rows())
+        wide = math.ceil(want * POSTFILTER_MARGIN / share)
+        if wide <= POSTFILTER_MAX_CANDIDATES:
+            found = _candidate_ids(ds, {**nearest, "k": wide}, None)
+            pos = np.minimum(np.searchsorted(allowed, found), allowed.size - 1)
+            passing = found[allowed[pos] == found]
+            if passing.size >= want:
+                return passing
+    nearest["k"] = want
+    return _candidate_ids(ds, nearest, sql)
+
+
+def _candidate_ids(ds: lance.LanceDataset, nearest: dict[str, Any], sql: str | None) -> np.ndarray:
     # Row ids, not addresses: asking for _rowaddr made the query ~2 ms slower.
     table = ds.to_table(columns=["_distance"], with_row_id=True, nearest=nearest, filter=sql, prefilter=True)
     return np.asarray(table.column("_rowid").to_numpy(), dtype=np.uint64)

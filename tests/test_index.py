@@ -285,6 +285,37 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
     assert ids.size == 10 and set(ids.tolist()) <= set(allowed.tolist())
 
 
+def test_hit_fields_come_from_ram_with_the_copy_and_follow_edits(catalog: Catalog) -> None:
+    from genocat_desktop.engine.schema import add_field, set_values
+
+    dim = int(catalog.vector_columns()[catalog.default_vector]["dim"])
+    ram = Searcher(catalog, use_index=True)
+    ram.warm()
+    # A budget with room for the vectors only: fields are read from the data files.
+    lance_rows = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 + 1000)
+    lance_rows.warm()
+    assert ram._rerank is not None and ram._rerank.rows is not None
+    assert "sequence" not in ram._rerank.rows.column_names  # the bulk stays on disk
+    assert lance_rows._rerank is not None and lance_rows._rerank.rows is None
+    broad = [parse_condition("organism = 'Organism 3'")]
+    for q in _queries(catalog, 5):
+        for conditions in ([], broad):
+            a = ram.search(q, k=10, conditions=conditions)
+            b = lance_rows.search(q, k=10, conditions=conditions)
+            assert a.extra["rerank"] == b.extra["rerank"] == "memory"
+            assert a.hits.equals(b.hits)  # same columns, types, order and values, the sequences too
+            assert a.hits.column_names == b.hits.column_names
+    # A field edit writes new files for that field only: the fields are re-read, the vectors kept.
+    vectors = {i: piece.vectors for i, piece in ram._rerank_cache.items()}
+    add_field(catalog, "assay", "text")
+    set_values(catalog, "assay", "done", all_rows=True)
+    ram._checked = 0.0  # see the new version now, not after REFRESH_SECONDS
+    hit = ram.search(_queries(catalog, 1)[0], k=3)
+    assert hit.hits.column("assay").to_pylist() == ["done"] * 3
+    assert ram._rerank.rows is not None and "assay" in ram._rerank.rows.column_names
+    assert all(ram._rerank_cache[i].vectors is v for i, v in vectors.items())  # not re-read
+
+
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:
     ann = Searcher(catalog, use_index=True)
     ann.warm()  # the RAM copy of the vectors, before the import: it must take in the new rows

@@ -366,6 +366,9 @@ class Searcher:
         rows = None
         if room > 0 and all(p.rows is not None and p.row_sig[2] == tuple(other) for p in pieces):
             rows = pa.concat_tables([p.rows for p in pieces if p.rows is not None]) if pieces else None
+        else:
+            for p in pieces:  # the fields did not all fit: keep none of them
+                p.rows = None
         if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
             # Row ids follow fragment order unless the dataset has stable row ids: sort to be sure.
             order = np.argsort(ids, kind="stable")

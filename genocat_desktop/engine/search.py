@@ -160,13 +160,16 @@ def _normalise(text: str, ident: str) -> str:
 
 @dataclass(slots=True)
 class _Piece:
-    """One fragment's vectors and rows, with the file signatures that say when they are stale."""
+    """One fragment's vectors and rows, with the file signatures that say when they are stale.
+
+    ``keys`` are the rows' addresses (exact search) or row ids (the re-ranking copy).
+    """
 
     vec_sig: tuple[Any, ...]
     full_sig: tuple[Any, ...]
     vectors: np.ndarray
-    addresses: np.ndarray
-    rows: pa.Table
+    keys: np.ndarray
+    rows: pa.Table | None
 
 
 class _Matrix:
@@ -184,11 +187,13 @@ class _Matrix:
         self.rows = rows
 
 
-def _vector_signature(meta: Any, vector_field: int) -> tuple[Any, ...]:
-    """What identifies a fragment's vectors: its deletions and the data files holding the column."""
+def _signatures(meta: Any, vector_field: int, other: list[str]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What identifies a fragment's vectors (its deletions and the data files holding the column) and
+    its rows (the deletions, every data file and the columns ``other`` read from them)."""
     d = meta.deletion_file
     deletions = (d.id, d.read_version, d.num_deleted_rows) if d is not None else None
-    return (deletions, tuple(sorted(f.path for f in meta.files if vector_field in f.fields)))
+    vec_sig = (deletions, tuple(sorted(f.path for f in meta.files if vector_field in f.fields)))
+    return vec_sig, (deletions, tuple(sorted((f.path, tuple(f.fields)) for f in meta.files)), tuple(other))
 
 
 class _Rerank:
@@ -212,15 +217,6 @@ class _Rerank:
         self.rows = rows
 
 
-@dataclass(slots=True)
-class _RerankPiece:
-    """One fragment's half-precision vectors, row ids and metadata, with their file signatures."""
-
-    vec_sig: tuple[Any, ...]
-    row_sig: tuple[Any, ...]
-    vectors: np.ndarray
-    ids: np.ndarray
-    rows: pa.Table | None
 
 
 class _Subset:
@@ -276,7 +272,7 @@ class Searcher:
         self._checked = 0.0
         self._rerank: _Rerank | None = None
         self._subsets: dict[tuple[int, str, str], _Subset] = {}  # least recently used first
-        self._rerank_cache: dict[int, _RerankPiece] = {}
+        self._rerank_cache: dict[int, _Piece] = {}
         self._rerank_cache_key: str | None = None
 
     def _current(self) -> int:
@@ -301,8 +297,8 @@ class Searcher:
         pieces = self._pieces(ds, column, other, dim, cancel)
         if pieces:
             vectors = np.concatenate([p.vectors for p in pieces]) if len(pieces) > 1 else pieces[0].vectors
-            addresses = np.concatenate([p.addresses for p in pieces])
-            rows_table: pa.Table | None = pa.concat_tables([p.rows for p in pieces])
+            addresses = np.concatenate([p.keys for p in pieces])
+            rows_table: pa.Table | None = pa.concat_tables([p.rows for p in pieces if p.rows is not None])
         else:
             vectors, addresses = np.empty((0, dim), np.float32), np.empty(0, np.uint64)
             rows_table = ds.to_table(columns=other, limit=0)
@@ -335,24 +331,22 @@ class Searcher:
         # The metadata too if it fits beside the vectors (~200 bytes a row without the sequences).
         room = self.memory_budget - ds.count_rows() * dim * 2
         previous = self._rerank_cache if self._rerank_cache_key == column else {}
-        cache: dict[int, _RerankPiece] = {}
+        cache: dict[int, _Piece] = {}
         for frag in ds.get_fragments():
-            meta = frag.metadata
-            vec_sig = _vector_signature(meta, vector_field)
-            row_sig = (vec_sig[0], tuple(sorted((f.path, tuple(f.fields)) for f in meta.files)), tuple(other))
+            vec_sig, full_sig = _signatures(frag.metadata, vector_field, other)
             old = previous.get(frag.fragment_id)
-            if old is not None and old.vec_sig == vec_sig and (old.row_sig == row_sig or room <= 0):
+            if old is not None and old.vec_sig == vec_sig and (old.full_sig == full_sig or room <= 0):
                 piece = old
             else:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 if old is not None and old.vec_sig == vec_sig:
-                    piece = _RerankPiece(vec_sig, row_sig, old.vectors, old.ids, frag.to_table(columns=other))
+                    piece = _Piece(vec_sig, full_sig, old.vectors, old.keys, frag.to_table(columns=other))
                 else:
                     table = frag.to_table(columns=[column, *other] if room > 0 else [column], with_row_id=True)
                     flat = table.column(column).combine_chunks().flatten().to_numpy()
-                    piece = _RerankPiece(
-                        vec_sig, row_sig, flat.reshape(-1, dim).astype(np.float16),
+                    piece = _Piece(
+                        vec_sig, full_sig, flat.reshape(-1, dim).astype(np.float16),
                         table.column("_rowid").to_numpy().astype(np.uint64),
                         table.select(other) if room > 0 else None,
                     )
@@ -362,9 +356,9 @@ class Searcher:
         self._rerank_cache, self._rerank_cache_key = cache, column
         pieces = [cache[i] for i in sorted(cache)]
         vectors = np.concatenate([p.vectors for p in pieces]) if pieces else np.empty((0, dim), np.float16)
-        ids = np.concatenate([p.ids for p in pieces]) if pieces else np.empty(0, np.uint64)
+        ids = np.concatenate([p.keys for p in pieces]) if pieces else np.empty(0, np.uint64)
         rows = None
-        if room > 0 and all(p.rows is not None and p.row_sig[2] == tuple(other) for p in pieces):
+        if room > 0 and all(p.rows is not None and p.full_sig[2] == tuple(other) for p in pieces):
             rows = pa.concat_tables([p.rows for p in pieces if p.rows is not None]) if pieces else None
         else:
             for p in pieces:  # the fields did not all fit: keep none of them
@@ -510,10 +504,7 @@ class Searcher:
         previous = self._fragment_cache if self._fragment_cache_key == column else {}
         cache: dict[int, _Piece] = {}
         for frag in ds.get_fragments():
-            meta = frag.metadata
-            files = tuple(sorted((f.path, tuple(f.fields)) for f in meta.files))
-            vec_sig = _vector_signature(meta, vector_field)
-            full_sig = (vec_sig[0], files, tuple(other))
+            vec_sig, full_sig = _signatures(frag.metadata, vector_field, other)
             old = previous.get(frag.fragment_id)
             if cancel is not None and (old is None or old.full_sig != full_sig):
                 cancel.raise_if_cancelled()
@@ -521,7 +512,7 @@ class Searcher:
                 piece = old
             elif old is not None and old.vec_sig == vec_sig:
                 rows = frag.to_table(columns=other)
-                piece = _Piece(vec_sig, full_sig, old.vectors, old.addresses, rows)
+                piece = _Piece(vec_sig, full_sig, old.vectors, old.keys, rows)
             else:
                 table = frag.to_table(columns=[column, *other], with_row_address=True)
                 col = table.column(column).combine_chunks()

@@ -888,9 +888,12 @@ class MainWindow(QMainWindow):
         docs = {f.name: f.description for f in self.summary.fields} if self.summary else None
         self.hits_table.set_table(r.hits, docs)
         filt = f" · filter: {r.filter}" if r.filter else ""
+        # Whether every sequence was compared: through the vector index a close hit can be missed.
+        how = "exact" if r.exact else "approximate (vector index)"
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
-            f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{html.escape(filt)}"
+            f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms, {how}"
+            f"{html.escape(filt)}"
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
         # the table, the window repainted all three in one pass and stopped responding for
@@ -905,11 +908,16 @@ class MainWindow(QMainWindow):
             self.hit_detail.show_placeholder("No hits. Loosen the filters or try another query.")
 
     def _select_first(self, result: Any) -> None:
-        # Only if these results are still the ones shown (a newer search may have come in).
+        # Only if these results are still the ones shown (a newer search may have come in), and not
+        # once the window is closing: the engine thread that would align the hit is shut down.
+        if self._closing:
+            return
         if self.outcome is not None and self.outcome.results[self._query_index] is result:
             self.hits_table.select_source_row(0)
 
     def _on_hit_selected(self, row: int) -> None:
+        if self._closing:
+            return
         if self.outcome is None or self.session is None or row < 0:
             self.histogram.mark(None)
             return

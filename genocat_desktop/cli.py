@@ -412,7 +412,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         cols[2:2] = ["identity", "query_cov", "bits", "evalue"]
     if fmt == "json":
         out = [
-            {"query": r.query.id, "version": r.version, "hits": r.hits.drop_columns(["sequence"]).to_pylist()}
+            {"query": r.query.id, "version": r.version, "exact": r.exact,
+             "hits": r.hits.drop_columns(["sequence"]).to_pylist()}
             for r in results
         ]
         print(json.dumps(out, indent=2, default=str))
@@ -428,7 +429,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         console = Console()
         for r in results:
             t = Table(title=f"{r.query.id} ({len(r.query.sequence)} {r.query.molecule} residues): "
-                      f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms")
+                      f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms, "
+                      f"{'exact' if r.exact else 'approximate (vector index)'}")
             for c in cols:
                 t.add_column(c, justify="right" if c in ("rank", "score", "length") else "left")
             for row in r.hits.select(cols).to_pylist():

@@ -54,6 +54,7 @@ def test_import_search_export_cycle(cat: Path, data_dir: Path, tmp_path: Path, c
 
     code, out, _ = run(capsys, "search", "MKVLAAGIV", "--format", "json", "-k", "1")
     assert json.loads(out)[0]["hits"][0]["rank"] == 1
+    assert json.loads(out)[0]["exact"] is True  # a small catalog: every sequence compared
 
 
 def test_json_info_and_versions_and_restore(cat: Path, data_dir: Path, edge_dir: Path, capsys) -> None:

@@ -888,12 +888,11 @@ class MainWindow(QMainWindow):
         docs = {f.name: f.description for f in self.summary.fields} if self.summary else None
         self.hits_table.set_table(r.hits, docs)
         filt = f" · filter: {r.filter}" if r.filter else ""
-        # Whether every sequence was compared: through the vector index a close hit can be missed.
-        how = "exact" if r.exact else "approximate (vector index)"
+        # Said when not every sequence was compared: through the vector index a close hit can be missed.
+        how = "" if r.exact else ", approximate (vector index)"
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
-            f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms, {how}"
-            f"{html.escape(filt)}"
+            f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}{html.escape(filt)}"
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
         # the table, the window repainted all three in one pass and stopped responding for

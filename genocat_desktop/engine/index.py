@@ -1257,7 +1257,8 @@ def ann_candidates(
 
     ``allowed``, the sorted row ids passing ``sql`` (the caller caches them),
     lets a filtered search post-filter instead: Lance returns the best
-    ``refine × k / share`` candidates of the same probed partitions without
+    ``POSTFILTER_MARGIN × refine × k / share`` candidates (at most
+    :data:`POSTFILTER_MAX_CANDIDATES`) of the same probed partitions without
     evaluating the filter, and those outside ``allowed`` are dropped. If fewer
     than ``refine × k`` remain (a filter whose rows lie away from the query),
     Lance pre-filters as without ``allowed``.

@@ -39,6 +39,7 @@ from genocat_desktop.engine import (
     set_runtime_options,
 )
 from genocat_desktop.engine.embedders.base import create
+from genocat_desktop.ui import engine_thread
 from genocat_desktop.ui.engine_thread import EngineThread
 from genocat_desktop.ui.main_window import MainWindow
 from genocat_desktop.ui.models_page import describe_embedding_progress
@@ -124,10 +125,30 @@ def _row(w: MainWindow, column: str, pending: bool = False) -> Any:
 
 
 def _cancel_mid_way(qtbot: Any, w: MainWindow, column: str | None = None, after: int = 5) -> None:
-    """Start embedding with the tiny model and press Cancel once ``after`` sequences are reported done."""
+    """Start embedding with the tiny model and press Cancel once ``after`` sequences are reported done.
+
+    Left alone this races the button: progress is throttled (the job reports every 0.25 s, the engine
+    thread passes on one report per interval), and with the model already loaded the whole run can
+    end between the first report and the next, so no report with ``after`` done ever arrives (the
+    job finishes instead of stopping). Here every step is reported and passed on, and the job waits
+    on its cancel token (an event, not a sleep) once ``after`` are done.
+    """
     page = w.models_page
-    with qtbot.waitSignal(page.embedding_stopped, timeout=LONG_MS) as stopped, \
+    report = embed_job._EmbedUdf._report
+
+    def report_then_hold(udf: Any, extra: int = 0) -> None:
+        udf.meter.interval = 0.0
+        report(udf, extra)
+        if udf.embedded + udf.reused + extra >= after:
+            cancelled = threading.Event()
+            udf.cancel.on_cancel(cancelled.set)
+            cancelled.wait(LONG_MS / 1000)
+
+    with pytest.MonkeyPatch.context() as patch, \
+            qtbot.waitSignal(page.embedding_stopped, timeout=LONG_MS) as stopped, \
             qtbot.waitSignal(page.state_shown, timeout=LONG_MS):
+        patch.setattr(embed_job._EmbedUdf, "_report", report_then_hold)
+        patch.setattr(engine_thread, "PROGRESS_INTERVAL_S", 0.0)
         job = page.add_embedding("esm", {"model": "tiny"}, column=column)
         assert job is not None
         job.progress.connect(lambda p: page.cancel_button.click() if p.phase == "embedding" and p.done >= after

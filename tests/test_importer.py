@@ -211,13 +211,17 @@ def _small_batches(path: Path, out: Path, copies: int = 3) -> Path:
     return write(out, "".join(blocks) + text)
 
 
-@pytest.mark.parametrize(("keep", "vectors"), [(0, 0), (1 << 20, 0), (1 << 20, 1 << 20)])
+@pytest.mark.parametrize(("keep", "vectors", "spill_fails_after"),
+                         [(0, 0, None), (1 << 20, 0, None), (1 << 20, 1 << 20, None), (0, 0, 0), (1 << 20, 0, 3)])
 def test_work_done_during_the_scan_gives_the_same_rows(
-    tmp_path: Path, data_dir: Path, monkeypatch, keep: int, vectors: int
+    tmp_path: Path, data_dir: Path, monkeypatch, keep: int, vectors: int, spill_fails_after: int | None
 ) -> None:
     # Headers and k-mer vectors of kept batches are computed in a worker thread during the
-    # scan; a file too large to keep (or past the vector budget) is done in pass 2 instead.
-    # Every way must give the same rows, aliases included.
+    # scan; a file too large to keep (or past the vector budget) is done in pass 2 instead,
+    # from its batches spilled to disk, or, if the spill file cannot be written (a full disk),
+    # from the file parsed again. Every way must give the same rows, aliases included.
+    import pickle
+
     from genocat_desktop.engine import importer
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=30)
@@ -226,11 +230,37 @@ def test_work_done_during_the_scan_gives_the_same_rows(
     monkeypatch.setattr(importer, "KEEP_PARSED_BYTES", keep)
     monkeypatch.setattr(importer, "KEEP_VECTOR_BYTES", vectors)
     # Batches of 1000 records: some are kept (and embedded early) before the budgets run out.
-    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=1000))
+    readers: list[Path] = []
+    fasta_reader = importer.FastaReader
+
+    def reader(path: Path, **kwargs):
+        readers.append(Path(path))
+        return fasta_reader(path, batch_records=1000, **kwargs)
+
+    monkeypatch.setattr(importer, "FastaReader", reader)
+    spilled: list[int] = []
+    pickle_dump = pickle.dump
+
+    def dump(obj, file, protocol=None) -> None:
+        if spill_fails_after is not None and len(spilled) >= spill_fails_after:
+            raise OSError(28, "No space left on device")
+        spilled.append(len(obj))
+        pickle_dump(obj, file, protocol=protocol)
+
+    monkeypatch.setattr(importer.pickle, "dump", dump)
     other = Catalog.open(tmp_path / "other")
     report = import_files(other, [src])
     assert report.files[0].ok and report.imported == reference.count()
     assert _rows_of(other) == _rows_of(reference)
+    if keep >= src.stat().st_size:
+        assert readers == [src] and not spilled  # kept in memory
+    elif spill_fails_after is None:
+        # Spilled: the file is parsed once, every record of it went through the spill file.
+        assert readers == [src] and sum(spilled) == report.files[0].records
+    else:
+        assert readers == [src, src] and len(spilled) == spill_fails_after  # parsed again
+    # The spill file had no name: nothing is left in the catalog's folder.
+    assert not [p for p in Path(other.location).rglob("*") if "genocat-import" in p.name]
 
 
 @pytest.mark.parametrize("early_write_cpus", [1, 1 << 16])

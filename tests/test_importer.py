@@ -263,6 +263,31 @@ def test_work_done_during_the_scan_gives_the_same_rows(
     assert not [p for p in Path(other.location).rglob("*") if "genocat-import" in p.name]
 
 
+def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    # A local catalog spills into its own .genocat folder; an object-store catalog into the user
+    # cache folder (XDG_CACHE_HOME on Linux), one folder per catalog URI. The file has no name.
+    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.fasta import FastaReader
+
+    batches = list(FastaReader(data_dir / "families_small.faa", batch_records=100))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for location, folder in [(str(tmp_path / "local"), tmp_path / "local" / ".genocat"),
+                             ("s3://lab-bucket/catalog", tmp_path / "cache" / "GenoCat" / "import")]:
+        spill = importer._Spill.open(location)
+        assert spill is not None
+        assert all(spill.add(b) for b in batches) and spill.batches == len(batches)
+        back = list(spill)
+        assert [b.titles for b in back] == [b.titles for b in batches]
+        assert all(a.data == b.data and np.array_equal(a.offsets, b.offsets) and np.array_equal(a.hashes, b.hashes)
+                   and np.array_equal(a.molecule, b.molecule) for a, b in zip(back, batches, strict=True))
+        assert folder.is_dir() and not [p for p in folder.rglob("*") if p.is_file()]
+        spill.close()
+    # A folder that cannot be made (a file is in the way): no spill, pass 2 will parse again.
+    (tmp_path / "blocked").mkdir()
+    (tmp_path / "blocked" / ".genocat").write_text("not a folder")
+    assert importer._Spill.open(str(tmp_path / "blocked")) is None
+
+
 @pytest.mark.parametrize("early_write_cpus", [1, 1 << 16])
 def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(
     catalog: Catalog, tmp_path: Path, monkeypatch, early_write_cpus: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -282,7 +283,13 @@ def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, da
                    and np.array_equal(a.molecule, b.molecule) for a, b in zip(back, batches, strict=True))
         assert folder.is_dir() and not [p for p in folder.rglob("*") if p.is_file()]
         spill.close()
-    # A folder that cannot be made (a file is in the way): no spill, pass 2 will parse again.
+    # Too little free space for twice the file (plus 1 GiB), or a folder that cannot be made (a
+    # file is in the way): no spill, pass 2 will parse the file again.
+    free = shutil.disk_usage(tmp_path).free
+    assert importer._Spill.open(str(tmp_path / "local"), free // 2) is None
+    roomy = importer._Spill.open(str(tmp_path / "local"), 1 << 20)
+    assert roomy is not None
+    roomy.close()
     (tmp_path / "blocked").mkdir()
     (tmp_path / "blocked" / ".genocat").write_text("not a folder")
     assert importer._Spill.open(str(tmp_path / "blocked")) is None

@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -193,8 +194,12 @@ class _Spill:
         self.batches = 0
 
     @staticmethod
-    def open(catalog_location: str) -> _Spill | None:
-        """A new spill file for an import into ``catalog_location``, or None if it cannot be made."""
+    def open(catalog_location: str, file_bytes: int = 0) -> _Spill | None:
+        """A new spill file for an import into ``catalog_location``, or None if it cannot be made.
+
+        None also when the disk has less free space than twice ``file_bytes`` (the FASTA file's
+        size) plus 1 GiB: the spill must not fill the disk that the catalog's writes need.
+        """
         if "://" in catalog_location:
             import platformdirs
 
@@ -203,6 +208,9 @@ class _Spill:
         else:
             folder = Path(catalog_location) / ".genocat"
         try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if shutil.disk_usage(folder).free < 2 * file_bytes + (1 << 30):
+                return None
             return _Spill(folder)
         except OSError:
             return None
@@ -576,7 +584,7 @@ def _scan_into(
             if kept_bytes > KEEP_PARSED_BYTES:
                 # Too large to keep: the batches go to a spill file, and pass 2 does all the work itself.
                 if spill_to is not None:
-                    scan.spill = _Spill.open(spill_to)
+                    scan.spill = _Spill.open(spill_to, reader.size or 0)
                     for old in [*kept, batch]:
                         if scan.spill is not None and not scan.spill.add(old):
                             scan.spill = None

@@ -15,7 +15,7 @@ unchanged.
 
 Pass 2 takes the records from pass 1's parsed batches: kept in memory when the
 file is small, otherwise spilled to a temporary file next to the catalog
-(:class:`_Spill`, reading them back costs a tenth of parsing the FASTA again);
+(:class:`_Spill`: reading them back costs about an eighth of parsing the FASTA again);
 only if spilling fails, for example on a full disk, does pass 2 parse the file
 a second time.
 

@@ -247,12 +247,14 @@ def ray_cluster() -> Iterator[None]:
 
     import ray
 
+    from genocat_desktop.engine import distributed
+
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "lance is not fork-safe")  # Ray's helper processes exec at once
         ray.init(num_cpus=2, object_store_memory=96 << 20, include_dashboard=False, _temp_dir=temp,
-                 logging_level="error", log_to_driver=False)
+                 logging_level="error", log_to_driver=False, runtime_env=dict(distributed.RAY_RUNTIME_ENV))
     yield
     ray.shutdown()
     import shutil

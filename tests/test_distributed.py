@@ -200,6 +200,28 @@ def test_ray_worker_crash_without_retries_changes_nothing(ray_cluster: None, tmp
     assert not list((Path(cat.uri) / "data").iterdir())
 
 
+def test_ray_workers_import_lance_before_their_first_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task cancelled while it imported Lance left the package half-initialised in its worker,
+    # and every later task there failed ("module 'lance.dataset' has no attribute 'LanceDataset'").
+    # The Ray the engine starts imports Lance in a setup hook, before any task can be cancelled.
+    import types
+
+    from genocat_desktop.engine import distributed
+
+    calls: list[dict[str, Any]] = []
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: calls.append(kw),
+                                 cluster_resources=lambda: {"CPU": 2}, shutdown=lambda: None)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    for address in (None, "ray://head:10001"):
+        distributed._RayRunner(address, 2, 0)
+    assert [kw["runtime_env"] for kw in calls] == [distributed.RAY_RUNTIME_ENV] * 2
+    module, _, name = distributed.RAY_RUNTIME_ENV["worker_process_setup_hook"].rpartition(".")
+    # In a fresh interpreter, as in a new worker: after the hook, Lance is whole.
+    code = (f"import sys; from {module} import {name} as hook; hook(); "
+            "assert hasattr(sys.modules['lance.dataset'], 'LanceDataset') and 'lance.fragment' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 @needs_ray
 def test_ray_retry_gives_no_duplicates(ray_cluster: None, tmp_path: Path, inputs: list[Path]) -> None:
     ref = _reference(tmp_path, inputs)

@@ -735,6 +735,26 @@ class _PoolRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _ray_worker_setup() -> None:
+    """Import Lance whole in each Ray worker process, before its first task runs.
+
+    A failed part makes the driver cancel the others (``ray.cancel``), and Ray stops a running task
+    by raising ``KeyboardInterrupt`` in it. If that task was importing Lance for the first time, the
+    package stays half-initialised in that worker process, which Ray goes on using: every later task
+    there failed with "module 'lance.dataset' has no attribute 'LanceDataset'" (CI, after the
+    crash test cancelled its sibling tasks). No task runs while this hook does, so none can be
+    interrupted mid-import.
+    """
+    import lance
+    import lance.dataset
+    import lance.fragment  # noqa: F401
+
+
+#: The runtime environment of the Ray jobs this engine starts (the tests' Ray uses it too). The hook
+#: is named by its import path: ``ray.init`` replaces a function there with such a path, in place.
+RAY_RUNTIME_ENV: Final[dict[str, Any]] = {"worker_process_setup_hook": f"{__name__}._ray_worker_setup"}
+
+
 class _RayRunner:
     """Ray tasks on a cluster (``address``) or on a Ray started here for the ingest."""
 
@@ -749,7 +769,8 @@ class _RayRunner:
         self._owned = False
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            kwargs: dict[str, Any] = {"address": address, "logging_level": "error", "log_to_driver": False}
+            kwargs: dict[str, Any] = {"address": address, "logging_level": "error", "log_to_driver": False,
+                                      "runtime_env": dict(RAY_RUNTIME_ENV)}
             if address in (None, "local"):
                 kwargs.update(address=None, num_cpus=workers or os.cpu_count(), include_dashboard=False,
                               object_store_memory=512 << 20)

@@ -341,7 +341,7 @@ def _import_scanned(
 ) -> None:
     writer = _FragmentWriter(catalog)
     now = datetime.now(UTC)
-    scan: _Scan | None = None
+    scan = _Scan(np.empty(0, dtype="S32"), [], np.zeros(4, dtype=np.int64), 0)
     try:
         ahead = None
         if (pool is not None and early and set(early) == set(catalog.vector_columns())
@@ -352,7 +352,7 @@ def _import_scanned(
             read_version = catalog.refresh()
             existing = catalog.existing_hashes()
             ahead = _EarlyWriter(catalog, path.name, now, existing, writer)
-        scan = _scan(path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead, catalog.location)
+        _scan(scan, path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead, catalog.location)
         fr.records = scan.records
         if scan.hashes.size == 0:
             raise FastaFormatError(
@@ -418,7 +418,7 @@ def _import_scanned(
         fr.version = catalog.commit(op, read_version, message)
         writer.committed = True
     finally:
-        if scan is not None and scan.spill is not None:
+        if scan.spill is not None:
             scan.spill.close()
         writer.close()
         if not writer.committed:
@@ -531,6 +531,7 @@ class _EarlyWriter:
 
 
 def _scan(
+    scan: _Scan,
     path: Path,
     strip_gaps: bool,
     issues: _Issues,
@@ -542,29 +543,10 @@ def _scan(
     ahead: _EarlyWriter | None = None,
     spill_to: str | None = None,
 ) -> _Scan:
-    """Pass 1 over ``path``; batches too large to keep are spilled to a file made for ``spill_to``."""
-    scan = _Scan(np.empty(0, dtype="S32"), [], np.zeros(4, dtype=np.int64), 0)
-    try:
-        return _scan_into(scan, path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead, spill_to)
-    except BaseException:
-        if scan.spill is not None:
-            scan.spill.close()
-        raise
+    """Pass 1 over ``path`` into ``scan``; batches too large to keep go to a spill file made for ``spill_to``.
 
-
-def _scan_into(
-    scan: _Scan,
-    path: Path,
-    strip_gaps: bool,
-    issues: _Issues,
-    progress: ProgressCallback,
-    cancel: CancelToken,
-    prefix: str,
-    early: dict[str, Any] | None,
-    pool: ThreadPoolExecutor | None,
-    ahead: _EarlyWriter | None,
-    spill_to: str | None,
-) -> _Scan:
+    The caller owns ``scan`` and closes its spill, also when this raises.
+    """
     reader = FastaReader(path, strip_gaps=strip_gaps)
     meter = RateMeter()
     hashes: list[np.ndarray] = []

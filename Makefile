@@ -33,8 +33,8 @@ help:
 
 venv: $(STAMP)
 
-# Re-installs when pyproject.toml changes; otherwise a no-op.
-$(STAMP): pyproject.toml
+# Re-installs when pyproject.toml or the compiled k-mer loop changes; otherwise a no-op.
+$(STAMP): pyproject.toml setup.py genocat_desktop/engine/embedders/_kmer_count.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'

@@ -196,7 +196,13 @@ class _Run:
         rows = self.window.summary.rows if self.window.summary is not None else 0
         if imported == 0 or rows != imported:
             raise SelfTestFailure(f"imported {imported} sequences but the catalog has {rows}")
-        return f"{imported} sequences from {self.sample.name}"
+        from .engine.embedders import kmer
+
+        if getattr(sys, "frozen", False) and not kmer.NATIVE_COUNTING:
+            # The bundle still works on the numpy path, but then PyInstaller left out the compiled loop.
+            raise SelfTestFailure("the compiled k-mer counting loop (_kmer_count) is missing from the bundle")
+        counting = "compiled" if kmer.NATIVE_COUNTING else "numpy"
+        return f"{imported} sequences from {self.sample.name} (k-mer counting: {counting})"
 
     def step_search(self) -> str:
         from .engine import read_queries

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the shared libraries Qt (PySide6) needs at run time, on Debian/Ubuntu, and the tools
 # the packaging tests use (PyInstaller needs binutils' objcopy/objdump; the desktop integration
-# is checked with desktop-file-validate, update-mime-database, xdg-mime and gio).
+# is checked with desktop-file-validate, update-mime-database, xdg-mime and gio), and the C compiler
+# that builds the k-mer counting loop at install time (setup.py; the tests check it was built).
 #
 # * Does nothing (and says so) when every package is already installed.
 # * Uses sudo when not root and sudo is available.
@@ -15,6 +16,7 @@ PACKAGES=(
     libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
     libglib2.0-0 xvfb xauth
     binutils desktop-file-utils shared-mime-info xdg-utils libglib2.0-bin
+    gcc libc6-dev
 )
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

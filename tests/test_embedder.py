@@ -7,9 +7,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genocat_desktop.engine.embedders import base
+from genocat_desktop.engine.embedders import base, kmer
 from genocat_desktop.engine.embedders.kmer import KmerEmbedder
 from genocat_desktop.engine.errors import EmbedderError
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with the compiled counting loop, then with the numpy one it replaces."""
+    if request.param == "numpy":
+        monkeypatch.setattr(kmer, "_native_count", None)
+    return str(request.param)
+
+
+def test_the_compiled_counting_loop_is_built() -> None:
+    # `pip install` builds it when a C compiler is there (make test's system-deps install gcc).
+    # Without it the embedder still works, on the slower numpy path; a test run must not pass
+    # on that path unnoticed, because the import speed in BENCHMARKS.md depends on the loop.
+    assert kmer.NATIVE_COUNTING, "genocat_desktop/engine/embedders/_kmer_count was not built (no C compiler?)"
 
 
 def test_vectors_are_unit_length_and_deterministic() -> None:
@@ -86,7 +101,7 @@ def _reference_cases() -> list[tuple[list[str], list[str] | None]]:
 
 @pytest.mark.parametrize("params", [{}, {"k": 3, "dim": 64, "nucleotide_k": 5}, {"k": 5, "nucleotide_k": 3},
                                     {"k": 1, "nucleotide_k": 1}, {"k": 2, "nucleotide_k": 2}, {"k": 6}])
-def test_vectors_are_those_of_the_version_1_counting(params: dict[str, int]) -> None:
+def test_vectors_are_those_of_the_version_1_counting(params: dict[str, int], counting: str) -> None:
     # The counting was rewritten for speed with the embedder version kept at 1:
     # catalogs already written must be searched with bit-identical vectors.
     from kmer_reference import KmerEmbedder as Reference
@@ -96,7 +111,7 @@ def test_vectors_are_those_of_the_version_1_counting(params: dict[str, int]) -> 
         assert np.array_equal(new.embed(seqs, kinds), old.embed(seqs, kinds))
 
 
-def test_packed_embedding_of_a_selection_matches_the_whole() -> None:
+def test_packed_embedding_of_a_selection_matches_the_whole(counting: str) -> None:
     e = KmerEmbedder()
     seqs, _ = _reference_cases()[0]
     data = "".join(seqs).encode()
@@ -106,3 +121,30 @@ def test_packed_embedding_of_a_selection_matches_the_whole() -> None:
     # An offset window into a larger buffer, and a numpy buffer instead of bytes.
     part = e.embed_packed(np.frombuffer(data, dtype=np.uint8), offsets[10:21])
     assert np.array_equal(part, whole[10:20])
+
+
+def test_the_compiled_loop_counts_as_numpy_does_on_a_real_import_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whole batches as the importer hands them over (8,192 records in one buffer), not just lists.
+    from genocat_desktop.engine.fasta import FastaReader
+
+    if not kmer.NATIVE_COUNTING:
+        pytest.fail("the compiled counting loop is not built")
+    e = KmerEmbedder()
+    batch = next(iter(FastaReader(Path(__file__).parent / "data" / "families_small.faa")))
+    nucleotide = np.zeros(len(batch), dtype=bool)
+    nucleotide[::7] = True  # every seventh record counted as DNA: both spaces in one call
+    compiled = e.embed_packed(batch.data, batch.offsets, nucleotide)
+    monkeypatch.setattr(kmer, "_native_count", None)
+    reference = e.embed_packed(batch.data, batch.offsets, nucleotide)
+    assert np.array_equal(compiled, reference)
+
+
+@pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 5, 99], [-1, 4]])
+def test_the_compiled_loop_refuses_offsets_outside_its_buffer(offsets: list[int]) -> None:
+    from genocat_desktop.engine.embedders._kmer_count import count_windows
+
+    space = KmerEmbedder()._protein[-1]
+    codes = np.zeros(10, dtype=np.uint8)
+    out = np.zeros((len(offsets) - 1, 512), dtype=np.float32)
+    with pytest.raises(ValueError, match="not within"):
+        count_windows(codes, np.array(offsets, dtype=np.int64), space.native_columns, space.base, space.k, out)

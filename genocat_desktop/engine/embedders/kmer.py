@@ -21,12 +21,27 @@ with another seed, so DNA never lands near protein by accident.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["KmerEmbedder"]
+__all__ = ["NATIVE_COUNTING", "KmerEmbedder"]
+
+
+def _load_native() -> Callable[..., None] | None:
+    try:
+        from ._kmer_count import count_windows
+    except ImportError:  # built without a C compiler: the numpy loop below gives the same bits, slower
+        return None
+    return count_windows
+
+
+_native_count = _load_native()
+#: Whether the counting runs in the compiled loop (``_kmer_count.pyx``): one call per batch, without
+#: the GIL, at a quarter of the numpy version's CPU. The vectors are the same either way.
+NATIVE_COUNTING: Final = _native_count is not None
 
 _MURPHY12: Final = ("LVIM", "C", "A", "G", "ST", "P", "FY", "W", "EQ", "DN", "KR", "H")
 
@@ -82,6 +97,11 @@ class _Space:
         self.sentinel = self.base**k
         self.columns = np.full(self.sentinel + 1, 2 * dim, dtype=np.intp)
         self.columns[: self.sentinel][valid] = signed_bucket[index[valid]]
+
+    @cached_property
+    def native_columns(self) -> np.ndarray:
+        """The column table as C ints, for the compiled loop (made on first use: 4 bytes a k-mer)."""
+        return self.columns.astype(np.intc)
 
 
 class KmerEmbedder:
@@ -203,6 +223,10 @@ def _count(
     n = len(offsets) - 1
     if out is None:
         out = np.empty((n, dim), dtype=np.float32)
+    if _native_count is not None:
+        _native_count(codes, np.ascontiguousarray(offsets, dtype=np.int64), space.native_columns, space.base,
+                      space.k, out)
+        return out
     # Chunks of residues keep every temporary array and the count matrix in
     # cache; one pass over a whole batch is several times slower.
     start = 0

@@ -34,6 +34,7 @@ def cpu() -> float:
 
 def do_import(catalog: str, files: list[str]) -> dict[str, object]:
     from genocat_desktop.engine import Catalog, import_files
+    from genocat_desktop.engine.embedders import kmer
 
     # The engine imports Lance lazily; that costs seconds of CPU once per process
     # (the application pays it at start-up), so it is measured apart from the import.
@@ -55,6 +56,8 @@ def do_import(catalog: str, files: list[str]) -> dict[str, object]:
         "imported": report.imported,
         "errors": [f.error for f in report.files if f.error],
         "rows": cat.count(),
+        # The compiled k-mer loop, or its numpy fallback when the build had no C compiler.
+        "native_counting": kmer.NATIVE_COUNTING,
         **startup,
     }
 

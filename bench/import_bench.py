@@ -183,4 +183,9 @@ def report(res: dict[str, Any]) -> str:
             + "; mmseqs is the whole process.")
     if res["mmseqs"]:
         out += f" mmseqs {res['mmseqs']} (`mmseqs createdb FILE DB`)."
+    counting = {s.get("native_counting") for f in res["files"] if f["engine"] for s in f["engine"]["runs"]}
+    if counting - {None}:
+        out += (" k-mer counting: " + ("compiled (`_kmer_count`)" if counting == {True} else
+                                       "numpy (the compiled loop was not built)" if counting == {False} else "mixed")
+                + ".")
     return out

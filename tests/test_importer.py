@@ -386,3 +386,66 @@ def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
     assert report.cancelled and writes
     assert catalog.refresh() == version and catalog.count() == 0
     assert _files_under(Path(catalog.uri) / "data") == before
+
+
+def test_a_failed_write_with_another_in_flight_leaves_no_trace(
+    catalog: Catalog, tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    # Two background writes run at once (importer.WRITES_IN_FLIGHT). When the older one fails,
+    # the newer one still finishes: its files must be deleted with the rest, not left behind.
+    import threading
+
+    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.errors import StorageError
+
+    assert importer.WRITES_IN_FLIGHT >= 2
+    src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
+    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
+    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    write_now = importer._FragmentWriter._write_now
+    second_written = threading.Event()
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def first_fails_after_the_second(self: importer._FragmentWriter, table):
+        with lock:
+            calls.append(len(calls))
+            number = calls[-1]
+        if number == 0:
+            assert second_written.wait(60), "the second write never ran beside the first"
+            raise StorageError("the disk went away (on purpose)")
+        frags = write_now(self, table)
+        if number == 1:
+            second_written.set()
+        return frags
+
+    monkeypatch.setattr(importer._FragmentWriter, "_write_now", first_fails_after_the_second)
+    version = catalog.version
+    before = _files_under(Path(catalog.uri) / "data")
+    (fr,) = import_files(catalog, [src]).files
+    assert not fr.ok and "on purpose" in (fr.error or "")
+    assert second_written.is_set()
+    assert catalog.refresh() == version and catalog.count() == 0
+    assert _files_under(Path(catalog.uri) / "data") == before
+
+
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_lance_gets_two_encoding_threads_on_a_small_machine(user_value: str | None) -> None:
+    # On 2-3 CPUs Lance would encode every write on one thread; the engine asks for two, before
+    # Lance first runs, and leaves a value the user set alone.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "LANCE_CPU_THREADS"}
+    if user_value is not None:
+        env["LANCE_CPU_THREADS"] = user_value
+    code = "import os, genocat_desktop.engine; print(os.cpu_count(), os.environ.get('LANCE_CPU_THREADS'))"
+    cpus, value = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 check=True, timeout=120).stdout.split()
+    if user_value is not None:
+        assert value == user_value
+    elif int(cpus) in (2, 3):
+        assert value == "2"
+    else:
+        assert value == "None"  # one CPU: one thread is right; four or more: Lance's own sizing gives two

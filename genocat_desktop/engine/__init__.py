@@ -28,6 +28,16 @@ Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
 whose messages are written for the person at the workstation.
 """
 
+import os as _os
+
+# Lance sizes its encoding pool as the CPUs less two kept for I/O, at least one: on a 2- or 3-CPU
+# workstation one thread encodes every write, and an import's last pass waits on it. Two threads,
+# with two writes in flight (importer.WRITES_IN_FLIGHT), took a 1M-record import from 21.0 to 18.6 s
+# (BENCHMARKS.md). Lance reads the variable when it first encodes, so it is set before any Lance
+# call; a value set by the user stays.
+if (_os.cpu_count() or 1) in (2, 3):
+    _os.environ.setdefault("LANCE_CPU_THREADS", "2")
+
 from .benchmark import (
     TARGETS,
     BenchmarkResult,

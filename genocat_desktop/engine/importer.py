@@ -38,7 +38,7 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +83,11 @@ KEEP_VECTOR_BYTES: Final = 256 << 20
 #: ~0.3 CPU-s more per 100k rows (in Lance's background thread) and gave no wall-clock gain
 #: (BENCHMARKS.md, import, 2026-11-26 12:50 UTC); with spare cores the write overlaps the scan.
 EARLY_WRITE_MIN_CPUS: Final = 3
+#: Background writes in flight at once (each a table of up to WRITE_BATCH rows). Two, with two
+#: Lance encoding threads (``LANCE_CPU_THREADS``, set in ``engine/__init__.py`` on 2-3 CPUs), took
+#: a 1M-record import from 21.0 to 18.6 s median and 100k from 1.91 to 1.77 s once the k-mer
+#: counting stopped taking the second core (BENCHMARKS.md, 2026-11-26 22:00 UTC).
+WRITES_IN_FLIGHT: Final = 2
 #: At most this many warnings per file are kept in the report (the count is exact).
 MAX_ISSUES: Final = 200
 
@@ -639,12 +644,11 @@ class _FragmentWriter:
         self.catalog = catalog
         self.fragments: list[Any] = []
         self.committed = False
-        # Lance writes without holding the GIL: one write runs in the background
-        # while the next batch is parsed and embedded (at most one in flight, so
-        # memory stays bounded).
+        # Lance writes without holding the GIL: writes run in the background while
+        # the next batches are parsed and embedded (at most WRITES_IN_FLIGHT, taken
+        # in order, so memory stays bounded and the fragments keep the file's order).
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: Future[list[Any]] | None = None
-        self._inflight_tag: Any = None
+        self._inflight: deque[tuple[Future[list[Any]], Any]] = deque()
         #: The fragments of each tagged write, in order: ``(tag, fragments)``.
         self.groups: list[tuple[Any, list[Any]]] = []
 
@@ -669,25 +673,37 @@ class _FragmentWriter:
 
         The fragments of a write with a ``tag`` are also listed in :attr:`groups`.
         """
-        self.wait()
         if not background:
+            self.wait()
             self._add(self._write_now(table), tag)
             return
+        while len(self._inflight) >= WRITES_IN_FLIGHT:
+            self._take_oldest()
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genocat-writer")
-        self._inflight = self._pool.submit(self._write_now, table)
-        self._inflight_tag = tag
+            self._pool = ThreadPoolExecutor(max_workers=WRITES_IN_FLIGHT, thread_name_prefix="genocat-writer")
+        self._inflight.append((self._pool.submit(self._write_now, table), tag))
 
     def _add(self, frags: list[Any], tag: Any) -> None:
         self.fragments.extend(frags)
         if tag is not None:
             self.groups.append((tag, frags))
 
+    def _take_oldest(self) -> None:
+        future, tag = self._inflight.popleft()
+        self._add(future.result(), tag)
+
     def wait(self) -> None:
-        """Finish the write in flight, if any (re-raising its error)."""
-        if self._inflight is not None:
-            future, self._inflight = self._inflight, None
-            self._add(future.result(), self._inflight_tag)
+        """Finish the writes in flight, in order (re-raising the first error; the others still finish)."""
+        try:
+            while self._inflight:
+                self._take_oldest()
+        finally:
+            # After an error, the writes behind it still finish and are listed, so that
+            # discard() deletes their files too.
+            while self._inflight:
+                future, tag = self._inflight.popleft()
+                with contextlib.suppress(Exception):
+                    self._add(future.result(), tag)
 
     def drop_groups(self, stale: Callable[[Any], bool]) -> None:
         """Delete the fragments of the tagged writes for which ``stale(tag)`` is true (never committed)."""
@@ -701,8 +717,8 @@ class _FragmentWriter:
         self._delete(dropped)
 
     def close(self) -> None:
-        """Stop the background writer (waits for a write in flight, ignoring its error)."""
-        if self._inflight is not None:
+        """Stop the background writer (waits for the writes in flight, ignoring their errors)."""
+        if self._inflight:
             with contextlib.suppress(GenoCatError):
                 self.wait()
         if self._pool is not None:

@@ -200,3 +200,36 @@ def test_queries_run_without_full_garbage_collections(catalog: Catalog, monkeypa
     Searcher(catalog).search(read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[0], k=5)
     assert seen and all(t >= 1 << 30 for t in seen)  # a full pass mid-query held the GIL for 100+ ms
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("rows", [10, 65_535, 65_536, 200_001])
+def test_a_large_scan_in_parts_scores_every_row_as_one_product_does(
+    rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large matrices are scanned in parts on several threads (search._scores). Every row must get
+    # its score, to float32 rounding, and the parts must really run when the machine has the CPUs.
+    import threading
+
+    import numpy as np
+
+    from genocat_desktop.engine import search
+
+    monkeypatch.setattr(search.os, "cpu_count", lambda: 4)  # whatever this machine has
+    rng = np.random.default_rng(rows)
+    vectors = rng.standard_normal((rows, 64), dtype=np.float32)
+    vec = rng.standard_normal(64, dtype=np.float32)
+    threads: set[str] = set()
+    matmul = np.matmul
+
+    def recording(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        threads.add(threading.current_thread().name)
+        return matmul(a, b, out=out)
+
+    monkeypatch.setattr(search.np, "matmul", recording)
+    scores = search._scores(vectors, vec)
+    monkeypatch.undo()
+    expected = vectors.astype(np.float64) @ vec.astype(np.float64)
+    assert scores.dtype == np.float32 and scores.shape == (rows,)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+    parts = min(4, rows // (search.PARALLEL_SCAN_ROWS // 2))
+    assert len(threads) == (parts if parts >= 2 else 1)

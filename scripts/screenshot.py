@@ -12,6 +12,8 @@ Exits non-zero if any step fails or takes more than two minutes.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +39,7 @@ def main(out: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
     tmp = Path(tempfile.mkdtemp(prefix="genocat-shot-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the catalog, settings and models made for the shots
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
     app = QApplication(sys.argv[:1])

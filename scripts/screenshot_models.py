@@ -15,7 +15,9 @@ takes more than ten minutes.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +31,7 @@ MODEL = "esm2_t6_random_weights"
 def main(out: Path) -> int:
     """Drive the window through the Models tab and save the grab to ``out``."""
     tmp = Path(tempfile.mkdtemp(prefix="genocat-shot-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the catalog, settings and models made for the shots
     os.environ["GENOCAT_MODELS"] = str(tmp / "models")
     from genocat_desktop.engine.esm_export import build_random_model, export_esm
 

@@ -13,6 +13,8 @@ any step fails or the whole takes more than five minutes.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -29,6 +31,7 @@ def main(out_dir: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
     tmp = Path(tempfile.mkdtemp(prefix="genocat-shot-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the catalog, settings and models made for the shots
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
     app = QApplication(sys.argv[:1])

@@ -15,6 +15,8 @@ three minutes.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import socket
 import sys
 import tempfile
@@ -37,6 +39,7 @@ def main(out_dir: Path) -> int:
     from PySide6.QtWidgets import QApplication, QWidget
 
     tmp = Path(tempfile.mkdtemp(prefix="genocat-shot-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the catalog, settings and models made for the shots
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
     app = QApplication(sys.argv[:1])

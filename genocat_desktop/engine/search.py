@@ -812,7 +812,10 @@ def _scores(vectors: np.ndarray, vec: np.ndarray) -> np.ndarray:
     rows differently), never more; the parts depend only on the row count, so a search is repeatable.
     """
     rows = vectors.shape[0]
-    parts = min(os.cpu_count() or 1, SCAN_PARTS, rows // (PARALLEL_SCAN_ROWS // 2))
+    if rows < PARALLEL_SCAN_ROWS:
+        parts = 1  # the common case, without asking for the CPU count (30 µs a call)
+    else:
+        parts = min(os.cpu_count() or 1, SCAN_PARTS, rows // (PARALLEL_SCAN_ROWS // 2))
     out = np.empty(rows, dtype=np.result_type(vectors, vec))
     with _single_thread_blas():
         if parts < 2:

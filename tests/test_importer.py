@@ -274,7 +274,7 @@ def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, da
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for location, folder in [(str(tmp_path / "local"), tmp_path / "local" / ".genocat"),
                              ("s3://lab-bucket/catalog", tmp_path / "cache" / "GenoCat" / "import")]:
-        spill = importer._Spill.open(location)
+        spill = importer._Spill.open(Catalog(location, f"{location}/sequences.lance", None).work_folder("import"))
         assert spill is not None
         assert all(spill.add(b) for b in batches) and spill.batches == len(batches)
         back = list(spill)
@@ -286,13 +286,13 @@ def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, da
     # Too little free space for twice the file (plus 1 GiB), or a folder that cannot be made (a
     # file is in the way): no spill, pass 2 will parse the file again.
     free = shutil.disk_usage(tmp_path).free
-    assert importer._Spill.open(str(tmp_path / "local"), free // 2) is None
-    roomy = importer._Spill.open(str(tmp_path / "local"), 1 << 20)
+    assert importer._Spill.open(tmp_path / "local" / ".genocat", free // 2) is None
+    roomy = importer._Spill.open(tmp_path / "local" / ".genocat", 1 << 20)
     assert roomy is not None
     roomy.close()
     (tmp_path / "blocked").mkdir()
     (tmp_path / "blocked" / ".genocat").write_text("not a folder")
-    assert importer._Spill.open(str(tmp_path / "blocked")) is None
+    assert importer._Spill.open(tmp_path / "blocked" / ".genocat") is None
 
 
 @pytest.mark.parametrize("early_write_cpus", [1, 1 << 16])

@@ -160,6 +160,23 @@ class Catalog:
         self._embedders: dict[str, embedders.Embedder] = {}
         self._meta_cache: tuple[int, dict[str, Any]] | None = None
 
+    def work_folder(self, purpose: str) -> Path:
+        """Where this machine keeps its own working files for this catalog (the folder may not exist yet).
+
+        Checkpoints of an embedding job (``purpose="embed"``) and an import's spilled batches
+        (``"import"``) are not part of the catalog. A local catalog keeps them in its ``.genocat``
+        folder; an object-store catalog on this machine, in the user cache folder under
+        ``purpose`` and a hash of the table's URI, so nothing but the catalog goes to the store.
+        """
+        if "://" not in self.location:
+            return Path(self.location) / ".genocat"
+        import hashlib
+
+        import platformdirs
+
+        key = hashlib.sha1(self.uri.encode()).hexdigest()[:16]
+        return Path(platformdirs.user_cache_dir("GenoCat", appauthor=False)) / purpose / key
+
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(

@@ -32,7 +32,6 @@ One writer at a time: run it from the same engine thread as imports.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
@@ -144,16 +143,6 @@ def _record(emb: embedders.Embedder) -> dict[str, Any]:
     return {"name": emb.name, "version": emb.version, "dim": emb.dim, "params": emb.params()}
 
 
-def _checkpoint_dir(catalog: Catalog) -> Path:
-    if "://" not in catalog.location:
-        return Path(catalog.location) / ".genocat"
-    # Object-store catalogs keep the checkpoint on this machine, keyed by the catalog's URI.
-    import platformdirs
-
-    key = hashlib.sha1(catalog.uri.encode()).hexdigest()[:16]
-    return Path(platformdirs.user_cache_dir("GenoCat", appauthor=False)) / "embed" / key
-
-
 class _Checkpoint:
     """Vectors already computed, by ``seq_hash``, for one column and one embedder record."""
 
@@ -207,7 +196,7 @@ class _Checkpoint:
 
 def pending_embeddings(catalog: Catalog) -> list[PendingEmbedding]:
     """Interrupted :func:`add_embedding` runs of this catalog that can be resumed (for a "Resume" button)."""
-    folder = _checkpoint_dir(catalog)
+    folder = catalog.work_folder("embed")
     out = []
     for path in sorted(folder.glob("embed-*.sqlite")) if folder.is_dir() else []:
         try:
@@ -224,7 +213,7 @@ def pending_embeddings(catalog: Catalog) -> list[PendingEmbedding]:
 
 def discard_pending_embedding(catalog: Catalog, column: str) -> bool:
     """Delete the checkpoint of an interrupted :func:`add_embedding` (a "Discard" button); True if one existed."""
-    path = _checkpoint_dir(catalog) / f"embed-{column}.sqlite"
+    path = catalog.work_folder("embed") / f"embed-{column}.sqlite"
     try:
         path.unlink()
     except FileNotFoundError:
@@ -290,7 +279,7 @@ def add_embedding(
             return EmbedReport(column, ds.count_rows(), 0, 0, None, time.perf_counter() - started)
         raise SchemaError(f"the catalog already has a column {column!r} made by {existing[column]['name']} "
                           f"{existing[column].get('params', {})}; choose another column name")
-    checkpoint = _Checkpoint(_checkpoint_dir(catalog) / f"embed-{column}.sqlite", record, emb.dim)
+    checkpoint = _Checkpoint(catalog.work_folder("embed") / f"embed-{column}.sqlite", record, emb.dim)
     total = ds.count_rows()
     if column in ds.schema.names:
         # The column was committed but the process stopped before the metadata: finish that.

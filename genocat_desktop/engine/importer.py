@@ -31,7 +31,6 @@ Exact duplicates collapse into one row; the other identifiers are kept as
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import pickle
@@ -193,25 +192,17 @@ class _Spill:
     """
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         # Closed by close(), which the import calls in a finally block.
         self._file = tempfile.TemporaryFile(prefix="genocat-import-", suffix=".spill", dir=folder)  # noqa: SIM115
         self.batches = 0
 
     @staticmethod
-    def open(catalog_location: str, file_bytes: int = 0) -> _Spill | None:
-        """A new spill file for an import into ``catalog_location``, or None if it cannot be made.
+    def open(folder: Path, file_bytes: int = 0) -> _Spill | None:
+        """A new spill file in ``folder`` (``Catalog.work_folder("import")``), or None if it cannot be made.
 
         None also when the disk has less free space than twice ``file_bytes`` (the FASTA file's
         size) plus 1 GiB: the spill must not fill the disk that the catalog's writes need.
         """
-        if "://" in catalog_location:
-            import platformdirs
-
-            key = hashlib.sha1(catalog_location.encode()).hexdigest()[:16]
-            folder = Path(platformdirs.user_cache_dir("GenoCat", appauthor=False)) / "import" / key
-        else:
-            folder = Path(catalog_location) / ".genocat"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if shutil.disk_usage(folder).free < 2 * file_bytes + (1 << 30):
@@ -357,7 +348,8 @@ def _import_scanned(
             read_version = catalog.refresh()
             existing = catalog.existing_hashes()
             ahead = _EarlyWriter(catalog, path.name, now, existing, writer)
-        _scan(scan, path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead, catalog.location)
+        _scan(scan, path, strip_gaps, issues, progress, cancel, prefix, early, pool, ahead,
+              catalog.work_folder("import"))
         fr.records = scan.records
         if scan.hashes.size == 0:
             raise FastaFormatError(
@@ -546,9 +538,9 @@ def _scan(
     early: dict[str, Any] | None = None,
     pool: ThreadPoolExecutor | None = None,
     ahead: _EarlyWriter | None = None,
-    spill_to: str | None = None,
+    spill_to: Path | None = None,
 ) -> _Scan:
-    """Pass 1 over ``path`` into ``scan``; batches too large to keep go to a spill file made for ``spill_to``.
+    """Pass 1 over ``path`` into ``scan``; batches too large to keep go to a spill file in ``spill_to``.
 
     The caller owns ``scan`` and closes its spill, also when this raises.
     """

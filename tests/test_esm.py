@@ -380,6 +380,16 @@ def test_import_after_adding_fills_every_column(catalog: Catalog, registry: Path
 def test_cancel_then_resume(catalog: Catalog, registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embed_job, "SAVE_EVERY", 16)
     monkeypatch.setattr(embed_job, "SCAN_BATCH", 64)
+    # Progress is throttled to one report per 0.25 s: a quick run could end between its first
+    # report and the next, so the report with 40 done that cancels it came only at the end, with
+    # all 80 embedded (seen once in CI). Every step is reported here.
+    report = embed_job._EmbedUdf._report
+
+    def unthrottled(udf: Any, extra: int = 0) -> None:
+        udf.meter.interval = 0.0
+        report(udf, extra)
+
+    monkeypatch.setattr(embed_job._EmbedUdf, "_report", unthrottled)
     version, names = catalog.version, catalog.schema.names
     data = Path(catalog.uri) / "data"
     files = set(os.listdir(data))

@@ -1,6 +1,6 @@
 """Build of the one compiled module; everything else about the package is in pyproject.toml.
 
-The k-mer counting loop (``genocat_desktop/engine/embedders/_kmer_count.pyx``) is built with Cython.
+The k-mer counting loop (``genocat_desktop/engine/embed/embedders/_kmer_count.pyx``) is built with Cython.
 It is optional: without a C compiler the install still succeeds, with a warning, and the embedder
 counts with numpy (the same vectors, slower). ``tests/test_embedder.py`` fails when the compiled
 loop is missing, so a test run does not pass on the slow path unnoticed.
@@ -38,8 +38,8 @@ class OptionalBuildExt(build_ext):
 
 setup(
     ext_modules=cythonize(
-        [Extension("genocat_desktop.engine.embedders._kmer_count",
-                   ["genocat_desktop/engine/embedders/_kmer_count.pyx"])],
+        [Extension("genocat_desktop.engine.embed.embedders._kmer_count",
+                   ["genocat_desktop/engine/embed/embedders/_kmer_count.pyx"])],
         compiler_directives={"language_level": 3},
     ),
     cmdclass={"build_ext": OptionalBuildExt},

@@ -34,7 +34,7 @@ def cpu() -> float:
 
 def do_import(catalog: str, files: list[str]) -> dict[str, object]:
     from genocat_desktop.engine import Catalog, import_files
-    from genocat_desktop.engine.embedders import kmer
+    from genocat_desktop.engine.embed.embedders import kmer
 
     # The engine imports Lance lazily; that costs seconds of CPU once per process
     # (the application pays it at start-up), so it is measured apart from the import.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from genocat_desktop.engine.embedders.base import create
-from genocat_desktop.engine.fasta import FastaReader
+from genocat_desktop.engine.embed.embedders.base import create
+from genocat_desktop.engine.ingest.fasta import FastaReader
 
 from . import data, kmer3
 from .util import ratio, summary, table

@@ -4,7 +4,7 @@
 
 For each ESM-2 shape a model with random weights is built locally (no
 download; the real architecture, so the cost is the real cost), exported with
-``genocat_desktop.engine.esm_export`` (fp32 and int8), and the same proteins
+``genocat_desktop.engine.embed.esm_export`` (fp32 and int8), and the same proteins
 are embedded, each configuration in its own child process (so each has its own
 peak RSS), by:
 
@@ -52,7 +52,7 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------------------- child
 def _batches(lengths: np.ndarray, bucketed: bool) -> list[np.ndarray]:
-    from genocat_desktop.engine.embedders.esm_onnx import get_runtime_options, make_batches
+    from genocat_desktop.engine.embed.embedders.esm_onnx import get_runtime_options, make_batches
 
     if bucketed:  # exactly the app's batches (PyTorch gets the same ones)
         return make_batches(lengths, TOKEN_BUDGET, 128, get_runtime_options().attention_cells)
@@ -72,8 +72,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         import transformers
         from transformers import EsmModel
 
-        from genocat_desktop.engine.embedders.esm_tokens import encode_batch
-        from genocat_desktop.engine.esm_export import pooled
+        from genocat_desktop.engine.embed.embedders.esm_tokens import encode_batch
+        from genocat_desktop.engine.embed.esm_export import pooled
 
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
@@ -89,7 +89,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
                     out[b] = pooled(h.numpy(), mask)
             return out
     else:
-        from genocat_desktop.engine.embedders.esm_onnx import EsmOnnxEmbedder, set_runtime_options
+        from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder, set_runtime_options
 
         if spec["bucketed"]:
             set_runtime_options(threads=threads, token_budget=TOKEN_BUDGET, max_batch=128, use_gpu=False)
@@ -114,7 +114,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 def _prepare(spec: dict[str, Any]) -> dict[str, Any]:
     """Build a random-weight model of one shape and export it, fp32 and int8 (in a child: torch stays out
     of the parent, whose memory every later child would otherwise inherit in its peak RSS)."""
-    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+    from genocat_desktop.engine.embed.esm_export import build_random_model, export_esm
 
     hidden, layers, heads = SHAPES[spec["shape"]]
     folder = Path(spec["folder"])
@@ -145,8 +145,8 @@ def _precision(vectors: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 def _quality(models: list[Path]) -> list[dict[str, Any]]:
-    from genocat_desktop.engine.embedders.base import create
-    from genocat_desktop.engine.embedders.esm_onnx import EsmOnnxEmbedder, set_runtime_options
+    from genocat_desktop.engine.embed.embedders.base import create
+    from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder, set_runtime_options
 
     records = read_fasta(families_cap100())
     labels = np.array([t.split("|")[0] for t, _ in records])

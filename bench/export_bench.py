@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from genocat_desktop.engine import Searcher, export_hits, read_queries
-from genocat_desktop.engine.export import CSV_COLUMNS
+from genocat_desktop.engine.search.export import CSV_COLUMNS
 
 from . import catalogs, data
 from .util import ratio, summary, table, verdict

@@ -48,7 +48,7 @@ t_start = float(sys.argv[1])
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
     QSettings.setPath(fmt, QSettings.Scope.UserScope, sys.argv[3])
-from genocat_desktop import cli
+from genocat_desktop.cli.main import main as cli
 from genocat_desktop.ui import main_window
 times = {}
 class FirstPaint(QObject):

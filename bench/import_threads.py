@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     import lance  # noqa: F401  # imported before the clock starts, as in the import benchmark
     import lancedb  # noqa: F401
 
-    from genocat_desktop.engine import Catalog, import_files, importer
+    from genocat_desktop.engine import Catalog, import_files
+    from genocat_desktop.engine.ingest import importer
 
     # The end of pass 1, timed exactly: the importer's scan function, wrapped.
     scan_ends: list[float] = []

@@ -94,7 +94,7 @@ def write_catalog(where: Path, vectors: np.ndarray, column: str, embedder: dict[
     import lance
 
     from genocat_desktop.engine import Catalog
-    from genocat_desktop.engine.catalog import FORMAT, META_KEY
+    from genocat_desktop.engine.catalog.table import FORMAT, META_KEY
 
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
@@ -219,8 +219,8 @@ def timed_side_by_side(fns: dict[str, Callable[[int], np.ndarray]],
 def engine_search(searcher: Any, q: np.ndarray, where: str | None,
                   fields: list[str] | None = None) -> Callable[[int], np.ndarray]:
     """The engine's search path (``Searcher.search_many``) with precomputed query vectors."""
-    from genocat_desktop.engine.query import parse_condition
-    from genocat_desktop.engine.search import Query
+    from genocat_desktop.engine.catalog.query import parse_condition
+    from genocat_desktop.engine.search.searcher import Query
 
     conditions = [parse_condition(where)] if where else []
 
@@ -234,7 +234,7 @@ def engine_search(searcher: Any, q: np.ndarray, where: str | None,
 
 def lance_refine_search(cat: Any, q: np.ndarray) -> Callable[[int], np.ndarray]:
     """Lance re-ranking the candidates itself (``ann_search``): what the engine did before its RAM copy."""
-    from genocat_desktop.engine import index as ix
+    from genocat_desktop.engine.search import indexes as ix
 
     ds = cat.dataset()
     ref = ix.vector_index(ds, cat.default_vector)
@@ -324,7 +324,7 @@ BUILD_TIMEOUT_S = 480
 def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.ndarray, *, numpy_queries: int,
                faiss_too: bool) -> dict[str, Any]:
     from genocat_desktop.engine import Cancelled, CancelToken
-    from genocat_desktop.engine import index as ix
+    from genocat_desktop.engine.search import indexes as ix
 
     n = x.shape[0]
     res: dict[str, Any] = {"label": label, "rows": n, "dim": x.shape[1], "queries": q.shape[0]}
@@ -370,7 +370,7 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
     log(f"  {label}: vector index {res['build_vector_s']:.1f} s (calibration {cal_s:.1f} s of it), "
         f"{vec.size_bytes / 1e6:.0f} MB, default effort nprobes {nprobes} refine {refine}; "
         f"scalar {res['build_scalar_s']:.1f} s; load {os.getloadavg()[0]:.1f}")
-    from genocat_desktop.engine.search import Searcher
+    from genocat_desktop.engine.search.searcher import Searcher
 
     truth = exact_topk(x, q, K)
     m = q.shape[0]
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError:
             log("real k-mer run skipped: ../shared/data/proteins is absent")
         else:
-            from genocat_desktop.engine.embedders import base as embedders
+            from genocat_desktop.engine.embed.embedders import base as embedders
 
             emb = embedders.create("kmer")
             log(f"real k-mer {len(seqs):,} × {emb.dim}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from genocat_desktop.engine.embedders.base import create
+from genocat_desktop.engine.embed.embedders.base import create
 
 from . import data, kmer3
 from .util import table

@@ -4,7 +4,7 @@ The package has two fronts over one engine:
 
 * :mod:`genocat_desktop.engine` -- pure Python, no Qt: FASTA import, embedders,
   the LanceDB catalog, search and export.
-* :mod:`genocat_desktop.cli` and :mod:`genocat_desktop.ui` -- the command line
+* :mod:`genocat_desktop.cli.main` and :mod:`genocat_desktop.ui` -- the command line
   and the PySide6 desktop application, both thin layers over the engine.
 """
 

@@ -157,7 +157,7 @@ class _Run:
         from PySide6.QtGui import QFontDatabase, QFontInfo, QFontMetrics
         from PySide6.QtWidgets import QApplication
 
-        from .ui.settings import APP, ORG
+        from genocat_desktop.ui.settings import APP, ORG
 
         existing = QApplication.instance()
         self.app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
@@ -173,7 +173,7 @@ class _Run:
                 f"{len(families)} font families (default {font})")
 
     def step_window(self) -> str:
-        from .ui.main_window import MainWindow
+        from genocat_desktop.ui.main_window import MainWindow
 
         self.window = MainWindow(str(self.folder / "catalog"))
         self.window.show()
@@ -196,7 +196,7 @@ class _Run:
         rows = self.window.summary.rows if self.window.summary is not None else 0
         if imported == 0 or rows != imported:
             raise SelfTestFailure(f"imported {imported} sequences but the catalog has {rows}")
-        from .engine.embedders import kmer
+        from genocat_desktop.engine.embed.embedders import kmer
 
         if getattr(sys, "frozen", False) and not kmer.NATIVE_COUNTING:
             # The bundle still works on the numpy path, but then PyInstaller left out the compiled loop.
@@ -205,7 +205,7 @@ class _Run:
         return f"{imported} sequences from {self.sample.name} (k-mer counting: {counting})"
 
     def step_search(self) -> str:
-        from .engine import read_queries
+        from genocat_desktop.engine import read_queries
 
         self.query = read_queries(self.sample, limit=10_000)[0]
         self.window.query_edit.setPlainText(f">{self.query.id}\n{self.query.sequence}")
@@ -239,7 +239,7 @@ class _Run:
                f"{top['bits']:.0f} bits"
 
     def step_align(self) -> str:
-        from .ui import jobs
+        from genocat_desktop.app import operations as jobs
 
         target = self.hits.slice(1, 1).to_pylist()[0]
         # The window's aligner: a spawned child process (in the bundle, the frozen executable started again).
@@ -293,7 +293,7 @@ class _Run:
         return f"{count} rows, {path.stat().st_size:,} bytes"
 
     def step_export_fasta(self) -> str:
-        from .engine import read_queries
+        from genocat_desktop.engine import read_queries
 
         path = self.folder / "hits.fasta"
         self.window.export_to(str(path))
@@ -349,7 +349,7 @@ class _Run:
 
 def run(out: TextIO | None = None, *, sample: str | Path | None = None, timeout: float = STEP_TIMEOUT_S) -> int:
     """Run every step; print one line each to ``out`` (stdout); return 0 if all passed, else 1."""
-    from .resources import sample_fasta
+    from genocat_desktop.resources import sample_fasta
 
     out = out or sys.stdout
     sample_path = Path(sample) if sample is not None else sample_fasta()
@@ -359,7 +359,7 @@ def run(out: TextIO | None = None, *, sample: str | Path | None = None, timeout:
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    from . import __version__
+    from genocat_desktop import __version__
 
     say(f"GenoCat {__version__} self-test ({'frozen bundle' if getattr(sys, 'frozen', False) else 'from source'}, "
         f"{sys.executable})")
@@ -414,7 +414,7 @@ def print_startup_time(location: str | None, files: Sequence[str], out: TextIO |
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
-    from .ui.app import run as run_app
+    from genocat_desktop.ui.app import run as run_app
 
     out = out or sys.stdout
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)

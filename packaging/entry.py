@@ -1,8 +1,8 @@
 """Entry point of the frozen app: one script behind both executables of the bundle.
 
 ``genocat-desktop`` (the launcher the .desktop file runs) starts the window
-(``genocat_desktop.cli.main_gui``); ``genocat`` is the full command line
-(``genocat_desktop.cli.main``). The executable's own name picks which, so the
+(``genocat_desktop.cli.main.main_gui``); ``genocat`` is the full command line
+(``genocat_desktop.cli.main.main``). The executable's own name picks which, so the
 two executables share one analysis and one set of libraries.
 """
 
@@ -15,7 +15,7 @@ if __name__ == "__main__":
     # app is this executable again with --multiprocessing-fork arguments; freeze_support() runs the
     # child's work and exits before any argument parsing (argparse would reject those arguments).
     multiprocessing.freeze_support()
-    from genocat_desktop.cli import main, main_gui
+    from genocat_desktop.cli.main import main, main_gui
 
     name = os.path.basename(sys.executable).lower()
     sys.exit(main_gui() if name.startswith("genocat-desktop") else main())

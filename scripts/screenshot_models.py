@@ -33,7 +33,7 @@ def main(out: Path) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="genocat-shot-"))
     atexit.register(shutil.rmtree, tmp, True)  # the catalog, settings and models made for the shots
     os.environ["GENOCAT_MODELS"] = str(tmp / "models")
-    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+    from genocat_desktop.engine.embed.esm_export import build_random_model, export_esm
 
     build_random_model(tmp / "esm2_t6_shape", hidden=320, layers=6, heads=20)
     onnx = export_esm(tmp / "esm2_t6_shape", tmp / f"{MODEL}.onnx", name=MODEL).path

@@ -247,7 +247,7 @@ def ray_cluster() -> Iterator[None]:
 
     import ray
 
-    from genocat_desktop.engine import distributed
+    from genocat_desktop.engine.ingest.distributed import bulk as distributed
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short

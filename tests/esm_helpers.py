@@ -1,7 +1,7 @@
 """Test helpers for ESM-2: the reference vocabulary file and fair-esm style checkpoints.
 
 Random-weight models of the real architecture come from
-:func:`genocat_desktop.engine.esm_export.build_random_model`; nothing is downloaded.
+:func:`genocat_desktop.engine.embed.esm_export.build_random_model`; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from genocat_desktop.engine.embedders.esm_tokens import ESM2_TOKENS
+from genocat_desktop.engine.embed.embedders.esm_tokens import ESM2_TOKENS
 
 
 def write_vocab(path: Path) -> Path:
@@ -57,7 +57,7 @@ def export_tiny_model(root: Path, name: str = "tiny", *, hidden: int = 64, layer
 
     Needs the ``[export]`` extra (torch, transformers), which ``[dev]`` installs.
     """
-    from genocat_desktop.engine.esm_export import build_random_model, export_esm
+    from genocat_desktop.engine.embed.esm_export import build_random_model, export_esm
 
     build_random_model(root / "hf", hidden=hidden, layers=layers, heads=heads)
     return export_esm(root / "hf", root / f"{name}.onnx", name=name).path

@@ -18,7 +18,7 @@ from genocat_desktop.engine.benchmark import (
     save_result,
     write_synthetic_fasta,
 )
-from genocat_desktop.engine.fasta import FastaReader
+from genocat_desktop.engine.ingest.fasta import FastaReader
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genocat_desktop.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from genocat_desktop.cli.main import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_cancelled_import_exit_code(cat: Path, data_dir: Path, capsys, monkeypat
 
 def test_help_works_without_heavy_imports() -> None:
     code = (
-        "import sys; from genocat_desktop.cli import main\n"
+        "import sys; from genocat_desktop.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('lance', 'lancedb', 'pyarrow', 'onnxruntime', 'PySide6') if m in sys.modules]\n"
         "print('HEAVY', heavy)"

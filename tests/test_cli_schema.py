@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from genocat_desktop.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from genocat_desktop.cli.main import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from genocat_desktop.engine import Catalog
 
 DATA = Path(__file__).parent / "data"

@@ -25,7 +25,7 @@ import pytest
 from conftest import wait_until
 
 from genocat_desktop.engine import CancelToken, Catalog, Progress, StorageError, import_files
-from genocat_desktop.engine.distributed import (
+from genocat_desktop.engine.ingest.distributed.bulk import (
     _Lease,
     cleanup_orphans,
     ingest,
@@ -206,7 +206,7 @@ def test_ray_workers_import_lance_before_their_first_task(monkeypatch: pytest.Mo
     # The Ray the engine starts imports Lance in a setup hook, before any task can be cancelled.
     import types
 
-    from genocat_desktop.engine import distributed
+    from genocat_desktop.engine.ingest.distributed import bulk as distributed
 
     calls: list[dict[str, Any]] = []
     fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: calls.append(kw),
@@ -316,7 +316,7 @@ def test_cli_ingest_json_partial_and_cleanup(tmp_path: Path, inputs: list[Path],
                                              capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from genocat_desktop.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+    from genocat_desktop.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
 
     location = str(tmp_path / "cat")
     code = main(["--catalog", location, "ingest", str(inputs[1]), str(edge_dir / "26_fastq_not_fasta.fastq"),
@@ -449,7 +449,7 @@ def test_partitioned_dedup_spills_to_an_s3_catalog(s3: dict[str, str], tmp_path:
 
 def test_map_outputs_are_deleted_once_partitions_are_decided(tmp_path: Path, inputs: list[Path],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop.engine import hashdedup
+    from genocat_desktop.engine.ingest.distributed import dedup as hashdedup
 
     monkeypatch.setattr(hashdedup.SpillArea, "remove", lambda self: None)  # keep what the write pass saw
     cat = Catalog.open(tmp_path / "dist")
@@ -488,7 +488,7 @@ def test_cli_ingest_of_an_s3_prefix_into_a_local_catalog(s3: dict[str, str], tmp
     """The S3 options of the command line (--endpoint, --allow-http) and the environment's keys reach the inputs."""
     import json
 
-    from genocat_desktop.cli import EXIT_OK, main
+    from genocat_desktop.cli.main import EXIT_OK, main
 
     prefix, files = _upload_inputs(s3, inputs)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")

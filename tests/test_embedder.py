@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genocat_desktop.engine.embedders import base, kmer
-from genocat_desktop.engine.embedders.kmer import KmerEmbedder
-from genocat_desktop.engine.errors import EmbedderError
+from genocat_desktop.engine.core.errors import EmbedderError
+from genocat_desktop.engine.embed.embedders import base, kmer
+from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
 
 
 @pytest.fixture(params=["compiled", "numpy"])
@@ -125,7 +125,7 @@ def test_packed_embedding_of_a_selection_matches_the_whole(counting: str) -> Non
 
 def test_the_compiled_loop_counts_as_numpy_does_on_a_real_import_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     # Whole batches as the importer hands them over (8,192 records in one buffer), not just lists.
-    from genocat_desktop.engine.fasta import FastaReader
+    from genocat_desktop.engine.ingest.fasta import FastaReader
 
     if not kmer.NATIVE_COUNTING:
         pytest.fail("the compiled counting loop is not built")
@@ -141,7 +141,7 @@ def test_the_compiled_loop_counts_as_numpy_does_on_a_real_import_batch(monkeypat
 
 @pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 5, 99], [-1, 4]])
 def test_the_compiled_loop_refuses_offsets_outside_its_buffer(offsets: list[int]) -> None:
-    from genocat_desktop.engine.embedders._kmer_count import count_windows
+    from genocat_desktop.engine.embed.embedders._kmer_count import count_windows
 
     space = KmerEmbedder()._protein[-1]
     codes = np.zeros(10, dtype=np.uint8)

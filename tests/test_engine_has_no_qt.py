@@ -42,6 +42,6 @@ def test_importing_every_engine_module_loads_no_qt() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "genocat_desktop.engine.fasta" in result["imported"]
-    assert "genocat_desktop.engine.headers" in result["imported"]
+    assert "genocat_desktop.engine.ingest.fasta" in result["imported"]
+    assert "genocat_desktop.engine.ingest.headers" in result["imported"]
     assert result["qt"] == [], f"engine imports pulled in Qt modules: {result['qt']}"

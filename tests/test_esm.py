@@ -24,7 +24,7 @@ import torch
 import transformers
 from esm_helpers import save_fair_esm_checkpoint, write_vocab
 
-from genocat_desktop.cli import EXIT_CANCELLED, EXIT_OK, main
+from genocat_desktop.cli.main import EXIT_CANCELLED, EXIT_OK, main
 from genocat_desktop.engine import (
     Cancelled,
     CancelToken,
@@ -34,7 +34,6 @@ from genocat_desktop.engine import (
     Searcher,
     add_embedding,
     add_model,
-    embed_job,
     find_model,
     import_files,
     list_models,
@@ -42,10 +41,11 @@ from genocat_desktop.engine import (
     remove_model,
     set_runtime_options,
 )
-from genocat_desktop.engine.embedders.base import create
-from genocat_desktop.engine.embedders.esm_onnx import EsmOnnxEmbedder, make_batches
-from genocat_desktop.engine.embedders.esm_tokens import ESM2_TOKENS, encode_batch, translate_longest_orf, windows
-from genocat_desktop.engine.esm_export import build_random_model, export_esm, pooled, sample_proteins
+from genocat_desktop.engine.embed import columns as embed_job
+from genocat_desktop.engine.embed.embedders.base import create
+from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder, make_batches
+from genocat_desktop.engine.embed.embedders.esm_tokens import ESM2_TOKENS, encode_batch, translate_longest_orf, windows
+from genocat_desktop.engine.embed.esm_export import build_random_model, export_esm, pooled, sample_proteins
 
 RESIDUES = "LAGVSERTIDPKQNFYMHWCXBUZO"
 
@@ -245,7 +245,7 @@ def test_fair_esm_checkpoint_with_untrusted_pickles_loads_inertly(esm: dict[str,
     data = torch.load(ckpt, weights_only=False)
     data["args"] = _Opaque()
     torch.save(data, ckpt)
-    from genocat_desktop.engine.esm_export import load_checkpoint
+    from genocat_desktop.engine.embed.esm_export import load_checkpoint
 
     _model, info = load_checkpoint(ckpt)
     assert info["kind"] == "fair-esm" and info["heads"] == 4

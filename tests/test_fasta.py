@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genocat_desktop.engine.errors import FastaFormatError, InputError
-from genocat_desktop.engine.fasta import (
+from genocat_desktop.engine.core.errors import FastaFormatError, InputError
+from genocat_desktop.engine.ingest.fasta import (
     MOL_AMBIGUOUS,
     MOL_DNA,
     MOL_PROTEIN,
@@ -613,7 +613,7 @@ def test_block_parser_gives_biopythons_records(
     data_dir: Path, name: str, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever the block size (records cut across blocks), the records are Biopython's."""
-    from genocat_desktop.engine import fasta as fasta_module
+    from genocat_desktop.engine.ingest import fasta as fasta_module
 
     monkeypatch.setattr(fasta_module, "_BLOCK_BYTES", block)
     path = data_dir / name
@@ -622,7 +622,7 @@ def test_block_parser_gives_biopythons_records(
 
 
 def test_line_numbers_survive_block_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop.engine import fasta as fasta_module
+    from genocat_desktop.engine.ingest import fasta as fasta_module
 
     monkeypatch.setattr(fasta_module, "_BLOCK_BYTES", 16)
     text = "".join(f">r{i}\r\nMKV\r\nLLA\r\n" for i in range(50)) + ">bad\r\nMK1V\r\n"

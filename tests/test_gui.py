@@ -26,8 +26,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 from genocat_desktop.engine import Catalog
 from genocat_desktop.ui.engine_thread import EngineThread
 from genocat_desktop.ui.errors import ErrorDialog, install_excepthook, uninstall_excepthook
-from genocat_desktop.ui.import_panel import ImportReportDialog
 from genocat_desktop.ui.main_window import MainWindow
+from genocat_desktop.ui.pages.import_panel import ImportReportDialog
 
 #: Generous: the first catalog of a test session imports Lance (seconds on a busy 2-core machine).
 LONG_MS = 120_000
@@ -479,7 +479,7 @@ def test_files_on_the_command_line_are_imported(qtbot: Any, make_window: Any, da
 
 
 def test_cli_without_a_command_starts_the_gui(monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop import cli
+    from genocat_desktop.cli.main import main as cli
 
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr("genocat_desktop.ui.app.run", lambda location, files: calls.append((location, files)) or 0)
@@ -492,7 +492,7 @@ def test_cli_without_a_command_starts_the_gui(monkeypatch: pytest.MonkeyPatch) -
 def test_table_model_cells_follow_sorting_and_new_tables(qtbot: Any) -> None:
     import pyarrow as pa
 
-    from genocat_desktop.ui.table_model import ArrowTableModel
+    from genocat_desktop.ui.widgets.table_model import ArrowTableModel
 
     model = ArrowTableModel()
     model.set_table(pa.table({"id": ["b", "a", "c"], "score": [0.5, 0.9, 0.1], "note": ["x", None, "z"]}))
@@ -521,7 +521,7 @@ def test_search_summary_line_changes_without_relayout(qtbot: Any, searched: Main
     # A search through the vector index says that it is approximate.
     import dataclasses
 
-    from genocat_desktop.ui.jobs import SearchOutcome
+    from genocat_desktop.app.operations import SearchOutcome
 
     assert searched.outcome is not None
     approx = dataclasses.replace(searched.outcome.results[0], exact=False)
@@ -536,7 +536,7 @@ def test_search_summary_line_changes_without_relayout(qtbot: Any, searched: Main
 def test_table_model_filters_by_text_under_its_sort_order(qtbot: Any) -> None:
     import pyarrow as pa
 
-    from genocat_desktop.ui.table_model import ArrowTableModel
+    from genocat_desktop.ui.widgets.table_model import ArrowTableModel
 
     model = ArrowTableModel()
     model.set_table(pa.table({
@@ -561,7 +561,7 @@ def test_progress_bar_value_is_painted_with_the_next_update_not_at_once(qtbot: A
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QProgressBar
 
-    from genocat_desktop.ui.progress import STEPS, show_fraction
+    from genocat_desktop.ui.widgets.progress import STEPS, show_fraction
 
     class PaintCounter(QObject):
         paints = 0

@@ -23,7 +23,7 @@ pytest.importorskip("pytestqt")
 from esm_helpers import export_tiny_model
 from PySide6.QtCore import QSettings
 
-from genocat_desktop.cli import EXIT_ERROR, EXIT_OK, main
+from genocat_desktop.cli.main import EXIT_ERROR, EXIT_OK, main
 from genocat_desktop.engine import (
     Cancelled,
     CancelToken,
@@ -31,18 +31,18 @@ from genocat_desktop.engine import (
     RuntimeOptions,
     add_embedding,
     add_model,
-    embed_job,
     get_runtime_options,
     import_files,
     list_models,
     pending_embeddings,
     set_runtime_options,
 )
-from genocat_desktop.engine.embedders.base import create
+from genocat_desktop.engine.embed import columns as embed_job
+from genocat_desktop.engine.embed.embedders.base import create
 from genocat_desktop.ui import engine_thread
 from genocat_desktop.ui.engine_thread import EngineThread
 from genocat_desktop.ui.main_window import MainWindow
-from genocat_desktop.ui.models_page import describe_embedding_progress
+from genocat_desktop.ui.pages.models import describe_embedding_progress
 
 LONG_MS = 180_000
 #: Sequences in the test catalog: a few dozen real proteins (the small labelled set).
@@ -280,7 +280,7 @@ def test_add_embedding_then_search_with_it(qtbot: Any, window: MainWindow, tiny_
 
 
 def test_kmer_embedding_through_the_dialog(qtbot: Any, window: MainWindow) -> None:
-    from genocat_desktop.ui.models_page import AddEmbeddingDialog
+    from genocat_desktop.ui.pages.models import AddEmbeddingDialog
 
     page = window.models_page
     dialog = AddEmbeddingDialog([], ROWS, {r.column for r in page.state.embeddings}, page)  # type: ignore[union-attr]

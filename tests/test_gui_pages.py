@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QDialog
 
 from genocat_desktop.engine import Catalog, import_files
 from genocat_desktop.ui.main_window import MainWindow
-from genocat_desktop.ui.schema_page import AddFieldDialog, SetValueDialog
+from genocat_desktop.ui.pages.schema import AddFieldDialog, SetValueDialog
 
 LONG_MS = 120_000
 

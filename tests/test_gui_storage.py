@@ -22,11 +22,11 @@ pytest.importorskip("pytestqt")
 from conftest import MOTO, S3Server, free_port
 from PySide6.QtCore import QSettings
 
+from genocat_desktop.app.storage import AccessResult
 from genocat_desktop.engine import Catalog, SearchEffort, import_files
+from genocat_desktop.ui.dialogs.s3 import S3Dialog, load_location
 from genocat_desktop.ui.main_window import MainWindow
-from genocat_desktop.ui.s3_dialog import S3Dialog, load_location
 from genocat_desktop.ui.settings import recent_catalogs
-from genocat_desktop.ui.storage_jobs import AccessResult
 
 LONG_MS = 120_000
 needs_moto = pytest.mark.skipif(not MOTO.exists(), reason="moto[server] is not installed")

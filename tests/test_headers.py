@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from genocat_desktop.engine.headers import HeaderInfo, parse_header
+from genocat_desktop.engine.ingest.headers import HeaderInfo, parse_header
 
 # --------------------------------------------------------------------------
 # UniProt
@@ -298,7 +298,7 @@ def _headers_of(path: Path) -> list[str]:
 
 def test_column_parser_gives_parse_header_values(data_dir: Path, shared_file: Callable[[str], Path]) -> None:
     from bench.data import header
-    from genocat_desktop.engine.headers import HEADER_FIELDS, parse_headers_arrow
+    from genocat_desktop.engine.ingest.headers import HEADER_FIELDS, parse_headers_arrow
 
     titles = list(_TRICKY)
     titles += _headers_of(data_dir / "mmseqs2_QUERY.fasta")
@@ -315,7 +315,7 @@ def test_column_parser_gives_parse_header_values(data_dir: Path, shared_file: Ca
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from genocat_desktop.engine.headers import _UNIPROT_RE2
+    from genocat_desktop.engine.ingest.headers import _UNIPROT_RE2
 
     canonical = pa.array([_TRICKY[0], _TRICKY[1], *titles[-199:]])
     assert all(pc.match_substring_regex(canonical, _UNIPROT_RE2).to_pylist())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genocat_desktop.engine import CancelToken, Catalog, Progress, import_files
-from genocat_desktop.engine.fasta import sequence_hash
+from genocat_desktop.engine.ingest.fasta import sequence_hash
 
 # Files of the edge corpus that must be rejected, with a word the message must contain.
 REJECTED = {
@@ -159,7 +159,7 @@ def test_cancel_leaves_catalog_unchanged_and_no_files(catalog: Catalog, data_dir
 
 
 def test_failure_during_write_leaves_no_trace(catalog: Catalog, data_dir: Path, monkeypatch) -> None:
-    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.ingest import importer
 
     def broken(*args, **kwargs):
         raise importer.StorageError("disk full (simulated)")
@@ -223,7 +223,7 @@ def test_work_done_during_the_scan_gives_the_same_rows(
     # from the file parsed again. Every way must give the same rows, aliases included.
     import pickle
 
-    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.ingest import importer
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=30)
     reference = Catalog.open(tmp_path / "reference")
@@ -267,8 +267,8 @@ def test_work_done_during_the_scan_gives_the_same_rows(
 def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
     # A local catalog spills into its own .genocat folder; an object-store catalog into the user
     # cache folder (XDG_CACHE_HOME on Linux), one folder per catalog URI. The file has no name.
-    from genocat_desktop.engine import importer
-    from genocat_desktop.engine.fasta import FastaReader
+    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest.fasta import FastaReader
 
     batches = list(FastaReader(data_dir / "families_small.faa", batch_records=100))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -302,8 +302,8 @@ def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(
     # Records under 10 residues take the file's majority molecule, known only after the scan;
     # vectors computed during the scan (as protein) must be replaced, and rows written during
     # the scan (early_write_cpus=1: on any machine) written again.
-    from genocat_desktop.engine import importer
-    from genocat_desktop.engine.embedders.kmer import KmerEmbedder
+    from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
+    from genocat_desktop.engine.ingest import importer
 
     monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", early_write_cpus)
 
@@ -329,7 +329,7 @@ def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
     # Rows of a kept file are written group by group during the scan; a later duplicate
     # (another identifier) changes an earlier row's aliases, so that row's group is deleted
     # and written again. The rows must equal those of the two-pass path (nothing kept).
-    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.ingest import importer
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
     monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
@@ -363,7 +363,7 @@ def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
 def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
     catalog: Catalog, tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
-    from genocat_desktop.engine import importer
+    from genocat_desktop.engine.ingest import importer
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
     monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
@@ -395,8 +395,8 @@ def test_a_failed_write_with_another_in_flight_leaves_no_trace(
     # the newer one still finishes: its files must be deleted with the rest, not left behind.
     import threading
 
-    from genocat_desktop.engine import importer
-    from genocat_desktop.engine.errors import StorageError
+    from genocat_desktop.engine.core.errors import StorageError
+    from genocat_desktop.engine.ingest import importer
 
     assert importer.WRITES_IN_FLIGHT >= 2
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)

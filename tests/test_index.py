@@ -31,7 +31,7 @@ from genocat_desktop.engine import (
     parse_condition,
     text_search,
 )
-from genocat_desktop.engine.index import (
+from genocat_desktop.engine.search.indexes import (
     CALIBRATION_KEY,
     CALIBRATION_REFINES,
     CALIBRATION_TARGET,
@@ -226,8 +226,8 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
 
 
 def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop.engine import index as ix
-    from genocat_desktop.engine import search as search_mod
+    from genocat_desktop.engine.search import indexes as ix
+    from genocat_desktop.engine.search import searcher as search_mod
 
     calls: list[str | None] = []
     real = ix._candidate_ids
@@ -286,7 +286,7 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
 
 
 def test_hit_fields_come_from_ram_with_the_copy_and_follow_edits(catalog: Catalog) -> None:
-    from genocat_desktop.engine.schema import add_field, set_values
+    from genocat_desktop.engine.catalog.schema import add_field, set_values
 
     dim = int(catalog.vector_columns()[catalog.default_vector]["dim"])
     ram = Searcher(catalog, use_index=True)
@@ -421,7 +421,7 @@ def test_text_search_with_and_without_the_index(catalog: Catalog, base: Path) ->
 
 
 def test_cli_index_commands(base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from genocat_desktop.cli import main
+    from genocat_desktop.cli.main import main
 
     shutil.copytree(base, tmp_path / "c")
     cat = ["--catalog", str(tmp_path / "c")]

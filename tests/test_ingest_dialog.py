@@ -17,7 +17,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings
 
 from genocat_desktop.engine import Catalog, import_files, ray_available
-from genocat_desktop.ui.ingest_dialog import BulkIngestDialog
+from genocat_desktop.ui.dialogs.ingest import BulkIngestDialog
 from genocat_desktop.ui.main_window import MainWindow
 
 LONG_MS = 180_000
@@ -117,7 +117,7 @@ def test_cancel_in_the_dialog_commits_nothing(
 
 
 def test_ray_option_disabled_without_ray(qtbot: Any, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
-    import genocat_desktop.ui.ingest_dialog as module
+    import genocat_desktop.ui.dialogs.ingest as module
 
     monkeypatch.setattr(module, "_ray_installed", lambda: False)
     dialog = _dialog(qtbot, window)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from genocat_desktop.engine.jobs import gc_paused
+from genocat_desktop.engine.core.progress import gc_paused
 
 
 def _full_collections_held() -> bool:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from Bio.Align import PairwiseAligner, substitution_matrices
 
-from genocat_desktop.cli import main
+from genocat_desktop.cli.main import main
 from genocat_desktop.engine import Catalog, QueryError, Searcher, import_files, read_queries
-from genocat_desktop.engine.rerank import align_to
+from genocat_desktop.engine.search.alignment import align_to
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 

@@ -38,7 +38,7 @@ from genocat_desktop.engine import (
     save_credentials,
     storage_options,
 )
-from genocat_desktop.engine.storage import StorageOptions, prepare_options
+from genocat_desktop.engine.catalog.storage import StorageOptions, prepare_options
 
 DATA = Path(__file__).parent / "data"
 pytestmark = [
@@ -273,7 +273,7 @@ def test_import_interrupted_by_the_server_going_away_changes_nothing(s3_server: 
 
 def test_cli_on_s3(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                    capsys: pytest.CaptureFixture[str]) -> None:
-    from genocat_desktop.cli import main
+    from genocat_desktop.cli.main import main
 
     bucket = s3_server.bucket()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.credentials.access_key_id)

@@ -158,7 +158,7 @@ def test_many_queries_at_once_match_one_by_one(catalog: Catalog) -> None:
 
 def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: Path, tmp_path: Path) -> None:
     """An import reads only the new fragments; a field edit re-reads no vectors."""
-    from genocat_desktop.engine.schema import add_field, set_values
+    from genocat_desktop.engine.catalog.schema import add_field, set_values
 
     cat = Catalog.open(tmp_catalog_path)
     import_files(cat, [data_dir / "mmseqs2_QUERY.fasta"])
@@ -186,7 +186,7 @@ def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: 
 def test_queries_run_without_full_garbage_collections(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
 
-    from genocat_desktop.engine import search as search_module
+    from genocat_desktop.engine.search import searcher as search_module
 
     seen: list[int] = []
     original = search_module._top_k
@@ -212,7 +212,7 @@ def test_a_large_scan_in_parts_scores_every_row_as_one_product_does(
 
     import numpy as np
 
-    from genocat_desktop.engine import search
+    from genocat_desktop.engine.search import searcher as search
 
     monkeypatch.setattr(search.os, "cpu_count", lambda: 4)  # whatever this machine has
     rng = np.random.default_rng(rows)

@@ -21,7 +21,7 @@ from genocat_desktop import selftest
 pytestmark = pytest.mark.slow
 
 TIMEOUT_S = 600
-GUI_MAIN = "import sys; from genocat_desktop.cli import main_gui; sys.exit(main_gui())"
+GUI_MAIN = "import sys; from genocat_desktop.cli.main import main_gui; sys.exit(main_gui())"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -99,7 +99,7 @@ def genocat(
     column = None
     if esm is not None:
         from genocat_desktop.engine import add_embedding
-        from genocat_desktop.engine.models import add_model
+        from genocat_desktop.engine.embed.models import add_model
 
         # A private model folder: the user's installed models are left alone.
         os.environ["GENOCAT_MODELS"] = str(work / "models")

@@ -37,8 +37,8 @@ def _status(key: str) -> float:
 
 
 def one(n: int) -> dict[str, Any]:
-    from genocat_desktop.engine.distributed import IngestReport, _deduplicate, _FileScan
-    from genocat_desktop.engine.importer import FileReport
+    from genocat_desktop.engine.ingest.distributed.bulk import IngestReport, _deduplicate, _FileScan
+    from genocat_desktop.engine.ingest.importer import FileReport
 
     rng = np.random.default_rng(1)
     distinct = int(n * 0.95)

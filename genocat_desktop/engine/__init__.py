@@ -38,7 +38,7 @@ import os as _os
 if (_os.cpu_count() or 1) in (2, 3):
     _os.environ.setdefault("LANCE_CPU_THREADS", "2")
 
-from .benchmark import (
+from genocat_desktop.engine.benchmark import (
     TARGETS,
     BenchmarkResult,
     Check,
@@ -50,60 +50,8 @@ from .benchmark import (
     save_result,
     write_synthetic_fasta,
 )
-from .catalog import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
-from .distributed import IngestReport, cleanup_orphans, ingest, plan_ingest, ray_available
-from .embed_job import (
-    EmbedReport,
-    PendingEmbedding,
-    add_embedding,
-    discard_pending_embedding,
-    pending_embeddings,
-    remove_embedding,
-    resolve_column,
-    set_default_embedding,
-)
-from .embedders.esm_onnx import RuntimeOptions, get_runtime_options, set_runtime_options
-from .errors import (
-    BucketNotFoundError,
-    Cancelled,
-    CatalogError,
-    CatalogNotFoundError,
-    EmbedderError,
-    EmbedderMismatchError,
-    EndpointUnreachableError,
-    FastaFormatError,
-    FilterError,
-    GenoCatError,
-    InputError,
-    InsecureEndpointError,
-    ModelNotFoundError,
-    QueryError,
-    SchemaError,
-    StorageAuthError,
-    StorageError,
-)
-from .export import export_csv, export_fasta, export_hits
-from .importer import FileReport, ImportReport, import_files
-from .index import (
-    AUTO_INDEX_ROWS,
-    Calibration,
-    IndexInfo,
-    IndexStatus,
-    SearchEffort,
-    VectorIndexParams,
-    auto_index,
-    build_indexes,
-    calibrate,
-    choose_vector_params,
-    drop_indexes,
-    index_status,
-    optimize_indexes,
-    text_search,
-)
-from .jobs import CancelToken, Progress, ProgressCallback, no_progress
-from .models import ModelInfo, add_model, find_model, list_models, models_dir, remove_model
-from .query import OPERATORS, Condition, parse_condition, to_sql
-from .schema import (
+from genocat_desktop.engine.catalog.query import OPERATORS, Condition, parse_condition, to_sql
+from genocat_desktop.engine.catalog.schema import (
     FIELD_TYPES,
     AnnotationPlan,
     EditReport,
@@ -122,8 +70,7 @@ from .schema import (
     update_field,
     user_fields,
 )
-from .search import Query, Searcher, SearchResult, read_queries
-from .storage import (
+from genocat_desktop.engine.catalog.storage import (
     Credentials,
     S3Settings,
     check_access,
@@ -133,6 +80,65 @@ from .storage import (
     save_credentials,
     storage_options,
 )
+from genocat_desktop.engine.catalog.table import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
+from genocat_desktop.engine.core.errors import (
+    BucketNotFoundError,
+    Cancelled,
+    CatalogError,
+    CatalogNotFoundError,
+    EmbedderError,
+    EmbedderMismatchError,
+    EndpointUnreachableError,
+    FastaFormatError,
+    FilterError,
+    GenoCatError,
+    InputError,
+    InsecureEndpointError,
+    ModelNotFoundError,
+    QueryError,
+    SchemaError,
+    StorageAuthError,
+    StorageError,
+)
+from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from genocat_desktop.engine.embed.columns import (
+    EmbedReport,
+    PendingEmbedding,
+    add_embedding,
+    discard_pending_embedding,
+    pending_embeddings,
+    remove_embedding,
+    resolve_column,
+    set_default_embedding,
+)
+from genocat_desktop.engine.embed.embedders.esm_onnx import RuntimeOptions, get_runtime_options, set_runtime_options
+from genocat_desktop.engine.embed.models import ModelInfo, add_model, find_model, list_models, models_dir, remove_model
+from genocat_desktop.engine.ingest.distributed.bulk import (
+    IngestReport,
+    cleanup_orphans,
+    ingest,
+    plan_ingest,
+    ray_available,
+)
+from genocat_desktop.engine.ingest.importer import FileReport, ImportReport, import_files
+from genocat_desktop.engine.search.export import export_csv, export_fasta, export_hits
+from genocat_desktop.engine.search.indexes import (
+    AUTO_INDEX_ROWS,
+    Calibration,
+    IndexInfo,
+    IndexStatus,
+    SearchEffort,
+    VectorIndexParams,
+    auto_index,
+    build_indexes,
+    calibrate,
+    choose_vector_params,
+    drop_indexes,
+    index_status,
+    optimize_indexes,
+    text_search,
+)
+from genocat_desktop.engine.search.searcher import Query, Searcher, SearchResult, read_queries
 
 __all__ = [
     "AUTO_INDEX_ROWS",

@@ -48,12 +48,13 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
-from .catalog import Catalog
-from .errors import Cancelled, CatalogError, InputError
-from .export import export_fasta, export_hits
-from .importer import import_files
-from .jobs import CancelToken, Progress, ProgressCallback, no_progress
-from .search import Query, Searcher
+from genocat_desktop.engine.catalog.storage import is_remote
+from genocat_desktop.engine.catalog.table import Catalog
+from genocat_desktop.engine.core.errors import Cancelled, CatalogError, InputError
+from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from genocat_desktop.engine.ingest.importer import import_files
+from genocat_desktop.engine.search.export import export_fasta, export_hits
+from genocat_desktop.engine.search.searcher import Query, Searcher
 
 __all__ = [
     "TARGETS",
@@ -564,7 +565,7 @@ def _machine() -> dict[str, Any]:
 # ---------------------------------------------------------------------- results on disk
 def results_folder(catalog: Catalog) -> Path | None:
     """``<catalog>/benchmarks`` for a catalog in a local folder; ``None`` for object stores."""
-    if "://" in catalog.location:
+    if is_remote(catalog.location):
         return None
     return Path(catalog.location) / RESULTS_DIR
 

@@ -18,9 +18,9 @@ def run(location: str | None = None, files: Sequence[str] = (), argv: Sequence[s
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from .errors import install_excepthook
-    from .main_window import MainWindow
-    from .settings import APP, ORG
+    from genocat_desktop.ui.errors import install_excepthook
+    from genocat_desktop.ui.main_window import MainWindow
+    from genocat_desktop.ui.settings import APP, ORG
 
     os.environ.setdefault("LANCEDB_LOG", "error")
     os.environ.setdefault("LANCE_LOG", "error")

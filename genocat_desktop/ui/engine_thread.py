@@ -4,7 +4,7 @@ This is the only module of the UI that owns a thread. A :class:`_Worker`
 QObject lives on a single :class:`QThread`; :class:`EngineThread` (on the GUI
 thread) keeps a queue of :class:`Job` objects and hands them to the worker one
 after the other through a queued signal. A job is a plain function
-``fn(progress, cancel) -> result`` (see :mod:`genocat_desktop.ui.jobs`); it never
+``fn(progress, cancel) -> result`` (see :mod:`genocat_desktop.app.operations`); it never
 sees a widget, and the worker never touches one: results, progress and errors
 come back as signals, which Qt delivers on the GUI thread.
 
@@ -140,7 +140,7 @@ class _Worker(QObject):
         # The engine is imported here, on the engine thread, the first time a
         # job runs: the window never waits for pyarrow/lance to load.
         from genocat_desktop.engine import Cancelled, CancelToken, GenoCatError
-        from genocat_desktop.engine.jobs import gc_paused
+        from genocat_desktop.engine.core.progress import gc_paused
 
         token = CancelToken(link.event)
         link.attach(token)

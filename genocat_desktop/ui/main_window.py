@@ -1,7 +1,7 @@
 """The main window: welcome page, search, results, catalog browser, schema, benchmark, models, import queue.
 
 Every engine call goes through :class:`~genocat_desktop.ui.engine_thread.EngineThread`
-as a job from :mod:`genocat_desktop.ui.jobs`; slots here only read results
+as a job from :mod:`genocat_desktop.app.operations`; slots here only read results
 and update widgets. The window opens at once and the catalog opens on the
 engine thread behind it (the status bar says "Opening catalog…").
 """
@@ -51,21 +51,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import jobs
-from .benchmark_page import BenchmarkPage
-from .detail import DetailPane, ScoreHistogram, _mono
-from .engine_thread import EngineThread, Job
-from .errors import show_error
-from .filters import FilterEditor
-from .import_panel import ImportPanel, ImportReportDialog
-from .index_page import IndexDialog
-from .models_page import ModelsPage, describe_embedding_progress
-from .progress import show_fraction
-from .s3_dialog import S3Dialog, load_location
-from .schema_page import SchemaPage, SetValueDialog
-from .settings import add_recent, recent_catalogs, settings
-from .storage_jobs import is_s3, reopen_s3_job
-from .table_view import ArrowTableView
+from genocat_desktop.app import operations as jobs
+from genocat_desktop.app.storage import is_remote, reopen_s3_job
+from genocat_desktop.ui.dialogs.s3 import S3Dialog, load_location
+from genocat_desktop.ui.engine_thread import EngineThread, Job
+from genocat_desktop.ui.errors import show_error
+from genocat_desktop.ui.pages.benchmark import BenchmarkPage
+from genocat_desktop.ui.pages.import_panel import ImportPanel, ImportReportDialog
+from genocat_desktop.ui.pages.indexes import IndexDialog
+from genocat_desktop.ui.pages.models import ModelsPage, describe_embedding_progress
+from genocat_desktop.ui.pages.schema import SchemaPage, SetValueDialog
+from genocat_desktop.ui.settings import add_recent, recent_catalogs, settings
+from genocat_desktop.ui.widgets.detail import DetailPane, ScoreHistogram, _mono
+from genocat_desktop.ui.widgets.filters import FilterEditor
+from genocat_desktop.ui.widgets.progress import show_fraction
+from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
 __all__ = ["MainWindow"]
 
@@ -586,7 +586,7 @@ class MainWindow(QMainWindow):
         self._close_session()
         self.stack.setCurrentWidget(self.loading)
         self.catalog_label.setText("Opening the catalog…")
-        spec = load_location(location) if location and is_s3(location) else None
+        spec = load_location(location) if location and is_remote(location) else None
         fn = reopen_s3_job(spec) if spec is not None else jobs.open_catalog_job(location)
         job = self.engine.submit("open", "Opening the catalog", fn)
         job.finished.connect(self._on_opened)
@@ -694,7 +694,7 @@ class MainWindow(QMainWindow):
         if self.s3_dialog is None:
             self.s3_dialog = S3Dialog(self.engine, None, self)
             self.s3_dialog.opened.connect(self._adopt_catalog)
-        current = self.summary.location if self.summary is not None and is_s3(self.summary.location) else None
+        current = self.summary.location if self.summary is not None and is_remote(self.summary.location) else None
         spec = load_location(current) if current else None
         if spec is not None:
             self.s3_dialog.set_location(spec)
@@ -756,7 +756,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             self.statusBar().showMessage("Open a catalog first.", 5000)
             return None
-        from .ingest_dialog import BulkIngestDialog
+        from genocat_desktop.ui.dialogs.ingest import BulkIngestDialog
 
         dialog = BulkIngestDialog(self.engine, self.session, self)
         dialog.ingest_finished.connect(lambda outcome: None if self._closing else self._apply_summary(outcome.summary))

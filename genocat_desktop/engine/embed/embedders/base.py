@@ -1,0 +1,97 @@
+"""The embedder interface and registry.
+
+An embedder turns sequences into fixed-size ``float32`` vectors whose cosine
+similarity tracks sequence similarity. The catalog stores, per vector column,
+the embedder's :attr:`Embedder.name`, :attr:`Embedder.version`, dimension
+and parameters, so that a query is always embedded the same way as the rows
+it is compared with (see :class:`~genocat_desktop.engine.catalog.table.Catalog`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from genocat_desktop.engine.core.errors import EmbedderError
+
+__all__ = ["Embedder", "EmbedderSpec", "available", "create", "register"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the catalog needs from an embedder."""
+
+    #: Registry name, e.g. ``"kmer"``.
+    name: str
+    #: Bumped whenever the vectors for the same input change.
+    version: int
+    #: Length of each vector.
+    dim: int
+
+    def params(self) -> dict[str, Any]:
+        """Return the parameters that, with name and version, recreate this embedder."""
+        ...
+
+    def embed(self, sequences: Sequence[str], molecules: Sequence[str] | None = None) -> np.ndarray:
+        """Embed sequences.
+
+        Parameters
+        ----------
+        sequences
+            Normalised (upper-case) residues.
+        molecules
+            ``"protein"``, ``"dna"`` or ``"rna"`` per sequence; ``None`` means protein.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32`` array of shape ``(len(sequences), dim)``, rows L2-normalised.
+        """
+        ...
+
+
+EmbedderSpec = dict[str, Any]
+_REGISTRY: dict[str, Callable[..., Embedder]] = {}
+
+
+def register(name: str, factory: Callable[..., Embedder]) -> None:
+    """Make an embedder available by name (``factory(**params)`` builds it)."""
+    _REGISTRY[name] = factory
+
+
+def available() -> list[str]:
+    """Names of the registered embedders."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def create(name: str, **params: Any) -> Embedder:
+    """Build a registered embedder.
+
+    Raises
+    ------
+    EmbedderError
+        If no embedder of that name is registered or the parameters are wrong.
+    """
+    _load_builtins()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise EmbedderError(f"unknown embedder {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise EmbedderError(f"embedder {name!r} cannot be built with {params}: {exc}") from None
+
+
+def _load_builtins() -> None:
+    if "kmer" not in _REGISTRY:
+        from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
+
+        register("kmer", KmerEmbedder)
+    if "esm" not in _REGISTRY:
+        from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder
+
+        register("esm", EsmOnnxEmbedder)

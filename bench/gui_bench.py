@@ -48,7 +48,7 @@ t_start = float(sys.argv[1])
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
     QSettings.setPath(fmt, QSettings.Scope.UserScope, sys.argv[3])
-from genocat_desktop.cli.main import main as cli
+from genocat_desktop.cli import main as cli
 from genocat_desktop.ui import main_window
 times = {}
 class FirstPaint(QObject):
@@ -192,11 +192,11 @@ def stall_run(fasta: Path, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     searches = 0
     for i, seq in enumerate(queries):
-        window.search_filters.clear()
+        window.search_page.search_filters.clear()
         if i % 4 == 1:
-            window.search_filters.add_row("length", ">", "200")
-        window.k_spin.setValue(1000 if i % 5 == 4 else 50)
-        window.query_edit.setPlainText(seq)
+            window.search_page.search_filters.add_row("length", ">", "200")
+        window.search_page.k_spin.setValue(1000 if i % 5 == 4 else 50)
+        window.search_page.query_edit.setPlainText(seq)
         window.run_search()
         _wait(app, window.results_shown, 300)
         searches += 1

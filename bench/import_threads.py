@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The end of pass 1, timed exactly: the importer's scan function, wrapped.
     scan_ends: list[float] = []
-    scan = importer._scan
+    scan = importer.scan_file
 
     def timed_scan(*a: object, **k: object) -> object:
         try:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             scan_ends.append(time.perf_counter())
 
-    importer._scan = timed_scan  # type: ignore[assignment]
+    importer.scan_file = timed_scan  # type: ignore[assignment]
     tmp = Path(tempfile.mkdtemp(prefix="genocat-threads-"))
     try:
         with Sampler(args.every) as sampler:

@@ -15,16 +15,16 @@ Two kinds of data:
 Every search goes through the engine's own path (``Searcher.search_many`` with
 the query vectors given, so no embedder runs), at the default :class:`SearchEffort`
 (the effort calibrated by the build): Lance probes the index for ``refine × k``
-candidates, the searcher re-ranks them exactly (a half-precision copy of the
+candidates, the searcher refines them exactly (a half-precision copy of the
 vectors in RAM picks the ``k``, and scores them), and reads the hits' metadata
 (from RAM beside the copy when it fits) — the ``id`` only for the headline
 figures (as FAISS and numpy answer), every field in a second measurement. Also
-measured: Lance re-ranking the candidates itself (``ann_search``, the path
+measured: Lance refining the candidates itself (``ann_search``, the path
 before the RAM copy), and filtered searches (10 % and 0.1 % of the rows pass),
 all five query by query side by side in rotating order.
 References in the same run, on the same vectors:
 numpy exact search (one BLAS thread, as the in-memory searcher) and FAISS
-``IndexIVFPQ`` with the same number of partitions, probes, and exact re-ranking
+``IndexIVFPQ`` with the same number of partitions, probes, and exact refinement
 (``IndexRefineFlat`` with the same refine factor). Results: Markdown on stdout,
 JSON in ``bench/out/index_bench.json``.
 """
@@ -233,8 +233,8 @@ def engine_search(searcher: Any, q: np.ndarray, where: str | None,
 
 
 def lance_refine_search(cat: Any, q: np.ndarray) -> Callable[[int], np.ndarray]:
-    """Lance re-ranking the candidates itself (``ann_search``): what the engine did before its RAM copy."""
-    from genocat_desktop.engine.search import indexes as ix
+    """Lance refining the candidates itself (``ann_search``): what the engine did before its RAM copy."""
+    from genocat_desktop.engine.search import ann as ix
 
     ds = cat.dataset()
     ref = ix.vector_index(ds, cat.default_vector)
@@ -324,6 +324,7 @@ BUILD_TIMEOUT_S = 480
 def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.ndarray, *, numpy_queries: int,
                faiss_too: bool) -> dict[str, Any]:
     from genocat_desktop.engine import Cancelled, CancelToken
+    from genocat_desktop.engine.search import ann
     from genocat_desktop.engine.search import indexes as ix
 
     n = x.shape[0]
@@ -360,9 +361,9 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
     status = ix.index_status(cat)
     vec = status.vector()
     assert vec is not None
-    ref = ix.vector_index(cat.dataset(), cat.default_vector)
+    ref = ann.vector_index(cat.dataset(), cat.default_vector)
     assert ref is not None
-    nprobes, refine = ix.DEFAULT_EFFORT.resolve(ref)  # what the Searcher uses by default
+    nprobes, refine = ann.DEFAULT_EFFORT.resolve(ref)  # what the Searcher uses by default
     res["index"] = {"type": vec.index_type, "partitions": vec.num_partitions, "size_mb": vec.size_bytes / 1e6,
                     "nprobes": nprobes, "refine_factor": refine, "vectors_mb": x.nbytes / 1e6,
                     "calibration": ref.calibration.to_dict() if ref.calibration else None}
@@ -382,9 +383,9 @@ def bench_size(label: str, cat: Any, x: np.ndarray, q: np.ndarray, taxid: np.nda
     res["sync_s"] = time.perf_counter() - t
     searcher = Searcher(cat, use_index=True)  # at 100k the vectors fit RAM: exact search would be chosen
     t = time.perf_counter()
-    searcher.warm()  # the half-precision copy used to re-rank candidates (when it fits the memory budget)
-    res["rerank_copy_load_s"] = time.perf_counter() - t
-    res["rerank_copy_mb"] = searcher._rerank.vectors.nbytes / 1e6 if searcher._rerank is not None else 0.0
+    searcher.warm()  # the half-precision copy used to refine candidates (when it fits the memory budget)
+    res["refine_copy_load_s"] = time.perf_counter() - t
+    res["refine_copy_mb"] = searcher._refine.copy.vectors.nbytes / 1e6 if searcher._refine.copy is not None else 0.0
     res["load_before_queries"] = os.getloadavg()
     # Hits as ids (as FAISS and numpy answer), then with every metadata field (what the window shows);
     # the filtered searches too, all side by side so that a burst of background work hits each alike.
@@ -486,7 +487,7 @@ def markdown(results: dict[str, Any]) -> str:
         "| data | rows | index (partitions, nprobes, refine) | build s | size MB | p50 ms | p99 ms | recall@10 | "
         "10 % filter p50/p99, recall | 0.1 % filter p50/p99, recall | numpy exact p50/p99 | "
         "FAISS IVF-PQ+refine build s, p50/p99, recall | Lance/FAISS p50 | all fields p50/p99 | "
-        "Lance re-ranking p50/p99, recall | RAM copy MB, load s |",
+        "Lance refining p50/p99, recall | RAM copy MB, load s |",
         "|" + "---|" * 16,
     ]
     for r in results["runs"]:
@@ -502,7 +503,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{npx['p50_ms']:.1f}/{npx['p99_ms']:.1f} | {fs} | {ratio} | "
             f"{r['engine_all_fields']['p50_ms']:.1f}/{r['engine_all_fields']['p99_ms']:.1f} | "
             f"{r['lance_refine']['p50_ms']:.1f}/{r['lance_refine']['p99_ms']:.1f}, "
-            f"{r['lance_refine']['recall10']:.3f} | {r['rerank_copy_mb']:.0f}, {r['rerank_copy_load_s']:.1f} |"
+            f"{r['lance_refine']['recall10']:.3f} | {r['refine_copy_mb']:.0f}, {r['refine_copy_load_s']:.1f} |"
         )
     return "\n".join(lines)
 

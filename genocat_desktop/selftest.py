@@ -208,7 +208,7 @@ class _Run:
         from genocat_desktop.engine import read_queries
 
         self.query = read_queries(self.sample, limit=10_000)[0]
-        self.window.query_edit.setPlainText(f">{self.query.id}\n{self.query.sequence}")
+        self.window.search_page.query_edit.setPlainText(f">{self.query.id}\n{self.query.sequence}")
         if self.window.run_search() is None:
             raise SelfTestFailure("the window did not start a search")
         (outcome,) = self.wait(self.window.results_shown, "search results")
@@ -222,13 +222,13 @@ class _Run:
         return f"{len(result)} hits of {result.candidates} for {self.query.id}, top score {top['score']:.3f}"
 
     def step_rerank(self) -> str:
-        self.window.align_check.setChecked(True)
+        self.window.search_page.align_check.setChecked(True)
         try:
             if self.window.run_search() is None:
                 raise SelfTestFailure("the window did not start a search")
             (outcome,) = self.wait(self.window.results_shown, "re-ranked results")
         finally:
-            self.window.align_check.setChecked(False)
+            self.window.search_page.align_check.setChecked(False)
         hits = self.hits = outcome.results[0].hits  # what the window shows now, and exports next
         if "identity" not in hits.column_names:
             raise SelfTestFailure(f"re-ranked hits have no alignment columns: {hits.column_names}")
@@ -239,11 +239,11 @@ class _Run:
                f"{top['bits']:.0f} bits"
 
     def step_align(self) -> str:
-        from genocat_desktop.app import operations as jobs
+        from genocat_desktop.app.search import align_job
 
         target = self.hits.slice(1, 1).to_pylist()[0]
         # The window's aligner: a spawned child process (in the bundle, the frozen executable started again).
-        fn = jobs.align_job(self.window.session, self.query.sequence, target["sequence"])
+        fn = align_job(self.window.session, self.query.sequence, target["sequence"])
         job = self.window.engine.submit("align", "Aligning", fn)
         finished = self._job_result(job, "alignment")
         if finished.length <= 0 or not 0 < finished.identity <= 1:
@@ -349,7 +349,10 @@ class _Run:
 
 def run(out: TextIO | None = None, *, sample: str | Path | None = None, timeout: float = STEP_TIMEOUT_S) -> int:
     """Run every step; print one line each to ``out`` (stdout); return 0 if all passed, else 1."""
+    from genocat_desktop.engine.core.process import configure_process
     from genocat_desktop.resources import sample_fasta
+
+    configure_process()
 
     out = out or sys.stdout
     sample_path = Path(sample) if sample is not None else sample_fasta()

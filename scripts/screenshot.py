@@ -63,15 +63,15 @@ def main(out: Path) -> int:
         if window._last_report is not None:
             window._last_report.close()
         window.import_panel.setVisible(False)
-        window.query_edit.setPlainText(_query())
-        window.search_filters.add_row("length", ">", "200")
+        window.search_page.query_edit.setPlainText(_query())
+        window.search_page.search_filters.add_row("length", ">", "200")
         window.run_search()
 
     def on_results(outcome: object) -> None:
-        window.hits_table.select_source_row(1)
+        window.search_page.hits_table.select_source_row(1)
         # Wait for that hit's alignment to be drawn before grabbing.
         def check() -> None:
-            if "Identity" in window.hit_detail.toPlainText():
+            if "Identity" in window.search_page.hit_detail.toPlainText():
                 QTimer.singleShot(300, grab)  # one more paint of the histogram marker
             else:
                 QTimer.singleShot(100, check)

@@ -26,6 +26,10 @@ from typing import Any
 
 import pytest
 
+from genocat_desktop.engine.core.process import configure_process
+
+configure_process()  # what every front does at start-up (Lance's environment)
+
 TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
 EDGE_DIR = DATA_DIR / "fasta-edge"
@@ -247,7 +251,7 @@ def ray_cluster() -> Iterator[None]:
 
     import ray
 
-    from genocat_desktop.engine.ingest.distributed import bulk as distributed
+    from genocat_desktop.engine.ingest.distributed import runners as distributed
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short

@@ -8,7 +8,7 @@ import pytest
 
 from genocat_desktop.engine import Cancelled, Catalog, FilterError, import_files, parse_condition
 from genocat_desktop.engine.catalog.browse import browse_page, browse_sql, browse_table
-from genocat_desktop.engine.search.pairwise import MAX_CELLS, AlignerProcess, align_pair
+from genocat_desktop.engine.search.alignment import MAX_CELLS, AlignerProcess, align_pair
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,8 @@ def test_partial_coverage_and_unrelated() -> None:
 
 def test_nucleotides_and_odd_letters() -> None:
     dna = align_pair("ACGTACGTACGTAAAC", "ACGTACGTACGTAAAC")
-    assert dna.identity == 1.0 and "match +2" in dna.scoring
+    # The hit list's nucleotide scheme (NUC.4.4: match 5): the pane shows the list's score.
+    assert dna.identity == 1.0 and "NUC.4.4" in dna.scoring and dna.score == 16 * 5
     # Letters outside BLOSUM62 (O, U, J) do not break the alignment.
     assert align_pair("MKUOJLLV", "MKUOJLLV").length == 8
 

@@ -25,13 +25,13 @@ import pytest
 from conftest import wait_until
 
 from genocat_desktop.engine import CancelToken, Catalog, Progress, StorageError, import_files
-from genocat_desktop.engine.ingest.distributed.bulk import (
-    _Lease,
+from genocat_desktop.engine.ingest.distributed import (
     cleanup_orphans,
     ingest,
     plan_ingest,
     ray_available,
 )
+from genocat_desktop.engine.ingest.distributed.housekeeping import Lease
 
 EXTRA = """>dupA first copy
 MKVLAAGIVGLLLAAPSQA
@@ -158,7 +158,7 @@ def test_cleanup_orphans_respects_age_and_leases(tmp_path: Path, inputs: list[Pa
     fresh.write_bytes(b"y")
     old = time.time() - 7 * 3600
     os.utime(orphan, (old, old))
-    lease = _Lease(cat)
+    lease = Lease(cat)
     lease.take()
     with pytest.raises(StorageError, match="may be running"):
         cleanup_orphans(cat)
@@ -206,7 +206,7 @@ def test_ray_workers_import_lance_before_their_first_task(monkeypatch: pytest.Mo
     # The Ray the engine starts imports Lance in a setup hook, before any task can be cancelled.
     import types
 
-    from genocat_desktop.engine.ingest.distributed import bulk as distributed
+    from genocat_desktop.engine.ingest.distributed import runners as distributed
 
     calls: list[dict[str, Any]] = []
     fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: calls.append(kw),

@@ -24,6 +24,7 @@ import torch
 import transformers
 from esm_helpers import save_fair_esm_checkpoint, write_vocab
 
+import genocat_desktop.engine as engine
 from genocat_desktop.cli.main import EXIT_CANCELLED, EXIT_OK, main
 from genocat_desktop.engine import (
     Cancelled,
@@ -41,7 +42,7 @@ from genocat_desktop.engine import (
     remove_model,
     set_runtime_options,
 )
-from genocat_desktop.engine.embed import columns as embed_job
+from genocat_desktop.engine.catalog import embeddings
 from genocat_desktop.engine.embed.embedders.base import create
 from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder, make_batches
 from genocat_desktop.engine.embed.embedders.esm_tokens import ESM2_TOKENS, encode_batch, translate_longest_orf, windows
@@ -361,7 +362,7 @@ def test_add_embedding_then_search_by_it(catalog: Catalog, registry: Path) -> No
     assert hit.hits.column("sequence")[0].as_py() == query
     # Asking again changes nothing; another column for the same model is allowed.
     assert add_embedding(catalog, "esm", {"model": "tiny"}).version is None
-    assert embed_job.resolve_column(catalog, "tiny") == "vec_esm_tiny"
+    assert embeddings.resolve_column(catalog, "tiny") == "vec_esm_tiny"
 
 
 def test_import_after_adding_fills_every_column(catalog: Catalog, registry: Path, data_dir: Path,
@@ -377,19 +378,25 @@ def test_import_after_adding_fills_every_column(catalog: Catalog, registry: Path
     assert np.abs(np.array(some.column("vec_esm_tiny").to_pylist()) - direct).max() < 1e-5
 
 
-def test_cancel_then_resume(catalog: Catalog, registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_job, "SAVE_EVERY", 16)
-    monkeypatch.setattr(embed_job, "SCAN_BATCH", 64)
-    # Progress is throttled to one report per 0.25 s: a quick run could end between its first
-    # report and the next, so the report with 40 done that cancels it came only at the end, with
-    # all 80 embedded (seen once in CI). Every step is reported here.
-    report = embed_job._EmbedUdf._report
+def _report_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Report every embedding step, so a test that cancels at a given count is not racing the throttle.
+
+    Progress is throttled to one report per 0.25 s: a quick run can end between its first report and
+    the next, so the report that should cancel it comes only at the end, with every row embedded.
+    """
+    report = embeddings._EmbedUdf._report
 
     def unthrottled(udf: Any, extra: int = 0) -> None:
         udf.meter.interval = 0.0
         report(udf, extra)
 
-    monkeypatch.setattr(embed_job._EmbedUdf, "_report", unthrottled)
+    monkeypatch.setattr(embeddings._EmbedUdf, "_report", unthrottled)
+
+
+def test_cancel_then_resume(catalog: Catalog, registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "SAVE_EVERY", 16)
+    monkeypatch.setattr(embeddings, "SCAN_BATCH", 64)
+    _report_every_step(monkeypatch)
     version, names = catalog.version, catalog.schema.names
     data = Path(catalog.uri) / "data"
     files = set(os.listdir(data))
@@ -418,7 +425,8 @@ def test_cancel_then_resume(catalog: Catalog, registry: Path, monkeypatch: pytes
 
 def test_checkpoint_of_another_model_is_not_reused(catalog: Catalog, registry: Path, esm: dict[str, Any],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_job, "SAVE_EVERY", 16)
+    monkeypatch.setattr(embeddings, "SAVE_EVERY", 16)
+    _report_every_step(monkeypatch)
     token = CancelToken()
     with pytest.raises(Cancelled):
         add_embedding(catalog, "esm", {"model": "tiny"}, column="vec_esm_x", cancel=token,
@@ -430,20 +438,20 @@ def test_checkpoint_of_another_model_is_not_reused(catalog: Catalog, registry: P
     with pytest.raises(Cancelled):
         add_embedding(catalog, "esm", {"model": "tiny"}, cancel=token)
     assert [p.column for p in pending_embeddings(catalog)] == ["vec_esm_tiny"]
-    assert embed_job.discard_pending_embedding(catalog, "vec_esm_tiny")
-    assert pending_embeddings(catalog) == [] and not embed_job.discard_pending_embedding(catalog, "vec_esm_tiny")
+    assert embeddings.discard_pending_embedding(catalog, "vec_esm_tiny")
+    assert pending_embeddings(catalog) == [] and not embeddings.discard_pending_embedding(catalog, "vec_esm_tiny")
 
 
 def test_remove_and_default_embedding(catalog: Catalog, registry: Path) -> None:
     add_embedding(catalog, "esm", {"model": "tiny"})
-    embed_job.set_default_embedding(catalog, "vec_esm_tiny")
+    embeddings.set_default_embedding(catalog, "vec_esm_tiny")
     assert catalog.default_vector == "vec_esm_tiny"
-    embed_job.remove_embedding(catalog, "vec_esm_tiny")
+    embeddings.remove_embedding(catalog, "vec_esm_tiny")
     assert catalog.default_vector == "vec_kmer" and "vec_esm_tiny" not in catalog.schema.names
     from genocat_desktop.engine import CatalogError
 
     with pytest.raises(CatalogError, match="at least one"):
-        embed_job.remove_embedding(catalog, "vec_kmer")
+        embeddings.remove_embedding(catalog, "vec_kmer")
 
 
 def test_add_embedding_to_an_empty_catalog(tmp_catalog_path: Path, registry: Path, data_dir: Path,
@@ -466,7 +474,7 @@ def test_cancel_interrupts_a_model_call_in_flight(registry: Path) -> None:
         started = time.perf_counter()
         timer.start()
         with pytest.raises(Cancelled):
-            emb.embed(residues, cancel=token)
+            emb.embed(residues, cancel=token)  # type: ignore[call-arg]
         elapsed = time.perf_counter() - started
     finally:
         timer.cancel()
@@ -564,6 +572,8 @@ def test_cli_embed_cancel_exit_code(esm: dict[str, Any], tmp_path: Path, data_di
     def cancelled(*args: Any, **kwargs: Any) -> None:
         raise Cancelled()
 
-    monkeypatch.setattr(embed_job, "add_embedding", cancelled)
+    # The CLI reaches it through the application layer's ``from genocat_desktop.engine import
+    # add_embedding``: patch the name where it is looked up.
+    monkeypatch.setattr(engine, "add_embedding", cancelled)
     assert main(["embed", "--model", "tiny"]) == EXIT_CANCELLED
     assert "Run the same command again to resume" in capsys.readouterr().err

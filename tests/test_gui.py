@@ -83,7 +83,7 @@ def _import(qtbot: Any, window: MainWindow, *paths: Path) -> list[tuple[str, Any
 
 
 def _search(qtbot: Any, window: MainWindow, query: str) -> Any:
-    window.query_edit.setPlainText(query)
+    window.search_page.query_edit.setPlainText(query)
     with qtbot.waitSignal(window.results_shown, timeout=LONG_MS) as blocker:
         window.run_search()
     return blocker.args[0]
@@ -138,8 +138,8 @@ def test_a_file_dropped_on_the_query_box_is_imported_not_pasted(
     window.tabs.setCurrentIndex(0)
     window.stack.setCurrentWidget(window.tabs)
     with qtbot.waitSignal(window.imports_done, timeout=LONG_MS):
-        _drop(window.query_edit.viewport(), [data_dir / "families_small.faa"])
-    assert window.query_edit.toPlainText() == ""
+        _drop(window.search_page.query_edit.viewport(), [data_dir / "families_small.faa"])
+    assert window.search_page.query_edit.toPlainText() == ""
 
 
 def test_shortcuts(qtbot: Any, window: MainWindow) -> None:
@@ -198,26 +198,26 @@ def searched(qtbot: Any, window: MainWindow, data_dir: Path) -> MainWindow:
 
 def test_search_fills_the_table_detail_and_histogram(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    model = w.hits_table.model()
+    model = w.search_page.hits_table.model()
     assert model.rowCount() == 50
-    first = w.hits_table.source.row_dict(0)
+    first = w.search_page.hits_table.source.row_dict(0)
     assert first["rank"] == 1 and first["id"].startswith("Globin|")
-    scores = [w.hits_table.source.row_dict(r)["score"] for r in range(model.rowCount())]
+    scores = [w.search_page.hits_table.source.row_dict(r)["score"] for r in range(model.rowCount())]
     assert scores == sorted(scores, reverse=True)
     assert model.headerData(1, Qt.Orientation.Horizontal) == "Score"
     assert model.data(model.index(0, 1)) == f"{first['score']:.3f}"
-    assert w.histogram.scores is not None and w.histogram.scores.size == 50
-    assert w.histogram.marked == first["score"]  # the first hit, selected when the results came
-    qtbot.waitUntil(lambda: "Identity" in w.hit_detail.toPlainText(), timeout=LONG_MS)
-    text = w.hit_detail.toPlainText()
+    assert w.search_page.histogram.scores is not None and w.search_page.histogram.scores.size == 50
+    assert w.search_page.histogram.marked == first["score"]  # the first hit, selected when the results came
+    qtbot.waitUntil(lambda: "Identity" in w.search_page.hit_detail.toPlainText(), timeout=LONG_MS)
+    text = w.search_page.hit_detail.toPlainText()
     assert "Similarity" in text and "Query coverage" in text and first["id"] in text
     assert "globin_query" in text  # the alignment block names the query
-    w.hits_table.select_source_row(3)
-    assert w.histogram.marked == w.hits_table.source.row_dict(3)["score"]
+    w.search_page.hits_table.select_source_row(3)
+    assert w.search_page.histogram.marked == w.search_page.hits_table.source.row_dict(3)["score"]
 
 
 def test_results_sort_filter_copy_and_columns(qtbot: Any, searched: MainWindow) -> None:
-    view = searched.hits_table
+    view = searched.search_page.hits_table
     names = view.source.column_names
     view.sortByColumn(names.index("length"), Qt.SortOrder.DescendingOrder)
     lengths = [view.source.row_dict(r)["length"] for r in range(view.source.rowCount())]
@@ -261,10 +261,11 @@ def test_export_writes_csv_and_fasta(qtbot: Any, searched: MainWindow, tmp_path:
     rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert len(rows) == 50 and rows[0]["rank"] == "1" and float(rows[0]["score"]) > 0
     assert out_fasta.read_text().count(">") == 50
-    w.hits_table.selectRow(2)
-    w.hits_table.selectionModel().select(
-        w.hits_table.source.index(4, 0),
-        w.hits_table.selectionModel().SelectionFlag.Select | w.hits_table.selectionModel().SelectionFlag.Rows,
+    hits = w.search_page.hits_table
+    hits.selectRow(2)
+    hits.selectionModel().select(
+        hits.source.index(4, 0),
+        hits.selectionModel().SelectionFlag.Select | hits.selectionModel().SelectionFlag.Rows,
     )
     with qtbot.waitSignal(w.export_done, timeout=LONG_MS) as blocker:
         w.export_to(str(out_sel), selected=True)
@@ -275,9 +276,9 @@ def test_export_writes_csv_and_fasta(qtbot: Any, searched: MainWindow, tmp_path:
 
 def test_a_new_search_cancels_the_previous_one(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.query_edit.setPlainText(GLOBIN)
+    w.search_page.query_edit.setPlainText(GLOBIN)
     first = w.run_search()
-    w.query_edit.setPlainText(">second\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ")
+    w.search_page.query_edit.setPlainText(">second\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ")
     with qtbot.waitSignal(w.results_shown, timeout=LONG_MS) as blocker:
         second = w.run_search()
     assert first is not None and second is not None
@@ -287,8 +288,8 @@ def test_a_new_search_cancels_the_previous_one(qtbot: Any, searched: MainWindow)
 
 def test_search_errors_are_shown_with_their_message(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.query_edit.setPlainText("MKV 1234 !!! ###")
-    w.search_filters.add_row("length", ">", "not a number")
+    w.search_page.query_edit.setPlainText("MKV 1234 !!! ###")
+    w.search_page.search_filters.add_row("length", ">", "not a number")
     with qtbot.waitSignal(w.job_failed, timeout=LONG_MS) as blocker:
         w.run_search()
     assert "not a valid value" in blocker.args[0] or "query" in blocker.args[0]
@@ -300,20 +301,21 @@ def test_search_errors_are_shown_with_their_message(qtbot: Any, searched: MainWi
 
 def test_alignment_reranking_adds_alignment_columns(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.align_check.setChecked(True)
+    w.search_page.align_check.setChecked(True)
     outcome = _search(qtbot, w, f">globin_query\n{GLOBIN}")
     hits = outcome.results[0].hits
     assert {"aln_score", "evalue", "identity"} <= set(hits.column_names)
     assert hits.column("id")[0].as_py().startswith("Globin|")
-    assert "alignment" in str(outcome.parameters["ranked by"])
-    model = w.hits_table.source
+    assert "Smith-Waterman" in str(outcome.parameters["alignment"])
+    assert "alignment order" in str(outcome.parameters["alignment"])
+    model = w.search_page.hits_table.source
     col = model.column_names.index("identity")
     assert model.data(model.index(0, col)).endswith("%")
 
 
 def test_filters_restrict_hits(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.search_filters.add_row("length", "<", "100")
+    w.search_page.search_filters.add_row("length", "<", "100")
     outcome = _search(qtbot, w, GLOBIN)
     lengths = outcome.results[0].hits.column("length").to_pylist()
     assert lengths and max(lengths) < 100
@@ -331,22 +333,22 @@ def test_browser_pages_sorts_and_finds_similar(qtbot: Any, window: MainWindow, d
     page = blocker.args[0]
     assert page.offset == 0 and page.rows.num_rows == 200 and page.total == w.summary.rows  # type: ignore[union-attr]
     with qtbot.waitSignal(w.page_shown, timeout=LONG_MS) as blocker:
-        w.next_button.click()
+        w.browse_page.next_button.click()
     assert blocker.args[0].offset == 200
-    names = w.browse_table.source.column_names
+    names = w.browse_page.browse_table.source.column_names
     with qtbot.waitSignal(w.page_shown, timeout=LONG_MS) as blocker:
-        w.browse_table.sortByColumn(names.index("length"), Qt.SortOrder.DescendingOrder)
+        w.browse_page.browse_table.sortByColumn(names.index("length"), Qt.SortOrder.DescendingOrder)
     lengths = blocker.args[0].rows.column("length").to_pylist()
     assert blocker.args[0].offset == 0 and lengths == sorted(lengths, reverse=True)
-    w.browse_text.setText("Pkinase")
+    w.browse_page.browse_text.setText("Pkinase")
     with qtbot.waitSignal(w.page_shown, timeout=LONG_MS) as blocker:
-        w.load_page(0)
+        w.browse_page.load_page(0)
     assert 0 < blocker.args[0].total < 100
-    w.browse_table.selectRow(0)
-    assert "Pkinase" in w.browse_detail.toPlainText()
-    row = w.browse_table.source.row_dict(0)
+    w.browse_page.browse_table.selectRow(0)
+    assert "Pkinase" in w.browse_page.browse_detail.toPlainText()
+    row = w.browse_page.browse_table.source.row_dict(0)
     with qtbot.waitSignal(w.results_shown, timeout=LONG_MS) as blocker:
-        w.browse_table.find_similar.emit(row["id"], row["sequence"])
+        w.browse_page.browse_table.find_similar.emit(row["id"], row["sequence"])
     hits = blocker.args[0].results[0].hits
     assert hits.column("id")[0].as_py() == row["id"] and w.tabs.currentIndex() == 0
 
@@ -354,7 +356,7 @@ def test_browser_pages_sorts_and_finds_similar(qtbot: Any, window: MainWindow, d
 def test_browser_export_of_matching_rows(qtbot: Any, window: MainWindow, data_dir: Path, tmp_path: Path) -> None:
     w = window
     _import(qtbot, w, data_dir / "families_small.faa")
-    w.browse_filters.add_row("length", ">", "1000")
+    w.browse_page.browse_filters.add_row("length", ">", "1000")
     with qtbot.waitSignal(w.export_done, timeout=LONG_MS) as blocker:
         w.export_to(str(tmp_path / "long.fasta"), browsing=True)
     expected = Catalog.open(w.summary.location, create=False).count("length > 1000")  # type: ignore[union-attr]
@@ -479,7 +481,7 @@ def test_files_on_the_command_line_are_imported(qtbot: Any, make_window: Any, da
 
 
 def test_cli_without_a_command_starts_the_gui(monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop.cli.main import main as cli
+    from genocat_desktop.cli import main as cli
 
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr("genocat_desktop.ui.app.run", lambda location, files: calls.append((location, files)) or 0)
@@ -515,17 +517,17 @@ def test_table_model_cells_follow_sorting_and_new_tables(qtbot: Any) -> None:
 
 
 def test_search_summary_line_changes_without_relayout(qtbot: Any, searched: MainWindow) -> None:
-    line = searched.results_label
+    line = searched.search_page.results_label
     assert "hits of" in line.text() and "hits of" in line.toolTip() and "<b>" not in line.toolTip()
     assert "approximate" not in line.text()  # a catalog this small is searched exactly, in RAM
     # A search through the vector index says that it is approximate.
     import dataclasses
 
-    from genocat_desktop.app.operations import SearchOutcome
+    from genocat_desktop.app.search import SearchOutcome
 
-    assert searched.outcome is not None
-    approx = dataclasses.replace(searched.outcome.results[0], exact=False)
-    searched.show_results(SearchOutcome([approx], searched.outcome.parameters))
+    assert searched.search_page.outcome is not None
+    approx = dataclasses.replace(searched.search_page.outcome.results[0], exact=False)
+    searched.search_page.show_results(SearchOutcome([approx], searched.search_page.outcome.parameters))
     assert "ms, approximate (vector index)" in line.text()
     before = line.geometry()
     line.setText("<b>q</b> " + "a much longer summary " * 20)
@@ -589,9 +591,10 @@ def test_progress_bar_value_is_painted_with_the_next_update_not_at_once(qtbot: A
 
 def test_a_search_while_the_hit_filter_matches_nothing(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.hits_filter.setText("no-such-protein-anywhere")
+    w.search_page.hits_filter.setText("no-such-protein-anywhere")
     outcome = _search(qtbot, w, f">again\n{GLOBIN}")
-    assert len(outcome.results[0]) == 50 and w.hits_table.source.rowCount() == 0
-    assert w.histogram.scores is not None and w.histogram.scores.size == 50 and w.histogram.marked is None
-    w.hits_filter.clear()
-    assert w.hits_table.source.rowCount() == 50
+    assert len(outcome.results[0]) == 50 and w.search_page.hits_table.source.rowCount() == 0
+    histogram = w.search_page.histogram
+    assert histogram.scores is not None and histogram.scores.size == 50 and histogram.marked is None
+    w.search_page.hits_filter.clear()
+    assert w.search_page.hits_table.source.rowCount() == 50

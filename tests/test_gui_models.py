@@ -37,12 +37,12 @@ from genocat_desktop.engine import (
     pending_embeddings,
     set_runtime_options,
 )
-from genocat_desktop.engine.embed import columns as embed_job
+from genocat_desktop.engine.catalog import embeddings as embed_job
 from genocat_desktop.engine.embed.embedders.base import create
 from genocat_desktop.ui import engine_thread
 from genocat_desktop.ui.engine_thread import EngineThread
 from genocat_desktop.ui.main_window import MainWindow
-from genocat_desktop.ui.pages.models import describe_embedding_progress
+from genocat_desktop.ui.widgets.progress import describe_embedding_progress
 
 LONG_MS = 180_000
 #: Sequences in the test catalog: a few dozen real proteins (the small labelled set).
@@ -199,9 +199,9 @@ def test_runtime_options_are_saved_and_applied(qtbot: Any, window: MainWindow, t
     page = window.models_page
     assert page.options() == {"threads": 0, "token_budget": 4096, "use_gpu": True, "spin": False}
     with qtbot.waitSignal(page.options_applied, timeout=LONG_MS) as applied:
-        page.threads_spin.setValue(1)  # applied once the user pauses (a timer), not per keystroke
-        page.budget_spin.setValue(2048)
-        page.gpu_check.setChecked(False)
+        page.runtime.threads_spin.setValue(1)  # applied once the user pauses (a timer), not per keystroke
+        page.runtime.budget_spin.setValue(2048)
+        page.runtime.gpu_check.setChecked(False)
     assert applied.args[0] == get_runtime_options()
     assert (get_runtime_options().threads, get_runtime_options().token_budget, get_runtime_options().use_gpu) == (
         1, 2048, False)
@@ -235,7 +235,7 @@ def test_add_embedding_then_search_with_it(qtbot: Any, window: MainWindow, tiny_
     status: list[str] = []
     window.engine.job_started.connect(
         lambda job: job.progress.connect(lambda p: (texts.append(describe_embedding_progress(p)[1]),
-                                                    status.append(window.job_label.text()))))
+                                                    status.append(window.job_status.label.text()))))
     outcome = _embed(qtbot, window, "esm", {"model": "tiny"})
     report = outcome.report
     assert report.column == "vec_esm_tiny" and report.rows == ROWS == report.embedded
@@ -248,14 +248,14 @@ def test_add_embedding_then_search_with_it(qtbot: Any, window: MainWindow, tiny_
     cells = _cells(page.embeddings_table, [r.column for r in page.state.embeddings].index("vec_esm_tiny"))  # type: ignore[union-attr]
     assert cells[:4] == ["vec_esm_tiny", "tiny", "64", f"{ROWS} / {ROWS}"] and cells[5] == "ready"
     # The search tab's chooser lists the new embedding, and searching with it finds the query itself first.
-    combo = window.embedder_combo
+    combo = window.search_page.embedder_combo
     columns = [combo.itemData(i) for i in range(combo.count())]
     assert columns == ["vec_kmer", "vec_esm_tiny"] and combo.currentData() == "vec_kmer"
     combo.setCurrentIndex(columns.index("vec_esm_tiny"))
     catalog = Catalog.open(str(window.summary.location), create=False)  # type: ignore[union-attr]
     query = catalog.dataset().to_table(columns=["id", "sequence"], limit=1)
     window.tabs.setCurrentIndex(0)
-    window.query_edit.setPlainText(f">{query.column('id')[0]}\n{query.column('sequence')[0]}")
+    window.search_page.query_edit.setPlainText(f">{query.column('id')[0]}\n{query.column('sequence')[0]}")
     with qtbot.waitSignal(window.results_shown, timeout=LONG_MS) as shown:
         window.run_search()
     result = shown.args[0].results[0]
@@ -280,7 +280,7 @@ def test_add_embedding_then_search_with_it(qtbot: Any, window: MainWindow, tiny_
 
 
 def test_kmer_embedding_through_the_dialog(qtbot: Any, window: MainWindow) -> None:
-    from genocat_desktop.ui.pages.models import AddEmbeddingDialog
+    from genocat_desktop.ui.dialogs.embedding import AddEmbeddingDialog
 
     page = window.models_page
     dialog = AddEmbeddingDialog([], ROWS, {r.column for r in page.state.embeddings}, page)  # type: ignore[union-attr]
@@ -302,7 +302,7 @@ def test_kmer_embedding_through_the_dialog(qtbot: Any, window: MainWindow) -> No
         page.add_embedding_button.click()
     assert done.args[0].report.column == "vec_kmer_k5_512"
     assert window.summary.default_vector == "vec_kmer_k5_512"  # type: ignore[union-attr]
-    assert window.embedder_combo.findData("vec_kmer_k5_512") >= 0
+    assert window.search_page.embedder_combo.findData("vec_kmer_k5_512") >= 0
 
 
 def test_cancel_then_resume_then_discard(qtbot: Any, window: MainWindow, tiny_onnx: Path,
@@ -334,7 +334,7 @@ def test_cancel_then_resume_then_discard(qtbot: Any, window: MainWindow, tiny_on
     report = done.args[0].report
     assert report.reused == pending.done and report.embedded == ROWS - pending.done
     assert _row(window, "vec_esm_tiny", pending=True) is None and _row(window, "vec_esm_tiny").done == ROWS
-    assert window.embedder_combo.findData("vec_esm_tiny") >= 0
+    assert window.search_page.embedder_combo.findData("vec_esm_tiny") >= 0
     # Another interrupted run, discarded: its saved work goes, the catalog is not touched.
     _cancel_mid_way(qtbot, window, column="vec_esm_again")
     assert _row(window, "vec_esm_again", pending=True) is not None

@@ -23,8 +23,8 @@ from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
 from PySide6.QtWidgets import QDialog
 
 from genocat_desktop.engine import Catalog, import_files
+from genocat_desktop.ui.dialogs.schema import AddFieldDialog, SetValueDialog
 from genocat_desktop.ui.main_window import MainWindow
-from genocat_desktop.ui.pages.schema import AddFieldDialog, SetValueDialog
 
 LONG_MS = 120_000
 
@@ -141,7 +141,7 @@ def test_a_bad_name_shows_its_message_and_changes_nothing(qtbot: Any, window: Ma
 
 
 def _select_rows(w: MainWindow, rows: list[int]) -> None:
-    view = w.browse_table
+    view = w.browse_page.browse_table
     view.clearSelection()
     for r in rows:
         index = view.model().index(r, 0)
@@ -155,9 +155,9 @@ def test_set_value_for_selected_rows_and_edit_a_cell(qtbot: Any, window: MainWin
     _change(qtbot, w, lambda: page.add_field("assay", "category", allowed=["low", "high"]))
     with qtbot.waitSignal(w.page_shown, timeout=LONG_MS):
         w.tabs.setCurrentIndex(1)
-    assert "assay" in w.browse_table.source.editable
+    assert "assay" in w.browse_page.browse_table.source.editable
     _select_rows(w, [0, 2, 4])
-    hashes = w.selected_hashes()
+    hashes = w.browse_page.selected_hashes()
     assert len(hashes) == 3
 
     def accept(dialog: SetValueDialog) -> int:
@@ -177,7 +177,7 @@ def test_set_value_for_selected_rows_and_edit_a_cell(qtbot: Any, window: MainWin
 
     # A value the field does not allow is refused with the engine's message; nothing changes.
     version = w.summary.version  # type: ignore[union-attr]
-    model = w.browse_table.source
+    model = w.browse_page.browse_table.source
     column = model.column_names.index("assay")
     with qtbot.waitSignal(w.job_failed, timeout=LONG_MS) as failed:
         model.setData(model.index(1, column), "medium")

@@ -303,7 +303,7 @@ def test_open_s3_catalog_import_search_and_reopen_from_the_keyring(
     assert report.imported > 400 and window.summary is not None and window.summary.rows == report.imported
     first = fasta.read_text().split(">")[1]
     ident, sequence = first.split()[0], "".join(first.splitlines()[1:])
-    window.query_edit.setPlainText(f">q\n{sequence}")
+    window.search_page.query_edit.setPlainText(f">q\n{sequence}")
     with qtbot.waitSignal(window.results_shown, timeout=LONG_MS) as shown:
         window.run_search()
     hits = shown.args[0].results[0].hits

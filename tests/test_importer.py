@@ -159,12 +159,13 @@ def test_cancel_leaves_catalog_unchanged_and_no_files(catalog: Catalog, data_dir
 
 
 def test_failure_during_write_leaves_no_trace(catalog: Catalog, data_dir: Path, monkeypatch) -> None:
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.core.errors import StorageError
+    from genocat_desktop.engine.ingest import writing
 
     def broken(*args, **kwargs):
-        raise importer.StorageError("disk full (simulated)")
+        raise StorageError("disk full (simulated)")
 
-    monkeypatch.setattr(importer, "_rows", broken)
+    monkeypatch.setattr(writing, "build_rows", broken)
     version = catalog.version
     (fr,) = import_files(catalog, [data_dir / "mmseqs2_QUERY.fasta"]).files
     assert fr.error and "disk full" in fr.error
@@ -223,22 +224,22 @@ def test_work_done_during_the_scan_gives_the_same_rows(
     # from the file parsed again. Every way must give the same rows, aliases included.
     import pickle
 
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest import scanning
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=30)
     reference = Catalog.open(tmp_path / "reference")
     assert import_files(reference, [src]).imported > 0
-    monkeypatch.setattr(importer, "KEEP_PARSED_BYTES", keep)
-    monkeypatch.setattr(importer, "KEEP_VECTOR_BYTES", vectors)
+    monkeypatch.setattr(scanning, "KEEP_PARSED_BYTES", keep)
+    monkeypatch.setattr(scanning, "KEEP_VECTOR_BYTES", vectors)
     # Batches of 1000 records: some are kept (and embedded early) before the budgets run out.
     readers: list[Path] = []
-    fasta_reader = importer.FastaReader
+    fasta_reader = scanning.FastaReader
 
     def reader(path: Path, **kwargs):
         readers.append(Path(path))
         return fasta_reader(path, batch_records=1000, **kwargs)
 
-    monkeypatch.setattr(importer, "FastaReader", reader)
+    monkeypatch.setattr(scanning, "FastaReader", reader)
     spilled: list[int] = []
     pickle_dump = pickle.dump
 
@@ -248,7 +249,7 @@ def test_work_done_during_the_scan_gives_the_same_rows(
         spilled.append(len(obj))
         pickle_dump(obj, file, protocol=protocol)
 
-    monkeypatch.setattr(importer.pickle, "dump", dump)
+    monkeypatch.setattr(scanning.pickle, "dump", dump)
     other = Catalog.open(tmp_path / "other")
     report = import_files(other, [src])
     assert report.files[0].ok and report.imported == reference.count()
@@ -267,14 +268,14 @@ def test_work_done_during_the_scan_gives_the_same_rows(
 def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
     # A local catalog spills into its own .genocat folder; an object-store catalog into the user
     # cache folder (XDG_CACHE_HOME on Linux), one folder per catalog URI. The file has no name.
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest import scanning
     from genocat_desktop.engine.ingest.fasta import FastaReader
 
     batches = list(FastaReader(data_dir / "families_small.faa", batch_records=100))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for location, folder in [(str(tmp_path / "local"), tmp_path / "local" / ".genocat"),
                              ("s3://lab-bucket/catalog", tmp_path / "cache" / "GenoCat" / "import")]:
-        spill = importer._Spill.open(Catalog(location, f"{location}/sequences.lance", None).work_folder("import"))
+        spill = scanning.Spill.open(Catalog(location, f"{location}/sequences.lance", None).work_folder("import"))
         assert spill is not None
         assert all(spill.add(b) for b in batches) and spill.batches == len(batches)
         back = list(spill)
@@ -286,13 +287,13 @@ def test_spill_file_gives_back_its_batches_and_leaves_nothing(tmp_path: Path, da
     # Too little free space for twice the file (plus 1 GiB), or a folder that cannot be made (a
     # file is in the way): no spill, pass 2 will parse the file again.
     free = shutil.disk_usage(tmp_path).free
-    assert importer._Spill.open(tmp_path / "local" / ".genocat", free // 2) is None
-    roomy = importer._Spill.open(tmp_path / "local" / ".genocat", 1 << 20)
+    assert scanning.Spill.open(tmp_path / "local" / ".genocat", free // 2) is None
+    roomy = scanning.Spill.open(tmp_path / "local" / ".genocat", 1 << 20)
     assert roomy is not None
     roomy.close()
     (tmp_path / "blocked").mkdir()
     (tmp_path / "blocked" / ".genocat").write_text("not a folder")
-    assert importer._Spill.open(tmp_path / "blocked" / ".genocat") is None
+    assert scanning.Spill.open(tmp_path / "blocked" / ".genocat") is None
 
 
 @pytest.mark.parametrize("early_write_cpus", [1, 1 << 16])
@@ -329,27 +330,27 @@ def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
     # Rows of a kept file are written group by group during the scan; a later duplicate
     # (another identifier) changes an earlier row's aliases, so that row's group is deleted
     # and written again. The rows must equal those of the two-pass path (nothing kept).
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest import importer, scanning, writing
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
-    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
-    monkeypatch.setattr(importer, "KEEP_PARSED_BYTES", 0)
+    monkeypatch.setattr(scanning, "FastaReader", functools.partial(scanning.FastaReader, batch_records=100))
+    monkeypatch.setattr(scanning, "KEEP_PARSED_BYTES", 0)
     reference = Catalog.open(tmp_path / "reference")
     import_files(reference, [src])
     monkeypatch.undo()
 
-    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
-    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    monkeypatch.setattr(scanning, "FastaReader", functools.partial(scanning.FastaReader, batch_records=100))
+    monkeypatch.setattr(writing, "WRITE_BATCH", 150)
     monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", 1)  # whatever this machine has
     dropped: list[int] = []
-    drop_groups = importer._FragmentWriter.drop_groups
+    drop_groups = writing.FragmentWriter.drop_groups
 
-    def counting(self: importer._FragmentWriter, stale) -> None:
+    def counting(self: writing.FragmentWriter, stale) -> None:
         before = len(self.groups)
         drop_groups(self, stale)
         dropped.append(before - len(self.groups))
 
-    monkeypatch.setattr(importer._FragmentWriter, "drop_groups", counting)
+    monkeypatch.setattr(writing.FragmentWriter, "drop_groups", counting)
     catalog = Catalog.open(tmp_path / "early")
     (fr,) = import_files(catalog, [src]).files
     assert fr.ok and fr.imported == reference.count() and fr.duplicates_in_file > 0
@@ -363,23 +364,23 @@ def test_rows_written_during_the_scan_are_rewritten_when_they_gain_aliases(
 def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
     catalog: Catalog, tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest import importer, scanning, writing
 
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
-    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
-    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
+    monkeypatch.setattr(scanning, "FastaReader", functools.partial(scanning.FastaReader, batch_records=100))
+    monkeypatch.setattr(writing, "WRITE_BATCH", 150)
     monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", 1)  # whatever this machine has
     token = CancelToken()
-    write_now = importer._FragmentWriter._write_now
+    write_now = writing.FragmentWriter._write_now
     writes: list[int] = []
 
-    def write_then_cancel(self: importer._FragmentWriter, table):
+    def write_then_cancel(self: writing.FragmentWriter, table):
         frags = write_now(self, table)
         writes.append(table.num_rows)
         token.cancel()  # the scan stops at its next batch, with this group already on disk
         return frags
 
-    monkeypatch.setattr(importer._FragmentWriter, "_write_now", write_then_cancel)
+    monkeypatch.setattr(writing.FragmentWriter, "_write_now", write_then_cancel)
     version = catalog.version
     before = _files_under(Path(catalog.uri) / "data")
     report = import_files(catalog, [src], cancel=token)
@@ -391,23 +392,23 @@ def test_cancel_after_rows_were_written_during_the_scan_leaves_no_trace(
 def test_a_failed_write_with_another_in_flight_leaves_no_trace(
     catalog: Catalog, tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
-    # Two background writes run at once (importer.WRITES_IN_FLIGHT). When the older one fails,
+    # Two background writes run at once (writing.WRITES_IN_FLIGHT). When the older one fails,
     # the newer one still finishes: its files must be deleted with the rest, not left behind.
     import threading
 
     from genocat_desktop.engine.core.errors import StorageError
-    from genocat_desktop.engine.ingest import importer
+    from genocat_desktop.engine.ingest import scanning, writing
 
-    assert importer.WRITES_IN_FLIGHT >= 2
+    assert writing.WRITES_IN_FLIGHT >= 2
     src = _small_batches(data_dir / "families_small.faa", tmp_path / "many.faa", copies=4)
-    monkeypatch.setattr(importer, "FastaReader", functools.partial(importer.FastaReader, batch_records=100))
-    monkeypatch.setattr(importer, "WRITE_BATCH", 150)
-    write_now = importer._FragmentWriter._write_now
+    monkeypatch.setattr(scanning, "FastaReader", functools.partial(scanning.FastaReader, batch_records=100))
+    monkeypatch.setattr(writing, "WRITE_BATCH", 150)
+    write_now = writing.FragmentWriter._write_now
     second_written = threading.Event()
     calls: list[int] = []
     lock = threading.Lock()
 
-    def first_fails_after_the_second(self: importer._FragmentWriter, table):
+    def first_fails_after_the_second(self: writing.FragmentWriter, table):
         with lock:
             calls.append(len(calls))
             number = calls[-1]
@@ -419,7 +420,7 @@ def test_a_failed_write_with_another_in_flight_leaves_no_trace(
             second_written.set()
         return frags
 
-    monkeypatch.setattr(importer._FragmentWriter, "_write_now", first_fails_after_the_second)
+    monkeypatch.setattr(writing.FragmentWriter, "_write_now", first_fails_after_the_second)
     version = catalog.version
     before = _files_under(Path(catalog.uri) / "data")
     (fr,) = import_files(catalog, [src]).files
@@ -431,8 +432,8 @@ def test_a_failed_write_with_another_in_flight_leaves_no_trace(
 
 @pytest.mark.parametrize("user_value", [None, "1"])
 def test_lance_gets_two_encoding_threads_on_a_small_machine(user_value: str | None) -> None:
-    # On 2-3 CPUs Lance would encode every write on one thread; the engine asks for two, before
-    # Lance first runs, and leaves a value the user set alone.
+    # On 2-3 CPUs Lance would encode every write on one thread; configure_process() asks for two,
+    # before Lance first runs, and leaves a value the user set alone.
     import os
     import subprocess
     import sys
@@ -440,7 +441,8 @@ def test_lance_gets_two_encoding_threads_on_a_small_machine(user_value: str | No
     env = {k: v for k, v in os.environ.items() if k != "LANCE_CPU_THREADS"}
     if user_value is not None:
         env["LANCE_CPU_THREADS"] = user_value
-    code = "import os, genocat_desktop.engine; print(os.cpu_count(), os.environ.get('LANCE_CPU_THREADS'))"
+    code = ("import os, genocat_desktop.engine as e; e.configure_process(); "
+            "print(os.cpu_count(), os.environ.get('LANCE_CPU_THREADS'))")
     cpus, value = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                  check=True, timeout=120).stdout.split()
     if user_value is not None:

@@ -31,16 +31,9 @@ from genocat_desktop.engine import (
     parse_condition,
     text_search,
 )
-from genocat_desktop.engine.search.indexes import (
-    CALIBRATION_KEY,
-    CALIBRATION_REFINES,
-    CALIBRATION_TARGET,
-    DEFAULT_REFINE,
-    MAX_PARTITIONS,
-    SearchEffort,
-    calibrate,
-    vector_index,
-)
+from genocat_desktop.engine.search.ann import CALIBRATION_KEY, DEFAULT_REFINE, SearchEffort, vector_index
+from genocat_desktop.engine.search.calibration import CALIBRATION_REFINES, CALIBRATION_TARGET, calibrate
+from genocat_desktop.engine.search.indexes import MAX_PARTITIONS
 
 ROWS = 3000
 PARAMS = VectorIndexParams("IVF_RQ", 16, 4)
@@ -129,12 +122,12 @@ def test_index_is_used_only_above_the_memory_budget_by_default(catalog: Catalog)
     assert Searcher(catalog, memory_budget=1).search(q).extra["strategy"] == "index"
 
 
-def test_candidates_are_reranked_in_ram_like_lance_reranks_them(catalog: Catalog) -> None:
+def test_candidates_are_refined_in_ram_like_lance_refines_them(catalog: Catalog) -> None:
     # Default budget: the half-precision copy fits and re-ranks; a budget below it: Lance re-ranks.
     dim = int(catalog.vector_columns()[catalog.default_vector]["dim"])
     ram = Searcher(catalog, use_index=True)
     q0 = _queries(catalog, 1)[0]
-    assert ram.search(q0).extra["rerank"] == "lance"  # not warmed: one query does not load the copy
+    assert ram.search(q0).extra["refine"] == "lance"  # not warmed: one query does not load the copy
     ram.warm()
     lance = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 - 1)
     lance.warm()  # the copy does not fit this budget
@@ -142,7 +135,7 @@ def test_candidates_are_reranked_in_ram_like_lance_reranks_them(catalog: Catalog
     same = []
     for q in _queries(catalog, 20):
         a, b, e = ram.search(q, k=10), lance.search(q, k=10), exact.search(q, k=10)
-        assert a.extra["rerank"] == "memory" and b.extra["rerank"] == "lance"
+        assert a.extra["refine"] == "memory" and b.extra["refine"] == "lance"
         # The same candidates, so (nearly) the same hits; the RAM copy's scores are the exact ones
         # within half precision.
         same.append(len(set(a.hits.column("id").to_pylist()) & set(b.hits.column("id").to_pylist())) / 10)
@@ -171,9 +164,9 @@ def test_warming_can_be_cancelled(catalog: Catalog) -> None:
     with pytest.raises(Cancelled):
         searcher.warm(cancel=token)
     q = _queries(catalog, 1)[0]
-    assert searcher.search(q).extra["rerank"] == "lance"  # nothing half-loaded is used
+    assert searcher.search(q).extra["refine"] == "lance"  # nothing half-loaded is used
     searcher.warm()
-    assert searcher.search(q).extra["rerank"] == "memory"
+    assert searcher.search(q).extra["refine"] == "memory"
     exact = Searcher(catalog)
     with pytest.raises(Cancelled):
         exact.warm(cancel=token)
@@ -216,18 +209,18 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     # The same with the RAM copy loaded: the matching rows are scored from it.
     ann.warm()
     again = ann.search(q, k=10, conditions=narrow)
-    assert again.extra == {"strategy": "exact-filtered", "rerank": "memory"} and again.exact
+    assert again.extra == {"strategy": "exact-filtered", "refine": "memory"} and again.exact
     assert set(again.hits.column("id").to_pylist()) == set(expected)
     exact_scores = exact.search(q, k=10, conditions=narrow).hits.column("score").to_numpy()
     assert np.abs(again.hits.column("score").to_numpy() - exact_scores).max() < 2e-4
     broad_again = ann.search(q, k=10, conditions=broad)
-    assert broad_again.extra["rerank"] == "memory" and len(broad_again) == 10  # 250 rows: below BYPASS_ROWS
+    assert broad_again.extra["refine"] == "memory" and len(broad_again) == 10  # 250 rows: below BYPASS_ROWS
     assert set(broad_again.hits.column("id").to_pylist()) == set(truth)
 
 
 def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genocat_desktop.engine.search import indexes as ix
-    from genocat_desktop.engine.search import searcher as search_mod
+    from genocat_desktop.engine.search import ann as ix
+    from genocat_desktop.engine.search import vectors as vectors_mod
 
     calls: list[str | None] = []
     real = ix._candidate_ids
@@ -246,14 +239,14 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
     ann.warm()
     for q in queries:
         got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
-        assert got.exact and got.extra == {"strategy": "exact-filtered", "rerank": "memory"}
+        assert got.exact and got.extra == {"strategy": "exact-filtered", "refine": "memory"}
         assert got.hits.column("id").to_pylist() == want.hits.column("id").to_pylist()
         assert np.abs(got.hits.column("score").to_numpy() - want.hits.column("score").to_numpy()).max() < 2e-4
-    assert calls == [] and len(ann._subsets) == 1  # one float32 matrix, kept for the next query
+    assert calls == [] and len(ann._refine.subsets) == 1  # one float32 matrix, kept for the next query
 
     # They do not fit: Lance finds candidates in the probed partitions without the filter, the
     # engine keeps those that pass (post-filtering).
-    monkeypatch.setattr(search_mod, "FILTER_MATRIX_BYTES", 0)
+    monkeypatch.setattr(vectors_mod, "FILTER_MATRIX_BYTES", 0)
     monkeypatch.setattr(ix, "BYPASS_ROWS", 50)  # 250 rows would bypass the index at this size
     ann = Searcher(catalog, use_index=True, effort=SearchEffort(nprobes=4, refine_factor=5))
     ann.warm()
@@ -261,7 +254,7 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
     for q in queries:
         calls.clear()
         got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
-        assert calls == [None] and not got.exact and got.extra == {"strategy": "index", "rerank": "memory"}
+        assert calls == [None] and not got.exact and got.extra == {"strategy": "index", "refine": "memory"}
         assert len(got) == 10 and set(got.hits.column("organism").to_pylist()) == {"Organism 3"}
         found += len(set(got.hits.column("id").to_pylist()) & set(want.hits.column("id").to_pylist()))
     assert found >= 0.95 * 10 * len(queries)
@@ -294,26 +287,26 @@ def test_hit_fields_come_from_ram_with_the_copy_and_follow_edits(catalog: Catalo
     # A budget with room for the vectors only: fields are read from the data files.
     lance_rows = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 + 1000)
     lance_rows.warm()
-    assert ram._rerank is not None and ram._rerank.rows is not None
-    assert "sequence" not in ram._rerank.rows.column_names  # the bulk stays on disk
-    assert lance_rows._rerank is not None and lance_rows._rerank.rows is None
+    assert ram._refine.copy is not None and ram._refine.copy.rows is not None
+    assert "sequence" not in ram._refine.copy.rows.column_names  # the bulk stays on disk
+    assert lance_rows._refine.copy is not None and lance_rows._refine.copy.rows is None
     broad = [parse_condition("organism = 'Organism 3'")]
     for q in _queries(catalog, 5):
         for conditions in ([], broad):
             a = ram.search(q, k=10, conditions=conditions)
             b = lance_rows.search(q, k=10, conditions=conditions)
-            assert a.extra["rerank"] == b.extra["rerank"] == "memory"
+            assert a.extra["refine"] == b.extra["refine"] == "memory"
             assert a.hits.equals(b.hits)  # same columns, types, order and values, the sequences too
             assert a.hits.column_names == b.hits.column_names
     # A field edit writes new files for that field only: the fields are re-read, the vectors kept.
-    vectors = {i: piece.vectors for i, piece in ram._rerank_cache.items()}
+    vectors = {i: piece.vectors for i, piece in ram._refine.fragments.items()}
     add_field(catalog, "assay", "text")
     set_values(catalog, "assay", "done", all_rows=True)
     ram._checked = 0.0  # see the new version now, not after REFRESH_SECONDS
     hit = ram.search(_queries(catalog, 1)[0], k=3)
     assert hit.hits.column("assay").to_pylist() == ["done"] * 3
-    assert ram._rerank.rows is not None and "assay" in ram._rerank.rows.column_names
-    assert all(ram._rerank_cache[i].vectors is v for i, v in vectors.items())  # not re-read
+    assert ram._refine.copy.rows is not None and "assay" in ram._refine.copy.rows.column_names
+    assert all(ram._refine.fragments[i].vectors is v for i, v in vectors.items())  # not re-read
 
 
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:
@@ -327,7 +320,7 @@ def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog
     table = catalog.dataset().to_table(columns=["id", "sequence"], filter="id LIKE 'tr|N%'", limit=20)
     for ident, seq in zip(table.column("id").to_pylist(), table.column("sequence").to_pylist(), strict=True):
         result = ann.search(seq, k=3)
-        assert result.extra["strategy"] == "index" and result.extra["rerank"] == "memory"
+        assert result.extra["strategy"] == "index" and result.extra["refine"] == "memory"
         assert ident in result.hits.column("id").to_pylist()
     after = optimize_indexes(catalog)
     assert after.vector().rows_unindexed == 0  # type: ignore[union-attr]

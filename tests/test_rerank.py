@@ -11,7 +11,7 @@ from Bio.Align import PairwiseAligner, substitution_matrices
 
 from genocat_desktop.cli.main import main
 from genocat_desktop.engine import Catalog, QueryError, Searcher, import_files, read_queries
-from genocat_desktop.engine.search.alignment import align_to
+from genocat_desktop.engine.search.alignment import align_pair, align_to
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -58,6 +58,22 @@ def test_nucleotides_and_mixed_molecules() -> None:
         align_to("ACGTACGTTGCAAC", "dna", ["MKVLAAGIV"], ["protein"], 1000)
     with pytest.raises(QueryError, match="mixed"):
         align_to("MKVLAAGIV", "protein", ["MKVLAAGIV", "ACGTACGTTGCAAC"], ["protein", "dna"], 1000)
+
+
+def test_the_hit_list_and_the_detail_pane_give_the_same_score() -> None:
+    # One scheme per molecule: the aln_score of a hit in the list is the score its alignment shows
+    # in the detail pane (pyopal and Biopython both find the best local alignment's score).
+    rng = np.random.default_rng(11)
+    protein = "".join(rng.choice(list(AA), 120))
+    protein_hit = _mutate(rng, protein)
+    dna = "".join(rng.choice(list("ACGT"), 150))
+    dna_hit = dna[:40] + "T" * 3 + dna[40:90] + dna[95:]  # an insertion, a deletion
+    dna_hit = dna_hit[:20] + ("A" if dna_hit[20] != "A" else "C") + dna_hit[21:]  # a mismatch
+    for query, hit, molecule in ((protein, protein_hit, "protein"), (dna, dna_hit, "dna")):
+        listed = int(align_to(query, molecule, [hit], [molecule], 10**6)["aln_score"][0])
+        pane = align_pair(query, hit)
+        assert listed > 0 and pane.score == listed, (molecule, listed, pane.score)
+        assert align_pair(query, hit, molecule).score == listed
 
 
 @pytest.fixture(scope="module")

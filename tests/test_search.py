@@ -165,14 +165,14 @@ def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: 
     searcher = Searcher(cat)
     q = read_queries(data_dir / "mmseqs2_QUERY.fasta")[0]
     first = searcher.search(q, k=3)
-    old = dict(searcher._fragment_cache)
+    old = dict(searcher._exact.fragments)
 
     (tmp_path / "new.fa").write_text(">new1\nMKVLAAGIVWWWPPPKKKLLL\n")
     import_files(cat, [tmp_path / "new.fa"])
     searcher._checked = 0.0
     after_import = searcher.search("MKVLAAGIVWWWPPPKKKLLL", k=1)
     assert after_import.hits.column("id").to_pylist() == ["new1"]
-    assert all(searcher._fragment_cache[i] is piece for i, piece in old.items())
+    assert all(searcher._exact.fragments[i] is piece for i, piece in old.items())
 
     add_field(cat, "assay", "text")
     set_values(cat, "assay", "done", all_rows=True)
@@ -180,22 +180,22 @@ def test_new_versions_reuse_what_is_unchanged(tmp_catalog_path: Path, data_dir: 
     edited = searcher.search(q, k=3)
     assert edited.hits.column("assay").to_pylist() == ["done"] * 3
     assert edited.hits.column("seq_hash").to_pylist() == first.hits.column("seq_hash").to_pylist()
-    assert all(searcher._fragment_cache[i].vectors is piece.vectors for i, piece in old.items())
+    assert all(searcher._exact.fragments[i].vectors is piece.vectors for i, piece in old.items())
 
 
 def test_queries_run_without_full_garbage_collections(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
 
-    from genocat_desktop.engine.search import searcher as search_module
+    from genocat_desktop.engine.search import strategies as search_module
 
     seen: list[int] = []
-    original = search_module._top_k
+    original = search_module.top_k
 
     def spy(*args: object, **kwargs: object) -> object:
         seen.append(gc.get_threshold()[2])
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(search_module, "_top_k", spy)
+    monkeypatch.setattr(search_module, "top_k", spy)
     before = gc.get_threshold()
     Searcher(catalog).search(read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[0], k=5)
     assert seen and all(t >= 1 << 30 for t in seen)  # a full pass mid-query held the GIL for 100+ ms
@@ -206,13 +206,13 @@ def test_queries_run_without_full_garbage_collections(catalog: Catalog, monkeypa
 def test_a_large_scan_in_parts_scores_every_row_as_one_product_does(
     rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Large matrices are scanned in parts on several threads (search._scores). Every row must get
+    # Large matrices are scanned in parts on several threads (scan.scan_scores). Every row must get
     # its score, to float32 rounding, and the parts must really run when the machine has the CPUs.
     import threading
 
     import numpy as np
 
-    from genocat_desktop.engine.search import searcher as search
+    from genocat_desktop.engine.search import scan as search
 
     monkeypatch.setattr(search.os, "cpu_count", lambda: 4)  # whatever this machine has
     rng = np.random.default_rng(rows)
@@ -226,7 +226,7 @@ def test_a_large_scan_in_parts_scores_every_row_as_one_product_does(
         return matmul(a, b, out=out)
 
     monkeypatch.setattr(search.np, "matmul", recording)
-    scores = search._scores(vectors, vec)
+    scores = search.scan_scores(vectors, vec)
     monkeypatch.undo()
     expected = vectors.astype(np.float64) @ vec.astype(np.float64)
     assert scores.dtype == np.float32 and scores.shape == (rows,)

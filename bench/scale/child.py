@@ -48,7 +48,7 @@ def do_import(catalog: str, file: str) -> dict[str, Any]:
 
 def do_ingest(engine: str, workers: int, catalog: str, file: str, part_mb: int) -> dict[str, Any]:
     from genocat_desktop.engine import Catalog
-    from genocat_desktop.engine.ingest.distributed.bulk import ingest
+    from genocat_desktop.engine.ingest.distributed import ingest
 
     cat = Catalog.open(catalog)
     init_s = 0.0

@@ -37,8 +37,10 @@ def _status(key: str) -> float:
 
 
 def one(n: int) -> dict[str, Any]:
-    from genocat_desktop.engine.ingest.distributed.bulk import IngestReport, _deduplicate, _FileScan
-    from genocat_desktop.engine.ingest.importer import FileReport
+    from genocat_desktop.engine.ingest.distributed.dedup_modes import FileScan as _FileScan
+    from genocat_desktop.engine.ingest.distributed.dedup_modes import deduplicate as _deduplicate
+    from genocat_desktop.engine.ingest.distributed.report import IngestReport
+    from genocat_desktop.engine.ingest.reports import FileReport
 
     rng = np.random.default_rng(1)
     distinct = int(n * 0.95)

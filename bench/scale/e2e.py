@@ -64,7 +64,7 @@ def generate(rows: int, shards: int, level: int) -> dict[str, Any]:
 
 def ingest(rows: int, shards: int, workers: int, dedup: str, partitions: int | None, max_gb: float) -> dict[str, Any]:
     from genocat_desktop.engine import CancelToken, Catalog, Progress
-    from genocat_desktop.engine.ingest.distributed.bulk import ingest as run_ingest
+    from genocat_desktop.engine.ingest.distributed import ingest as run_ingest
 
     paths = shard_paths(rows, shards)
     catalog_dir = WORK / f"catalog-{rows // 1000}k"

@@ -1,10 +1,10 @@
 """Engine jobs for the Indexes dialog and for catalogs on S3: plain functions, no Qt.
 
-Like :mod:`genocat_desktop.app.operations`, each ``*_job`` returns a closure
-``fn(progress, cancel) -> result`` for the engine thread, and the engine is
-imported inside it. Secrets (a typed secret access key) only ever live in the
-closure and in the engine's storage options, in memory: what the GUI keeps
-(:class:`S3Location`) holds none, so it can go to the settings file.
+Like the rest of :mod:`genocat_desktop.app`, each ``*_job`` returns a
+:class:`~genocat_desktop.app.jobs.Job` and the engine is imported inside it.
+Secrets (a typed secret access key) only ever live in the closure and in the
+engine's storage options, in memory: what the GUI keeps (:class:`S3Location`)
+holds none, so it can go to the settings file.
 
 The S3 jobs return an :class:`AccessResult` instead of raising for storage
 errors: the dialog shows a different headline for each engine error class
@@ -15,14 +15,15 @@ and the engine thread's ``failed`` signal carries only a message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from genocat_desktop.app.operations import CatalogSummary, Session
+from genocat_desktop.app.catalog import CatalogSummary, Session
 
 if TYPE_CHECKING:
-    from genocat_desktop.engine import Credentials, IndexStatus, S3Settings
+    from genocat_desktop.app.jobs import Job, ProgressCallback
+    from genocat_desktop.engine import CancelToken, Catalog, Credentials, IndexStatus, S3Settings
 
 __all__ = [
     "ERROR_HINTS",
@@ -37,15 +38,15 @@ __all__ = [
     "drop_indexes_job",
     "forget_key_job",
     "index_status_job",
+    "input_storage_options",
     "is_remote",
+    "open_catalog",
     "open_s3_job",
     "optimize_indexes_job",
     "reopen_s3_job",
     "set_effort_job",
     "stored_key_job",
 ]
-
-Job = Callable[[Callable[[Any], None], Any], Any]
 
 #: The dialog's headline for each kind of :class:`AccessResult`.
 ERROR_TITLES = {
@@ -75,6 +76,43 @@ def is_remote(location: str | None) -> bool:
     from genocat_desktop.engine.catalog.storage import is_remote as engine_is_remote
 
     return engine_is_remote(location)
+
+
+def open_catalog(location: str | None, *, create: bool, settings: S3Settings | None = None) -> Catalog:
+    """Open the catalog at ``location`` (the default one if ``None``), local or on S3.
+
+    Parameters
+    ----------
+    location
+        A folder or ``s3://bucket/prefix``.
+    create
+        Create it if it does not exist.
+    settings
+        For an S3 location: endpoint, region, plain HTTP, profile (the credentials
+        come from the keyring, the environment or the profile); ``None`` leaves
+        them to the engine, which reads the environment.
+    """
+    from genocat_desktop.engine import Catalog, default_location, storage_options
+
+    where = location or default_location()
+    options = storage_options(where, settings) if settings is not None and is_remote(where) else None
+    return Catalog.open(where, create=create, storage_options=options)
+
+
+def input_storage_options(inputs: Sequence[str], catalog_location: str,
+                          settings: S3Settings | None) -> Mapping[str, str] | None:
+    """Storage options for the ``s3://`` inputs of a bulk ingest, or ``None`` to use the catalog's.
+
+    An S3 catalog lends its own options to its inputs; a local catalog reads
+    them with ``settings`` and the credentials the keyring, environment or
+    profile hold for the first remote input's bucket.
+    """
+    from genocat_desktop.engine import storage_options
+
+    remote = [i for i in inputs if is_remote(i)]
+    if not remote or is_remote(catalog_location):
+        return None
+    return storage_options(remote[0], settings)
 
 
 # ---------------------------------------------------------------------------------------- S3
@@ -235,14 +273,14 @@ def _options(spec: S3Location, access_key_id: str, secret: str) -> tuple[dict[st
     return opts, creds.source if creds is not None else None
 
 
-def check_access_job(spec: S3Location, access_key_id: str = "", secret: str = "") -> Job:
+def check_access_job(spec: S3Location, access_key_id: str = "", secret: str = "") -> Job[AccessResult]:
     """Check that the bucket exists and the credentials may list it; returns an :class:`AccessResult`.
 
     One signed request with a 3 s connect timeout (the engine's ``check_access``),
     so the answer comes within seconds.
     """
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> AccessResult:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> AccessResult:
         from genocat_desktop.engine import GenoCatError, check_access
 
         started = time.monotonic()
@@ -257,14 +295,14 @@ def check_access_job(spec: S3Location, access_key_id: str = "", secret: str = ""
     return run
 
 
-def open_s3_job(spec: S3Location, access_key_id: str = "", secret: str = "", *, create: bool = False) -> Job:
+def open_s3_job(spec: S3Location, access_key_id: str = "", secret: str = "", *, create: bool = False) -> Job[S3Opened]:
     """Open (or, with ``create``, create) the catalog at an S3 location; returns :class:`S3Opened`.
 
     A typed key is stored in the system keyring once the open worked, if
     ``spec.remember``; a keyring that cannot store it is a warning, not a failure.
     """
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> S3Opened:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> S3Opened:
         from genocat_desktop.engine import Catalog, GenoCatError, save_credentials
 
         started = time.monotonic()
@@ -290,14 +328,14 @@ def open_s3_job(spec: S3Location, access_key_id: str = "", secret: str = "", *, 
     return run
 
 
-def reopen_s3_job(spec: S3Location) -> Job:
+def reopen_s3_job(spec: S3Location) -> Job[tuple[Session, CatalogSummary]]:
     """Open a recent S3 catalog with its saved settings (the key from the keyring, or the AWS chain).
 
     Returns ``(Session, CatalogSummary)`` like ``open_catalog_job``; errors are raised
     (the window shows the engine's message).
     """
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> tuple[Session, CatalogSummary]:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> tuple[Session, CatalogSummary]:
         from genocat_desktop.engine import Catalog
 
         opts, _ = _options(spec, "", "")
@@ -307,13 +345,13 @@ def reopen_s3_job(spec: S3Location) -> Job:
     return run
 
 
-def stored_key_job(endpoint: str | None, bucket: str) -> Job:
+def stored_key_job(endpoint: str | None, bucket: str) -> Job[str | None]:
     """The access key id stored in the keyring for ``bucket`` at ``endpoint`` (``None`` if none).
 
     A job because a keyring may block (D-Bus, an unlock prompt). The secret is not returned.
     """
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> str | None:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> str | None:
         from genocat_desktop.engine import load_credentials
 
         creds = load_credentials(endpoint or None, bucket)
@@ -322,10 +360,10 @@ def stored_key_job(endpoint: str | None, bucket: str) -> Job:
     return run
 
 
-def forget_key_job(endpoint: str | None, bucket: str) -> Job:
+def forget_key_job(endpoint: str | None, bucket: str) -> Job[bool]:
     """Remove the stored key for ``bucket`` at ``endpoint`` from the keyring; True if there was one."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> bool:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> bool:
         from genocat_desktop.engine import delete_credentials
 
         return delete_credentials(endpoint or None, bucket)
@@ -361,10 +399,10 @@ def _outcome(session: Session, status: IndexStatus, action: str | None, started:
     return IndexOutcome(status, session.summary(), action, time.monotonic() - started)
 
 
-def index_status_job(session: Session) -> Job:
+def index_status_job(session: Session) -> Job[IndexOutcome]:
     """The catalog's indexes (an :class:`IndexOutcome` with action ``"status"``)."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> IndexOutcome:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> IndexOutcome:
         from genocat_desktop.engine import index_status
 
         started = time.monotonic()
@@ -373,10 +411,10 @@ def index_status_job(session: Session) -> Job:
     return run
 
 
-def build_indexes_job(session: Session, *, rebuild: bool = False) -> Job:
+def build_indexes_job(session: Session, *, rebuild: bool = False) -> Job[IndexOutcome]:
     """Build (or rebuild) the vector, scalar and full-text indexes; cancellable until they are published."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> IndexOutcome:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> IndexOutcome:
         from genocat_desktop.engine import build_indexes
 
         started = time.monotonic()
@@ -386,10 +424,10 @@ def build_indexes_job(session: Session, *, rebuild: bool = False) -> Job:
     return run
 
 
-def optimize_indexes_job(session: Session) -> Job:
+def optimize_indexes_job(session: Session) -> Job[IndexOutcome]:
     """Add the rows imported since the build to the indexes (no retraining)."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> IndexOutcome:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> IndexOutcome:
         from genocat_desktop.engine import optimize_indexes
 
         started = time.monotonic()
@@ -399,10 +437,10 @@ def optimize_indexes_job(session: Session) -> Job:
     return run
 
 
-def drop_indexes_job(session: Session, names: Sequence[str] | None = None) -> Job:
+def drop_indexes_job(session: Session, names: Sequence[str] | None = None) -> Job[IndexOutcome]:
     """Drop the named indexes (all if ``None``); the data is untouched."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> IndexOutcome:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> IndexOutcome:
         from genocat_desktop.engine import drop_indexes
 
         started = time.monotonic()
@@ -412,10 +450,10 @@ def drop_indexes_job(session: Session, names: Sequence[str] | None = None) -> Jo
     return run
 
 
-def auto_index_job(session: Session, threshold: int) -> Job:
+def auto_index_job(session: Session, threshold: int) -> Job[IndexOutcome]:
     """After imports: build the indexes from ``threshold`` rows, or add new rows once they exceed 5 %."""
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> IndexOutcome:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> IndexOutcome:
         from genocat_desktop.engine import auto_index, index_status
 
         started = time.monotonic()
@@ -430,7 +468,7 @@ def auto_index_job(session: Session, threshold: int) -> Job:
 DEFAULT_EFFORT_SETTING: Final = (1.0, 10)
 
 
-def set_effort_job(session: Session, probe_fraction: float, refine_factor: int) -> Job:
+def set_effort_job(session: Session, probe_fraction: float, refine_factor: int) -> Job[None]:
     """Set the search effort of the session's searcher (done on the engine thread, which searches).
 
     The dialog's defaults select the engine's default effort: the calibrated one
@@ -438,7 +476,7 @@ def set_effort_job(session: Session, probe_fraction: float, refine_factor: int) 
     partition with refine 10.
     """
 
-    def run(progress: Callable[[Any], None], cancel: Any) -> None:
+    def run(progress: ProgressCallback, cancel: CancelToken) -> None:
         from genocat_desktop.engine import SearchEffort
 
         if (probe_fraction, refine_factor) == DEFAULT_EFFORT_SETTING:

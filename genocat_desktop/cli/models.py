@@ -1,7 +1,8 @@
 """``genocat model ...`` and ``genocat embed``: protein language models and extra embeddings.
 
-Kept apart from :mod:`genocat_desktop.cli.main` so the model commands can grow
-without touching the core commands; :mod:`cli` registers them.
+The catalog's embeddings and model installs run the application layer's jobs
+(:mod:`genocat_desktop.app.models`), as the window does; :mod:`genocat_desktop.cli.main`
+registers the commands.
 
 ::
 
@@ -18,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Command = Callable[[argparse.Namespace], int]
+from genocat_desktop.cli.common import EXIT_CANCELLED, EXIT_OK, Command, Reporter, cancel_on_sigint, open_session
+
+if TYPE_CHECKING:
+    from genocat_desktop.engine import CancelToken, Catalog, EmbedReport
+
+__all__ = ["COMMANDS", "add_parsers"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -72,75 +76,70 @@ def add_parsers(sub: Any) -> None:
     em.add_argument("--json", action="store_true")
 
 
-def _reporter(args: argparse.Namespace) -> Any:
-    from genocat_desktop.cli.main import _Reporter
+def _print_models() -> None:
+    from genocat_desktop.engine import list_models, models_dir
 
-    return _Reporter(args.quiet)
+    installed = list_models()
+    if not installed:
+        print(f"No models installed in {models_dir()}. Convert a checkpoint with "
+              "`genocat model export`, then `genocat model add FILE.onnx`.")
+    for m in installed:
+        layers = f"{m.layers} layers, " if m.layers else ""
+        print(f"{m.name}\t{layers}{m.dim} dimensions, {m.quantization}, {m.size_bytes / 1e6:,.1f} MB, "
+              f"sha256 {m.sha256[:12]}")
 
 
-def _cancel_on_sigint() -> tuple[Any, Any]:
-    from genocat_desktop.cli.main import _install_cancel
-    from genocat_desktop.engine import CancelToken
+def _export(args: argparse.Namespace, token: CancelToken) -> int:
+    """``model export``: convert a checkpoint to ONNX, check it, and install it with ``--add``."""
+    from genocat_desktop.engine import add_model
+    from genocat_desktop.engine.embed.esm_export import export_esm
 
-    token = CancelToken()
-    return token, _install_cancel(token)
+    try:
+        with Reporter(args.quiet) as rep:
+            report = export_esm(args.checkpoint, args.out, quantize=args.quantize, name=args.name,
+                                tolerance=args.tolerance, progress=rep, cancel=token)
+    except ImportError as exc:
+        from genocat_desktop.engine import EmbedderError
+
+        raise EmbedderError(f"exporting needs torch and transformers ({exc.name} is missing): "
+                            "pip install 'genocat-desktop[export]'") from None
+    manifest = report.manifest
+    if args.json:
+        print(json.dumps({"path": str(report.path), **manifest, "seconds": report.seconds}, indent=2))
+    else:
+        print(f"wrote {report.path} ({manifest['layers']} layers, {manifest['dim']} dimensions, "
+              f"{manifest['quantization']})")
+        print(f"max abs difference vs PyTorch: hidden states {report.max_abs_diff:.2e}, "
+              f"embeddings {report.max_abs_diff_pooled:.2e}")
+        if report.cosine_to_fp32 is not None:
+            print(f"int8 vs fp32 embeddings: cosine >= {report.cosine_to_fp32:.5f}")
+    if args.add:
+        added = add_model(report.path, cancel=token)
+        print(f"installed {added.name}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
-    from genocat_desktop.engine.embed import models
+    from genocat_desktop.app.models import add_model_job
+    from genocat_desktop.engine import list_models, remove_model
 
     if args.model_command == "list":
-        installed = models.list_models()
         if args.json:
-            print(json.dumps([m.to_dict() for m in installed], indent=2, default=str))
-        elif not installed:
-            print(f"No models installed in {models.models_dir()}. Convert a checkpoint with "
-                  "`genocat model export`, then `genocat model add FILE.onnx`.")
+            print(json.dumps([m.to_dict() for m in list_models()], indent=2, default=str))
         else:
-            for m in installed:
-                layers = f"{m.layers} layers, " if m.layers else ""
-                print(f"{m.name}\t{layers}{m.dim} dimensions, {m.quantization}, {m.size_bytes / 1e6:,.1f} MB, "
-                      f"sha256 {m.sha256[:12]}")
-        return 0
+            _print_models()
+        return EXIT_OK
     if args.model_command == "remove":
-        models.remove_model(args.name)
+        remove_model(args.name)
         print(f"removed {args.name}")
-        return 0
-    token, previous = _cancel_on_sigint()
-    try:
-        if args.model_command == "add":
-            with _reporter(args) as rep:
-                added = models.add_model(args.file, name=args.name, replace=args.replace, progress=rep, cancel=token)
-            print(f"installed {added.name} ({added.dim} dimensions, sha256 {added.sha256[:12]}) "
-                  f"in {added.path.parent}")
-            return 0
-        from genocat_desktop.engine.embed.esm_export import export_esm
-
-        try:
-            with _reporter(args) as rep:
-                report = export_esm(args.checkpoint, args.out, quantize=args.quantize, name=args.name,
-                                    tolerance=args.tolerance, progress=rep, cancel=token)
-        except ImportError as exc:
-            from genocat_desktop.engine import EmbedderError
-
-            raise EmbedderError(f"exporting needs torch and transformers ({exc.name} is missing): "
-                                "pip install 'genocat-desktop[export]'") from None
-        manifest = report.manifest
-        if args.json:
-            print(json.dumps({"path": str(report.path), **manifest, "seconds": report.seconds}, indent=2))
-        else:
-            print(f"wrote {report.path} ({manifest['layers']} layers, {manifest['dim']} dimensions, "
-                  f"{manifest['quantization']})")
-            print(f"max abs difference vs PyTorch: hidden states {report.max_abs_diff:.2e}, "
-                  f"embeddings {report.max_abs_diff_pooled:.2e}")
-            if report.cosine_to_fp32 is not None:
-                print(f"int8 vs fp32 embeddings: cosine >= {report.cosine_to_fp32:.5f}")
-        if args.add:
-            added = models.add_model(report.path, cancel=token)
-            print(f"installed {added.name}", file=sys.stderr)
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        return EXIT_OK
+    with cancel_on_sigint() as token:
+        if args.model_command != "add":
+            return _export(args, token)
+        with Reporter(args.quiet) as rep:
+            added = add_model_job(args.file, name=args.name, replace=args.replace)(rep, token)
+    print(f"installed {added.name} ({added.dim} dimensions, sha256 {added.sha256[:12]}) in {added.path.parent}")
+    return EXIT_OK
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -155,54 +154,22 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def _discard(catalog: Any, name: str) -> int:
+def _discard(catalog: Catalog, name: str) -> int:
     """``genocat embed --discard``: delete an interrupted run's checkpoint, named by column or model."""
-    from genocat_desktop.engine import CatalogError
-    from genocat_desktop.engine.embed import columns as embed_job
+    from genocat_desktop.engine import CatalogError, discard_pending_embedding, pending_embeddings
 
-    pending = embed_job.pending_embeddings(catalog)
+    pending = pending_embeddings(catalog)
     found = [p for p in pending if name in (p.column, p.record.get("params", {}).get("model"))]
     if not found:
         have = ", ".join(p.column for p in pending) or "none"
         raise CatalogError(f"there is no interrupted embedding {name!r} in this catalog (interrupted: {have})")
     for p in found:
-        embed_job.discard_pending_embedding(catalog, p.column)
+        discard_pending_embedding(catalog, p.column)
         print(f"discarded the interrupted run of {p.column} ({p.done:,} sequence(s) had been embedded)")
-    return 0
+    return EXIT_OK
 
 
-def _cmd_embed(args: argparse.Namespace) -> int:
-    from genocat_desktop.cli.main import _open_catalog
-    from genocat_desktop.engine import Cancelled
-    from genocat_desktop.engine.embed import columns as embed_job
-
-    catalog = _open_catalog(args, create=False)
-    if args.remove:
-        version = embed_job.remove_embedding(catalog, embed_job.resolve_column(catalog, args.remove))
-        print(f"removed {args.remove} (version {version})")
-        return 0
-    if args.set_default:
-        column = embed_job.resolve_column(catalog, args.set_default)
-        embed_job.set_default_embedding(catalog, column)
-        print(f"searches now use {column} by default")
-        return 0
-    if args.discard:
-        return _discard(catalog, args.discard)
-    params = dict(_parse_param(p) for p in args.param)
-    name = args.embedder or "esm"
-    if args.model:
-        params["model"] = args.model
-    token, previous = _cancel_on_sigint()
-    try:
-        with _reporter(args) as rep:
-            report = embed_job.add_embedding(catalog, name, params, column=args.column, make_default=args.default,
-                                             progress=rep, cancel=token)
-    except Cancelled:
-        print("genocat: cancelled; the catalog is unchanged. Run the same command again to resume "
-              "(finished sequences are kept).", file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _print_embedded(args: argparse.Namespace, report: EmbedReport) -> None:
     if args.json:
         print(json.dumps({"column": report.column, "rows": report.rows, "embedded": report.embedded,
                           "reused": report.reused, "version": report.version,
@@ -213,8 +180,41 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         reused = f" ({report.reused:,} from an interrupted run)" if report.reused else ""
         print(f"added {report.column}: {report.rows:,} sequences{reused} in {report.seconds:,.1f} s, "
               f"version {report.version}")
-    return 0
 
 
-#: Handlers by command name (``cli`` merges them into its table).
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from genocat_desktop.app import models as models_ops
+    from genocat_desktop.app.jobs import run_job
+    from genocat_desktop.engine import Cancelled, resolve_column
+
+    session = open_session(args, create=False)
+    catalog = session.catalog
+    if args.remove:
+        change = run_job(models_ops.remove_embedding_job(session, resolve_column(catalog, args.remove)))
+        print(f"removed {args.remove} (version {change.version})")
+        return EXIT_OK
+    if args.set_default:
+        column = resolve_column(catalog, args.set_default)
+        run_job(models_ops.set_default_embedding_job(session, column))
+        print(f"searches now use {column} by default")
+        return EXIT_OK
+    if args.discard:
+        return _discard(catalog, args.discard)
+    params = dict(_parse_param(p) for p in args.param)
+    if args.model:
+        params["model"] = args.model
+    job = models_ops.add_embedding_job(session, args.embedder or "esm", params, column=args.column,
+                                       make_default=args.default)
+    try:
+        with cancel_on_sigint() as token, Reporter(args.quiet) as rep:
+            outcome = job(rep, token)
+    except Cancelled:
+        print("genocat: cancelled; the catalog is unchanged. Run the same command again to resume "
+              "(finished sequences are kept).", file=sys.stderr)
+        return EXIT_CANCELLED
+    _print_embedded(args, outcome.report)
+    return EXIT_OK
+
+
+#: Handlers by command name (``cli.main`` merges them into its table).
 COMMANDS: dict[str, Command] = {"model": _cmd_model, "embed": _cmd_embed}

@@ -11,31 +11,44 @@ Commands::
     genocat annotate FILE.csv --key accession [--dry-run]
     genocat bench [--size N] [--json out.json]
 
-Kept apart from ``cli.py`` (which registers these commands) so the schema and
-benchmark commands can change without touching the shared front. Like
-``cli.py``, nothing heavy is imported until a command runs.
+The changes run the application layer's jobs (:mod:`genocat_desktop.app.schema`,
+:mod:`genocat_desktop.app.benchmark`), as the window does. Nothing heavy is
+imported until a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genocat_desktop.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    open_catalog,
+    open_session,
+    run_cancellable,
+)
+
 if TYPE_CHECKING:
-    from genocat_desktop.engine import Catalog
+    from genocat_desktop.app.benchmark import BenchmarkOutcome
+    from genocat_desktop.engine import Catalog, FieldSummary
 
 __all__ = ["COMMANDS", "add_parsers"]
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def add_parsers(sub: Any) -> None:
     """Add the schema, set, annotate and bench commands to the ``genocat`` sub-parsers."""
+    _add_schema_parser(sub)
+    _add_edit_parsers(sub)
+    _add_bench_parser(sub)
+
+
+def _add_schema_parser(sub: Any) -> None:
     sc = sub.add_parser("schema", help="list, add, rename or drop your own fields",
                         description="Your own fields (columns) next to the built-in ones. Adding, renaming and "
                         "dropping never rewrites the sequences or vectors; each change is a version.")
@@ -60,6 +73,8 @@ def add_parsers(sub: Any) -> None:
     de.add_argument("--description", "-d", metavar="TEXT")
     de.add_argument("--values", metavar="A,B,C", help="the new allowed values of a category")
 
+
+def _add_edit_parsers(sub: Any) -> None:
     st = sub.add_parser("set", help="give a field one value on the rows a filter matches",
                         description="Set FIELD to VALUE on the rows chosen by --where (all must hold), --hash, "
                         "or --all. Only that field's values are written.")
@@ -81,6 +96,8 @@ def add_parsers(sub: Any) -> None:
     an.add_argument("--dry-run", "-n", action="store_true", help="show what would change; change nothing")
     an.add_argument("--json", action="store_true", help="print the preview and report as JSON")
 
+
+def _add_bench_parser(sub: Any) -> None:
     be = sub.add_parser("bench", help="measure import, search, recall and export against the targets",
                         description="Benchmark the catalog (nothing is written to it) or, with --size, a "
                         "synthetic catalog made and deleted for the run. Results are saved in the catalog's "
@@ -96,94 +113,85 @@ def add_parsers(sub: Any) -> None:
     be.add_argument("--no-save", action="store_true", help="do not save into the catalog's benchmarks/ folder")
 
 
-def _catalog(args: argparse.Namespace, *, create: bool = False) -> Catalog:
-    from genocat_desktop.engine import Catalog
-
-    return Catalog.open(args.catalog, create=create)
-
-
 def _values(text: str | None) -> list[str] | None:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
-def _run_with_cancel(job: Callable[[Any], Any]) -> Any:
-    """Run ``job(token)`` with Ctrl-C mapped to its cancel token."""
-    from genocat_desktop.engine import CancelToken
+def _print_fields(fields: list[FieldSummary]) -> None:
+    print(f"{'FIELD':<20} {'TYPE':<24} {'KIND':<8} {'FILLED':>14}  DESCRIPTION")
+    for f in fields:
+        kind = f.type
+        if f.kind == "user" and f.type == "category":
+            kind = f"category ({', '.join(f.allowed)})"
+        elif f.kind == "vector":
+            kind = "vector" + f.type[f.type.rfind("["):]
+        filled = "" if f.filled is None else f"{f.filled:,}/{f.rows:,}"
+        description = f.description + (f" [default {f.default}]" if f.default is not None else "")
+        print(f"{f.name:<20} {kind[:24]:<24} {f.kind:<8} {filled:>14}  {description}")
 
-    token = CancelToken()
 
-    def handler(signum: int, frame: object) -> None:
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-        print("\ncancelling... (Ctrl-C again to stop at once)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        return job(token)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _confirm_drop(args: argparse.Namespace, catalog: Catalog) -> int | None:
+    """Ask before dropping a field; an exit code when the drop must not happen, else ``None``."""
+    if args.yes:
+        return None
+    if not sys.stdin.isatty():
+        print("genocat: error: dropping a field needs confirmation; add --yes", file=sys.stderr)
+        return EXIT_USAGE
+    n_values = catalog.count(f"`{args.name}` IS NOT NULL") if args.name in catalog.schema.names else 0
+    answer = input(f"Drop {args.name!r} ({n_values:,} value(s); they stay in older versions)? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        print("nothing changed")
+        return EXIT_OK
+    return None
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from genocat_desktop.engine import add_field, drop_field, list_fields, rename_field, update_field, user_fields
+    from genocat_desktop.app import schema as schema_ops
+    from genocat_desktop.engine import add_field, list_fields, user_fields
 
-    catalog = _catalog(args)
     action = args.schema_command
     if action == "list":
-        fields = list_fields(catalog, counts=not args.no_counts)
+        fields = list_fields(open_catalog(args, create=False), counts=not args.no_counts)
         if args.json:
             print(json.dumps([f.to_dict() for f in fields], indent=2))
-            return EXIT_OK
-        print(f"{'FIELD':<20} {'TYPE':<24} {'KIND':<8} {'FILLED':>14}  DESCRIPTION")
-        for f in fields:
-            kind = f.type
-            if f.kind == "user" and f.type == "category":
-                kind = f"category ({', '.join(f.allowed)})"
-            elif f.kind == "vector":
-                kind = "vector" + f.type[f.type.rfind("["):]
-            filled = "" if f.filled is None else f"{f.filled:,}/{f.rows:,}"
-            description = f.description + (f" [default {f.default}]" if f.default is not None else "")
-            print(f"{f.name:<20} {kind[:24]:<24} {f.kind:<8} {filled:>14}  {description}")
+        else:
+            _print_fields(fields)
         return EXIT_OK
+    session = open_session(args, create=False)
+    if action == "drop":
+        refused = _confirm_drop(args, session.catalog)
+        if refused is not None:
+            return refused
     if action == "add":
-        version = add_field(catalog, args.name, args.type, allowed=_values(args.values), default=args.default,
-                            description=args.description)
-        print(f"added field {args.name!r} ({user_fields(catalog)[args.name].describe()}): version {version}")
+        # Straight to the engine: an empty --default is passed on as given (the window's empty box means none).
+        version = add_field(session.catalog, args.name, args.type, allowed=_values(args.values),
+                            default=args.default, description=args.description)
+        print(f"added field {args.name!r} ({user_fields(session.catalog)[args.name].describe()}): version {version}")
     elif action == "rename":
-        version = rename_field(catalog, args.old, args.new)
+        version = run_cancellable(schema_ops.rename_field_job(session, args.old, args.new)).version
         print(f"renamed {args.old!r} to {args.new!r}: version {version}")
     elif action == "drop":
-        if not args.yes:
-            if not sys.stdin.isatty():
-                print("genocat: error: dropping a field needs confirmation; add --yes", file=sys.stderr)
-                return EXIT_USAGE
-            n_values = catalog.count(f"`{args.name}` IS NOT NULL") if args.name in catalog.schema.names else 0
-            answer = input(f"Drop {args.name!r} ({n_values:,} value(s); they stay in older versions)? [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                print("nothing changed")
-                return EXIT_OK
-        version = drop_field(catalog, args.name)
+        version = run_cancellable(schema_ops.drop_field_job(session, args.name)).version
         print(f"dropped {args.name!r}: version {version} (genocat restore {version - 1} brings it back)")
     else:
-        version = update_field(catalog, args.name, description=args.description, allowed=_values(args.values))
-        print(f"updated {args.name!r}: version {version}")
+        job = schema_ops.update_field_job(session, args.name, description=args.description,
+                                          allowed=_values(args.values))
+        print(f"updated {args.name!r}: version {run_cancellable(job).version}")
     return EXIT_OK
 
 
 def _cmd_set(args: argparse.Namespace) -> int:
-    from genocat_desktop.engine import parse_condition, set_values
+    from genocat_desktop.app.schema import ValueEdit, set_values_job
+    from genocat_desktop.engine import parse_condition
 
     if args.clear == (args.value is not None):
         print("genocat: error: give a VALUE, or --clear to empty the field", file=sys.stderr)
         return EXIT_USAGE
-    catalog = _catalog(args)
-    conditions = [parse_condition(w) for w in args.where]
-    report = _run_with_cancel(lambda token: set_values(
-        catalog, args.field, None if args.clear else args.value, hashes=args.hash or None,
-        conditions=conditions, all_rows=args.all, cancel=token,
-    ))
-    if report.rows:
+    session = open_session(args, create=False)
+    edit = ValueEdit(hashes=args.hash or None, conditions=[parse_condition(w) for w in args.where],
+                     all_rows=args.all)
+    report = run_cancellable(set_values_job(session, args.field, None if args.clear else args.value, edit)).report
+    if report is not None and report.rows:
         print(f"{report.message}: version {report.version}")
     else:
         print("no row matched; nothing changed")
@@ -191,14 +199,13 @@ def _cmd_set(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from genocat_desktop.engine import annotate, plan_annotations
+    from genocat_desktop.app.schema import annotate_job
+    from genocat_desktop.engine import plan_annotations
 
-    catalog = _catalog(args)
-    plan = plan_annotations(catalog, args.file, key=args.key, key_column=args.key_column,
+    session = open_session(args, create=False)
+    plan = plan_annotations(session.catalog, args.file, key=args.key, key_column=args.key_column,
                             columns=_values(args.columns))
-    report = None
-    if not args.dry_run:
-        report = _run_with_cancel(lambda token: annotate(catalog, plan, cancel=token))
+    report = None if args.dry_run else run_cancellable(annotate_job(session, plan)).report
     if args.json:
         print(json.dumps({
             "file": plan.path, "key": plan.key, "fields": plan.fields, "rows_in_file": plan.rows_in_file,
@@ -228,32 +235,19 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from genocat_desktop.engine import (
-        CatalogNotFoundError,
-        InputError,
-        load_results,
-        results_folder,
-        run_benchmark,
-        save_result,
-    )
+    from genocat_desktop.app.benchmark import benchmark_job
+    from genocat_desktop.engine import CatalogNotFoundError, InputError
 
-    catalog = None
+    session = None
     try:
-        catalog = _catalog(args)
+        session = open_session(args, create=False)
     except CatalogNotFoundError:
         if not args.size:
             raise InputError("no catalog to benchmark here; import sequences first, or use --size N") from None
-    from genocat_desktop.cli.main import _Reporter
-
-    with _Reporter(args.quiet) as reporter:
-        result = _run_with_cancel(lambda token: run_benchmark(
-            catalog, size=args.size, queries=args.queries,
-            k=args.hits, import_size=args.import_size, seed=args.seed, progress=reporter, cancel=token,
-        ))
-    folder = results_folder(catalog) if catalog is not None and not args.no_save else None
-    earlier = [r for r in load_results(folder) if r.source == result.source] if folder else []
-    previous = earlier[-1] if earlier else None
-    saved = save_result(result, folder) if folder else None
+    job = benchmark_job(session, size=args.size, queries=args.queries, k=args.hits, import_size=args.import_size,
+                        seed=args.seed, save=not args.no_save)
+    outcome = run_cancellable(job, quiet=args.quiet)
+    result = outcome.result
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))
     if args.csv:
@@ -263,10 +257,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             writer = csv.DictWriter(fh, fieldnames=list(result.row()))
             writer.writeheader()
             writer.writerow(result.row())
-    print(f"GenoCat benchmark: {result.catalog}, {result.rows:,} rows, {result.queries} queries, k={result.k}, "
-          f"search {result.search_method}")
+    _print_bench(outcome)
+    return EXIT_OK
+
+
+def _print_bench(outcome: BenchmarkOutcome) -> None:
+    """The run's measures against the targets, next to the previous run of the same source."""
     from genocat_desktop.engine.benchmark import format_measure
 
+    result = outcome.result
+    earlier = [r for r in outcome.earlier if r.source == result.source]
+    previous = earlier[-1] if earlier else None
+    print(f"GenoCat benchmark: {result.catalog}, {result.rows:,} rows, {result.queries} queries, k={result.k}, "
+          f"search {result.search_method}")
     before = {c.name: c.value for c in previous.checks} if previous else {}
     header = f"{'MEASURE':<30} {'VALUE':>12} {'TARGET':>12}  RESULT"
     print(header + (f"   PREVIOUS ({previous.started})" if previous else ""))
@@ -285,14 +288,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         refine = f", refine {e['refine_factor']}" if e.get("refine_factor") else ""
         print(f"  index {result.index}: nprobes {e['nprobes']:>4}{refine}: recall {e['recall']:.3f}, "
               f"p50 {e['p50_ms']:.2f} ms")
-    if saved:
-        print(f"saved {saved}")
-    return EXIT_OK
+    if outcome.saved:
+        print(f"saved {outcome.saved}")
 
 
-
-
-def _cancellable(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _cancellable(command: Command) -> Command:
     """Exit with 130 and the engine's message when the user cancels (Ctrl-C)."""
 
     def run(args: argparse.Namespace) -> int:
@@ -307,8 +307,8 @@ def _cancellable(command: Callable[[argparse.Namespace], int]) -> Callable[[argp
     return run
 
 
-#: Command name -> handler, merged into ``cli._COMMANDS``.
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+#: Handlers by command name (``cli.main`` merges them into its table).
+COMMANDS: dict[str, Command] = {
     "schema": _cmd_schema,
     "set": _cancellable(_cmd_set),
     "annotate": _cancellable(_cmd_annotate),

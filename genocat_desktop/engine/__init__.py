@@ -23,122 +23,326 @@ The public API (both fronts use only this)::
     add_embedding(catalog, "esm", {"model": "esm2_t6_8M_UR50D"})  # a second vector column, resumable
     Searcher(catalog).search("MKV...", column=resolve_column(catalog, "esm2_t6_8M_UR50D"))
 
-Long jobs take ``progress`` (a callable receiving :class:`Progress`) and
+Each front calls :func:`configure_process` once at start-up (process-wide
+settings for Lance); importing the engine changes nothing outside it. Names
+are imported from their modules on first use, so ``import genocat_desktop.engine``
+stays cheap for a window that has not touched a catalog yet.
+
+Long tasks take ``progress`` (a callable receiving :class:`Progress`) and
 ``cancel`` (a :class:`CancelToken`); errors are :class:`GenoCatError` subclasses
 whose messages are written for the person at the workstation.
 """
 
-import os as _os
+from __future__ import annotations
 
-# Lance sizes its encoding pool as the CPUs less two kept for I/O, at least one: on a 2- or 3-CPU
-# workstation one thread encodes every write, and an import's last pass waits on it. Two threads,
-# with two writes in flight (importer.WRITES_IN_FLIGHT), took a 1M-record import from 21.0 to 18.6 s
-# (BENCHMARKS.md). Lance reads the variable when it first encodes, so it is set before any Lance
-# call; a value set by the user stays.
-if (_os.cpu_count() or 1) in (2, 3):
-    _os.environ.setdefault("LANCE_CPU_THREADS", "2")
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from genocat_desktop.engine.benchmark import (
-    TARGETS,
-    BenchmarkResult,
-    Check,
-    Targets,
-    load_results,
-    results_folder,
-    results_table,
-    run_benchmark,
-    save_result,
-    write_synthetic_fasta,
-)
-from genocat_desktop.engine.catalog.query import OPERATORS, Condition, parse_condition, to_sql
-from genocat_desktop.engine.catalog.schema import (
-    FIELD_TYPES,
-    AnnotationPlan,
-    EditReport,
-    FieldSummary,
-    UserField,
-    add_field,
-    annotate,
-    check_field_name,
-    drop_field,
-    list_fields,
-    parse_value,
-    plan_annotations,
-    rename_field,
-    set_cells,
-    set_values,
-    update_field,
-    user_fields,
-)
-from genocat_desktop.engine.catalog.storage import (
-    Credentials,
-    S3Settings,
-    check_access,
-    delete_credentials,
-    load_credentials,
-    resolve_credentials,
-    save_credentials,
-    storage_options,
-)
-from genocat_desktop.engine.catalog.table import Catalog, CatalogInfo, FieldInfo, VersionInfo, default_location
-from genocat_desktop.engine.core.errors import (
-    BucketNotFoundError,
-    Cancelled,
-    CatalogError,
-    CatalogNotFoundError,
-    EmbedderError,
-    EmbedderMismatchError,
-    EndpointUnreachableError,
-    FastaFormatError,
-    FilterError,
-    GenoCatError,
-    InputError,
-    InsecureEndpointError,
-    ModelNotFoundError,
-    QueryError,
-    SchemaError,
-    StorageAuthError,
-    StorageError,
-)
-from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from genocat_desktop.engine.embed.columns import (
-    EmbedReport,
-    PendingEmbedding,
-    add_embedding,
-    discard_pending_embedding,
-    pending_embeddings,
-    remove_embedding,
-    resolve_column,
-    set_default_embedding,
-)
-from genocat_desktop.engine.embed.embedders.esm_onnx import RuntimeOptions, get_runtime_options, set_runtime_options
-from genocat_desktop.engine.embed.models import ModelInfo, add_model, find_model, list_models, models_dir, remove_model
-from genocat_desktop.engine.ingest.distributed.bulk import (
-    IngestReport,
-    cleanup_orphans,
-    ingest,
-    plan_ingest,
-    ray_available,
-)
-from genocat_desktop.engine.ingest.importer import FileReport, ImportReport, import_files
-from genocat_desktop.engine.search.export import export_csv, export_fasta, export_hits
-from genocat_desktop.engine.search.indexes import (
-    AUTO_INDEX_ROWS,
-    Calibration,
-    IndexInfo,
-    IndexStatus,
-    SearchEffort,
-    VectorIndexParams,
-    auto_index,
-    build_indexes,
-    calibrate,
-    choose_vector_params,
-    drop_indexes,
-    index_status,
-    optimize_indexes,
-    text_search,
-)
-from genocat_desktop.engine.search.searcher import Query, Searcher, SearchResult, read_queries
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+    from genocat_desktop.engine.benchmark import (
+        TARGETS,
+        BenchmarkResult,
+        Check,
+        Targets,
+        load_results,
+        results_folder,
+        results_table,
+        run_benchmark,
+        save_result,
+        write_synthetic_fasta,
+    )
+    from genocat_desktop.engine.catalog.embeddings import (
+        EmbedReport,
+        PendingEmbedding,
+        add_embedding,
+        discard_pending_embedding,
+        pending_embeddings,
+        remove_embedding,
+        resolve_column,
+        set_default_embedding,
+    )
+    from genocat_desktop.engine.catalog.query import (
+        OPERATORS,
+        Condition,
+        parse_condition,
+        to_sql,
+    )
+    from genocat_desktop.engine.catalog.schema import (
+        FIELD_TYPES,
+        AnnotationPlan,
+        EditReport,
+        FieldSummary,
+        UserField,
+        add_field,
+        annotate,
+        check_field_name,
+        drop_field,
+        list_fields,
+        parse_value,
+        plan_annotations,
+        rename_field,
+        set_cells,
+        set_values,
+        update_field,
+        user_fields,
+    )
+    from genocat_desktop.engine.catalog.storage import (
+        Credentials,
+        S3Settings,
+        check_access,
+        delete_credentials,
+        load_credentials,
+        resolve_credentials,
+        save_credentials,
+        storage_options,
+    )
+    from genocat_desktop.engine.catalog.table import (
+        Catalog,
+        CatalogInfo,
+        FieldInfo,
+        VersionInfo,
+        default_location,
+    )
+    from genocat_desktop.engine.core.errors import (
+        BucketNotFoundError,
+        Cancelled,
+        CatalogError,
+        CatalogNotFoundError,
+        EmbedderError,
+        EmbedderMismatchError,
+        EndpointUnreachableError,
+        FastaFormatError,
+        FilterError,
+        GenoCatError,
+        InputError,
+        InsecureEndpointError,
+        ModelNotFoundError,
+        QueryError,
+        SchemaError,
+        StorageAuthError,
+        StorageError,
+    )
+    from genocat_desktop.engine.core.process import (
+        configure_process,
+    )
+    from genocat_desktop.engine.core.progress import (
+        CancelToken,
+        Progress,
+        ProgressCallback,
+        no_progress,
+    )
+    from genocat_desktop.engine.embed.embedders.esm_onnx import (
+        RuntimeOptions,
+        get_runtime_options,
+        set_runtime_options,
+    )
+    from genocat_desktop.engine.embed.models import (
+        ModelInfo,
+        add_model,
+        find_model,
+        list_models,
+        models_dir,
+        remove_model,
+    )
+    from genocat_desktop.engine.ingest.distributed import (
+        IngestReport,
+        cleanup_orphans,
+        plan_ingest,
+        ray_available,
+    )
+    from genocat_desktop.engine.ingest.importer import (
+        FileReport,
+        ImportReport,
+        import_files,
+    )
+    from genocat_desktop.engine.search.ann import Calibration, SearchEffort
+    from genocat_desktop.engine.search.calibration import calibrate
+    from genocat_desktop.engine.search.export import (
+        export_csv,
+        export_fasta,
+        export_hits,
+    )
+    from genocat_desktop.engine.search.indexes import (
+        AUTO_INDEX_ROWS,
+        IndexInfo,
+        IndexStatus,
+        VectorIndexParams,
+        auto_index,
+        build_indexes,
+        choose_vector_params,
+        drop_indexes,
+        index_status,
+        optimize_indexes,
+    )
+    from genocat_desktop.engine.search.searcher import (
+        Query,
+        Searcher,
+        SearchResult,
+        read_queries,
+    )
+    from genocat_desktop.engine.search.text import text_search
+
+#: Where each public name lives: ``from genocat_desktop.engine import X`` imports its module on first use.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "TARGETS",
+            "BenchmarkResult",
+            "Check",
+            "Targets",
+            "load_results",
+            "results_folder",
+            "results_table",
+            "run_benchmark",
+            "save_result",
+            "write_synthetic_fasta",
+        ),
+        "genocat_desktop.engine.benchmark",
+    ),
+    **dict.fromkeys(
+        (
+            "EmbedReport",
+            "PendingEmbedding",
+            "add_embedding",
+            "discard_pending_embedding",
+            "pending_embeddings",
+            "remove_embedding",
+            "resolve_column",
+            "set_default_embedding",
+        ),
+        "genocat_desktop.engine.catalog.embeddings",
+    ),
+    **dict.fromkeys(("OPERATORS", "Condition", "parse_condition", "to_sql"), "genocat_desktop.engine.catalog.query"),
+    **dict.fromkeys(
+        (
+            "FIELD_TYPES",
+            "AnnotationPlan",
+            "EditReport",
+            "FieldSummary",
+            "UserField",
+            "add_field",
+            "annotate",
+            "check_field_name",
+            "drop_field",
+            "list_fields",
+            "parse_value",
+            "plan_annotations",
+            "rename_field",
+            "set_cells",
+            "set_values",
+            "update_field",
+            "user_fields",
+        ),
+        "genocat_desktop.engine.catalog.schema",
+    ),
+    **dict.fromkeys(
+        (
+            "Credentials",
+            "S3Settings",
+            "check_access",
+            "delete_credentials",
+            "load_credentials",
+            "resolve_credentials",
+            "save_credentials",
+            "storage_options",
+        ),
+        "genocat_desktop.engine.catalog.storage",
+    ),
+    **dict.fromkeys(
+        ("Catalog", "CatalogInfo", "FieldInfo", "VersionInfo", "default_location"),
+        "genocat_desktop.engine.catalog.table",
+    ),
+    **dict.fromkeys(
+        (
+            "BucketNotFoundError",
+            "Cancelled",
+            "CatalogError",
+            "CatalogNotFoundError",
+            "EmbedderError",
+            "EmbedderMismatchError",
+            "EndpointUnreachableError",
+            "FastaFormatError",
+            "FilterError",
+            "GenoCatError",
+            "InputError",
+            "InsecureEndpointError",
+            "ModelNotFoundError",
+            "QueryError",
+            "SchemaError",
+            "StorageAuthError",
+            "StorageError",
+        ),
+        "genocat_desktop.engine.core.errors",
+    ),
+    **dict.fromkeys(("configure_process",), "genocat_desktop.engine.core.process"),
+    **dict.fromkeys(
+        ("CancelToken", "Progress", "ProgressCallback", "no_progress"), "genocat_desktop.engine.core.progress"
+    ),
+    **dict.fromkeys(
+        ("RuntimeOptions", "get_runtime_options", "set_runtime_options"),
+        "genocat_desktop.engine.embed.embedders.esm_onnx",
+    ),
+    **dict.fromkeys(
+        ("ModelInfo", "add_model", "find_model", "list_models", "models_dir", "remove_model"),
+        "genocat_desktop.engine.embed.models",
+    ),
+    **dict.fromkeys(
+        ("IngestReport", "cleanup_orphans", "plan_ingest", "ray_available"),
+        "genocat_desktop.engine.ingest.distributed",
+    ),
+    **dict.fromkeys(("FileReport", "ImportReport", "import_files"), "genocat_desktop.engine.ingest.importer"),
+    **dict.fromkeys(("export_csv", "export_fasta", "export_hits"), "genocat_desktop.engine.search.export"),
+    **dict.fromkeys(("Calibration", "SearchEffort"), "genocat_desktop.engine.search.ann"),
+    "calibrate": "genocat_desktop.engine.search.calibration",
+    **dict.fromkeys(
+        (
+            "AUTO_INDEX_ROWS",
+            "IndexInfo",
+            "IndexStatus",
+            "VectorIndexParams",
+            "auto_index",
+            "build_indexes",
+            "choose_vector_params",
+            "drop_indexes",
+            "index_status",
+            "optimize_indexes",
+        ),
+        "genocat_desktop.engine.search.indexes",
+    ),
+    "text_search": "genocat_desktop.engine.search.text",
+    **dict.fromkeys(("Query", "Searcher", "SearchResult", "read_queries"), "genocat_desktop.engine.search.searcher"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+# ``ingest`` names both a sub-package and the public bulk-ingest function. The sub-package is
+# imported here first (it is light: an empty ``__init__``), because the first import of any module
+# under it sets this attribute to the package; the name is then bound to the function for good.
+import genocat_desktop.engine.ingest as _ingest_package  # noqa: E402, F401
+
+
+def ingest(catalog: Catalog, inputs: Sequence[str | os.PathLike[str]], **options: Any) -> IngestReport:
+    """Bulk-ingest FASTA files in parallel tasks, one commit: :func:`~.ingest.distributed.driver.ingest`."""
+    from genocat_desktop.engine.ingest.distributed.driver import ingest as run
+
+    return run(catalog, inputs, **options)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "AUTO_INDEX_ROWS",
@@ -205,6 +409,7 @@ __all__ = [
     "check_field_name",
     "choose_vector_params",
     "cleanup_orphans",
+    "configure_process",
     "default_location",
     "delete_credentials",
     "discard_pending_embedding",

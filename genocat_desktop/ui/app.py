@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
@@ -18,12 +17,12 @@ def run(location: str | None = None, files: Sequence[str] = (), argv: Sequence[s
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from genocat_desktop.engine.core.process import configure_process
     from genocat_desktop.ui.errors import install_excepthook
     from genocat_desktop.ui.main_window import MainWindow
     from genocat_desktop.ui.settings import APP, ORG
 
-    os.environ.setdefault("LANCEDB_LOG", "error")
-    os.environ.setdefault("LANCE_LOG", "error")
+    configure_process()
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     assert isinstance(app, QApplication)

@@ -4,7 +4,7 @@ This is the only module of the UI that owns a thread. A :class:`_Worker`
 QObject lives on a single :class:`QThread`; :class:`EngineThread` (on the GUI
 thread) keeps a queue of :class:`Job` objects and hands them to the worker one
 after the other through a queued signal. A job is a plain function
-``fn(progress, cancel) -> result`` (see :mod:`genocat_desktop.app.operations`); it never
+``fn(progress, cancel) -> result`` (a :class:`genocat_desktop.app.jobs.Job`); it never
 sees a widget, and the worker never touches one: results, progress and errors
 come back as signals, which Qt delivers on the GUI thread.
 
@@ -27,16 +27,18 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from genocat_desktop.app.jobs import Job as AppJob
+
 __all__ = ["EngineThread", "Job", "JobFunction"]
 
-#: ``fn(progress, cancel) -> result``; ``progress`` takes an engine ``Progress``,
-#: ``cancel`` is an engine ``CancelToken``.
-JobFunction = Callable[[Callable[[Any], None], Any], Any]
+#: Any job of the application layer, ``fn(progress, cancel) -> result``, whatever its result.
+JobFunction = AppJob[Any]
+
+T = TypeVar("T")
 
 #: Progress reports closer together than this are dropped (the last one of a job
 #: always gets through): a fast job must not flood the GUI's event queue.
@@ -205,7 +207,7 @@ class EngineThread(QObject):
         self._closed = False
 
     # ------------------------------------------------------------------ submit
-    def submit(self, kind: str, title: str, fn: JobFunction, *, supersede: bool = False) -> Job:
+    def submit(self, kind: str, title: str, fn: AppJob[T], *, supersede: bool = False) -> Job:
         """Queue ``fn`` to run on the engine thread; return its :class:`Job`.
 
         Parameters

@@ -434,6 +434,30 @@ def check_access(location: str, options: Mapping[str, str]) -> None:
     StorageError
         Any other unexpected answer.
     """
+    request = _list_request(location, options)
+    status, body = _send(request)
+    if not 200 <= status < 300:
+        _raise_refusal(request, status, body)
+
+
+@dataclass(frozen=True, slots=True)
+class _ListRequest:
+    """One signed ``ListObjectsV2`` request (``max-keys=1``) that :func:`check_access` sends."""
+
+    scheme: str
+    host: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    bucket: str
+    region: str
+    where: str  # the endpoint as error messages name it
+    signed: bool
+    connect_timeout: float
+
+
+def _list_request(location: str, options: Mapping[str, str]) -> _ListRequest:
+    """The request that lists ``location``'s bucket with ``options``; refuses plain HTTP unless allowed."""
     bucket, prefix = parse_location(location)
     endpoint = options.get("aws_endpoint") or options.get("endpoint") or options.get("aws_endpoint_url")
     region = options.get("aws_region") or options.get("region") or DEFAULT_REGION
@@ -458,19 +482,27 @@ def check_access(location: str, options: Mapping[str, str]) -> None:
     if key:
         headers = _sign("GET", host, path, query, region, Credentials(key, secret, token),
                         dt.datetime.now(dt.UTC))
-    connect_timeout = _seconds(options.get("connect_timeout"), 3.0)
-    where = endpoint or f"AWS S3 ({region})"
+    return _ListRequest(scheme, host, path, query, headers, bucket, region, endpoint or f"AWS S3 ({region})",
+                        bool(key), _seconds(options.get("connect_timeout"), 3.0))
+
+
+def _send(request: _ListRequest) -> tuple[int, bytes]:
+    """Send ``request`` once (no retries); the status and up to 64 KiB of the body.
+
+    Raises :class:`EndpointUnreachableError` when nothing answers (refused, timed out, DNS, TLS failure).
+    """
+    host, where, connect_timeout = request.host, request.where, request.connect_timeout
     hostname, _, port_text = host.rpartition(":") if ":" in host.split("]")[-1] else (host, "", "")
-    port = int(port_text) if port_text else (443 if scheme == "https" else 80)
+    port = int(port_text) if port_text else (443 if request.scheme == "https" else 80)
     conn: http.client.HTTPConnection
     try:
-        if scheme == "https":
+        if request.scheme == "https":
             conn = http.client.HTTPSConnection(hostname, port, timeout=connect_timeout,
                                                context=ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(hostname, port, timeout=connect_timeout)
-        conn.request("GET", path + "?" + urllib.parse.urlencode(sorted(query.items()), quote_via=urllib.parse.quote),
-                     headers=headers)
+        query = urllib.parse.urlencode(sorted(request.query.items()), quote_via=urllib.parse.quote)
+        conn.request("GET", request.path + "?" + query, headers=request.headers)
         response = conn.getresponse()
         body = response.read(65536)
         conn.close()
@@ -484,12 +516,16 @@ def check_access(location: str, options: Mapping[str, str]) -> None:
         raise EndpointUnreachableError(f"cannot resolve the host name of {where}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise EndpointUnreachableError(f"cannot connect to {where}: {exc}") from None
-    if 200 <= response.status < 300:
-        return
+    return response.status, body
+
+
+def _raise_refusal(request: _ListRequest, status: int, body: bytes) -> None:
+    """Raise the error that says why the server refused ``request`` (``status`` not 2xx)."""
+    where, bucket = request.where, request.bucket
     code, message = _s3_error(body)
-    if code == "NoSuchBucket" or (response.status == 404 and not code):
+    if code == "NoSuchBucket" or (status == 404 and not code):
         raise BucketNotFoundError(f"bucket {bucket!r} does not exist at {where}")
-    if not key:
+    if not request.signed:
         # Without credentials the request was unsigned; stores answer 403, 400 or even 500.
         raise StorageAuthError(
             f"{where} refused access to bucket {bucket!r}: no credentials were found (give an access key, "
@@ -497,17 +533,17 @@ def check_access(location: str, options: Mapping[str, str]) -> None:
         )
     auth_codes = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied",
                   "AllAccessDisabled", "InvalidSecurity", "AuthorizationHeaderMalformed")
-    if code in auth_codes or response.status in (401, 403):
+    if code in auth_codes or status in (401, 403):
         why = {
             "InvalidAccessKeyId": "the access key id is not known to the server",
             "SignatureDoesNotMatch": "the secret access key is wrong",
             "ExpiredToken": "the session token has expired",
             "AccessDenied": "these credentials may not list this bucket",
-        }.get(code, message or code or f"HTTP {response.status}")
+        }.get(code, message or code or f"HTTP {status}")
         raise StorageAuthError(f"{where} refused access to bucket {bucket!r}: {why}")
-    if code in ("PermanentRedirect", "IllegalLocationConstraintException") or response.status == 301:
-        raise StorageError(f"bucket {bucket!r} is in another region than {region}; set the region")
-    raise StorageError(f"{where} answered HTTP {response.status} {code} {message}".strip())
+    if code in ("PermanentRedirect", "IllegalLocationConstraintException") or status == 301:
+        raise StorageError(f"bucket {bucket!r} is in another region than {request.region}; set the region")
+    raise StorageError(f"{where} answered HTTP {status} {code} {message}".strip())
 
 
 def _s3_error(body: bytes) -> tuple[str, str]:
@@ -531,3 +567,82 @@ def describe_failure(location: str, options: Mapping[str, str], exc: BaseExcepti
         return type(specific)(f"could not {doing} {location}: {specific}")
     first = (str(exc).splitlines() or [type(exc).__name__])[0]
     return StorageError(f"could not {doing} {location}: {first}")
+
+
+def s3_filesystem(options: Mapping[str, str]) -> Any:
+    """A pyarrow ``S3FileSystem`` from Lance storage options (the same endpoint, keys and region).
+
+    Parameters
+    ----------
+    options
+        Lance's storage option keys (``aws_endpoint``, ``aws_access_key_id``...), as
+        :func:`storage_options` builds them.
+
+    Returns
+    -------
+    pyarrow.fs.S3FileSystem
+        A file system for that store.
+    """
+    import pyarrow.fs as pafs
+
+    opts = options
+    endpoint = opts.get("aws_endpoint") or opts.get("endpoint") or opts.get("aws_endpoint_url")
+    kwargs: dict[str, Any] = {
+        "access_key": opts.get("aws_access_key_id") or opts.get("access_key_id"),
+        "secret_key": opts.get("aws_secret_access_key") or opts.get("secret_access_key"),
+        "session_token": opts.get("aws_session_token") or opts.get("session_token"),
+        "region": opts.get("aws_region") or opts.get("region") or "us-east-1",
+        "connect_timeout": 5, "request_timeout": 30,
+    }
+    if endpoint:
+        scheme, _, rest = endpoint.partition("://")
+        kwargs.update(endpoint_override=rest or scheme, scheme=scheme if rest else "https")
+        kwargs["force_virtual_addressing"] = str(opts.get("aws_virtual_hosted_style_request", "")).lower() == "true"
+    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def filesystem_for(uri: str, options: Mapping[str, str]) -> tuple[Any, str]:
+    """A pyarrow file system and the path of ``uri`` in it (for code that has no :class:`Catalog`).
+
+    Parameters
+    ----------
+    uri
+        A local path or an object-store URI (``s3://bucket/key``).
+    options
+        Storage options for an object-store URI (see :func:`s3_filesystem`).
+
+    Returns
+    -------
+    tuple
+        The file system and the path of ``uri`` in it.
+    """
+    import pyarrow.fs as pafs
+
+    if not is_remote(uri):
+        return pafs.LocalFileSystem(), uri
+    return s3_filesystem(options), uri.split("://", 1)[1]
+
+
+def catalog_filesystem(uri: str, options: Mapping[str, str]) -> tuple[Any, str]:
+    """A pyarrow file system and a catalog table's path in it (a local folder or S3).
+
+    Parameters
+    ----------
+    uri
+        The catalog's table URI (``Catalog.uri``).
+    options
+        The catalog's storage options (``Catalog.storage_options``).
+
+    Returns
+    -------
+    tuple
+        The file system and the table's path in it.
+
+    Raises
+    ------
+    StorageError
+        If the catalog is on an object store other than S3.
+    """
+    if is_remote(uri) and not uri.startswith(("s3://", "s3a://")):
+        raise StorageError(f"{uri}: only folders and s3:// catalogs can be cleaned up")
+    return filesystem_for(uri, options)

@@ -68,6 +68,8 @@ BUILTIN_FIELDS: Final[tuple[tuple[str, pa.DataType, str], ...]] = (
     ("imported_at", pa.timestamp("us", tz="UTC"), "when the row was imported"),
 )
 BUILTIN_NAMES: Final = frozenset(name for name, _, _ in BUILTIN_FIELDS)
+#: Columns an aligned search adds to its hits, in this order (reserved: no user field may take these names).
+ALIGNMENT_COLUMNS: Final = ("aln_score", "bits", "evalue", "identity", "query_cov", "target_cov")
 
 
 def vector_column_name(embedder_name: str) -> str:
@@ -388,7 +390,7 @@ class Catalog:
             message = messages.get(number, "")
             if not message and number > 1:
                 # Lance's schema-only operations (add/rename/drop column) carry no message.
-                from genocat_desktop.engine.catalog.schema import version_description
+                from genocat_desktop.engine.catalog.history import version_description
 
                 message = version_description(self, number)
             out.append(VersionInfo(number, when, int(rows) if rows else None, message))

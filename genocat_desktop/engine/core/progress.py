@@ -1,22 +1,23 @@
-"""Progress reporting and cooperative cancellation for long engine jobs.
+"""Progress reporting and cooperative cancellation: the primitives every long engine task uses.
 
-A long job is a plain function that takes ``progress`` (a callable receiving
-:class:`Progress`) and ``cancel`` (a :class:`CancelToken`). It calls
-``cancel.raise_if_cancelled()`` between batches and reports progress as it
-goes; it knows nothing about threads. The GUI's single engine thread and the
-CLI's progress bars are both just callers.
+A long task (an import, an embedding run, an index build) is a plain function
+that takes ``progress`` (a callable receiving :class:`Progress`) and ``cancel``
+(a :class:`CancelToken`). It calls ``cancel.raise_if_cancelled()`` between
+batches and reports progress as it goes; it knows nothing about threads. The
+GUI's single engine thread and the CLI's progress bars are both just callers.
+:func:`gc_paused` is re-exported from :mod:`.process`, where the process-wide
+state lives.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from genocat_desktop.engine.core.errors import Cancelled
+from genocat_desktop.engine.core.process import gc_paused
 
 __all__ = ["CancelToken", "Progress", "ProgressCallback", "RateMeter", "gc_paused", "no_progress"]
 
@@ -72,7 +73,7 @@ def no_progress(_: Progress) -> None:
 
 @dataclass
 class CancelToken:
-    """A flag a front sets and a job polls between batches.
+    """A flag a front sets and a long task polls between batches.
 
     Thread-safe: the GUI thread calls :meth:`cancel` while the engine thread
     polls :meth:`raise_if_cancelled`.
@@ -83,7 +84,7 @@ class CancelToken:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cancel(self) -> None:
-        """Ask the job to stop at its next check (and interrupt work registered with :meth:`on_cancel`)."""
+        """Ask the task to stop at its next check (and interrupt work registered with :meth:`on_cancel`)."""
         with self._lock:
             self._event.set()
             callbacks = list(self._callbacks)
@@ -125,7 +126,7 @@ class CancelToken:
 class RateMeter:
     """Turns a running count into a smoothed rate and throttles reports.
 
-    Reporting every batch from a fast job would flood a GUI event queue, so
+    Reporting every batch from a fast task would flood a GUI event queue, so
     :meth:`due` says when at least ``interval`` seconds have passed.
     """
 
@@ -162,43 +163,3 @@ class RateMeter:
     def elapsed(self) -> float:
         """Seconds since the meter was created."""
         return time.perf_counter() - self._t0
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_saved_threshold: tuple[int, int, int] | None = None
-#: A third-generation threshold no job reaches: full collections wait until the last job ends.
-_NO_FULL_COLLECTION = 1 << 30
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold off Python's full (oldest-generation) garbage collections while a job runs.
-
-    Nestable and thread-safe; the previous thresholds come back when the last
-    paused job ends.
-
-    Why: a full collection walks every container object in the process while
-    holding the GIL. With Arrow, Lance, Qt and pyqtgraph loaded plus a batch of
-    parsed records, one pass took 100-400 ms, and it runs in whichever thread
-    happens to allocate: the desktop window froze that long during an import
-    (longest GIL gap 388 ms with full collections, 35 ms without, same
-    100k-record import). Young generations are still collected (they are
-    small and quick), so a job that runs for hours and makes reference cycles
-    does not pile them up; only the walk over long-lived objects is deferred.
-    """
-    global _gc_holders, _gc_saved_threshold
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_saved_threshold = gc.get_threshold()
-            young, middle, _ = _gc_saved_threshold
-            gc.set_threshold(young, middle, _NO_FULL_COLLECTION)
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_saved_threshold is not None:
-                gc.set_threshold(*_gc_saved_threshold)
-                _gc_saved_threshold = None

@@ -243,6 +243,46 @@ def _probe(path: Path) -> tuple[int, dict[str, Any]]:
     return int(out.shape[2]), (json.loads(raw) if raw else {})
 
 
+def _checked_manifest(src: Path, name: str | None) -> tuple[str, int, dict[str, Any]]:
+    """The model's registry name, vector dimension and manifest (embedded, then the side file's).
+
+    Raises
+    ------
+    EmbedderError
+        If the model cannot be run, the manifest contradicts it, or the name is not allowed.
+    """
+    dim, embedded = _probe(src)
+    # The probe already read the embedded manifest: no second session (seconds for a large model).
+    manifest = {**embedded, **_sidecar(src)}
+    if manifest.get("dim") not in (None, dim):
+        raise EmbedderError(f"{src.name}: the manifest says dimension {manifest['dim']}, the model gives {dim}")
+    name = name or str(manifest.get("name") or src.name.removesuffix(".onnx"))
+    if not _NAME_RE.match(name):
+        raise EmbedderError(f"model name {name!r}: use letters, digits, '.', '_' and '-' (at most 64)")
+    return name, dim, manifest
+
+
+def _copy_and_hash(src: Path, folder: Path, progress: ProgressCallback, cancel: CancelToken) -> str:
+    """Copy the model (and its external weights, if any) into ``folder``; return its SHA-256."""
+    # Weights stored outside the graph (models over 2 GB) keep their file name:
+    # the ONNX file refers to it by that name, relative to its own folder.
+    data_src = Path(str(src) + ".data")
+    copies = [(src, folder / MODEL_FILE)]
+    if data_src.is_file():
+        copies.append((data_src, folder / data_src.name))
+    total = sum(a.stat().st_size for a, _ in copies)
+    done = 0
+    for a, b in copies:
+        with open(a, "rb") as fin, open(b, "wb") as fout:
+            while chunk := fin.read(_CHUNK):
+                cancel.raise_if_cancelled()
+                fout.write(chunk)
+                done += len(chunk)
+                progress(Progress(done, total, "bytes", "copying", f"Copying {a.name}"))
+    progress(Progress(total, total, "bytes", "hashing", f"Checking {src.name}"))
+    return model_sha256(folder / MODEL_FILE, copies[1][1] if len(copies) > 1 else None, cancel)
+
+
 def add_model(
     path: str | os.PathLike[str],
     *,
@@ -280,14 +320,7 @@ def add_model(
         raise EmbedderError(f"no such model file: {src}")
     cancel = cancel or CancelToken()
     progress(Progress(0, None, "bytes", "checking", f"Checking {src.name}"))
-    dim, embedded = _probe(src)
-    # The probe already read the embedded manifest: no second session (seconds for a large model).
-    manifest = {**embedded, **_sidecar(src)}
-    if manifest.get("dim") not in (None, dim):
-        raise EmbedderError(f"{src.name}: the manifest says dimension {manifest['dim']}, the model gives {dim}")
-    name = name or str(manifest.get("name") or src.name.removesuffix(".onnx"))
-    if not _NAME_RE.match(name):
-        raise EmbedderError(f"model name {name!r}: use letters, digits, '.', '_' and '-' (at most 64)")
+    name, dim, manifest = _checked_manifest(src, name)
     root = models_dir()
     existing = {m.name: m for m in list_models()}
     root.mkdir(parents=True, exist_ok=True)
@@ -295,23 +328,7 @@ def add_model(
     # cancelled or failed copy never looks like an installed model.
     tmp = Path(tempfile.mkdtemp(prefix=".adding-", dir=root))
     try:
-        # Weights stored outside the graph (models over 2 GB) keep their file name:
-        # the ONNX file refers to it by that name, relative to its own folder.
-        data_src = Path(str(src) + ".data")
-        copies = [(src, tmp / MODEL_FILE)]
-        if data_src.is_file():
-            copies.append((data_src, tmp / data_src.name))
-        total = sum(a.stat().st_size for a, _ in copies)
-        done = 0
-        for a, b in copies:
-            with open(a, "rb") as fin, open(b, "wb") as fout:
-                while chunk := fin.read(_CHUNK):
-                    cancel.raise_if_cancelled()
-                    fout.write(chunk)
-                    done += len(chunk)
-                    progress(Progress(done, total, "bytes", "copying", f"Copying {a.name}"))
-        progress(Progress(total, total, "bytes", "hashing", f"Checking {src.name}"))
-        sha = model_sha256(tmp / MODEL_FILE, copies[1][1] if len(copies) > 1 else None, cancel)
+        sha = _copy_and_hash(src, tmp, progress, cancel)
         for m in existing.values():
             if m.sha256 == sha and (m.name == name or not replace):
                 return m

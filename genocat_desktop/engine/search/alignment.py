@@ -1,17 +1,21 @@
-"""Alignment re-ranking: Smith-Waterman scores, bit scores and E-values for hits.
+"""Alignment of hits to their query: one scoring scheme per molecule for the hit list and the detail pane.
 
 Embedding similarity finds candidates fast; biologists judge a hit by its
-alignment. :func:`align_to` aligns a query to candidate sequences with
-`pyopal <https://pyopal.readthedocs.io>`_ (SIMD Smith-Waterman, the Opal
-library), and reports what BLAST users expect:
+alignment. Both uses score with the same :class:`Scheme`, so the score a hit
+gets in the list is the score its alignment shows in the detail pane:
 
-* ``aln_score``: raw local alignment score;
-* ``bits``: bit score ``(λS − ln K) / ln 2``;
-* ``evalue``: ``m · n · 2^−bits`` with ``m`` the query length and ``n`` the
-  catalog's residues (Karlin-Altschul; no edge-effect correction, so values
-  are slightly lower than BLAST's for short sequences);
-* ``identity``: identical positions over the aligned columns;
-* ``query_cov``, ``target_cov``: aligned fraction of each sequence.
+* :func:`align_to` (the hit list) aligns a query to many candidates with
+  `pyopal <https://pyopal.readthedocs.io>`_ (SIMD Smith-Waterman, the Opal
+  library) and reports what BLAST users expect: ``aln_score`` (raw local
+  score); ``bits``, the bit score ``(λS − ln K) / ln 2``; ``evalue``,
+  ``m · n · 2^−bits`` with ``m`` the query length and ``n`` the catalog's
+  residues (Karlin-Altschul; no edge-effect correction, so values are
+  slightly lower than BLAST's for short sequences); ``identity``, identical
+  positions over the aligned columns; ``query_cov``, ``target_cov``, the
+  aligned fraction of each sequence.
+* :func:`align_pair` (the detail pane) aligns one hit with Biopython's
+  :class:`~Bio.Align.PairwiseAligner` (local, same matrix and gap costs) and
+  returns the alignment itself; :class:`AlignerProcess` runs it in a child process.
 
 Proteins use BLOSUM62 with BLAST's default gap costs (existence 11,
 extension 1: a gap of length L costs 11 + L) and BLAST's published statistics
@@ -24,19 +28,36 @@ against targets of another is refused.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 
+from genocat_desktop.engine.catalog.table import ALIGNMENT_COLUMNS
 from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.search.queries import detect_molecule
 
-__all__ = ["ALIGNMENT_COLUMNS", "Scheme", "align_to", "scheme_for"]
+__all__ = [
+    "ALIGNMENT_COLUMNS",
+    "MAX_CELLS",
+    "NUCLEOTIDE",
+    "PROTEIN",
+    "AlignerProcess",
+    "PairAlignment",
+    "Scheme",
+    "align_pair",
+    "align_to",
+    "scheme_for",
+]
 
-#: Columns :func:`align_to` returns, in this order.
-ALIGNMENT_COLUMNS: Final = ("aln_score", "bits", "evalue", "identity", "query_cov", "target_cov")
+#: Largest dynamic-programming matrix (query length × hit length) the detail pane aligns.
+#: 3·10⁸ cells take a few seconds and ~hundreds of MB of traceback in Biopython;
+#: beyond that the detail pane says why there is no alignment instead of freezing.
+MAX_CELLS: Final = 300_000_000
+LINE_WIDTH: Final = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,34 +66,53 @@ class Scheme:
 
     name: str
     matrix: str
-    gap_open: int  # pyopal's G: a gap of length L costs G + (L - 1) * E
+    gap_open: int  # the cost of a gap of length 1: a gap of length L costs G + (L - 1) * E
     gap_extend: int
     lam: float | None
     k: float | None
     translate: bytes  # maps residues outside the matrix alphabet
+    unknown: str  # the matrix's "any residue" letter, for anything else
 
 
-_PROTEIN: Final = Scheme(
+PROTEIN: Final = Scheme(
     "BLOSUM62, gaps 11+L (BLAST defaults)", "BLOSUM62", 12, 1, 0.267, 0.041,
-    bytes.maketrans(b"UOJ", b"XXX"),
+    bytes.maketrans(b"UOJ", b"XXX"), "X",
 )
-_NUCLEOTIDE: Final = Scheme("NUC.4.4, gaps 10+L", "NUC.4.4", 11, 1, None, None, bytes.maketrans(b"U", b"T"))
-_ALIGNERS: dict[str, Any] = {}
+NUCLEOTIDE: Final = Scheme(
+    "NUC.4.4 (match 5, mismatch -4), gaps 10+L", "NUC.4.4", 11, 1, None, None, bytes.maketrans(b"U", b"T"), "N",
+)
+_BATCH_ALIGNERS: dict[str, Any] = {}
+_PAIR_ALIGNERS: dict[str, Any] = {}
 
 
 def scheme_for(molecule: str) -> Scheme:
     """The scoring scheme for ``"protein"``, ``"dna"`` or ``"rna"``."""
-    return _NUCLEOTIDE if molecule in ("dna", "rna") else _PROTEIN
+    return NUCLEOTIDE if molecule in ("dna", "rna") else PROTEIN
 
 
-def _aligner(scheme: Scheme) -> Any:
-    aligner = _ALIGNERS.get(scheme.matrix)
+# ---------------------------------------------------------------------------- the hit list
+def _batch_aligner(scheme: Scheme) -> Any:
+    aligner = _BATCH_ALIGNERS.get(scheme.matrix)
     if aligner is None:
         import pyopal
 
         aligner = pyopal.Aligner(scheme.matrix, gap_open=scheme.gap_open, gap_extend=scheme.gap_extend)
-        _ALIGNERS[scheme.matrix] = aligner
+        _BATCH_ALIGNERS[scheme.matrix] = aligner
     return aligner
+
+
+def _check_molecules(query_molecule: str, target_molecules: Sequence[str]) -> bool:
+    """Whether the query is a nucleotide; raises if the targets are not all of the query's type."""
+    n = len(target_molecules)
+    query_nuc = query_molecule in ("dna", "rna")
+    target_nuc = np.array([m in ("dna", "rna") for m in target_molecules])
+    if (target_nuc.any() and not target_nuc.all()) or bool(target_nuc.any()) != query_nuc:
+        kind = "nucleotide" if query_nuc else "protein"
+        raise QueryError(
+            f"cannot align a {kind} query to {'mixed ' if 0 < target_nuc.sum() < n else ''}"
+            f"{'protein' if query_nuc else 'nucleotide'} hits; restrict the search with 'molecule = {query_molecule}'"
+        )
+    return query_nuc
 
 
 def align_to(
@@ -115,19 +155,11 @@ def align_to(
     }
     if n == 0:
         return out
-    query_nuc = query_molecule in ("dna", "rna")
-    target_nuc = np.array([m in ("dna", "rna") for m in target_molecules])
-    if (target_nuc.any() and not target_nuc.all()) or bool(target_nuc.any()) != query_nuc:
-        kind = "nucleotide" if query_nuc else "protein"
-        raise QueryError(
-            f"cannot align a {kind} query to {'mixed ' if 0 < target_nuc.sum() < n else ''}"
-            f"{'protein' if query_nuc else 'nucleotide'} hits; restrict the search with 'molecule = {query_molecule}'"
-        )
+    scheme = NUCLEOTIDE if _check_molecules(query_molecule, target_molecules) else PROTEIN
     import pyopal
 
-    scheme = _NUCLEOTIDE if query_nuc else _PROTEIN
     q = query.encode("ascii").translate(scheme.translate)
-    aligner = _aligner(scheme)
+    aligner = _batch_aligner(scheme)
     database = pyopal.Database(
         [t.encode("ascii").translate(scheme.translate) for t in targets], alphabet=aligner.alphabet
     )
@@ -147,3 +179,307 @@ def align_to(
         out["bits"] = bits
         out["evalue"] = len(query) * max(db_residues, 1) * np.exp2(-bits)
     return out
+
+
+# ---------------------------------------------------------------------------- the detail pane
+@dataclass(frozen=True, slots=True)
+class PairAlignment:
+    """A local alignment of a query and a hit.
+
+    Attributes
+    ----------
+    score
+        Raw alignment score, in the units of the scheme (the hit list's ``aln_score``).
+    identity
+        Identical positions / alignment columns (gaps count as columns), in [0, 1].
+    similarity
+        Positions with a positive substitution score / alignment columns, in [0, 1].
+    coverage
+        Query residues inside the aligned region / query length, in [0, 1].
+    length
+        Number of alignment columns, gaps included.
+    identities, positives, gaps
+        The counts behind the ratios.
+    query_start, query_end, target_start, target_end
+        The aligned region, 0-based, end exclusive.
+    aligned_query, match_line, aligned_target
+        The three text rows of the alignment (``-`` for gaps; ``|`` identical,
+        ``+`` similar, space otherwise in the middle row).
+    scoring
+        How it was scored, e.g. ``"local, BLOSUM62, gaps 11+L (BLAST defaults)"``.
+    """
+
+    score: float
+    identity: float
+    similarity: float
+    coverage: float
+    length: int
+    identities: int
+    positives: int
+    gaps: int
+    query_start: int
+    query_end: int
+    target_start: int
+    target_end: int
+    aligned_query: str
+    match_line: str
+    aligned_target: str
+    scoring: str
+
+    def format(self, width: int = LINE_WIDTH, query_name: str = "Query", target_name: str = "Hit") -> str:
+        """The alignment as BLAST-like text blocks of ``width`` columns, with residue numbers."""
+        label = max(len(query_name), len(target_name))
+        out = []
+        qpos, tpos = self.query_start, self.target_start
+        for start in range(0, self.length, width):
+            q = self.aligned_query[start : start + width]
+            m = self.match_line[start : start + width]
+            t = self.aligned_target[start : start + width]
+            q_end = qpos + sum(c != "-" for c in q)
+            t_end = tpos + sum(c != "-" for c in t)
+            out.append(f"{query_name:<{label}} {qpos + 1:>6} {q} {q_end}")
+            out.append(f"{'':<{label}} {'':>6} {m}")
+            out.append(f"{target_name:<{label}} {tpos + 1:>6} {t} {t_end}")
+            out.append("")
+            qpos, tpos = q_end, t_end
+        return "\n".join(out).rstrip("\n")
+
+
+def _pair_aligner(scheme: Scheme) -> Any:
+    aligner = _PAIR_ALIGNERS.get(scheme.matrix)
+    if aligner is None:
+        from Bio.Align import PairwiseAligner, substitution_matrices
+
+        aligner = PairwiseAligner()
+        aligner.mode = "local"
+        aligner.substitution_matrix = substitution_matrices.load(scheme.matrix)
+        # Biopython scores the first gap position with open_gap_score, each further one with
+        # extend_gap_score: the same G + (L - 1) * E as pyopal, so both find the same best score.
+        aligner.open_gap_score = -scheme.gap_open
+        aligner.extend_gap_score = -scheme.gap_extend
+        _PAIR_ALIGNERS[scheme.matrix] = aligner
+    return aligner
+
+
+def _pair_scheme(query: str, target: str, molecule: str | None) -> Scheme:
+    """The hit list's scheme: nucleotide when both sequences are (or ``molecule`` says so)."""
+    if molecule is not None:
+        return scheme_for(molecule)
+    both = detect_molecule(query) in ("dna", "rna") and detect_molecule(target) in ("dna", "rna")
+    return NUCLEOTIDE if both else PROTEIN
+
+
+def _in_alphabet(sequence: str, scheme: Scheme, alphabet: set[str]) -> str:
+    # Catalog sequences and search-box queries are already upper case without '*', but an
+    # alignment must never fail on a letter the matrix lacks: map it as the hit list does.
+    translated = sequence.encode("ascii", "replace").translate(scheme.translate).decode("ascii")
+    return "".join(c if c in alphabet else scheme.unknown for c in translated)
+
+
+def align_pair(query: str, target: str, molecule: str | None = None) -> PairAlignment:
+    """Align ``target`` to ``query`` locally and count identity, similarity and coverage.
+
+    Parameters
+    ----------
+    query, target
+        Residues (upper case).
+    molecule
+        The molecule type of both (``"protein"``, ``"dna"``, ``"rna"``); when
+        ``None``, nucleotide scoring if both sequences are nucleotides, else protein.
+
+    Returns
+    -------
+    PairAlignment
+        With all counts zero when the sequences share no positively scoring region.
+
+    Raises
+    ------
+    ValueError
+        If a sequence is empty or the alignment would exceed :data:`MAX_CELLS`.
+    """
+    query, target = query.upper().rstrip("*"), target.upper().rstrip("*")
+    if not query or not target:
+        raise ValueError("cannot align an empty sequence")
+    if len(query) * len(target) > MAX_CELLS:
+        raise ValueError(
+            f"sequences too long to align here ({len(query):,} × {len(target):,} residues)"
+        )
+    scheme = _pair_scheme(query, target, molecule)
+    aligner = _pair_aligner(scheme)
+    alphabet = set(aligner.substitution_matrix.alphabet)
+    query, target = _in_alphabet(query, scheme, alphabet), _in_alphabet(target, scheme, alphabet)
+    scoring = f"local, {scheme.name}"
+    try:
+        best = aligner.align(query, target)[0]
+    except (IndexError, ValueError):  # no positively scoring local alignment
+        return _empty(scoring)
+    if float(best.score) <= 0:
+        return _empty(scoring)
+    return _described(best, query, target, aligner.substitution_matrix, scoring)
+
+
+def _described(best: Any, query: str, target: str, matrix: Any, scoring: str) -> PairAlignment:
+    """Count identities, positives and gaps from the aligned blocks (independent of Biopython's text format)."""
+    coords = np.asarray(best.coordinates)
+    q_rows: list[str] = []
+    t_rows: list[str] = []
+    mid: list[str] = []
+    identities = positives = gaps = 0
+    for i in range(coords.shape[1] - 1):
+        q0, q1 = int(coords[0, i]), int(coords[0, i + 1])
+        t0, t1 = int(coords[1, i]), int(coords[1, i + 1])
+        if q1 > q0 and t1 > t0:  # aligned block
+            qs, ts = query[q0:q1], target[t0:t1]
+            q_rows.append(qs)
+            t_rows.append(ts)
+            for a, b in zip(qs, ts, strict=True):
+                if a == b:
+                    identities += 1
+                    positives += 1
+                    mid.append("|")
+                elif matrix[a][b] > 0:
+                    positives += 1
+                    mid.append("+")
+                else:
+                    mid.append(" ")
+        elif q1 > q0:  # gap in the target
+            q_rows.append(query[q0:q1])
+            t_rows.append("-" * (q1 - q0))
+            mid.append(" " * (q1 - q0))
+            gaps += q1 - q0
+        elif t1 > t0:  # gap in the query
+            q_rows.append("-" * (t1 - t0))
+            t_rows.append(target[t0:t1])
+            mid.append(" " * (t1 - t0))
+            gaps += t1 - t0
+    aq, at, ml = "".join(q_rows), "".join(t_rows), "".join(mid)
+    length = len(aq)
+    q_start, q_end = int(coords[0, 0]), int(coords[0, -1])
+    t_start, t_end = int(coords[1, 0]), int(coords[1, -1])
+    return PairAlignment(
+        score=float(best.score),
+        identity=identities / length if length else 0.0,
+        similarity=positives / length if length else 0.0,
+        coverage=(q_end - q_start) / len(query),
+        length=length,
+        identities=identities,
+        positives=positives,
+        gaps=gaps,
+        query_start=q_start,
+        query_end=q_end,
+        target_start=t_start,
+        target_end=t_end,
+        aligned_query=aq,
+        match_line=ml,
+        aligned_target=at,
+        scoring=scoring,
+    )
+
+
+def _empty(scoring: str) -> PairAlignment:
+    return PairAlignment(0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0, "", "", "", scoring)
+
+
+def _serve(conn: Any) -> None:
+    """The child process of :class:`AlignerProcess`: align requests until told to stop."""
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        try:
+            conn.send(("ok", align_pair(*request)))
+        except Exception as exc:  # sent back and raised in the parent
+            conn.send(("error", str(exc)))
+
+
+class AlignerProcess:
+    """Aligns in a long-lived child process.
+
+    Biopython's C aligner holds the GIL for the whole dynamic programme (about
+    30-60 ms per million cells here): in the process of a desktop app that
+    would freeze the GUI thread too. A child process costs one start (~1 s, done
+    ahead of time with :meth:`start`) and then a pipe round trip per alignment.
+    Not thread-safe: use it from one thread (the GUI's engine thread).
+    """
+
+    def __init__(self) -> None:
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def start(self) -> None:
+        """Start the child now (it is started on first use otherwise)."""
+        if self._proc is not None and self._proc.is_alive():
+            return
+        import multiprocessing
+
+        # spawn, not fork: forking a process that runs Lance's and Qt's threads can deadlock.
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child,), name="genocat-aligner", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def align(
+        self, query: str, target: str, cancelled: Callable[[], bool] | None = None, molecule: str | None = None
+    ) -> PairAlignment:
+        """:func:`align_pair` in the child process.
+
+        Parameters
+        ----------
+        query, target, molecule
+            As for :func:`align_pair`.
+        cancelled
+            Polled every 50 ms while the child works; when it returns True the
+            child is stopped (a new one starts next time) and
+            :class:`~genocat_desktop.engine.core.errors.Cancelled` is raised.
+
+        Returns
+        -------
+        PairAlignment
+            The alignment.
+
+        Raises
+        ------
+        ValueError
+            As :func:`align_pair`, or if the child process died.
+        Cancelled
+            If ``cancelled()`` became true.
+        """
+        from genocat_desktop.engine.core.errors import Cancelled
+
+        self.start()
+        try:
+            self._conn.send((query, target, molecule))
+            while not self._conn.poll(0.05):
+                if cancelled is not None and cancelled():
+                    self.close()
+                    raise Cancelled()
+                if not self._proc.is_alive():
+                    raise EOFError
+            status, value = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionError, OSError):
+            self.close()
+            raise ValueError("the alignment process stopped unexpectedly") from None
+        if status != "ok":
+            raise ValueError(str(value))
+        result: PairAlignment = value
+        return result
+
+    def close(self) -> None:
+        """Stop the child process (asks politely, then terminates it after a second)."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+        if proc is not None:
+            proc.join(timeout=1.0)
+            if proc.is_alive():
+                proc.terminate()  # it holds no shared state: only an alignment in progress
+                proc.join()
+        if conn is not None:
+            conn.close()

@@ -1,7 +1,7 @@
 """File → Bulk ingest…: many files, folders or ``s3://`` prefixes, on this machine's cores or on Ray.
 
 The dialog collects the inputs and the engine, submits one ``ingest`` job
-(:func:`genocat_desktop.app.operations.ingest_job`) to the window's
+(:func:`genocat_desktop.app.catalog.ingest_job`) to the window's
 :class:`~genocat_desktop.ui.engine_thread.EngineThread`, shows its progress
 (phase, parts, records, sequences per second, time left) and, at the end, the
 report: rows added, duplicates, files that were not ingested and why. Cancel
@@ -39,10 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genocat_desktop.app import operations as jobs
+from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.ui.engine_thread import EngineThread, Job
-from genocat_desktop.ui.pages.import_panel import format_eta
-from genocat_desktop.ui.widgets.progress import show_fraction
+from genocat_desktop.ui.widgets.progress import format_eta, show_fraction
 
 __all__ = ["RAY_ADDRESSES", "BulkIngestDialog", "ingest_report_html"]
 
@@ -102,20 +101,20 @@ class BulkIngestDialog(QDialog):
     Signals
     -------
     ingest_finished(object)
-        The :class:`~genocat_desktop.app.operations.IngestOutcome` (also after a cancel or failure: it says
+        The :class:`~genocat_desktop.app.catalog.IngestOutcome` (also after a cancel or failure: it says
         that nothing was committed).
     """
 
     ingest_finished = Signal(object)
 
-    def __init__(self, engine: EngineThread, session: jobs.Session, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: EngineThread, session: catalog_ops.Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Bulk ingest")
         self.setMinimumWidth(620)
         self.engine = engine
         self.session = session
         self.job: Job | None = None
-        self.outcome: jobs.IngestOutcome | None = None
+        self.outcome: catalog_ops.IngestOutcome | None = None
         self._phase = ""
         self._phase_started = 0.0
         self.cores = os.cpu_count() or 1
@@ -128,7 +127,25 @@ class BulkIngestDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
-        # ---- inputs
+        layout.addWidget(self._build_inputs())
+        layout.addWidget(self._build_engine_choice())
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report_view = QTextBrowser()
+        self.report_view.setVisible(False)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.report_view, 1)
+
+        layout.addLayout(self._build_actions())
+        self._update_buttons()
+
+    def _build_inputs(self) -> QGroupBox:
+        """The inputs list and the buttons that add and remove inputs."""
         box = QGroupBox("Inputs")
         inputs = QHBoxLayout(box)
         self.inputs = QListWidget()
@@ -156,9 +173,10 @@ class BulkIngestDialog(QDialog):
             buttons.addWidget(b)
         buttons.addStretch(1)
         inputs.addLayout(buttons)
-        layout.addWidget(box)
+        return box
 
-        # ---- engine
+    def _build_engine_choice(self) -> QGroupBox:
+        """Where the workers run (this machine or a Ray cluster) and how many."""
         ebox = QGroupBox("Run on")
         form = QFormLayout(ebox)
         self.local_radio = QRadioButton(f"This machine ({self.cores} cores)")
@@ -192,21 +210,10 @@ class BulkIngestDialog(QDialog):
         self.workers.setToolTip("Worker processes here, or CPUs of a Ray started here (ignored for a running "
                                 "cluster)")
         form.addRow("&Workers:", self.workers)
-        layout.addWidget(ebox)
+        return ebox
 
-        # ---- progress and report
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
-        self.bar.setVisible(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.report_view = QTextBrowser()
-        self.report_view.setVisible(False)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.status)
-        layout.addWidget(self.report_view, 1)
-
+    def _build_actions(self) -> QHBoxLayout:
+        """Start, Cancel and Close."""
         actions = QHBoxLayout()
         actions.addStretch(1)
         self.start_button = QPushButton("&Start ingest")
@@ -222,8 +229,7 @@ class BulkIngestDialog(QDialog):
         self.close_button.clicked.connect(self.close)
         for b in (self.start_button, self.cancel_button, self.close_button):
             actions.addWidget(b)
-        layout.addLayout(actions)
-        self._update_buttons()
+        return actions
 
     # ------------------------------------------------------------------ inputs
     def add_inputs(self, items: Sequence[str | os.PathLike[str]]) -> None:
@@ -297,7 +303,7 @@ class BulkIngestDialog(QDialog):
             workers_arg: int | None = None  # a running cluster has its own CPUs
         else:
             workers_arg = workers
-        fn = jobs.ingest_job(self.session, inputs, engine=engine, workers=workers_arg, address=address)
+        fn = catalog_ops.ingest_job(self.session, inputs, engine=engine, workers=workers_arg, address=address)
         self.outcome = None
         self.report_view.setVisible(False)
         self.bar.setVisible(True)
@@ -338,7 +344,7 @@ class BulkIngestDialog(QDialog):
         left = format_eta(eta)
         self.status.setText(f"{text}  {left}".strip())
 
-    def _on_finished(self, outcome: jobs.IngestOutcome) -> None:
+    def _on_finished(self, outcome: catalog_ops.IngestOutcome) -> None:
         self.outcome = outcome
         report = outcome.report
         self.bar.setVisible(False)

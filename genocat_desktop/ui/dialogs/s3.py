@@ -126,6 +126,38 @@ class S3Dialog(QDialog):
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
+        form = self._build_location_form()
+        creds = self._build_credentials()
+        self.create_check = QCheckBox("&Create a new catalog here if there is none")
+        self.create_check.setToolTip("Otherwise a location without a catalog is reported, not created")
+
+        self.result_title = QLabel("")
+        self.result_title.setTextFormat(Qt.TextFormat.RichText)
+        self.result_text = QLabel("")
+        self.result_text.setWordWrap(True)
+        self.result_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        bottom = self._build_bottom()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(creds)
+        layout.addWidget(self.create_check)
+        layout.addWidget(self.result_title)
+        layout.addWidget(self.result_text)
+        layout.addStretch(1)
+        layout.addLayout(bottom)
+        self.setMinimumWidth(600)
+
+        for edit in (self.location_edit, self.endpoint_edit):
+            edit.textChanged.connect(self._on_where_changed)
+        for edit in (self.key_edit, self.secret_edit, self.region_edit, self.profile_edit):
+            edit.textChanged.connect(lambda _t: self._update_controls())
+        self.chain_radio.toggled.connect(lambda _on: self._update_controls())
+        self.keys_radio.toggled.connect(lambda on: on and self._look_up_stored_key())
+        self.http_check.toggled.connect(lambda _on: self._update_controls())
+
+    def _build_location_form(self) -> QFormLayout:
+        """Where the catalog is: location, endpoint, region, addressing, HTTP."""
         self.location_edit = QLineEdit()
         self.location_edit.setPlaceholderText("s3://bucket/prefix")
         self.location_edit.setToolTip("The catalog's location: s3://BUCKET/folder/inside/the/bucket")
@@ -151,7 +183,10 @@ class S3Dialog(QDialog):
         form.addRow("&Region", self.region_edit)
         form.addRow("", self.path_style_check)
         form.addRow("", self.http_check)
+        return form
 
+    def _build_credentials(self) -> QGroupBox:
+        """The default AWS chain (a profile) or an access key, kept in the keyring if asked."""
         creds = QGroupBox("Credentials")
         self.chain_radio = QRadioButton("AWS &default chain (environment variables, ~/.aws profile)")
         self.chain_radio.setToolTip("AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else the profile in ~/.aws/credentials")
@@ -205,16 +240,10 @@ class S3Dialog(QDialog):
         self.keys_box.setLayout(keys)
         keys.setContentsMargins(24, 0, 0, 0)
         cv.addWidget(self.keys_box)
+        return creds
 
-        self.create_check = QCheckBox("&Create a new catalog here if there is none")
-        self.create_check.setToolTip("Otherwise a location without a catalog is reported, not created")
-
-        self.result_title = QLabel("")
-        self.result_title.setTextFormat(Qt.TextFormat.RichText)
-        self.result_text = QLabel("")
-        self.result_text.setWordWrap(True)
-        self.result_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
+    def _build_bottom(self) -> QHBoxLayout:
+        """Test connection, Open and Cancel."""
         self.test_button = QPushButton("&Test connection")
         self.test_button.setToolTip("Check that the bucket exists and the credentials may read it (a few seconds)")
         self.test_button.clicked.connect(lambda: self.test_connection())
@@ -227,24 +256,7 @@ class S3Dialog(QDialog):
         bottom.addWidget(self.test_button)
         bottom.addStretch(1)
         bottom.addWidget(self.buttons)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(creds)
-        layout.addWidget(self.create_check)
-        layout.addWidget(self.result_title)
-        layout.addWidget(self.result_text)
-        layout.addStretch(1)
-        layout.addLayout(bottom)
-        self.setMinimumWidth(600)
-
-        for edit in (self.location_edit, self.endpoint_edit):
-            edit.textChanged.connect(self._on_where_changed)
-        for edit in (self.key_edit, self.secret_edit, self.region_edit, self.profile_edit):
-            edit.textChanged.connect(lambda _t: self._update_controls())
-        self.chain_radio.toggled.connect(lambda _on: self._update_controls())
-        self.keys_radio.toggled.connect(lambda on: on and self._look_up_stored_key())
-        self.http_check.toggled.connect(lambda _on: self._update_controls())
+        return bottom
 
     # ------------------------------------------------------------------ state
     def _touch_path_style(self) -> None:

@@ -1,6 +1,6 @@
 """The Benchmark page: measure the open catalog (or a synthetic one) against the design targets.
 
-The run is one engine job (:func:`genocat_desktop.app.operations.benchmark_job`,
+The run is one engine job (:func:`genocat_desktop.app.benchmark.benchmark_job`,
 over the engine's ``run_benchmark``) with a progress bar and Cancel; nothing
 is written to the catalog it measures. Each run is saved in the catalog's
 ``benchmarks`` folder (JSON, plus a line in ``runs.csv``) and earlier runs are
@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genocat_desktop.app import operations as jobs
+from genocat_desktop.app import benchmark as bench_ops
+from genocat_desktop.app import catalog as catalog_ops
+from genocat_desktop.ui.catalog_model import CatalogModel
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.settings import settings
 from genocat_desktop.ui.widgets.progress import show_fraction
@@ -81,7 +83,7 @@ class BenchmarkPage(QWidget):
     Signals
     -------
     result_shown(object)
-        A :class:`~genocat_desktop.app.operations.BenchmarkOutcome` once on screen.
+        A :class:`~genocat_desktop.app.benchmark.BenchmarkOutcome` once on screen.
     runs_shown(list)
         The earlier runs listed (engine ``BenchmarkResult`` objects).
     """
@@ -93,15 +95,39 @@ class BenchmarkPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.on_error = on_error
-        self.session: jobs.Session | None = None
+        self.session: catalog_ops.Session | None = None
         self.job: Job | None = None
-        self.outcome: jobs.BenchmarkOutcome | None = None
+        self.outcome: bench_ops.BenchmarkOutcome | None = None
         self.runs: list[Any] = []
         self.plots: dict[str, Any] = {}
         self._build()
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
+        box = self._build_run_box()
+        results_box = self._build_results_box()
+        top = QHBoxLayout()
+        top.addWidget(box, 2)
+        top.addWidget(results_box, 3)
+        top_widget = QWidget()
+        top_widget.setLayout(top)
+        top.setContentsMargins(0, 0, 0, 0)
+
+        runs_box = self._build_plots_and_runs()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top_widget)
+        split.addWidget(self.plots_area)
+        split.addWidget(runs_box)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+        self._update_controls()
+
+    def _build_run_box(self) -> QGroupBox:
+        """The Run box: what to measure, how much, and the buttons, progress and status."""
         box = QGroupBox("Run")
         form = QFormLayout(box)
         self.source_combo = QComboBox()
@@ -164,7 +190,10 @@ class BenchmarkPage(QWidget):
         self.status_label.setWordWrap(True)
         form.addRow(self.progress)
         form.addRow(self.status_label)
+        return box
 
+    def _build_results_box(self) -> QGroupBox:
+        """The results table and the run's details."""
         results_box = QGroupBox("Results against the targets")
         rv = QVBoxLayout(results_box)
         self.results_table = _table(("Measure", "Value", "Target", "Result"))
@@ -173,14 +202,10 @@ class BenchmarkPage(QWidget):
         self.details_label.setWordWrap(True)
         self.details_label.setStyleSheet("color:#555")
         rv.addWidget(self.details_label)
+        return results_box
 
-        top = QHBoxLayout()
-        top.addWidget(box, 2)
-        top.addWidget(results_box, 3)
-        top_widget = QWidget()
-        top_widget.setLayout(top)
-        top.setContentsMargins(0, 0, 0, 0)
-
+    def _build_plots_and_runs(self) -> QGroupBox:
+        """The plots area (filled after a run) and the box of earlier runs."""
         self.plots_area = QWidget()
         self.plots_layout = QHBoxLayout(self.plots_area)
         self.plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -196,18 +221,7 @@ class BenchmarkPage(QWidget):
         self.runs_table.setToolTip("Select a run to show its results and plots")
         self.runs_table.itemSelectionChanged.connect(self._on_run_selected)
         runs_layout.addWidget(self.runs_table)
-
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top_widget)
-        split.addWidget(self.plots_area)
-        split.addWidget(runs_box)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
-        self._update_controls()
+        return runs_box
 
     def _update_controls(self) -> None:
         synthetic = self.source_combo.currentData() == "synthetic" or self.session is None
@@ -221,14 +235,19 @@ class BenchmarkPage(QWidget):
         self.save_button.setEnabled(self.outcome is not None and not running)
 
     # ------------------------------------------------------------------ session
-    def set_session(self, session: jobs.Session | None) -> Job | None:
+    def bind(self, catalog: CatalogModel) -> None:
+        """Follow ``catalog``: measure each catalog it opens, nothing once it closes."""
+        catalog.opened.connect(lambda _summary: self.set_session(catalog.session))
+        catalog.closed.connect(lambda: self.set_session(None))
+
+    def set_session(self, session: catalog_ops.Session | None) -> Job | None:
         """Measure this catalog from now on; list its earlier runs."""
         self.session = session
         self._update_controls()
         if session is None:
             self._show_runs([])
             return None
-        job = self.engine.submit("bench-runs", "Reading earlier benchmark runs", jobs.benchmark_runs_job(session),
+        job = self.engine.submit("bench-runs", "Reading earlier benchmark runs", bench_ops.benchmark_runs_job(session),
                                  supersede=True)
         job.finished.connect(self._show_runs)
         return job
@@ -240,7 +259,7 @@ class BenchmarkPage(QWidget):
             return None
         synthetic = self.source_combo.currentData() == "synthetic" or self.session is None
         size = self.size_spin.value() if synthetic else None
-        fn = jobs.benchmark_job(self.session, size=size, queries=self.queries_spin.value(), k=self.k_spin.value(),
+        fn = bench_ops.benchmark_job(self.session, size=size, queries=self.queries_spin.value(), k=self.k_spin.value(),
                                 import_size=self.import_spin.value())
         what = f"a synthetic catalog of {size:,} sequences" if size else "the open catalog"
         job = self.engine.submit("benchmark", f"Benchmarking {what}", fn)
@@ -279,7 +298,7 @@ class BenchmarkPage(QWidget):
         self.progress.setValue(0)
         self._end("Cancelled; nothing was saved.")
 
-    def _on_finished(self, outcome: jobs.BenchmarkOutcome) -> None:
+    def _on_finished(self, outcome: bench_ops.BenchmarkOutcome) -> None:
         self.outcome = outcome
         self.progress.setValue(1000)
         r = outcome.result
@@ -294,7 +313,7 @@ class BenchmarkPage(QWidget):
     # ------------------------------------------------------------------ showing
     def show_result(self, r: Any) -> None:
         """Fill the results table and the plots from an engine ``BenchmarkResult``."""
-        from genocat_desktop.engine.benchmark import format_measure  # the engine module only once a result exists
+        from genocat_desktop.app.ui_support import format_measure
 
         checks = r.checks
         t = self.results_table
@@ -453,7 +472,7 @@ class BenchmarkPage(QWidget):
         if self.outcome is None:
             return None
         job = self.engine.submit("export", f"Saving {Path(path).name}",
-                                 jobs.save_benchmark_job(self.outcome.result, path))
+                                 bench_ops.save_benchmark_job(self.outcome.result, path))
         job.finished.connect(lambda p: self.status_label.setText(f"Saved to {p}."))
         job.failed.connect(lambda m, d: self.on_error("Cannot save the benchmark", m, d))
         return job

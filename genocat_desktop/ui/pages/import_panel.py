@@ -24,21 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from genocat_desktop.ui.engine_thread import Job
-from genocat_desktop.ui.widgets.progress import show_fraction
+from genocat_desktop.ui.widgets.progress import format_eta, show_fraction
 
-__all__ = ["ImportPanel", "ImportReportDialog", "format_eta"]
-
-
-def format_eta(seconds: float | None) -> str:
-    """``"ETA 1 min 05 s"``-style text (empty when unknown)."""
-    if seconds is None:
-        return ""
-    s = round(seconds)
-    if s < 60:
-        return f"about {s} s left"
-    if s < 3600:
-        return f"about {s // 60} min {s % 60:02d} s left"
-    return f"about {s // 3600} h {s % 3600 // 60:02d} min left"
+__all__ = ["ImportPanel", "ImportReportDialog", "describe_progress"]
 
 
 def _bytes(n: float) -> str:

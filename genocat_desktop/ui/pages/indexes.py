@@ -48,8 +48,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genocat_desktop.app import operations as jobs
+from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.app import storage as storage_jobs
+from genocat_desktop.ui.catalog_model import CatalogModel
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.settings import settings
 from genocat_desktop.ui.widgets.progress import show_fraction
@@ -163,7 +164,7 @@ class IndexDialog(QDialog):
         self.setWindowTitle("Indexes")
         self.engine = engine
         self.on_error = on_error
-        self.session: jobs.Session | None = None
+        self.session: catalog_ops.Session | None = None
         self.outcome: storage_jobs.IndexOutcome | None = None
         self.job: Job | None = None
         self._auto_threshold = AUTO_INDEX_ROWS
@@ -189,6 +190,35 @@ class IndexDialog(QDialog):
         )
         note.setWordWrap(True)
         note.setStyleSheet("color:#555")
+        self._build_table()
+        buttons = self._build_buttons()
+        self._build_progress_row()
+        self.auto_check = QCheckBox()
+        self.auto_check.setToolTip(
+            "After each batch of imports: build the indexes once the catalog reaches the threshold, and add\n"
+            "new rows to existing indexes once they are more than 5 % of the catalog."
+        )
+        self.auto_check.toggled.connect(lambda on: settings().setValue("indexes/auto", on))
+
+        effort = self._build_effort()
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.hide)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(note)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_row)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.auto_check)
+        layout.addWidget(effort)
+        layout.addWidget(close)
+        self.resize(1000, 560)
+        # Esc cancels a running job rather than closing the dialog (Close does that).
+        QShortcut(QKeySequence("Esc"), self, self._escape)
+
+    def _build_table(self) -> None:
+        """The indexes table (several rows may be selected, to drop them)."""
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(list(HEADERS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -201,6 +231,8 @@ class IndexDialog(QDialog):
         header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update_controls)
 
+    def _build_buttons(self) -> QHBoxLayout:
+        """Build, Optimize, Drop and Refresh."""
         self.build_button = QPushButton("&Build indexes")
         self.build_button.setToolTip(
             "Build the vector index (IVF_RQ, parameters chosen from the row count), scalar indexes on the\n"
@@ -220,7 +252,10 @@ class IndexDialog(QDialog):
         for b in (self.build_button, self.optimize_button, self.drop_button, self.refresh_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        return buttons
 
+    def _build_progress_row(self) -> None:
+        """The progress bar and Cancel of a running job, and its message."""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -237,13 +272,8 @@ class IndexDialog(QDialog):
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.cancel_button)
 
-        self.auto_check = QCheckBox()
-        self.auto_check.setToolTip(
-            "After each batch of imports: build the indexes once the catalog reaches the threshold, and add\n"
-            "new rows to existing indexes once they are more than 5 % of the catalog."
-        )
-        self.auto_check.toggled.connect(lambda on: settings().setValue("indexes/auto", on))
-
+    def _build_effort(self) -> QGroupBox:
+        """The search effort: partitions probed and exact re-ranking, with two presets."""
         effort = QGroupBox("Search effort (searches through the vector index)")
         effort.setToolTip(EFFORT_TIP)
         self.probe_spin = QSpinBox()
@@ -270,22 +300,7 @@ class IndexDialog(QDialog):
         erow.addStretch(1)
         erow.addWidget(thorough)
         erow.addWidget(fast)
-
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.hide)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary_label)
-        layout.addWidget(note)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress_row)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.auto_check)
-        layout.addWidget(effort)
-        layout.addWidget(close)
-        self.resize(1000, 560)
-        # Esc cancels a running job rather than closing the dialog (Close does that).
-        QShortcut(QKeySequence("Esc"), self, self._escape)
+        return effort
 
     @property
     def auto_threshold(self) -> int:
@@ -361,7 +376,12 @@ class IndexDialog(QDialog):
             self.refresh()
 
     # ------------------------------------------------------------------ session
-    def set_session(self, session: jobs.Session | None) -> Job | None:
+    def bind(self, catalog: CatalogModel) -> None:
+        """Follow ``catalog``: describe each catalog it opens, nothing once it closes."""
+        catalog.opened.connect(lambda _summary: self.set_session(catalog.session))
+        catalog.closed.connect(lambda: self.set_session(None))
+
+    def set_session(self, session: catalog_ops.Session | None) -> Job | None:
         """Describe this catalog from now on (``None``: no catalog open)."""
         self.session = session
         self.outcome = None

@@ -1,7 +1,7 @@
 """The Models page: installed ONNX models, ONNX Runtime options, and the open catalog's embeddings.
 
 Three parts, every engine call a job on the window's one engine thread
-(:mod:`genocat_desktop.app.operations`):
+(:mod:`genocat_desktop.app`):
 
 * **Embeddings of this catalog**: its vector columns (what made each, dimension,
   rows, which one searches use by default) and interrupted runs. "Add
@@ -18,7 +18,7 @@ Three parts, every engine call a job on the window's one engine thread
   change speed, never the vectors.
 
 After a change the page emits :attr:`ModelsPage.changed` with a
-:class:`~genocat_desktop.app.operations.Change`; the window then refreshes the
+:class:`~genocat_desktop.app.catalog.Change`; the window then refreshes the
 search tab's embedding chooser from the catalog's new summary.
 """
 
@@ -29,211 +29,39 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from genocat_desktop.app import operations as jobs
+from genocat_desktop.app import catalog as catalog_ops
+from genocat_desktop.app import jobs as app_jobs
+from genocat_desktop.app import models as models_ops
+from genocat_desktop.ui.catalog_model import CatalogModel
+from genocat_desktop.ui.dialogs.embedding import AddEmbeddingDialog
 from genocat_desktop.ui.engine_thread import EngineThread, Job
-from genocat_desktop.ui.pages.import_panel import format_eta
-from genocat_desktop.ui.pages.schema import _item, _table
 from genocat_desktop.ui.settings import settings
-from genocat_desktop.ui.widgets.progress import show_fraction
+from genocat_desktop.ui.widgets.model_text import HELP_HTML, model_source
+from genocat_desktop.ui.widgets.progress import describe_embedding_progress, format_size, show_fraction
+from genocat_desktop.ui.widgets.runtime_options import RuntimeOptionsBox
+from genocat_desktop.ui.widgets.tables import make_table, table_item
 
-__all__ = ["AddEmbeddingDialog", "ModelsPage", "describe_embedding_progress"]
+__all__ = ["ModelsPage"]
 
 ErrorHandler = Callable[[str, str, str], None]
 
-#: Runtime options kept in QSettings (key under ``models/``, engine option name, type).
-RUNTIME_KEYS: tuple[tuple[str, type], ...] = (("threads", int), ("token_budget", int), ("use_gpu", bool),
-                                              ("spin", bool))
-#: Bucket counts offered for a k-mer embedding.
-KMER_DIMS = (256, 512, 1024, 2048)
-#: Shown when no model is installed, and under the model table.
-HELP_HTML = (
-    "GenoCat never downloads a model. To add ESM-2: get a checkpoint once on any machine with internet "
-    "access (Meta's <tt>esm2_t6_8M_UR50D.pt</tt> from fair-esm, 30 MB, or the Hugging Face folder "
-    "<tt>facebook/esm2_t6_8M_UR50D</tt>), convert it with<br>"
-    "<tt>&nbsp;&nbsp;genocat model export --checkpoint esm2_t6_8M_UR50D.pt --out esm2_t6.onnx --quantize int8</tt><br>"
-    "(needs <tt>pip install 'genocat-desktop[export]'</tt>: torch and transformers), then <b>Add model…</b> "
-    "the <tt>.onnx</tt> file. The README lists the checkpoint sizes."
-)
-
-
-def _source(manifest: dict[str, Any]) -> tuple[str, str]:
-    """The checkpoint a model was exported from (``"esm2_t6_8M_UR50D.pt (fair-esm)"``) and, as a tip, the file added."""
-    added = str(manifest.get("added_from") or "")
-    source = manifest.get("source")
-    if isinstance(source, dict) and source.get("checkpoint"):
-        kind = f" ({source['kind']})" if source.get("kind") else ""
-        return f"{source['checkpoint']}{kind}", f"exported from {source['checkpoint']}; added from {added}"
-    return (Path(added).name, f"added from {added}") if added else ("", "")
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB" if n < 1e9 else f"{n / 1e9:,.2f} GB"
-
-
-def describe_embedding_progress(p: Any, *, compact: bool = False) -> tuple[int, str]:
-    """A progress bar value (0-1000, -1 when unknown) and a line for an embedding job's ``Progress``.
-
-    ``"Embedding with esm2_t6: 1,200 of 10,000 sequences · 9.8 seq/s · about 15 min 00 s left"``;
-    ``compact`` (the status bar) leaves out the model: ``"Embedding 1,200/10,000 · 9.8 seq/s · …"``.
-    """
-    fraction = p.fraction
-    value = int(fraction * 1000) if fraction is not None else -1
-    if p.phase == "embedding":
-        if compact:
-            parts = [f"Embedding {p.done:,}/{p.total or 0:,}"]
-        else:
-            parts = [p.message or f"Embedding: {p.done:,} of {p.total or 0:,}"]
-        if p.unit == "sequences" and not compact and "sequences" not in parts[0]:
-            parts[0] += " sequences"
-        if p.rate:
-            parts.append(f"{p.rate:,.1f} seq/s" if p.rate < 100 else f"{p.rate:,.0f} seq/s")
-        eta = format_eta(p.eta_seconds)
-        if eta:
-            parts.append(eta)
-        return value, " · ".join(parts)
-    if p.unit == "bytes" and p.total:
-        return value, f"{p.message}: {_size(p.done)} of {_size(p.total)}"
-    return value, p.message or p.phase
-
-
-# ---------------------------------------------------------------------- dialog
-class AddEmbeddingDialog(QDialog):
-    """Choose what to embed the catalog with: an installed model or the k-mer embedder; column; default.
-
-    Parameters
-    ----------
-    models
-        Installed models (engine ``ModelInfo``).
-    rows
-        Rows in the catalog (to say how much work it is).
-    columns
-        The catalog's vector columns and interrupted runs (a new column must not clash).
-    """
-
-    def __init__(self, models: list[Any], rows: int, columns: set[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Add an embedding")
-        self._columns = columns
-        self.embedder_combo = QComboBox()
-        for m in models:
-            layers = f"{m.layers} layers, " if m.layers else ""
-            self.embedder_combo.addItem(f"{m.name} ({layers}{m.dim} d, {m.quantization})", ("esm", m.name))
-        self.embedder_combo.addItem("k-mer counts (built in, no model)", ("kmer", None))
-        self.embedder_combo.setToolTip("An installed ESM-2 model, or hashed k-mer counts with other settings")
-        self.k_spin = QSpinBox()
-        self.k_spin.setRange(1, 6)
-        self.k_spin.setValue(3)
-        self.k_spin.setToolTip("Word length over the 12-letter reduced alphabet (the default embedding uses 4)")
-        self.dim_combo = QComboBox()
-        for d in KMER_DIMS:
-            self.dim_combo.addItem(f"{d}", d)
-        self.dim_combo.setCurrentIndex(KMER_DIMS.index(512))
-        self.dim_combo.setToolTip("Hash buckets: the vector's length")
-        self.column_edit = QLineEdit()
-        self.column_edit.setToolTip("The new vector column: vec_ followed by letters, digits and '_'")
-        self.default_check = QCheckBox("Search with it by default")
-        self.default_check.setToolTip("Make the new embedding the one the Search tab uses unless told otherwise")
-        self.message = QLabel("")
-        self.message.setStyleSheet("color:#b00020")
-        self.message.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Embed with", self.embedder_combo)
-        self.k_label = QLabel("k")
-        self.dim_label = QLabel("Buckets")
-        form.addRow(self.k_label, self.k_spin)
-        form.addRow(self.dim_label, self.dim_combo)
-        form.addRow("Column", self.column_edit)
-        form.addRow("", self.default_check)
-        form.addRow("", self.message)
-        note = QLabel(
-            f"Every one of the catalog's {rows:,} sequences is embedded into a new column; nothing else is "
-            "rewritten. ESM-2 on a CPU is slow (t6 int8: about 10 proteins/s on two idle cores): the job shows "
-            "the time left, can be cancelled at any moment and resumed later without losing finished sequences."
-        )
-        note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
-        if not models:
-            hint = QLabel("No ESM-2 model is installed yet: add one on the Models page (Add model…).")
-            hint.setWordWrap(True)
-            form.addRow("", hint)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Start")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(note)
-        layout.addWidget(self.buttons)
-        self.embedder_combo.currentIndexChanged.connect(lambda _i: self._on_choice())
-        self.k_spin.valueChanged.connect(lambda _v: self._suggest())
-        self.dim_combo.currentIndexChanged.connect(lambda _i: self._suggest())
-        self.column_edit.textChanged.connect(lambda _t: self._check())
-        self._on_choice()
-        self.setMinimumWidth(520)
-
-    def _on_choice(self) -> None:
-        kind, _model = self.embedder_combo.currentData()
-        kmer = kind == "kmer"
-        for w in (self.k_spin, self.dim_combo, self.k_label, self.dim_label):
-            w.setVisible(kmer)
-        self._suggest()
-
-    def _suggest(self) -> None:
-        kind, model = self.embedder_combo.currentData()
-        if kind == "kmer":
-            # The default embedding is already vec_kmer: another k-mer embedding needs its own column.
-            self.column_edit.setPlaceholderText("")
-            self.column_edit.setText(f"vec_kmer_k{self.k_spin.value()}_{self.dim_combo.currentData()}")
-        else:
-            self.column_edit.setText("")
-            self.column_edit.setPlaceholderText(f"automatic (named after {model})")
-        self._check()
-
-    def _check(self) -> None:
-        column = self.column_edit.text().strip()
-        problem = ""
-        if column and (not column.startswith("vec_") or not column.replace("_", "").isalnum()):
-            problem = "A column name is vec_ followed by letters, digits and '_'."
-        elif column in self._columns:
-            problem = f"The catalog already has {column} (or an interrupted run of it: resume it instead)."
-        elif not column and self.embedder_combo.currentData()[0] == "kmer":
-            problem = "Name the new column."
-        self.message.setText(problem)
-        self.ok_button.setEnabled(not problem)
-
-    def values(self) -> tuple[str, dict[str, Any], str | None, bool]:
-        """``(embedder, params, column or None for automatic, make_default)``."""
-        kind, model = self.embedder_combo.currentData()
-        params: dict[str, Any] = {"model": model} if kind == "esm" else {
-            "k": self.k_spin.value(), "dim": int(self.dim_combo.currentData())}
-        return kind, params, self.column_edit.text().strip() or None, self.default_check.isChecked()
-
-
-# ---------------------------------------------------------------------- the page
 class ModelsPage(QWidget):
     """Installed models, runtime options and the open catalog's embeddings.
 
@@ -247,14 +75,14 @@ class ModelsPage(QWidget):
     Signals
     -------
     state_shown(object)
-        The :class:`~genocat_desktop.app.operations.ModelsState` on screen.
+        The :class:`~genocat_desktop.app.models.ModelsState` on screen.
     changed(object)
-        A :class:`~genocat_desktop.app.operations.Change` after every change to the catalog
+        A :class:`~genocat_desktop.app.catalog.Change` after every change to the catalog
         (an embedding added, removed, made the default; an interrupted run discarded).
     model_added(object)
         The engine ``ModelInfo`` of a model just installed.
     embedding_finished(object)
-        The :class:`~genocat_desktop.app.operations.EmbedOutcome` of a finished embedding run.
+        The :class:`~genocat_desktop.app.models.EmbedOutcome` of a finished embedding run.
     embedding_stopped(str)
         An embedding run ended without a new column: ``"cancelled"`` or ``"failed"``.
     options_applied(object)
@@ -272,8 +100,9 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.on_error = on_error
-        self.session: jobs.Session | None = None
-        self.state: jobs.ModelsState | None = None
+        self.catalog: CatalogModel | None = None
+        self.session: catalog_ops.Session | None = None
+        self.state: models_ops.ModelsState | None = None
         #: The running embedding job, if any.
         self.embed_job: Job | None = None
         self._embed_column: str | None = None  # the column it writes, when named (Resume names it)
@@ -283,13 +112,34 @@ class ModelsPage(QWidget):
         #: Opens the Add embedding dialog and returns its values (None: cancelled); tests replace it.
         self.ask_embedding: Callable[[], tuple[str, dict[str, Any], str | None, bool] | None] = self._dialog
         self._build()
-        self._load_options()
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
+        emb_box = self._build_embeddings_box()
+        models_box = self._build_models_box()
+        #: The ONNX Runtime options; applied (and saved) once the user pauses editing them.
+        self.runtime = RuntimeOptionsBox()
+        self.runtime.edited.connect(self.apply_options)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(models_box)
+        lower.addWidget(self.runtime)
+        lower.setStretchFactor(0, 3)
+        lower.setStretchFactor(1, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(emb_box)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+        self._update_buttons()
+
+    def _build_embeddings_box(self) -> QGroupBox:
+        """The catalog's embeddings: table, actions, the running job's progress."""
         emb_box = QGroupBox("Embeddings of this catalog")
         ev = QVBoxLayout(emb_box)
-        self.embeddings_table = _table(["Column", "Made by", "Dimension", "Rows", "Default", "State"])
+        self.embeddings_table = make_table(["Column", "Made by", "Dimension", "Rows", "Default", "State"])
         self.embeddings_table.setToolTip("Each embedding is one vector column; searches use the default one "
                                          "unless the Search tab's Embedding chooser names another")
         self.embeddings_table.itemSelectionChanged.connect(self._update_buttons)
@@ -333,10 +183,13 @@ class ModelsPage(QWidget):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         ev.addWidget(self.status_label)
+        return emb_box
 
+    def _build_models_box(self) -> QGroupBox:
+        """The installed models: table, Add/Remove/Refresh, where they live, how to get one."""
         models_box = QGroupBox("Installed models")
         mv = QVBoxLayout(models_box)
-        self.models_table = _table(["Name", "Layers", "Dimension", "Quantisation", "Size", "SHA-256", "Source"])
+        self.models_table = make_table(["Name", "Layers", "Dimension", "Quantisation", "Size", "SHA-256", "Source"])
         self.models_table.itemSelectionChanged.connect(self._update_buttons)
         mv.addWidget(self.models_table, 1)
         mrow = QHBoxLayout()
@@ -369,59 +222,31 @@ class ModelsPage(QWidget):
         help_label.setStyleSheet("color:#444")
         self.help_label = help_label
         mv.addWidget(help_label)
-
-        run_box = QGroupBox("Runtime (ONNX Runtime)")
-        form = QFormLayout(run_box)
-        self.threads_spin = QSpinBox()
-        self.threads_spin.setRange(0, 256)
-        self.threads_spin.setSpecialValueText("automatic (one per core)")
-        self.threads_spin.setToolTip("Threads one model call may use; 0 = one per CPU core available to GenoCat.\n"
-                                     "Fewer leaves cores for other work on a shared machine.")
-        self.budget_spin = QSpinBox()
-        self.budget_spin.setRange(256, 65536)
-        self.budget_spin.setSingleStep(512)
-        self.budget_spin.setSuffix(" tokens")
-        self.budget_spin.setGroupSeparatorShown(True)
-        self.budget_spin.setToolTip("Most tokens (sequences × padded length) in one model call; larger batches "
-                                    "amortise overhead but need more memory")
-        self.gpu_check = QCheckBox("Use a GPU when ONNX Runtime offers one (CUDA, DirectML, CoreML)")
-        self.spin_check = QCheckBox("Busy-wait idle threads (a few % faster on an idle machine, slower on a busy one)")
-        form.addRow("Threads", self.threads_spin)
-        form.addRow("Batch size", self.budget_spin)
-        form.addRow("", self.gpu_check)
-        form.addRow("", self.spin_check)
-        note = QLabel("Saved for next time and applied from the next batch on. These settings change speed "
-                      "and memory, never the vectors.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
-        form.addRow(note)
-        self.threads_spin.valueChanged.connect(lambda _v: self._options_edited())
-        self.budget_spin.valueChanged.connect(lambda _v: self._options_edited())
-        self.gpu_check.toggled.connect(lambda _v: self._options_edited())
-        self.spin_check.toggled.connect(lambda _v: self._options_edited())
-        # Spin boxes change on every keystroke and arrow press: apply once the user pauses.
-        self._options_timer = QTimer(self)
-        self._options_timer.setSingleShot(True)
-        self._options_timer.setInterval(400)
-        self._options_timer.timeout.connect(self.apply_options)
-
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(models_box)
-        lower.addWidget(run_box)
-        lower.setStretchFactor(0, 3)
-        lower.setStretchFactor(1, 1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(emb_box)
-        split.addWidget(lower)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
-        self._update_buttons()
+        return models_box
 
     # ------------------------------------------------------------------ state
-    def set_session(self, session: jobs.Session | None) -> Job | None:
+    def bind(self, catalog: CatalogModel) -> None:
+        """Follow ``catalog``: show the embeddings of each catalog it opens.
+
+        Once it closes only the session is dropped: the model list stays, and no job is queued
+        while another catalog opens.
+        """
+        self.catalog = catalog
+        catalog.opened.connect(lambda _summary: self.set_session(catalog.session))
+        catalog.closed.connect(self._forget_session)
+
+    def _forget_session(self) -> None:
+        self.session = None
+
+    def activate(self) -> None:
+        """The tab is shown: list the embeddings again if the catalog changed since they were listed."""
+        summary = self.catalog.summary if self.catalog is not None else None
+        if self.session is not None and summary is not None and (
+            self.state is None or self.state.version != summary.version
+        ):
+            self.refresh()
+
+    def set_session(self, session: catalog_ops.Session | None) -> Job | None:
         """Show another catalog's embeddings (``None``: none open); the models are listed either way."""
         self.session = session
         self.embeddings_table.setRowCount(0)
@@ -432,22 +257,23 @@ class ModelsPage(QWidget):
         """List the installed models and the catalog's embeddings and interrupted runs again."""
         if not self.engine.running:
             return None  # the window is closing: a cancelled job's last signal arrives after the thread stopped
-        job = self.engine.submit("models", "Listing models and embeddings", jobs.models_state_job(self.session),
+        job = self.engine.submit("models", "Listing models and embeddings", models_ops.models_state_job(self.session),
                                  supersede=True)
         job.finished.connect(self._show_state)
         job.failed.connect(lambda m, d: self.on_error("Cannot list the models", m, d))
         return job
 
-    def _show_state(self, state: jobs.ModelsState) -> None:
+    def _show_state(self, state: models_ops.ModelsState) -> None:
         self.state = state
         t = self.models_table
         t.setRowCount(len(state.models))
         for i, m in enumerate(state.models):
-            source, source_tip = _source(m.manifest)
+            source, source_tip = model_source(m.manifest)
             cells = [
-                _item(m.name, str(m.path)), _item("" if m.layers is None else str(m.layers), right=True),
-                _item(str(m.dim), right=True), _item(m.quantization), _item(_size(m.size_bytes), right=True),
-                _item(m.sha256[:12], m.sha256), _item(source, source_tip),
+                table_item(m.name, str(m.path)), table_item("" if m.layers is None else str(m.layers), right=True),
+                table_item(str(m.dim), right=True), table_item(m.quantization),
+                table_item(format_size(m.size_bytes), right=True),
+                table_item(m.sha256[:12], m.sha256), table_item(source, source_tip),
             ]
             for c, item in enumerate(cells):
                 t.setItem(i, c, item)
@@ -458,7 +284,7 @@ class ModelsPage(QWidget):
         self._update_buttons()
         self.state_shown.emit(state)
 
-    def _fill_embeddings(self, state: jobs.ModelsState) -> None:
+    def _fill_embeddings(self, state: models_ops.ModelsState) -> None:
         selected = self._selected_row()
         e = self.embeddings_table
         e.setRowCount(len(state.embeddings))
@@ -472,9 +298,9 @@ class ModelsPage(QWidget):
             params = row.record.get("params", {})
             tip = "\n".join(f"{k}: {v}" for k, v in params.items())
             cells = [
-                _item(row.column), _item(row.label, tip), _item(str(row.dim), right=True),
-                _item(f"{row.done:,} / {row.total:,}", "rows with a vector / rows in the catalog", right=True),
-                _item("✓ default" if row.default else ""), _item(what),
+                table_item(row.column), table_item(row.label, tip), table_item(str(row.dim), right=True),
+                table_item(f"{row.done:,} / {row.total:,}", "rows with a vector / rows in the catalog", right=True),
+                table_item("✓ default" if row.default else ""), table_item(what),
             ]
             for c, item in enumerate(cells):
                 e.setItem(i, c, item)
@@ -483,7 +309,7 @@ class ModelsPage(QWidget):
         if selected is not None:
             self.select_embedding(selected.column, pending=selected.pending)
 
-    def _selected_row(self) -> jobs.EmbeddingRow | None:
+    def _selected_row(self) -> models_ops.EmbeddingRow | None:
         rows = self.embeddings_table.selectionModel().selectedRows()
         if not rows or self.state is None or rows[0].row() >= len(self.state.embeddings):
             return None
@@ -543,7 +369,7 @@ class ModelsPage(QWidget):
     def add_model(self, path: str) -> Job:
         """Check and install the model file at ``path`` (copied into the models folder) on the engine thread."""
         name = Path(path).name
-        job = self.engine.submit("model", f"Adding the model {name}", jobs.add_model_job(path))
+        job = self.engine.submit("model", f"Adding the model {name}", models_ops.add_model_job(path))
         self._model_job = job
         self.model_status.setText(f"Checking {html.escape(name)}…")
         job.progress.connect(lambda p: self.model_status.setText(describe_embedding_progress(p)[1]))
@@ -576,12 +402,12 @@ class ModelsPage(QWidget):
                  if r.record.get("params", {}).get("sha256") == model.sha256]
         warning = (f" This catalog's {', '.join(users)} was made with it and cannot be searched until the same "
                    "file is added again." if users else "")
-        if self.confirm("Remove the model?", f"Uninstall {model.name} ({_size(model.size_bytes)})?{warning}"):
+        if self.confirm("Remove the model?", f"Uninstall {model.name} ({format_size(model.size_bytes)})?{warning}"):
             self.remove_model(model.name)
 
     def remove_model(self, name: str) -> Job:
         """Uninstall the model ``name``."""
-        job = self.engine.submit("model", f"Removing the model {name}", jobs.remove_model_job(name))
+        job = self.engine.submit("model", f"Removing the model {name}", models_ops.remove_model_job(name))
         job.finished.connect(self._on_model_removed)
         job.failed.connect(lambda m, d: self.on_error(f"Cannot remove {name}", m, d))
         return job
@@ -616,7 +442,7 @@ class ModelsPage(QWidget):
         if self.session is None or self.running:
             return None
         label = str(params.get("model") or embedder)
-        fn = jobs.add_embedding_job(self.session, embedder, params, column=column, make_default=make_default)
+        fn = models_ops.add_embedding_job(self.session, embedder, params, column=column, make_default=make_default)
         job = self.engine.submit("embed", f"Embedding the catalog with {label}", fn)
         self.embed_job = job
         self._embed_column = column
@@ -651,7 +477,7 @@ class ModelsPage(QWidget):
         show_fraction(self.progress, None if value < 0 else value / 1000)
         self.status_label.setText(html.escape(text))
 
-    def _on_embedded(self, outcome: jobs.EmbedOutcome) -> None:
+    def _on_embedded(self, outcome: models_ops.EmbedOutcome) -> None:
         r = outcome.report
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -665,7 +491,7 @@ class ModelsPage(QWidget):
         self.status_label.setText(html.escape(text))
         self._update_buttons()
         summary = outcome.summary
-        self.changed.emit(jobs.Change(text, summary, summary.version))
+        self.changed.emit(catalog_ops.Change(text, summary, summary.version))
         self.embedding_finished.emit(outcome)
         self.refresh()
 
@@ -689,7 +515,7 @@ class ModelsPage(QWidget):
             # Say how much was kept once the listing shows it (vectors are saved in groups of up to 128).
             job.finished.connect(self._say_kept)
 
-    def _say_kept(self, state: jobs.ModelsState) -> None:
+    def _say_kept(self, state: models_ops.ModelsState) -> None:
         kept = [r for r in state.embeddings if r.pending]
         if kept:
             r = kept[0] if len(kept) == 1 else max(kept, key=lambda k: k.done)
@@ -697,13 +523,13 @@ class ModelsPage(QWidget):
                 f"Cancelled; the catalog is unchanged. {r.done:,} of {r.total:,} sequences of {html.escape(r.column)} "
                 "are saved: select the interrupted run and press Resume to continue from there.")
 
-    def _change_job(self, title: str, fn: jobs.Job, failure: str) -> Job:
+    def _change_job(self, title: str, fn: app_jobs.Job[catalog_ops.Change], failure: str) -> Job:
         job = self.engine.submit("schema-change", title, fn)
         job.finished.connect(self._on_change)
         job.failed.connect(lambda m, d: self.on_error(failure, m, d))
         return job
 
-    def _on_change(self, change: jobs.Change) -> None:
+    def _on_change(self, change: catalog_ops.Change) -> None:
         self.status_label.setText(html.escape(change.message))
         self.changed.emit(change)
         self.refresh()
@@ -712,7 +538,8 @@ class ModelsPage(QWidget):
         """Make ``column`` the embedding searches use by default."""
         if self.session is None:
             return None
-        return self._change_job(f"Making {column} the default", jobs.set_default_embedding_job(self.session, column),
+        return self._change_job(f"Making {column} the default",
+                                models_ops.set_default_embedding_job(self.session, column),
                                 "Cannot change the default embedding")
 
     def choose_remove_embedding(self, column: str) -> None:
@@ -725,7 +552,7 @@ class ModelsPage(QWidget):
         """Drop the vector column ``column``."""
         if self.session is None:
             return None
-        return self._change_job(f"Removing {column}", jobs.remove_embedding_job(self.session, column),
+        return self._change_job(f"Removing {column}", models_ops.remove_embedding_job(self.session, column),
                                 "Cannot remove the embedding")
 
     def choose_discard(self, column: str) -> None:
@@ -738,41 +565,29 @@ class ModelsPage(QWidget):
         """Delete the saved work of the interrupted run of ``column``."""
         if self.session is None:
             return None
-        return self._change_job(f"Discarding {column}", jobs.discard_embedding_job(self.session, column),
+        return self._change_job(f"Discarding {column}", models_ops.discard_embedding_job(self.session, column),
                                 "Cannot discard the interrupted run")
 
     # ------------------------------------------------------------------ runtime options
-    def _load_options(self) -> None:
-        s = settings()
-        # Defaults shown until settings exist are the engine's (RuntimeOptions()).
-        self.threads_spin.setValue(int(str(s.value("models/threads", 0))))
-        self.budget_spin.setValue(int(str(s.value("models/token_budget", 4096))))
-        self.gpu_check.setChecked(str(s.value("models/use_gpu", "true")).lower() == "true")
-        self.spin_check.setChecked(str(s.value("models/spin", "false")).lower() == "true")
-        self._options_timer.stop()  # loading is not an edit
-
     def options(self) -> dict[str, Any]:
         """The runtime options as the page shows them (engine ``RuntimeOptions`` fields)."""
-        return {"threads": self.threads_spin.value(), "token_budget": self.budget_spin.value(),
-                "use_gpu": self.gpu_check.isChecked(), "spin": self.spin_check.isChecked()}
+        return self.runtime.options()
 
     def has_saved_options(self) -> bool:
         """Whether runtime options were saved by an earlier session."""
-        return any(settings().contains(f"models/{key}") for key, _type in RUNTIME_KEYS)
+        return self.runtime.has_saved()
 
-    def _options_edited(self) -> None:
-        self._options_timer.start()
+    def save_pending_options(self) -> None:
+        """Apply an edit still waiting for the user's pause (the window is about to close)."""
+        if self.runtime.pending():
+            self.apply_options()
 
     def apply_options(self) -> Job | None:
         """Save the runtime options in QSettings and apply them on the engine thread."""
-        self._options_timer.stop()
-        opts = self.options()
-        s = settings()
-        for key, value in opts.items():
-            s.setValue(f"models/{key}", value)
+        opts = self.runtime.save()
         if not self.engine.running:
             return None  # saved for the next start; the window is closing
-        job = self.engine.submit("runtime-options", "Applying runtime options", jobs.runtime_options_job(**opts),
+        job = self.engine.submit("runtime-options", "Applying runtime options", models_ops.runtime_options_job(**opts),
                                  supersede=True)
         job.finished.connect(self.options_applied)
         job.failed.connect(lambda m, d: self.on_error("Cannot apply the runtime options", m, d))

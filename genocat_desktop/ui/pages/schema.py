@@ -1,21 +1,19 @@
 """The Schema page: the catalog's fields, user-field editing, annotations from a spreadsheet, history.
 
-Every change is an engine job (:mod:`genocat_desktop.app.operations`) on the one
+Every change is an engine job (:mod:`genocat_desktop.app`) on the one
 engine thread; this module only builds widgets and reads results. After a
 change the page emits :attr:`SchemaPage.changed` with a
-:class:`~genocat_desktop.app.operations.Change` (the catalog's new summary), and
+:class:`~genocat_desktop.app.catalog.Change` (the catalog's new summary), and
 the window refreshes what it shows. Errors reach the window's error handler
 as the engine's own message (``str(exc)``), which says what was wrong.
 
-The dialogs (:class:`AddFieldDialog`, :class:`SetValueDialog`,
-:class:`AnnotationPreviewDialog`, :class:`VersionDialog`) only collect input
-or show results; the page's methods (:meth:`SchemaPage.add_field`,
+The dialogs (:mod:`genocat_desktop.ui.dialogs.schema`) only collect input or
+show results; the page's methods (:meth:`SchemaPage.add_field`,
 :meth:`SchemaPage.drop_field`...) do the work, so tests drive them directly.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,292 +21,35 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from genocat_desktop.app import operations as jobs
+from genocat_desktop.app import catalog as catalog_ops
+from genocat_desktop.app import schema as schema_ops
+from genocat_desktop.ui.catalog_model import CatalogModel
+from genocat_desktop.ui.dialogs.schema import AddFieldDialog, AnnotationPreviewDialog, VersionDialog, split_allowed
 from genocat_desktop.ui.engine_thread import EngineThread, Job, JobFunction
-from genocat_desktop.ui.widgets.table_view import ArrowTableView
+from genocat_desktop.ui.widgets.tables import make_table, table_item
 
-__all__ = [
-    "AddFieldDialog",
-    "AnnotationPreviewDialog",
-    "SchemaPage",
-    "SetValueDialog",
-    "VersionDialog",
-]
+__all__ = ["SchemaPage"]
 
-#: The user-field types, in the order the Add dialog offers them (the engine's ``FIELD_TYPES``).
-FIELD_TYPE_NAMES = ("text", "integer", "float", "boolean", "date", "category")
 #: Catalog columns a spreadsheet can be keyed by (the engine's ``ANNOTATION_KEYS``).
 ANNOTATION_KEY_NAMES = ("accession", "id", "seq_hash")
-TYPE_HINTS = {
-    "text": "any text",
-    "integer": "whole numbers, e.g. 42",
-    "float": "numbers, e.g. 7.5",
-    "boolean": "yes/no, true/false, 1/0",
-    "date": "ISO dates, e.g. 2024-05-31",
-    "category": "one of the allowed values",
-}
 KIND_LABELS = {"builtin": "built-in", "user": "user", "vector": "embedding"}
 
 ErrorHandler = Callable[[str, str, str], None]
-
-
-def _split_allowed(text: str) -> list[str]:
-    return [v.strip() for v in text.replace("\n", ",").split(",") if v.strip()]
-
-
-# Combined once: Python's enum makes each flag combination anew (measured ~0.5 ms each under load),
-# and the schema table sets them on every cell after each import.
-_READ_ONLY = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-
-def _item(text: str, tip: str = "", *, right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(_READ_ONLY)
-    if tip:
-        item.setToolTip(tip)
-    if right:
-        item.setTextAlignment(_RIGHT)
-    return item
-
-
-def _table(headers: Sequence[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setHorizontalHeaderLabels(list(headers))
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.setAlternatingRowColors(True)
-    table.horizontalHeader().setStretchLastSection(True)
-    return table
-
-
-# ---------------------------------------------------------------------- dialogs
-class AddFieldDialog(QDialog):
-    """Name (checked live by the engine), type, allowed values of a category, default, description."""
-
-    def __init__(self, engine: EngineThread, session: jobs.Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Add a field")
-        self._engine = engine
-        self._session = session
-        self._name_ok = False
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("e.g. assay, ph_optimum, reviewed")
-        self.name_edit.setToolTip("Letters, digits and '_', starting with a letter; at most 64 characters")
-        self.name_message = QLabel("")
-        self.name_message.setWordWrap(True)
-        self.name_message.setStyleSheet("color:#b00020")
-        self.type_combo = QComboBox()
-        for name in FIELD_TYPE_NAMES:
-            self.type_combo.addItem(name)
-            self.type_combo.setItemData(self.type_combo.count() - 1, TYPE_HINTS[name], Qt.ItemDataRole.ToolTipRole)
-        self.allowed_edit = QLineEdit()
-        self.allowed_edit.setPlaceholderText("e.g. low, medium, high")
-        self.allowed_edit.setToolTip("The values a category may take, separated by commas")
-        self.allowed_label = QLabel("Allowed values")
-        self.default_edit = QLineEdit()
-        self.default_edit.setPlaceholderText("none (existing rows stay empty)")
-        self.default_edit.setToolTip("Given to every existing row and to rows imported later; leave empty for none")
-        self.description_edit = QLineEdit()
-        self.description_edit.setToolTip("What the field means, for whoever reads the catalog")
-        form = QFormLayout()
-        form.addRow("Name", self.name_edit)
-        form.addRow("", self.name_message)
-        form.addRow("Type", self.type_combo)
-        form.addRow(self.allowed_label, self.allowed_edit)
-        form.addRow("Default", self.default_edit)
-        form.addRow("Description", self.description_edit)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Add field")
-        self.ok_button.setEnabled(False)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(QLabel("<small>Adding a field never rewrites the sequences or their vectors.</small>"))
-        layout.addWidget(self.buttons)
-        self.name_edit.textChanged.connect(self._check_name)
-        self.type_combo.currentTextChanged.connect(self._on_type)
-        self.allowed_edit.textChanged.connect(self._update_ok)
-        self._on_type(self.type_combo.currentText())
-        self.setMinimumWidth(440)
-
-    def _on_type(self, kind: str) -> None:
-        category = kind == "category"
-        self.allowed_edit.setVisible(category)
-        self.allowed_label.setVisible(category)
-        self.default_edit.setToolTip(f"{TYPE_HINTS[kind]}; given to every existing row and to rows imported later")
-        self._update_ok()
-
-    def _check_name(self, name: str) -> Job | None:
-        self._name_ok = False
-        self._update_ok()
-        if not name:
-            self.name_message.setText("")
-            return None
-        self.name_message.setText("Checking…")
-        job = self._engine.submit("check-name", "Checking the name", jobs.check_name_job(self._session, name),
-                                  supersede=True)
-        job.finished.connect(lambda _name: self._on_name(name, ""))
-        job.failed.connect(lambda message, details: self._on_name(name, message))
-        return job
-
-    def _on_name(self, name: str, message: str) -> None:
-        if name != self.name_edit.text():
-            return  # an answer about a name since changed
-        self.name_message.setText(message)
-        self._name_ok = not message
-        self._update_ok()
-
-    def _update_ok(self) -> None:
-        ok = self._name_ok
-        if self.type_combo.currentText() == "category" and not _split_allowed(self.allowed_edit.text()):
-            ok = False
-        self.ok_button.setEnabled(ok)
-
-    def values(self) -> dict[str, Any]:
-        """The field as entered: ``name``, ``type``, ``allowed``, ``default``, ``description``."""
-        kind = self.type_combo.currentText()
-        return {
-            "name": self.name_edit.text().strip(),
-            "type": kind,
-            "allowed": _split_allowed(self.allowed_edit.text()) if kind == "category" else None,
-            "default": self.default_edit.text().strip() or None,
-            "description": self.description_edit.text().strip(),
-        }
-
-
-class SetValueDialog(QDialog):
-    """Choose a user field and the value to give the selected rows."""
-
-    def __init__(self, fields: Sequence[Any], rows: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Set a value for the selected rows")
-        self._fields = {f.name: f for f in fields}
-        self.field_combo = QComboBox()
-        self.field_combo.addItems(list(self._fields))
-        self.value_combo = QComboBox()
-        self.value_combo.setEditable(True)
-        self.value_combo.setToolTip("Leave empty to clear the field on these rows")
-        self.hint = QLabel("")
-        self.hint.setStyleSheet("color:#666")
-        form = QFormLayout()
-        form.addRow("Field", self.field_combo)
-        form.addRow("Value", self.value_combo)
-        form.addRow("", self.hint)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(f"Set on {rows:,} row(s)")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-        self.field_combo.currentTextChanged.connect(self._on_field)
-        self._on_field(self.field_combo.currentText())
-
-    def _on_field(self, name: str) -> None:
-        f = self._fields.get(name)
-        self.value_combo.clear()
-        if f is None:
-            return
-        self.value_combo.addItems(["", *f.allowed])
-        self.hint.setText(f"{f.type}: {TYPE_HINTS.get(f.type, '')}; empty clears the value")
-
-    def values(self) -> tuple[str, str | None]:
-        """The field and the value (``None`` clears)."""
-        text = self.value_combo.currentText().strip()
-        return self.field_combo.currentText(), text or None
-
-
-class AnnotationPreviewDialog(QDialog):
-    """What a spreadsheet of annotations would change; Apply writes it as one version."""
-
-    def __init__(self, preview: jobs.AnnotationPreview, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        plan = preview.plan
-        self.setWindowTitle(f"Annotate from {Path(plan.path).name}")
-        self.plan = plan
-        layout = QVBoxLayout(self)
-        self.summary_label = QLabel(html.escape(plan.summary()))
-        self.summary_label.setWordWrap(True)
-        layout.addWidget(self.summary_label)
-        self.ignored_label = QLabel(
-            "Left out (not user fields of the catalog; add them on the Schema page to fill them): "
-            + html.escape(", ".join(preview.ignored))
-        )
-        self.ignored_label.setWordWrap(True)
-        self.ignored_label.setVisible(bool(preview.ignored))
-        layout.addWidget(self.ignored_label)
-        self.preview = ArrowTableView("annotation-preview")
-        self.preview.set_table(plan.preview)
-        layout.addWidget(QLabel(f"First {plan.preview.num_rows:,} change(s) (key, field, old value, new value):"))
-        layout.addWidget(self.preview, 1)
-        unmatched = list(plan.unmatched_keys)
-        self.unmatched_label = QLabel(f"{len(unmatched):,} key(s) of the file are not in the catalog" +
-                                      (":" if unmatched else "."))
-        layout.addWidget(self.unmatched_label)
-        self.unmatched = QPlainTextEdit("\n".join(unmatched[:1000]) + ("\n…" if len(unmatched) > 1000 else ""))
-        self.unmatched.setReadOnly(True)
-        self.unmatched.setMaximumHeight(90)
-        self.unmatched.setVisible(bool(unmatched))
-        layout.addWidget(self.unmatched)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Apply | QDialogButtonBox.StandardButton.Cancel)
-        self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
-        self.apply_button.setText(f"Apply to {plan.rows:,} row(s)")
-        self.apply_button.setEnabled(plan.rows > 0)
-        self.apply_button.clicked.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(640, 480)
-
-
-class VersionDialog(QDialog):
-    """The catalog as of an older version, read-only: its fields and first rows."""
-
-    def __init__(self, view: jobs.VersionView, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Catalog as of version {view.version} (read-only)")
-        layout = QVBoxLayout(self)
-        names = ", ".join(f.name for f in view.fields if f.kind == "user") or "none"
-        shown = view.rows.num_rows
-        self.label = QLabel(
-            f"Version {view.version}: {view.total:,} rows; user fields: {html.escape(names)}. "
-            f"Showing the first {shown:,} rows. Nothing here can be changed; use Restore to bring this version back."
-        )
-        self.label.setWordWrap(True)
-        layout.addWidget(self.label)
-        self.table = ArrowTableView("version-view", ("sequence", "seq_hash", "aliases", "source_file"))
-        self.table.set_table(view.rows)
-        layout.addWidget(self.table, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(900, 560)
 
 
 # ---------------------------------------------------------------------- the page
@@ -325,13 +66,13 @@ class SchemaPage(QWidget):
     Signals
     -------
     changed(object)
-        A :class:`~genocat_desktop.app.operations.Change` after every change to the catalog.
+        A :class:`~genocat_desktop.app.catalog.Change` after every change to the catalog.
     state_shown(object)
-        The :class:`~genocat_desktop.app.operations.SchemaState` on screen (fields and versions).
+        The :class:`~genocat_desktop.app.schema.SchemaState` on screen (fields and versions).
     plan_ready(object)
-        An :class:`~genocat_desktop.app.operations.AnnotationPreview`, once its dialog is open.
+        An :class:`~genocat_desktop.app.schema.AnnotationPreview`, once its dialog is open.
     version_shown(object)
-        A :class:`~genocat_desktop.app.operations.VersionView` whose dialog just opened.
+        A :class:`~genocat_desktop.app.schema.VersionView` whose dialog just opened.
     """
 
     changed = Signal(object)
@@ -343,8 +84,9 @@ class SchemaPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.on_error = on_error
-        self.session: jobs.Session | None = None
-        self.state: jobs.SchemaState | None = None
+        self.catalog: CatalogModel | None = None
+        self.session: catalog_ops.Session | None = None
+        self.state: schema_ops.SchemaState | None = None
         self._shown: list[Any] = []  # state.fields in table order
         #: Asked before dropping a field or restoring a version; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
@@ -357,7 +99,7 @@ class SchemaPage(QWidget):
     def _build(self) -> None:
         fields_box = QGroupBox("Fields")
         fv = QVBoxLayout(fields_box)
-        self.fields_table = _table(["Field", "Type", "Kind", "Filled", "Allowed values", "Default", "Description"])
+        self.fields_table = make_table(["Field", "Type", "Kind", "Filled", "Allowed values", "Default", "Description"])
         self.fields_table.itemSelectionChanged.connect(self._update_buttons)
         self.fields_table.doubleClicked.connect(lambda _index: self.edit_selected())
         fv.addWidget(self.fields_table, 1)
@@ -397,7 +139,7 @@ class SchemaPage(QWidget):
 
         history_box = QGroupBox("History")
         hv = QVBoxLayout(history_box)
-        self.history_table = _table(["Version", "Time", "Rows", "Change"])
+        self.history_table = make_table(["Version", "Time", "Rows", "Change"])
         self.history_table.itemSelectionChanged.connect(self._update_buttons)
         hv.addWidget(self.history_table, 1)
         hrow = QHBoxLayout()
@@ -427,7 +169,21 @@ class SchemaPage(QWidget):
         self._update_buttons()
 
     # ------------------------------------------------------------------ state
-    def set_session(self, session: jobs.Session | None) -> None:
+    def bind(self, catalog: CatalogModel) -> None:
+        """Follow ``catalog``: show each catalog it opens, nothing once it closes."""
+        self.catalog = catalog
+        catalog.opened.connect(lambda _summary: self.set_session(catalog.session))
+        catalog.closed.connect(lambda: self.set_session(None))
+
+    def activate(self) -> None:
+        """The tab is shown: list the fields again if the catalog changed since they were listed."""
+        summary = self.catalog.summary if self.catalog is not None else None
+        if self.session is not None and summary is not None and (
+            self.state is None or self.state.version != summary.version
+        ):
+            self.refresh()
+
+    def set_session(self, session: catalog_ops.Session | None) -> None:
         """Show another catalog (``None``: none open)."""
         self.session = session
         self.state = None
@@ -447,12 +203,13 @@ class SchemaPage(QWidget):
         """List the fields (with value counts) and the versions again."""
         if self.session is None:
             return None
-        job = self.engine.submit("schema", "Reading the fields", jobs.schema_state_job(self.session), supersede=True)
+        job = self.engine.submit("schema", "Reading the fields", schema_ops.schema_state_job(self.session),
+                                 supersede=True)
         job.finished.connect(self._show_state)
         job.failed.connect(lambda m, d: self.on_error("Cannot list the fields", m, d))
         return job
 
-    def _show_state(self, state: jobs.SchemaState) -> None:
+    def _show_state(self, state: schema_ops.SchemaState) -> None:
         self.state = state
         # User fields first (what this page edits), then built-in fields and embeddings.
         order = {"user": 0, "builtin": 1, "vector": 2}
@@ -463,9 +220,9 @@ class SchemaPage(QWidget):
             filled = "" if f.filled is None else f"{f.filled:,} / {f.rows:,}"
             default = "" if f.default is None else str(f.default)
             cells = [
-                _item(f.name), _item(f.type), _item(KIND_LABELS.get(f.kind, f.kind)),
-                _item(filled, "rows with a value / all rows", right=True), _item(", ".join(f.allowed)),
-                _item(default), _item(f.description, f.description),
+                table_item(f.name), table_item(f.type), table_item(KIND_LABELS.get(f.kind, f.kind)),
+                table_item(filled, "rows with a value / all rows", right=True), table_item(", ".join(f.allowed)),
+                table_item(default), table_item(f.description, f.description),
             ]
             for c, item in enumerate(cells):
                 t.setItem(i, c, item)
@@ -478,8 +235,8 @@ class SchemaPage(QWidget):
             rows = "" if v.rows is None else f"{v.rows:,}"
             message = v.message or ("created" if v.version == 1 else "")
             current = " (current)" if v.version == state.version else ""
-            for c, item in enumerate((_item(f"{v.version}{current}", right=True), _item(when),
-                                      _item(rows, right=True), _item(message, message))):
+            for c, item in enumerate((table_item(f"{v.version}{current}", right=True), table_item(when),
+                                      table_item(rows, right=True), table_item(message, message))):
                 h.setItem(i, c, item)
         h.resizeColumnsToContents()
         h.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
@@ -545,7 +302,7 @@ class SchemaPage(QWidget):
         job.cancelled.connect(lambda: self.status_label.setText("Cancelled; nothing changed."))
         return job
 
-    def _on_changed(self, change: jobs.Change) -> None:
+    def _on_changed(self, change: catalog_ops.Change) -> None:
         self.status_label.setText(f"{change.message} (version {change.version}).")
         self.changed.emit(change)
         self.refresh()
@@ -555,21 +312,22 @@ class SchemaPage(QWidget):
         """Add a user field."""
         if self.session is None:
             return None
-        fn = jobs.add_field_job(self.session, name, type, allowed=allowed, default=default, description=description)
+        fn = schema_ops.add_field_job(self.session, name, type, allowed=allowed, default=default,
+                                      description=description)
         return self._submit_change(f"Adding the field {name!r}", fn, "Cannot add the field")
 
     def rename_field(self, old: str, new: str) -> Job | None:
         """Rename a user field."""
         if self.session is None:
             return None
-        return self._submit_change(f"Renaming {old!r} to {new!r}", jobs.rename_field_job(self.session, old, new),
+        return self._submit_change(f"Renaming {old!r} to {new!r}", schema_ops.rename_field_job(self.session, old, new),
                                    "Cannot rename the field")
 
     def drop_field(self, name: str) -> Job | None:
         """Drop a user field (no question asked: :meth:`choose_drop` asks)."""
         if self.session is None:
             return None
-        return self._submit_change(f"Dropping the field {name!r}", jobs.drop_field_job(self.session, name),
+        return self._submit_change(f"Dropping the field {name!r}", schema_ops.drop_field_job(self.session, name),
                                    "Cannot drop the field")
 
     def update_field(self, name: str, *, description: str | None = None,
@@ -577,21 +335,21 @@ class SchemaPage(QWidget):
         """Change a field's description or a category's allowed values."""
         if self.session is None:
             return None
-        fn = jobs.update_field_job(self.session, name, description=description, allowed=allowed)
+        fn = schema_ops.update_field_job(self.session, name, description=description, allowed=allowed)
         return self._submit_change(f"Updating the field {name!r}", fn, "Cannot change the field")
 
     def set_values(self, name: str, value: str | None, hashes: Sequence[str]) -> Job | None:
         """Give rows (by ``seq_hash``) one value of a user field; ``None`` clears it."""
         if self.session is None:
             return None
-        fn = jobs.set_values_job(self.session, name, value, list(hashes))
+        fn = schema_ops.set_values_job(self.session, name, value, list(hashes))
         return self._submit_change(f"Setting {name} on {len(hashes):,} row(s)", fn, "Cannot set the value")
 
     def set_cells(self, name: str, values: dict[str, str | None]) -> Job | None:
         """Give rows (by ``seq_hash``) each their own value of a user field."""
         if self.session is None:
             return None
-        fn = jobs.set_cells_job(self.session, name, values)
+        fn = schema_ops.set_cells_job(self.session, name, values)
         return self._submit_change(f"Saving {name}", fn, "Cannot save the value")
 
     def preview_annotations(self, path: str, key: str | None = None) -> Job | None:
@@ -600,14 +358,14 @@ class SchemaPage(QWidget):
             return None
         key = key or self.key_combo.currentText()
         job = self.engine.submit("plan", f"Reading {Path(path).name}",
-                                 jobs.plan_annotations_job(self.session, path, key))
+                                 schema_ops.plan_annotations_job(self.session, path, key))
         self.status_label.setText(f"Reading {Path(path).name}…")
         job.finished.connect(self._show_plan)
         job.failed.connect(lambda m, d: self.status_label.setText(f"Not changed: {m}"))
         job.failed.connect(lambda m, d: self.on_error("Cannot use this spreadsheet", m, d))
         return job
 
-    def _show_plan(self, preview: jobs.AnnotationPreview) -> None:
+    def _show_plan(self, preview: schema_ops.AnnotationPreview) -> None:
         plan = preview.plan
         self.status_label.setText(plan.summary())
         dialog = AnnotationPreviewDialog(preview, self)
@@ -622,7 +380,8 @@ class SchemaPage(QWidget):
         """Write a previewed plan as one version."""
         if self.session is None:
             return None
-        return self._submit_change(f"Annotating from {Path(plan.path).name}", jobs.annotate_job(self.session, plan),
+        return self._submit_change(f"Annotating from {Path(plan.path).name}",
+                                   schema_ops.annotate_job(self.session, plan),
                                    "Cannot apply the annotations")
 
     def show_version(self, version: int) -> Job | None:
@@ -630,12 +389,12 @@ class SchemaPage(QWidget):
         if self.session is None:
             return None
         job = self.engine.submit("version", f"Reading version {version}",
-                                 jobs.version_view_job(self.session, version), supersede=True)
+                                 schema_ops.version_view_job(self.session, version), supersede=True)
         job.finished.connect(self._show_version)
         job.failed.connect(lambda m, d: self.on_error("Cannot show this version", m, d))
         return job
 
-    def _show_version(self, view: jobs.VersionView) -> None:
+    def _show_version(self, view: schema_ops.VersionView) -> None:
         dialog = VersionDialog(view, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.version_dialog = dialog
@@ -647,7 +406,7 @@ class SchemaPage(QWidget):
         """Make ``version`` the latest again (no question asked: :meth:`choose_restore` asks)."""
         if self.session is None:
             return None
-        return self._submit_change(f"Restoring version {version}", jobs.restore_job(self.session, version),
+        return self._submit_change(f"Restoring version {version}", schema_ops.restore_job(self.session, version),
                                    "Cannot restore the version")
 
     # ------------------------------------------------------------------ user actions (dialogs)
@@ -698,7 +457,7 @@ class SchemaPage(QWidget):
                                             text=", ".join(f.allowed))
             if not ok:
                 return
-            allowed = _split_allowed(text)
+            allowed = split_allowed(text)
         self.update_field(f.name, description=description, allowed=allowed)
 
     def choose_annotations(self) -> None:

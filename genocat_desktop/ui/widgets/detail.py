@@ -21,7 +21,8 @@ _ALIGN_WIDTH = 50
 _ALIGNMENT_WAIT_MS = 150
 
 
-def _mono() -> QFont:
+def mono_font() -> QFont:
+    """The system's fixed-width font (sequences, alignments, the query box)."""
     font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     font.setStyleHint(QFont.StyleHint.Monospace)
     return font

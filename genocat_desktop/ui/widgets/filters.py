@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from genocat_desktop.app.operations import FieldSpec, FilterSpec
+from genocat_desktop.app.catalog import FieldSpec, FilterSpec
 
 __all__ = ["FilterEditor"]
 

@@ -24,7 +24,7 @@ How a batch of sequences becomes vectors, and why:
   reading frame of the six frames (:func:`.esm_tokens.translate_longest_orf`):
   for a coding sequence, its translation. They are not rejected, so a catalog
   with some nucleotide records can still get an ESM column.
-* **Cancel**: a cancel token stops the job between batches *and* interrupts the
+* **Cancel**: a cancel token stops the run between batches *and* interrupts the
   batch being computed (``RunOptions.terminate``), so cancelling takes well
   under a second even with a large model.
 
@@ -83,7 +83,7 @@ class RuntimeOptions:
         Use CUDA / DirectML / CoreML when onnxruntime offers it.
     spin
         Let idle worker threads busy-wait for the next operator. Off by default: on a desktop
-        the cores are shared with the GUI and other jobs, and on a loaded 2-core machine
+        the cores are shared with the GUI and other work, and on a loaded 2-core machine
         spinning threads made a t6 batch up to 1.5× slower (they steal the CPU the working
         threads need); on an idle machine it is a few percent faster.
     """
@@ -96,27 +96,52 @@ class RuntimeOptions:
     spin: bool = False
 
 
-_OPTIONS = RuntimeOptions()
-_OPTIONS_LOCK = threading.Lock()
+class _RuntimeOptionsState:
+    """The process's current :class:`RuntimeOptions`: an immutable value swapped under a lock.
+
+    One per process because the ONNX sessions of every loaded model follow it;
+    it starts at the defaults and changes only through :func:`set_runtime_options`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._options = RuntimeOptions()
+
+    def get(self) -> RuntimeOptions:
+        return self._options
+
+    def update(self, **changes: Any) -> RuntimeOptions:
+        with self._lock:
+            self._options = replace(self._options, **changes)
+            return self._options
+
+
+_STATE: Final = _RuntimeOptionsState()
 
 
 def set_runtime_options(**changes: Any) -> RuntimeOptions:
-    """Change the runtime options; return the new options.
+    """Change the runtime options of this process; return the new options.
 
     They apply from the next ``embed`` call on, also to a model already loaded: a
     change of threads, GPU use or spinning makes its session again.
 
-    Example: ``set_runtime_options(threads=2, token_budget=2048)`` (the settings page calls this).
+    Parameters
+    ----------
+    **changes
+        :class:`RuntimeOptions` fields and their new values, e.g.
+        ``set_runtime_options(threads=2, token_budget=2048)`` (the settings page calls this).
+
+    Returns
+    -------
+    RuntimeOptions
+        The options now in force.
     """
-    global _OPTIONS
-    with _OPTIONS_LOCK:
-        _OPTIONS = replace(_OPTIONS, **changes)
-        return _OPTIONS
+    return _STATE.update(**changes)
 
 
 def get_runtime_options() -> RuntimeOptions:
-    """The current runtime options."""
-    return _OPTIONS
+    """The runtime options now in force in this process (the defaults until :func:`set_runtime_options`)."""
+    return _STATE.get()
 
 
 def _cpu_count() -> int:
@@ -186,7 +211,7 @@ class EsmOnnxEmbedder:
 
     name = "esm"
     version = 1
-    #: The importer and the embedding job pass ``cancel`` and ``on_progress`` to embedders that say so.
+    #: The importer and ``add_embedding`` pass ``cancel`` and ``on_progress`` to embedders that say so.
     cancellable = True
 
     def __init__(

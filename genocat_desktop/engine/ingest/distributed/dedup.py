@@ -1,6 +1,6 @@
 """Hash-partitioned deduplication: the ingest's duplicate decisions without holding every hash on the driver.
 
-The driver-side pass of :mod:`~genocat_desktop.engine.ingest.distributed.bulk` holds all
+The driver-side pass of :mod:`~genocat_desktop.engine.ingest.distributed.dedup_modes` holds all
 sequence hashes and identifiers of an ingest in memory (~310 bytes per record
 measured at 10M records). This module makes the same decisions in three
 steps that run as ordinary ingest tasks, with *spill files* under the catalog's
@@ -43,6 +43,8 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
+
+from genocat_desktop.engine.catalog.storage import filesystem_for
 
 __all__ = ["DEFAULT_PARTITIONS", "Decisions", "PartitionResult", "SpillArea", "partition_of"]
 
@@ -109,9 +111,7 @@ class SpillArea:
 
     def fs(self) -> tuple[Any, str]:
         """The file system and the area's base path in it."""
-        from genocat_desktop.engine.ingest.distributed.bulk import _filesystem_for
-
-        fs, base = _filesystem_for(self.uri, self.options)
+        fs, base = filesystem_for(self.uri, self.options)
         return fs, f"{base.rsplit('/', 1)[0]}/{SPILL_DIR}/{self.ingest_id}"
 
     def remove_map_outputs(self) -> None:
@@ -274,16 +274,48 @@ def reduce_partition(area: SpillArea, partition: int, part_file: np.ndarray, par
     in_catalog_u = np.isin(uniq, cat_hashes) if cat_hashes.size else np.zeros(uniq.size, bool)
     in_catalog = in_catalog_u[inverse]
     write = is_first & ~in_catalog
+    recs_view = _Partition(part, ordinal, hashes, ids, file_of, first_of, is_first, in_catalog, write)
 
-    # ---- decisions per part: rows to write, aliases of the written rows (one record batch per part)
-    w = np.flatnonzero(write)
+    _mkdir(fs, f"{base}/d")
+    _write_ipc(fs, f"{base}/d/{folder}.arrow", _DECISIONS, _decision_batches(recs_view, n_parts, result))
+    _mkdir(fs, f"{base}/a")
+    _write_ipc(fs, f"{base}/a/{folder}.arrow", _ALIASES, [_new_catalog_aliases(recs_view, cat, cat_hashes)])
+    if hashes.size:
+        _count_per_file(recs_view, inverse, files, result)
+
+    # ---- identifiers used for different sequences (their own partition: by identifier)
+    id_recs = _read_all(fs, f"{base}/i/{folder}", _IDS)
+    result.duplicate_ids = _duplicate_ids(id_recs, part_file)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass(slots=True)
+class _Partition:
+    """One partition's records in input order, with the global decisions about them."""
+
+    part: np.ndarray
+    ordinal: np.ndarray
+    hashes: np.ndarray
+    ids: list[str]
+    file_of: np.ndarray
+    first_of: np.ndarray  # index of the first record with the same hash
+    is_first: np.ndarray
+    in_catalog: np.ndarray
+    write: np.ndarray
+
+
+def _decision_batches(r: _Partition, n_parts: int, result: PartitionResult) -> list[pa.RecordBatch]:
+    """Per part, one record batch of decisions: rows to write, aliases of the written rows."""
+    part, ordinal, ids, first_of = r.part, r.ordinal, r.ids, r.first_of
+    w = np.flatnonzero(r.write)
     a_part: list[int] = []
     a_ord: list[int] = []
     a_kind: list[int] = []
     a_id: list[str] = []
-    same_file = file_of[first_of] == file_of
+    same_file = r.file_of[first_of] == r.file_of
     seen_within: set[tuple[int, str]] = set()
-    for i in np.flatnonzero(~is_first & ~in_catalog).tolist():  # duplicates only: a small share, usually
+    for i in np.flatnonzero(~r.is_first & ~r.in_catalog).tolist():  # duplicates only: a small share, usually
         f = int(first_of[i])
         if same_file[i]:
             if ids[i] == ids[f] or (f, ids[i]) in seen_within:
@@ -306,16 +338,17 @@ def reduce_partition(area: SpillArea, partition: int, part_file: np.ndarray, par
     decisions = decisions.take(pa.array(by_part, pa.int64()))
     parts_sorted = np.unique(d_part)
     bounds = np.searchsorted(d_part, np.append(parts_sorted, n_parts))
-    batches = [decisions.slice(int(lo), int(hi - lo)).combine_chunks().to_batches()[0]
-               for lo, hi in itertools.pairwise(bounds.tolist())]
-    _mkdir(fs, f"{base}/d")
-    _write_ipc(fs, f"{base}/d/{folder}.arrow", _DECISIONS, batches)
     result.parts = parts_sorted.astype(np.int64)
-    result.writes = np.bincount(part[write], minlength=n_parts).astype(np.int64)
+    result.writes = np.bincount(part[r.write], minlength=n_parts).astype(np.int64)
+    return [decisions.slice(int(lo), int(hi - lo)).combine_chunks().to_batches()[0]
+            for lo, hi in itertools.pairwise(bounds.tolist())]
 
-    # ---- catalog rows gaining identifiers (only identifiers the row does not have)
+
+def _new_catalog_aliases(r: _Partition, cat: pa.Table, cat_hashes: np.ndarray) -> pa.RecordBatch:
+    """The catalog rows gaining identifiers: only identifiers the row does not have yet."""
+    hashes, ids = r.hashes, r.ids
     known: dict[bytes, set[str]] = {}
-    hit = np.flatnonzero(in_catalog)
+    hit = np.flatnonzero(r.in_catalog)
     if hit.size:
         wanted = set(hashes[hit].tolist())
         cat_ids = cat.column("id").to_pylist()
@@ -324,26 +357,20 @@ def reduce_partition(area: SpillArea, partition: int, part_file: np.ndarray, par
             if h in wanted:
                 known.setdefault(h, set()).update([ident, *(al or [])])
     new_aliases = [(hashes[i].decode(), ids[i]) for i in hit.tolist() if ids[i] not in known.get(hashes[i], ())]
-    _mkdir(fs, f"{base}/a")
-    _write_ipc(fs, f"{base}/a/{folder}.arrow", _ALIASES,
-               [pa.record_batch([pa.array([a[0] for a in new_aliases], pa.string()),
-                                 pa.array([a[1] for a in new_aliases], pa.string())], schema=_ALIASES)])
+    return pa.record_batch([pa.array([a[0] for a in new_aliases], pa.string()),
+                            pa.array([a[1] for a in new_aliases], pa.string())], schema=_ALIASES)
 
-    # ---- per-file counters, as a sequence of local imports would report them
-    seen_before = in_catalog | (file_of[first_of] < file_of)
-    if hashes.size:
-        pair = np.unique(np.stack([inverse.astype(np.int64), file_of]), axis=1, return_index=True)[1]
-        distinct = np.bincount(file_of[pair], minlength=files)
-        result.duplicates_in_file = np.bincount(file_of, minlength=files) - distinct
-        result.already_in_catalog = np.bincount(file_of[pair], weights=seen_before[pair], minlength=files).astype(
-            np.int64)
-        result.imported = np.bincount(file_of[write], minlength=files).astype(np.int64)
 
-    # ---- identifiers used for different sequences (their own partition: by identifier)
-    id_recs = _read_all(fs, f"{base}/i/{folder}", _IDS)
-    result.duplicate_ids = _duplicate_ids(id_recs, part_file)
-    result.seconds = time.perf_counter() - started
-    return result
+def _count_per_file(r: _Partition, inverse: np.ndarray, files: int, result: PartitionResult) -> None:
+    """Per-file counters, as a sequence of local imports would report them."""
+    file_of = r.file_of
+    seen_before = r.in_catalog | (file_of[r.first_of] < file_of)
+    pair = np.unique(np.stack([inverse.astype(np.int64), file_of]), axis=1, return_index=True)[1]
+    distinct = np.bincount(file_of[pair], minlength=files)
+    result.duplicates_in_file = np.bincount(file_of, minlength=files) - distinct
+    result.already_in_catalog = np.bincount(file_of[pair], weights=seen_before[pair], minlength=files).astype(
+        np.int64)
+    result.imported = np.bincount(file_of[r.write], minlength=files).astype(np.int64)
 
 
 def _mkdir(fs: Any, folder: str) -> None:

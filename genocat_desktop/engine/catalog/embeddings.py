@@ -1,5 +1,6 @@
-"""Several embeddings per catalog: add an embedder's vector column to an existing catalog.
+"""The embedding columns of a catalog: add, resume, remove and choose the default vector column.
 
+A catalog holds one vector column per embedder; this module owns them.
 ``add_embedding`` embeds every row of the catalog into a new vector column
 (``vec_<model>``) and records the embedder in the catalog metadata; searches
 then name the column (``genocat search --embedding``), and later imports fill
@@ -13,13 +14,14 @@ How, and why this way:
   commit makes them visible. The other columns' files are never touched.
 * **Resumable.** Embedding 10k proteins with ESM-2 takes minutes to hours on a
   laptop. Every few dozen sequences the vectors are saved, keyed by
-  ``seq_hash``, in a checkpoint (SQLite, one file per column, next to the
-  catalog: ``<catalog>/.genocat/embed-<column>.sqlite``). Running the job again
-  after a cancel, a crash or a power cut re-uses them and embeds only the rest,
-  even if rows were imported or deleted in between. The checkpoint is deleted
+  ``seq_hash``, in a checkpoint (SQLite, one file per column, in the
+  catalog's work folder: ``<catalog>/.genocat/embed-<column>.sqlite`` for a
+  local catalog). Running :func:`add_embedding` again after a cancel, a crash
+  or a power cut re-uses them and embeds only the rest, even if rows were
+  imported or deleted in between. The checkpoint is deleted
   after the commit. It is valid only for the same embedder record (model
   SHA-256 and parameters); another model starts afresh.
-* **Atomic.** Until the final commit the catalog is unchanged: a cancelled job
+* **Atomic.** Until the final commit the catalog is unchanged: a cancelled run
   changes nothing but the checkpoint (uncommitted column files are deleted).
   Two commits finish it: the ``Merge`` (the column) then the metadata; if the
   process dies between them, the next run only writes the metadata.
@@ -271,14 +273,8 @@ def add_embedding(
         raise SchemaError(f"{column!r}: a vector column is named vec_ followed by letters, digits and '_'")
     read_version = catalog.refresh()
     ds = catalog.dataset()
-    existing = catalog.vector_columns()
-    if column in existing:
-        if _same(existing[column], record):
-            if make_default:
-                set_default_embedding(catalog, column)
-            return EmbedReport(column, ds.count_rows(), 0, 0, None, time.perf_counter() - started)
-        raise SchemaError(f"the catalog already has a column {column!r} made by {existing[column]['name']} "
-                          f"{existing[column].get('params', {})}; choose another column name")
+    if _has_column_of(catalog, column, record, make_default):
+        return EmbedReport(column, ds.count_rows(), 0, 0, None, time.perf_counter() - started)
     checkpoint = _Checkpoint(catalog.work_folder("embed") / f"embed-{column}.sqlite", record, emb.dim)
     total = ds.count_rows()
     if column in ds.schema.names:
@@ -294,39 +290,9 @@ def add_embedding(
     label = str(emb.params().get("model") or emb.name)
     field = pa.field(column, pa.list_(pa.float32(), emb.dim))
     udf = _EmbedUdf(emb, checkpoint, field, total, label, progress, cancel)
-    fragments: list[Any] = []
     written: list[str] = []
     try:
-        from lance.udf import BatchUDF
-
-        schema = None
-        for frag in ds.get_fragments():
-            cancel.raise_if_cancelled()
-            before = {f.path for f in frag.metadata.files}
-            try:
-                meta, schema = frag.merge_columns(
-                    BatchUDF(udf, output_schema=pa.schema([field])),
-                    columns=["seq_hash", "sequence", "molecule"],
-                    batch_size=SCAN_BATCH,
-                )
-            except (ValueError, OSError) as exc:
-                # Lance wraps what the UDF raised; give back the original (Cancelled, EmbedderError...).
-                if udf.error is not None:
-                    raise udf.error from None
-                raise StorageError(f"could not write the new column to {catalog.location}: {exc}") from None
-            written.extend(f.path for f in meta.files if f.path not in before)
-            fragments.append(meta)
-        cancel.raise_if_cancelled()
-        progress(Progress(total, total, "sequences", "saving", f"Saving the {column} column"))
-        import lance
-
-        if schema is None:  # an empty catalog: only the schema changes
-            ds.add_columns(field)
-        else:
-            catalog.commit(lance.LanceOperation.Merge(fragments, schema), read_version,
-                           f"add embedding {column} ({label}): {total:,} rows")
-        written.clear()
-        catalog.refresh()
+        _write_column(catalog, ds, read_version, udf, written)
         version = _finish(catalog, column, record, make_default)
     except BaseException:
         _discard(catalog, written)
@@ -335,6 +301,67 @@ def add_embedding(
     checkpoint.delete()
     progress(Progress(total, total, "sequences", "done", f"Added {column}: {total:,} rows"))
     return EmbedReport(column, total, udf.embedded, udf.reused, version, time.perf_counter() - started)
+
+
+def _has_column_of(catalog: Catalog, column: str, record: dict[str, Any], make_default: bool) -> bool:
+    """True if ``column`` exists and was made by the embedder ``record`` (made the default if asked).
+
+    Raises
+    ------
+    SchemaError
+        If the column exists and was made by another embedder.
+    """
+    existing = catalog.vector_columns()
+    if column not in existing:
+        return False
+    if not _same(existing[column], record):
+        raise SchemaError(f"the catalog already has a column {column!r} made by {existing[column]['name']} "
+                          f"{existing[column].get('params', {})}; choose another column name")
+    if make_default:
+        set_default_embedding(catalog, column)
+    return True
+
+
+def _write_column(
+    catalog: Catalog, ds: Any, read_version: int, udf: _EmbedUdf, written: list[str]
+) -> None:
+    """Compute ``udf.field`` for every fragment and commit the column in one ``Merge`` version.
+
+    The data files written are appended to ``written`` as they are made, so that
+    the caller can delete them if anything fails before the commit (cleared after it).
+    """
+    from lance.udf import BatchUDF
+
+    column, total, cancel = udf.field.name, udf.total, udf.cancel
+    fragments: list[Any] = []
+    schema = None
+    for frag in ds.get_fragments():
+        cancel.raise_if_cancelled()
+        before = {f.path for f in frag.metadata.files}
+        try:
+            meta, schema = frag.merge_columns(
+                BatchUDF(udf, output_schema=pa.schema([udf.field])),
+                columns=["seq_hash", "sequence", "molecule"],
+                batch_size=SCAN_BATCH,
+            )
+        except (ValueError, OSError) as exc:
+            # Lance wraps what the UDF raised; give back the original (Cancelled, EmbedderError...).
+            if udf.error is not None:
+                raise udf.error from None
+            raise StorageError(f"could not write the new column to {catalog.location}: {exc}") from None
+        written.extend(f.path for f in meta.files if f.path not in before)
+        fragments.append(meta)
+    cancel.raise_if_cancelled()
+    udf.progress(Progress(total, total, "sequences", "saving", f"Saving the {column} column"))
+    import lance
+
+    if schema is None:  # an empty catalog: only the schema changes
+        ds.add_columns(udf.field)
+    else:
+        catalog.commit(lance.LanceOperation.Merge(fragments, schema), read_version,
+                       f"add embedding {column} ({udf.label}): {total:,} rows")
+    written.clear()
+    catalog.refresh()
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

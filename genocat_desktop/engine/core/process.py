@@ -49,7 +49,7 @@ def lance_threads(cpus: int | None) -> str | None:
     one: on a 2- or 3-CPU workstation one thread would encode every write, and
     an import's last pass waits on it. Two threads, with two writes in flight
     (``importer.WRITES_IN_FLIGHT``), took a 1M-record import from 21.0 to
-    18.6 s (BENCHMARKS.md). With one CPU one thread is right; with four or more
+    18.6 s (``python -m bench --only import``, interleaved runs). With one CPU one thread is right; with four or more
     Lance's own sizing already gives two or more.
 
     Parameters
@@ -153,7 +153,7 @@ def single_thread_blas() -> AbstractContextManager[Any]:
     One query is a matrix-vector product, bound by memory bandwidth: OpenBLAS's
     extra threads only add hand-off latency, and on a busy 2-core workstation
     (the GUI thread, an import) they made a 10k-row search 8 ms instead of
-    0.8 ms (BENCHMARKS.md). The threadpoolctl controller that does it is made
+    0.8 ms (``python -m bench --only search``). The threadpoolctl controller that does it is made
     on first use, not at start-up: making it inspects every loaded library.
     """
     global _blas_controller

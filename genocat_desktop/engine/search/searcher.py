@@ -5,7 +5,7 @@ For catalogs that fit a memory budget (the default 1 GiB is 500k rows of the
 512-d k-mer vectors) the :class:`Searcher` keeps the vector column of the
 current version in RAM and answers with numpy: a few milliseconds at 100k
 rows, where a flat LanceDB scan pays a fixed ~3 ms per query and is 4-11×
-slower than numpy (see the LanceDB findings in ARCHITECTURE.md). Larger
+slower than numpy (``python -m bench --only search`` measures both). Larger
 catalogs are searched by Lance: through the ANN vector index when one is built
 (:mod:`.ann`: IVF probes plus exact refinement; selective filters bypass the
 index for exact results), else by a flat scan. :mod:`.strategies` holds each

@@ -44,7 +44,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
-from genocat_desktop.engine.catalog.storage import filesystem_for
+from genocat_desktop.engine.catalog.filesystems import filesystem_for
 
 __all__ = ["DEFAULT_PARTITIONS", "Decisions", "PartitionResult", "SpillArea", "partition_of"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from genocat_desktop.engine.catalog.storage import catalog_filesystem
+from genocat_desktop.engine.catalog.filesystems import catalog_filesystem
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.core.errors import StorageError
 

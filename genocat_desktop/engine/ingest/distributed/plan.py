@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from genocat_desktop.engine.catalog.storage import is_remote, s3_filesystem
+from genocat_desktop.engine.catalog.filesystems import s3_filesystem
+from genocat_desktop.engine.catalog.storage import is_remote
 from genocat_desktop.engine.core.errors import FastaFormatError, InputError, StorageError
 from genocat_desktop.engine.ingest.fasta import FASTA_SUFFIXES, is_fasta_name
 

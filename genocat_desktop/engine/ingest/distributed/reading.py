@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genocat_desktop.engine.catalog.storage import s3_filesystem
+from genocat_desktop.engine.catalog.filesystems import s3_filesystem
 from genocat_desktop.engine.core.errors import StorageError
 from genocat_desktop.engine.ingest.distributed.plan import Part
 from genocat_desktop.engine.ingest.fasta import Comments, FastaReader, RecordIssue

@@ -389,6 +389,22 @@ def test_closing_during_an_import_is_safe(qtbot: Any, window: MainWindow, edge_d
     assert catalog.count() == 0 and len(catalog.versions()) == 1
 
 
+def test_a_warm_up_that_ends_after_the_shutdown_submits_nothing(
+    qtbot: Any, make_window: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    """The warm-up's end (finished, failed or cancelled by the shutdown) calls ``_ready``, which submits
+    the vector warm-up: after the engine thread was shut down that raised in the Qt event loop."""
+    from genocat_desktop.engine import import_files
+
+    location = tmp_path / "catalog"
+    import_files(Catalog.open(str(location), create=True), [data_dir / "families_small.faa"])
+    w: MainWindow = make_window(location)
+    with qtbot.waitSignal(w.catalog_opened, timeout=LONG_MS) as opened:
+        w.show()
+    assert w.engine.shutdown(LONG_MS) and w.engine.closed
+    w._ready(opened.args[0])  # what the cancelled warm-up's slot does; must not submit to a closed engine
+
+
 def test_engine_thread_reports_errors_and_stops(qtbot: Any) -> None:
     from genocat_desktop.engine import QueryError
 

@@ -356,6 +356,11 @@ class EngineThread(QObject):
         return stopped
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` was called: no job is accepted any more."""
+        return self._closed
+
+    @property
     def running(self) -> bool:
         """Whether the engine thread is alive."""
         return bool(self._thread.isRunning())

@@ -338,6 +338,8 @@ class MainWindow(QMainWindow):
 
     def _ready(self, summary: catalog_ops.CatalogSummary) -> None:
         """The catalog is open and the window has what its first results need."""
+        if self.engine.closed or self.catalog.closing:
+            return  # the window is closing: a warm-up cancelled by the shutdown ends here
         if self.session is None or self.summary is None or self.summary.location != summary.location:
             return  # closed, or another catalog was opened meanwhile (its own open announces it)
         if summary.rows:

@@ -8,7 +8,12 @@ The package has two fronts over one engine:
   and the PySide6 desktop application, both thin layers over the engine.
 """
 
-from typing import Any
+from __future__ import annotations
+
+# Not `from typing import ...`: typing costs ~10 ms, before `genocat` can install its Ctrl-C handler.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["__version__"]
 

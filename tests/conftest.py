@@ -46,6 +46,12 @@ THREAD_JOIN_TIMEOUT_S = 5.0
 
 
 @pytest.fixture(autouse=True)
+def _own_search_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has its own search history: a window never starts with another test's last query."""
+    monkeypatch.setenv("GENOCAT_HISTORY", str(tmp_path_factory.mktemp("history") / "search_history.json"))
+
+
+@pytest.fixture(autouse=True)
 def _no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves a non-daemon thread running."""
     before = set(threading.enumerate())

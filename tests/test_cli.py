@@ -38,13 +38,14 @@ def test_import_search_export_cycle(cat: Path, data_dir: Path, tmp_path: Path, c
     code, out, _ = run(capsys, "search", "MKVLAAGIVALLLAAGCSSSKEETK", "-k", "3", "--where", "length > 100")
     assert code == EXIT_OK
     lines = out.strip().splitlines()
-    assert lines[0].split("\t") == ["query", "rank", "score", "id", "name", "organism", "length"]
+    assert lines[0].split("\t") == ["query_id", "rank", "score", "id", "name", "organism", "length"]
     assert len(lines) == 4 and all(int(line.split("\t")[-1]) > 100 for line in lines[1:])
 
     hits = tmp_path / "hits.csv"
     code, _, err = run(capsys, "search", str(data_dir / "mmseqs2_QUERY.fasta"), "-k", "2", "--out", str(hits))
     assert code == EXIT_OK and "wrote 1,000 hit(s)" in err
-    assert hits.read_text().startswith("# query:")
+    assert hits.read_text().startswith('"query_id","rank","score"')  # the header first: no "#" lines
+    assert json.loads((tmp_path / "hits.provenance.json").read_text())["hits_per_query"] == 2
 
     fasta = tmp_path / "human.fasta"
     code, _, err = run(capsys, "export", str(fasta), "--where", "organism contains sapiens")
@@ -94,7 +95,7 @@ def test_errors_are_one_line(cat: Path, data_dir: Path, tmp_path: Path, capsys) 
     code, _, err = run(capsys, "search", "MKV", "--where", "lenght > 3")
     assert code == EXIT_USAGE and "no field named 'lenght'" in err and err.count("\n") == 1
     code, _, err = run(capsys, "export", str(tmp_path / "x.xlsx"))
-    assert code == EXIT_ERROR and ".csv or .fasta" in err
+    assert code == EXIT_ERROR and ".json or .fasta" in err
 
 
 def test_cancelled_import_exit_code(cat: Path, data_dir: Path, capsys, monkeypatch) -> None:

@@ -632,4 +632,4 @@ def test_line_numbers_survive_block_boundaries(tmp_path: Path, monkeypatch: pyte
     lines = [int(x) for b in batches for x in b.lines]
     assert lines == [1 + 3 * i for i in range(50)]
     (issue,) = [i for b in batches for i in b.issues]
-    assert issue.line == 151 and issue.id == "bad"
+    assert issue.line == 152 and issue.column == 3 and issue.id == "bad"  # the line of the bad character

@@ -303,7 +303,6 @@ def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(
     # Records under 10 residues take the file's majority molecule, known only after the scan;
     # vectors computed during the scan (as protein) must be replaced, and rows written during
     # the scan (early_write_cpus=1: on any machine) written again.
-    from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
     from genocat_desktop.engine.ingest import importer
 
     monkeypatch.setattr(importer, "EARLY_WRITE_MIN_CPUS", early_write_cpus)
@@ -315,8 +314,8 @@ def test_short_records_of_a_nucleotide_file_are_embedded_as_nucleotides(
     table = catalog.dataset().to_table(columns=["id", "molecule", "vec_kmer"]).sort_by("id")
     assert set(table.column("molecule").to_pylist()) == {"dna"}
     got = np.array(table.column("vec_kmer").to_pylist(), dtype=np.float32)
-    expected = KmerEmbedder().embed([seqs[int(i[1:])] for i in table.column("id").to_pylist()],
-                                    ["dna"] * len(seqs))
+    expected = catalog.embedder().embed([seqs[int(i[1:])] for i in table.column("id").to_pylist()],
+                                        ["dna"] * len(seqs))
     assert np.array_equal(got, expected)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "IngestTuning",
     "Session",
     "browse_job",
+    "collect_leftovers_line",
     "conditions_from",
     "export_browse_job",
     "export_rows_job",
@@ -52,6 +53,7 @@ __all__ = [
     "import_job",
     "ingest_job",
     "open_catalog_job",
+    "resume_index_job",
     "summary_job",
     "warm_up_job",
     "write_table",
@@ -85,6 +87,7 @@ class CatalogSummary:
     vector_columns: tuple[str, ...]
     default_vector: str
     embedders: dict[str, str] = field(default_factory=dict)  # column -> "kmer v1, 512 d"
+    notice: str = ""  # on opening: what was collected from interrupted writers (a status bar line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,28 +242,57 @@ def fasta_files_in(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def conditions_from(specs: Sequence[FilterSpec]) -> list[Condition]:
-    """Engine conditions from the GUI's (field, operator, value text) rows."""
-    from genocat_desktop.engine import Condition
+    """Engine conditions from the GUI's (field, operator, value text) rows.
 
-    out = []
-    for name, op, value in specs:
-        if op in ("is empty", "is not empty"):
-            out.append(Condition(name, op, None))
-        elif op == "in":
-            out.append(Condition(name, op, [v.strip() for v in value.split(",") if v.strip()]))
-        else:
-            out.append(Condition(name, op, value.strip()))
-    return out
+    Values are read as the CLI's ``--where`` reads them (``parse_filter_value``:
+    optional quotes, comma-separated ``in`` lists).
+
+    Raises
+    ------
+    FilterError
+        A value that cannot be read, e.g. an unclosed quote or an ambiguous list.
+    """
+    from genocat_desktop.engine import Condition, parse_filter_value
+
+    return [Condition(name, op, parse_filter_value(op, value, name)) for name, op, value in specs]
 
 
 def open_catalog_job(location: str | None) -> Job[tuple[Session, CatalogSummary]]:
     """Open (creating if needed) the catalog at ``location``; returns ``(Session, CatalogSummary)``."""
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> tuple[Session, CatalogSummary]:
+        from dataclasses import replace
+
         from genocat_desktop.engine import Catalog
 
         session = Session(Catalog.open(location, create=True))
-        return session, session.summary()
+        return session, replace(session.summary(), notice=collect_leftovers_line(session.catalog))
+
+    return run
+
+
+def collect_leftovers_line(catalog: Catalog) -> str:
+    """Remove what interrupted writers left in the catalog; the line to show ("" if nothing was found).
+
+    Runs on the engine thread (or in the CLI), like every catalog call: it lists the work area and,
+    only when a writer died, the data files and the stored versions.
+    """
+    from genocat_desktop.engine import GenoCatError, collect_leftovers
+
+    try:
+        return collect_leftovers(catalog).message
+    except (GenoCatError, OSError, RuntimeError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return f"Could not check for files left by interrupted writers: {first}"
+
+
+def resume_index_job(session: Session) -> Job[str | None]:
+    """After opening: finish an automatic index build a kill interrupted (``"built"``; ``None``: none was)."""
+
+    def run(progress: ProgressCallback, cancel: CancelToken) -> str | None:
+        from genocat_desktop.engine import resume_index
+
+        return resume_index(session.catalog, progress=progress, cancel=cancel)
 
     return run
 
@@ -366,8 +398,12 @@ def browse_job(
     return run
 
 
-def write_table(table: pa.Table, path: str | os.PathLike[str], comments: Mapping[str, object] | None) -> int:
-    """Write catalog rows to CSV (with ``comments`` as ``#`` lines) or FASTA, by the file's suffix.
+def write_table(table: pa.Table, path: str | os.PathLike[str], provenance: Mapping[str, object] | None) -> int:
+    """Write catalog rows to CSV, TSV, JSON or FASTA, by the file's suffix.
+
+    A CSV or TSV file starts with its header; ``provenance`` (catalog, version,
+    filter) goes to the side file ``NAME.provenance.json`` next to it, and into
+    a JSON file's ``"provenance"``.
 
     Returns
     -------
@@ -377,29 +413,32 @@ def write_table(table: pa.Table, path: str | os.PathLike[str], comments: Mapping
     Raises
     ------
     InputError
-        If the suffix is neither a CSV nor a FASTA one.
+        If the suffix names none of these formats.
     """
     from genocat_desktop.engine import InputError, export_csv, export_fasta
+    from genocat_desktop.engine.search.export import export_json, format_of
 
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix in CSV_SUFFIXES:
-        return export_csv(table, path, comments=dict(comments) if comments is not None else None)
-    if suffix in FASTA_SUFFIXES:
+    fmt = format_of(path)
+    if fmt in ("csv", "tsv"):
+        return export_csv(table, path, provenance=provenance)
+    if fmt == "json":
+        return export_json(table, path, provenance=provenance)
+    if fmt == "fasta":
         return export_fasta(table, path)
-    raise InputError(f"cannot tell the format from {Path(path).name!r}; name it .csv or .fasta")
+    raise InputError(f"cannot tell the format from {Path(path).name!r}; name it .csv, .tsv, .json or .fasta")
 
 
-def export_rows_job(table: pa.Table, path: str, comments: dict[str, object] | None = None) -> Job[int]:
-    """Export rows already loaded (a selection in the browser) to CSV or FASTA."""
+def export_rows_job(table: pa.Table, path: str, provenance: dict[str, object] | None = None) -> Job[int]:
+    """Export rows already loaded (a selection in the browser) to CSV, TSV, JSON or FASTA."""
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> int:
-        return write_table(table, path, comments)
+        return write_table(table, path, provenance)
 
     return run
 
 
 def export_browse_job(session: Session, path: str, *, filters: Sequence[FilterSpec] = (), text: str = "") -> Job[int]:
-    """Export every catalog row matching the browser's filters to CSV or FASTA."""
+    """Export every catalog row matching the browser's filters to CSV, TSV, JSON or FASTA."""
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> int:
         from genocat_desktop.engine.catalog.browse import browse_sql, browse_table
@@ -407,12 +446,12 @@ def export_browse_job(session: Session, path: str, *, filters: Sequence[FilterSp
         conditions = conditions_from(filters)
         table = browse_table(session.catalog, conditions=conditions, text=text)
         cancel.raise_if_cancelled()
-        comments: dict[str, object] = {
+        provenance: dict[str, object] = {
             "catalog": session.catalog.location,
             "version": session.catalog.version,
             "filter": browse_sql(session.catalog, conditions, text) or "none",
         }
-        return write_table(table, path, comments)
+        return write_table(table, path, provenance)
 
     return run
 

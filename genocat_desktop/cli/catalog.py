@@ -23,6 +23,7 @@ from genocat_desktop.cli.common import (
     open_catalog,
     open_session,
     s3_settings,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -118,28 +119,33 @@ def _print_import(args: argparse.Namespace, session: Session, report: ImportRepo
         print(json.dumps(out, indent=2))
         return
     for f in report.files:
-        print(f.summary(), file=sys.stderr if f.error else sys.stdout)
+        print(shown(f.summary()), file=sys.stderr if f.error else sys.stdout)
         if not args.quiet:
             for issue in f.issues[:10]:
-                print(f"  warning: {issue}", file=sys.stderr)
+                print(f"  warning: {shown(issue)}", file=sys.stderr)
             if len(f.issues) > 10 or f.skipped + f.warnings > len(f.issues):
                 more = f.skipped + f.warnings - min(len(f.issues), 10)
                 print(f"  ... and {more:,} more (use --json for the full list)", file=sys.stderr)
-    print(f"catalog {catalog.location}: {catalog.count():,} sequences, version {catalog.version}")
+    print(f"catalog {shown(catalog.location)}: {catalog.count():,} sequences, version {catalog.version}")
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from genocat_desktop.app.catalog import import_job
 
     session = open_session(args, create=True)
+    _print_leftovers(args, session.catalog)
     auto = None
     with cancel_on_sigint() as token:
         with Reporter(args.quiet) as reporter:
             report = import_job(session, args.files, strip_gaps=args.strip_gaps)(reporter, token).report
-        if not report.cancelled and report.imported and args.auto_index_rows != 0:
+        # Also with no new row: a catalog that should have indexes and has none (an earlier build was
+        # killed) gets them now.
+        if not report.cancelled and args.auto_index_rows != 0:
             auto = _auto_index(session, args, token)
     if auto and not args.json:
         print({"built": "indexes built", "optimized": "new rows added to the indexes",
+               "deferred": "indexes not built now: another program was changing the catalog; the next "
+                           "import builds them",
                "cancelled": "index build cancelled; the import is kept"}[auto], file=sys.stderr)
     _print_import(args, session, report)
     if report.cancelled:
@@ -147,6 +153,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if report.failed:
         return EXIT_PARTIAL if len(report.failed) < len(report.files) else EXIT_ERROR
     return EXIT_OK
+
+
+def _print_leftovers(args: argparse.Namespace, catalog: Any) -> None:
+    """Remove what interrupted writers left and say so in one line (stderr under --json)."""
+    from genocat_desktop.app.catalog import collect_leftovers_line
+
+    line = collect_leftovers_line(catalog)
+    if line:
+        print(line, file=sys.stderr if getattr(args, "json", False) else sys.stdout)
 
 
 # ---------------------------------------------------------------------------------------- ingest
@@ -170,16 +185,16 @@ def _print_ingest(args: argparse.Namespace, session: Session, report: IngestRepo
         return
     for f in report.files:
         if f.error:
-            print(f"{Path(f.path).name}: not ingested: {f.error}", file=sys.stderr)
+            print(shown(f"{Path(f.path).name}: not ingested: {f.error}"), file=sys.stderr)
     if report.error:
-        print(f"genocat: ingest failed, the catalog is unchanged: {report.error}", file=sys.stderr)
+        print(f"genocat: ingest failed, the catalog is unchanged: {shown(report.error)}", file=sys.stderr)
         for part in report.failed_parts[1:]:
-            print(f"  also failed: {part}", file=sys.stderr)
+            print(f"  also failed: {shown(part)}", file=sys.stderr)
         return
     print(f"{report.records:,} records from {len(report.files) - len(report.failed)} file(s): "
           f"{report.imported:,} new, {report.aliases_added:,} aliases added, in {report.seconds:.1f} s "
           f"({report.rate:,.0f} records/s; {report.engine}, {report.workers} workers, {report.parts} parts)")
-    print(f"catalog {catalog.location}: {catalog.count():,} sequences, version {catalog.version}")
+    print(f"catalog {shown(catalog.location)}: {catalog.count():,} sequences, version {catalog.version}")
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -192,6 +207,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not args.inputs:
         print("genocat ingest: error: give FASTA files or folders (or --cleanup)", file=sys.stderr)
         return EXIT_USAGE
+    _print_leftovers(args, session.catalog)
     tuning = IngestTuning(retries=args.retries, part_bytes=args.part_mb << 20, strip_gaps=args.strip_gaps,
                           dedup=args.dedup, partitions=args.partitions)
     job = ingest_job(session, args.inputs, engine=args.engine, workers=args.workers, address=args.address,
@@ -221,7 +237,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table = ds.to_table(columns=columns, filter=sql, limit=args.limit)
     n = write_table(table, args.out, {"catalog": catalog.location, "version": catalog.version,
                                       "filter": " AND ".join(args.where) or "none"})
-    print(f"wrote {n:,} row(s) to {args.out}", file=sys.stderr)
+    print(f"wrote {n:,} row(s) to {shown(args.out)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -229,20 +245,20 @@ def _print_info(catalog: Any) -> None:
     from genocat_desktop.engine import pending_embeddings
 
     info = catalog.info()
-    print(f"Catalog   {info.location}")
+    print(f"Catalog   {shown(info.location)}")
     size = f"{info.size_bytes / 1e6:,.1f} MB" if info.size_bytes is not None else "size unknown"
     print(f"Sequences {info.rows:,}   {size}   version {info.version} ({info.versions} stored)   "
           f"created {info.created}")
     for column, emb in info.embedders.items():
         default = " (default)" if column == info.default_vector else ""
-        print(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions{default}")
+        print(shown(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions") + default)
     for pending in pending_embeddings(catalog):
         print(f"Unfinished {pending.column}: {pending.done:,} sequence(s) embedded so far; "
               "run the same `genocat embed` again to finish, or `genocat embed --discard` it")
     user = [f.name for f in info.fields if f.kind == "user"]
     print("Fields    " + ", ".join(f.name for f in info.fields if f.kind == "builtin"))
     if user:
-        print("Your fields " + ", ".join(user))
+        print("Your fields " + shown(", ".join(user)))
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -257,8 +273,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print(json.dumps({"location": where, "exists": False}))
         else:
-            print(f"No catalog yet at {where}. Import FASTA files with: genocat import FILE...")
+            print(f"No catalog yet at {shown(where)}. Import FASTA files with: genocat import FILE...")
         return EXIT_OK
+    _print_leftovers(args, catalog)
     if getattr(args, "json", False):
         print(json.dumps(catalog.info().to_dict(), indent=2))
         return EXIT_OK
@@ -271,7 +288,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     catalog = open_catalog(args, create=False)
     for v in catalog.versions():
         rows = f"{v.rows:,}" if v.rows is not None else "?"
-        print(f"{v.version:>6}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {rows:>12} rows  {v.message}")
+        print(f"{v.version:>6}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {rows:>12} rows  {shown(v.message)}")
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ reporter and a cancel token that Ctrl-C sets.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ __all__ = [
     "open_session",
     "run_cancellable",
     "s3_settings",
+    "shown",
+    "shown_row",
 ]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
@@ -42,6 +45,38 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 Command = Callable[[argparse.Namespace], int]
 
 T = TypeVar("T")
+
+#: Characters a terminal acts on or hides: C0 and C1 controls (ESC starts colour, title and
+#: clear-screen sequences), DEL, and the invisible format characters (bidirectional overrides,
+#: zero-width marks, line and paragraph separators) that make text read differently than it is.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                     "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown(value: object) -> str:
+    r"""``value`` as text safe to print on a terminal or in a TSV cell: control characters escaped.
+
+    ESC (``"\x1b"``) is shown as the four characters ``\x1b``; tab, newline and CR as ``\t``,
+    ``\n``, ``\r``, so a value stays on its line and in its column. Identifiers, descriptions and
+    file names come from the user's files, which may hold escape sequences (window title,
+    colours, clear screen); files written with ``--out`` keep the data as stored.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return _HIDDEN.sub(_escape, text)
+
+
+def shown_row(values: list[Any]) -> str:
+    """One TSV line: each value :func:`shown` (``None`` as an empty cell), joined by tabs."""
+    return "\t".join("" if v is None else shown(v) for v in values)
 
 
 class Reporter:
@@ -54,11 +89,13 @@ class Reporter:
 
     def __enter__(self) -> Reporter:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+            # On stderr: rich's default console is stdout, which a script reads for the results.
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                transient=True,
+                transient=True, console=Console(stderr=True),
             )
             self._progress.__enter__()
             self._task = self._progress.add_task("", total=None)

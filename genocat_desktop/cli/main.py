@@ -25,7 +25,8 @@ credentials from the keyring (``s3-login``), ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_
 or an AWS profile (``--profile``, ``AWS_PROFILE``).
 
 Exit codes: 0 success, 1 error, 2 wrong usage, 3 partly done (some files
-rejected), 130 cancelled (Ctrl-C). Errors are one line on stderr.
+rejected), 130 cancelled (Ctrl-C). Errors are one line on stderr, with control
+characters shown escaped.
 
 One module per command group (:mod:`~genocat_desktop.cli.catalog`,
 :mod:`~genocat_desktop.cli.search`, :mod:`~genocat_desktop.cli.storage`,
@@ -34,58 +35,147 @@ adding its sub-commands to the parser (:mod:`~genocat_desktop.cli.parser`) and
 its handlers to :data:`COMMANDS`; they share :mod:`~genocat_desktop.cli.common`
 and run the application layer's jobs (:mod:`genocat_desktop.app`). Heavy
 libraries are imported inside the commands, so ``genocat --help`` answers at once.
+
+Start-up and Ctrl-C: this module imports nothing at load time beyond ``sys``, so
+that :func:`main` can install its start-up SIGINT handler (a clean exit 130) before
+anything heavy is imported; the command groups, ``COMMANDS`` and the exit codes
+are loaded on first use.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
-from genocat_desktop.cli import catalog as cli_catalog
-from genocat_desktop.cli import models as cli_models
-from genocat_desktop.cli import schema as cli_schema
-from genocat_desktop.cli import search as cli_search
-from genocat_desktop.cli import storage as cli_storage
-from genocat_desktop.cli.common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, Command
-from genocat_desktop.cli.parser import build_parser
-from genocat_desktop.engine.core.process import configure_process
+TYPE_CHECKING = False  # not typing's: importing typing costs ~10 ms before the Ctrl-C handler is in place
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from genocat_desktop.cli.common import (
+        EXIT_CANCELLED,
+        EXIT_ERROR,
+        EXIT_OK,
+        EXIT_PARTIAL,
+        EXIT_USAGE,
+        Command,
+    )
+
+    COMMANDS: dict[str, Command]
 
 __all__ = ["COMMANDS", "EXIT_CANCELLED", "EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main", "main_gui"]
 
-#: Every command's handler, by name.
-COMMANDS: dict[str, Command] = {
-    **cli_catalog.COMMANDS,
-    **cli_search.COMMANDS,
-    **cli_storage.COMMANDS,
-    **cli_schema.COMMANDS,
-    **cli_models.COMMANDS,
-}
+_EXIT_NAMES = frozenset({"EXIT_CANCELLED", "EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE"})
+_CANCELLED = 130  # EXIT_CANCELLED, written here so that the start-up handler needs no import
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so that importing this module stays cheap (see the module's docstring).
+    if name == "COMMANDS":
+        return _commands()
+    if name in _EXIT_NAMES:
+        from genocat_desktop.cli import common
+
+        return getattr(common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _commands() -> dict[str, Command]:
+    """Every command's handler, by name."""
+    from genocat_desktop.cli import catalog as cli_catalog
+    from genocat_desktop.cli import models as cli_models
+    from genocat_desktop.cli import schema as cli_schema
+    from genocat_desktop.cli import search as cli_search
+    from genocat_desktop.cli import storage as cli_storage
+
+    return {
+        **cli_catalog.COMMANDS,
+        **cli_search.COMMANDS,
+        **cli_storage.COMMANDS,
+        **cli_schema.COMMANDS,
+        **cli_models.COMMANDS,
+    }
+
+
+def _stop_at_start(signum: int, frame: object) -> None:
+    """Ctrl-C before a command runs: nothing to undo yet, so leave at once, without a traceback."""
+    import os
+
+    # os.write, not print: the handler may run inside a write to stderr, and nothing is buffered yet.
+    os.write(2, b"genocat: stopped\n")
+    os._exit(_CANCELLED)
+
+
+def _startup_guard() -> Callable[[], None]:
+    """Install :func:`_stop_at_start` for SIGINT; return the function that puts the previous handler back.
+
+    Only the main thread can set signal handlers; elsewhere (a test calling
+    :func:`main` from a thread) nothing changes.
+    """
+    # _signal (built into the interpreter) rather than signal, whose import (enum) takes milliseconds
+    # during which Ctrl-C would still end in a traceback.
+    import _signal
+
+    try:
+        previous = _signal.signal(_signal.SIGINT, _stop_at_start)
+    except ValueError:  # not the main thread
+        return lambda: None
+
+    def restore() -> None:
+        _signal.signal(_signal.SIGINT, previous)
+
+    return restore
+
+
+def _empty_catalog(args: argparse.Namespace) -> bool:
+    """Say so (one line) when ``--catalog`` was given empty, which must not mean "the default catalog"."""
+    if args.catalog is not None and not args.catalog.strip():
+        print("genocat: error: --catalog is empty; give a catalog folder or s3:// URI", file=sys.stderr)
+        return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    _freeze_support()
-    configure_process()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or _gui_files(argv) is not None:
-        return main_gui(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    restore = _startup_guard()
+    try:
+        _freeze_support()
+        from genocat_desktop.cli.common import EXIT_USAGE
+        from genocat_desktop.cli.parser import build_parser
+        from genocat_desktop.engine.core.process import configure_process
+
+        configure_process()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        commands = _commands()
+        if not argv or _gui_files(argv, commands) is not None:
+            restore()
+            return main_gui(argv)
+        args = build_parser().parse_args(argv)
+        if _empty_catalog(args):
+            return EXIT_USAGE
+    finally:
+        restore()
     if args.selftest:
         from genocat_desktop.selftest import run as selftest
 
         return selftest()
     if args.command is None:
         return main_gui(argv)
-    from genocat_desktop.engine import GenoCatError
+    return _run_command(commands[args.command], args)
+
+
+def _run_command(command: Command, args: argparse.Namespace) -> int:
+    """Run one command; every error a user can cause becomes one line and an exit code."""
+    from genocat_desktop.cli.common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, shown
 
     try:
-        return COMMANDS[args.command](args)
-    except GenoCatError as exc:
-        print(f"genocat: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if exc.__class__.__name__ == "FilterError" else EXIT_ERROR
+        from genocat_desktop.engine import GenoCatError
+
+        try:
+            return command(args)
+        except GenoCatError as exc:
+            print(f"genocat: error: {shown(str(exc))}", file=sys.stderr)
+            return EXIT_USAGE if exc.__class__.__name__ == "FilterError" else EXIT_ERROR
     except KeyboardInterrupt:
         print("genocat: stopped", file=sys.stderr)
         return EXIT_CANCELLED
@@ -93,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `genocat search ... | head` closes the pipe early; that is not an error.
         sys.stderr.close()
         return EXIT_OK
+    except Exception as exc:  # Lance's or Arrow's own error from a read that met a damaged catalog file
+        from genocat_desktop.engine import explain_read_failure
+
+        damage = explain_read_failure(exc)
+        if damage is None:
+            raise
+        print(f"genocat: error: {shown(str(damage))}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _freeze_support() -> None:
@@ -105,7 +203,7 @@ def _freeze_support() -> None:
         multiprocessing.freeze_support()
 
 
-def _gui_files(argv: Sequence[str]) -> list[str] | None:
+def _gui_files(argv: Sequence[str], commands: dict[str, Command]) -> list[str] | None:
     """The files of ``genocat [--catalog X] FILE...`` (a GUI start), or ``None`` for a CLI command."""
     files: list[str] = []
     skip = False
@@ -118,7 +216,7 @@ def _gui_files(argv: Sequence[str]) -> list[str] | None:
             if arg.startswith("--catalog=") or arg in ("--quiet", "-q", "--print-startup-time"):
                 continue
             return None  # --help, --version...: the CLI answers
-        elif arg in COMMANDS:
+        elif arg in commands:
             return None
         else:
             files.append(arg)
@@ -127,18 +225,30 @@ def _gui_files(argv: Sequence[str]) -> list[str] | None:
 
 def main_gui(argv: Sequence[str] | None = None) -> int:
     """Start the desktop app: ``genocat [--catalog PATH] [FILE...]``; FILEs (or folders) are imported."""
-    _freeze_support()
-    configure_process()
-    p = argparse.ArgumentParser(prog="genocat", description="Start the GenoCat desktop app.")
-    p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder (default: your default catalog)")
-    p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--selftest", action="store_true", help="check this installation end to end and exit "
-                   "(as genocat --selftest)")
-    p.add_argument("--print-startup-time", action="store_true", help="print when the window was first shown "
-                   "(seconds from process start) and quit, after importing the FILEs if any")
-    p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
-    args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-    files = [str(Path(f).expanduser().resolve()) for f in args.files]
+    restore = _startup_guard()
+    try:
+        import argparse
+        from pathlib import Path
+
+        from genocat_desktop.cli.common import EXIT_USAGE
+        from genocat_desktop.engine.core.process import configure_process
+
+        _freeze_support()
+        configure_process()
+        p = argparse.ArgumentParser(prog="genocat", description="Start the GenoCat desktop app.")
+        p.add_argument("--catalog", "-c", metavar="PATH_OR_URI", help="catalog folder (default: your default catalog)")
+        p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
+        p.add_argument("--selftest", action="store_true", help="check this installation end to end and exit "
+                       "(as genocat --selftest)")
+        p.add_argument("--print-startup-time", action="store_true", help="print when the window was first shown "
+                       "(seconds from process start) and quit, after importing the FILEs if any")
+        p.add_argument("files", nargs="*", metavar="FILE", help="FASTA files or folders to import")
+        args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if _empty_catalog(args):
+            return EXIT_USAGE
+        files = [str(Path(f).expanduser().resolve()) for f in args.files]
+    finally:
+        restore()
     if args.selftest:
         from genocat_desktop.selftest import run as selftest
 

@@ -32,6 +32,7 @@ from genocat_desktop.cli.common import (
     open_catalog,
     open_session,
     run_cancellable,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def _print_fields(fields: list[FieldSummary]) -> None:
             kind = "vector" + f.type[f.type.rfind("["):]
         filled = "" if f.filled is None else f"{f.filled:,}/{f.rows:,}"
         description = f.description + (f" [default {f.default}]" if f.default is not None else "")
-        print(f"{f.name:<20} {kind[:24]:<24} {f.kind:<8} {filled:>14}  {description}")
+        print(f"{shown(f.name):<20} {shown(kind[:24]):<24} {f.kind:<8} {filled:>14}  {shown(description)}")
 
 
 def _confirm_drop(args: argparse.Namespace, catalog: Catalog) -> int | None:
@@ -218,13 +219,13 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     if plan.preview.num_rows:
         print(f"  {'KEY':<20} {'FIELD':<16} {'OLD':<16} NEW")
         for row in plan.preview.to_pylist()[:10]:
-            print(f"  {row['key']:<20} {row['field']:<16} {row['old']:<16} {row['new']}")
+            print(f"  {shown(row['key']):<20} {shown(row['field']):<16} {shown(row['old']):<16} {shown(row['new'])}")
         if plan.cells > 10:
             print(f"  ... (first {min(plan.preview.num_rows, 10)} changes shown)")
     if plan.unmatched_keys:
-        shown = ", ".join(plan.unmatched_keys[:10])
+        keys = ", ".join(plan.unmatched_keys[:10])
         more = f" and {len(plan.unmatched_keys) - 10:,} more" if len(plan.unmatched_keys) > 10 else ""
-        print(f"not in the catalog: {shown}{more}", file=sys.stderr)
+        print(f"not in the catalog: {shown(keys)}{more}", file=sys.stderr)
     if args.dry_run:
         print("dry run: nothing changed")
     elif report is not None and report.rows:

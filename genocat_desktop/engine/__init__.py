@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         save_result,
         write_synthetic_fasta,
     )
+    from genocat_desktop.engine.catalog.damage import explain_read_failure
     from genocat_desktop.engine.catalog.embeddings import (
         EmbedReport,
         PendingEmbedding,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
         OPERATORS,
         Condition,
         parse_condition,
+        parse_filter_value,
         to_sql,
     )
     from genocat_desktop.engine.catalog.schema import (
@@ -106,6 +108,7 @@ if TYPE_CHECKING:
         VersionInfo,
         default_location,
     )
+    from genocat_desktop.engine.catalog.writers import Leftovers, collect_leftovers
     from genocat_desktop.engine.core.errors import (
         BucketNotFoundError,
         Cancelled,
@@ -176,6 +179,7 @@ if TYPE_CHECKING:
         drop_indexes,
         index_status,
         optimize_indexes,
+        resume_index,
     )
     from genocat_desktop.engine.search.searcher import (
         Query,
@@ -215,7 +219,8 @@ _EXPORTS: dict[str, str] = {
         ),
         "genocat_desktop.engine.catalog.embeddings",
     ),
-    **dict.fromkeys(("OPERATORS", "Condition", "parse_condition", "to_sql"), "genocat_desktop.engine.catalog.query"),
+    **dict.fromkeys(("OPERATORS", "Condition", "parse_condition", "parse_filter_value", "to_sql"),
+                   "genocat_desktop.engine.catalog.query"),
     **dict.fromkeys(
         (
             "FIELD_TYPES",
@@ -251,6 +256,7 @@ _EXPORTS: dict[str, str] = {
         ),
         "genocat_desktop.engine.catalog.storage",
     ),
+    "explain_read_failure": "genocat_desktop.engine.catalog.damage",
     **dict.fromkeys(
         ("Catalog", "CatalogInfo", "FieldInfo", "VersionInfo", "default_location"),
         "genocat_desktop.engine.catalog.table",
@@ -309,9 +315,11 @@ _EXPORTS: dict[str, str] = {
             "drop_indexes",
             "index_status",
             "optimize_indexes",
+            "resume_index",
         ),
         "genocat_desktop.engine.search.indexes",
     ),
+    **dict.fromkeys(("Leftovers", "collect_leftovers"), "genocat_desktop.engine.catalog.writers"),
     "text_search": "genocat_desktop.engine.search.text",
     **dict.fromkeys(("Query", "Searcher", "SearchResult", "read_queries"), "genocat_desktop.engine.search.searcher"),
 }
@@ -379,6 +387,7 @@ __all__ = [
     "IngestReport",
     "InputError",
     "InsecureEndpointError",
+    "Leftovers",
     "ModelInfo",
     "ModelNotFoundError",
     "PendingEmbedding",
@@ -409,12 +418,14 @@ __all__ = [
     "check_field_name",
     "choose_vector_params",
     "cleanup_orphans",
+    "collect_leftovers",
     "configure_process",
     "default_location",
     "delete_credentials",
     "discard_pending_embedding",
     "drop_field",
     "drop_indexes",
+    "explain_read_failure",
     "export_csv",
     "export_fasta",
     "export_hits",
@@ -431,6 +442,7 @@ __all__ = [
     "no_progress",
     "optimize_indexes",
     "parse_condition",
+    "parse_filter_value",
     "parse_value",
     "pending_embeddings",
     "plan_annotations",
@@ -444,6 +456,7 @@ __all__ = [
     "resolve_credentials",
     "results_folder",
     "results_table",
+    "resume_index",
     "run_benchmark",
     "save_credentials",
     "save_result",

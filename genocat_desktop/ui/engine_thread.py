@@ -166,8 +166,14 @@ class _Worker(QObject):
             self.failed.emit(job_id, str(exc), "")
         except MemoryError:
             self.failed.emit(job_id, "not enough memory for this job", traceback.format_exc())
-        except Exception as exc:  # a bug: report it with the traceback, keep the thread alive
-            self.failed.emit(job_id, f"unexpected error: {exc}", traceback.format_exc())
+        except Exception as exc:  # a bug, unless a read met a damaged catalog file: keep the thread alive
+            from genocat_desktop.engine import explain_read_failure
+
+            damage = explain_read_failure(exc)
+            if damage is not None:
+                self.failed.emit(job_id, str(damage), "")
+            else:
+                self.failed.emit(job_id, f"unexpected error: {exc}", traceback.format_exc())
         else:
             self.finished.emit(job_id, result)
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from genocat_desktop.engine.catalog.commits import retry_conflicts
 from genocat_desktop.engine.catalog.definitions import EditReport, UserField, show_value
 from genocat_desktop.engine.catalog.fields import editable_field, parse_value
 from genocat_desktop.engine.catalog.table import Catalog
@@ -69,6 +70,7 @@ class AnnotationPlan:
     version: int
     # The rows to write: _rowid, _rowaddr and one column per field (old values where the cell was empty).
     update: pa.Table | None = None
+    key_column: str | None = None  # the spreadsheet column of the keys (to make the plan again)
 
     def summary(self) -> str:
         """One paragraph for a dialog or a terminal."""
@@ -159,7 +161,7 @@ def plan_annotations(
     return AnnotationPlan(
         path=str(path), key=key, fields=list(definitions), rows_in_file=sheet.rows_in_file,
         matched_keys=len(order) - len(unmatched), unmatched_keys=unmatched, rows=len(take), cells=cells,
-        preview=preview, version=ds.version, update=update,
+        preview=preview, version=ds.version, update=update, key_column=sheet.key_column,
     )
 
 
@@ -301,13 +303,26 @@ def annotate(
         return EditReport(catalog.version, 0, plan.fields, "no row matched; nothing changed")
     if catalog.refresh() != plan.version:
         raise SchemaError("the catalog changed since the preview; preview the file again")
-    ds = catalog.dataset()
-    message = (
-        f"annotate from {Path(plan.path).name} by {plan.key}: {plan.rows:,} row(s), "
-        f"{', '.join(plan.fields)}"
-    )
-    version = write_columns(catalog, ds, plan.update, plan.fields, message, progress, cancel)
-    return EditReport(version, plan.rows, plan.fields, message)
+    token = cancel
+    planned = [plan]
+
+    def attempt() -> EditReport:
+        current = planned[0]
+        if catalog.refresh() != current.version:
+            # Lost to another process's commit: the same file planned again on the latest data.
+            current = planned[0] = plan_annotations(catalog, current.path, key=current.key,
+                                                    key_column=current.key_column, columns=current.fields)
+            if current.update is None or current.update.num_rows == 0:
+                return EditReport(catalog.version, 0, current.fields, "no row matched; nothing changed")
+        message = (
+            f"annotate from {Path(current.path).name} by {current.key}: {current.rows:,} row(s), "
+            f"{', '.join(current.fields)}"
+        )
+        assert current.update is not None
+        version = write_columns(catalog, catalog.dataset(), current.update, current.fields, message, progress, token)
+        return EditReport(version, current.rows, current.fields, message)
+
+    return retry_conflicts(attempt, catalog=catalog, cancel=token)
 
 
 def _text(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
+from genocat_desktop.engine.catalog.commits import raise_if_conflict, retried
 from genocat_desktop.engine.catalog.definitions import (
     DOC,
     FIELD_TYPES,
@@ -257,6 +258,7 @@ def editable_field(catalog: Catalog, name: str) -> UserField:
 
 
 # ---------------------------------------------------------------------- schema changes
+@retried
 def add_field(
     catalog: Catalog,
     name: str,
@@ -314,6 +316,7 @@ def add_field(
         try:
             ds.add_columns(arrow_field)
         except (OSError, ValueError) as exc:
+            raise_if_conflict(exc)
             raise SchemaError(f"could not add {name!r}: {_first_line(exc)}") from None
         return catalog.refresh()
     return _add_filled_column(catalog, ds, arrow_field, definition.default, message, progress, cancel)
@@ -357,6 +360,7 @@ def _add_filled_column(
     return version
 
 
+@retried
 def rename_field(catalog: Catalog, old: str, new: str) -> int:
     """Rename a user field (schema only; its definition moves with it). Return the new version.
 
@@ -374,10 +378,12 @@ def rename_field(catalog: Catalog, old: str, new: str) -> int:
         alteration: Any = {"path": old, "name": new}
         catalog.dataset().alter_columns(alteration)
     except (OSError, ValueError) as exc:
+        raise_if_conflict(exc)
         raise SchemaError(f"could not rename {old!r}: {_first_line(exc)}") from None
     return catalog.refresh()
 
 
+@retried
 def drop_field(catalog: Catalog, name: str) -> int:
     """Drop a user field (schema only). Return the new version.
 
@@ -393,10 +399,12 @@ def drop_field(catalog: Catalog, name: str) -> int:
     try:
         catalog.dataset().drop_columns([name])
     except (OSError, ValueError) as exc:
+        raise_if_conflict(exc)
         raise SchemaError(f"could not drop {name!r}: {_first_line(exc)}") from None
     return catalog.refresh()
 
 
+@retried
 def update_field(
     catalog: Catalog,
     name: str,

@@ -27,6 +27,7 @@ before Lance is involved:
 from __future__ import annotations
 
 import configparser
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -57,6 +58,7 @@ __all__ = [
     "S3Settings",
     "StorageOptions",
     "check_access",
+    "check_bucket_name",
     "delete_credentials",
     "is_remote",
     "load_credentials",
@@ -435,9 +437,44 @@ def check_access(location: str, options: Mapping[str, str]) -> None:
         Any other unexpected answer.
     """
     request = _list_request(location, options)
-    status, body = _send(request)
+    status, body, content_type = _send(request)
+    # A plain web server (or a proxy's page) would otherwise read as a missing bucket or a bad key. Some
+    # stores answer an unsigned request with an HTML 500 page: only answers that would mislead are judged.
+    misleading = 200 <= status < 300 or status == 404 or (request.signed and content_type == "text/html")
+    if misleading and not _looks_like_s3(body):
+        kind = f"HTTP {status} {content_type}".strip()
+        raise StorageError(f"{request.where} does not look like an S3 server ({kind}, not an S3 XML answer); "
+                           "check the endpoint address and port")
     if not 200 <= status < 300:
         _raise_refusal(request, status, body)
+
+
+#: S3's bucket naming rules: 3-63 lower-case letters, digits, dots and hyphens, a letter or digit at each end.
+_BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def check_bucket_name(bucket: str) -> None:
+    """Raise :class:`StorageError` if ``bucket`` breaks S3's naming rules (checked before any request).
+
+    A server answers such a name with a signature or routing error that reads like a wrong key.
+    """
+    if (not _BUCKET_NAME.match(bucket) or ".." in bucket or ".-" in bucket or "-." in bucket
+            or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bucket)):
+        raise StorageError(
+            f"{bucket!r} is not a valid S3 bucket name: use 3-63 lower-case letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+
+
+def _looks_like_s3(body: bytes) -> bool:
+    """Whether an answer is S3's: empty, or XML whose root is a listing or an ``Error``."""
+    if not body.strip():
+        return True
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return False
+    return root.tag.rsplit("}", 1)[-1] in ("ListBucketResult", "Error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +496,7 @@ class _ListRequest:
 def _list_request(location: str, options: Mapping[str, str]) -> _ListRequest:
     """The request that lists ``location``'s bucket with ``options``; refuses plain HTTP unless allowed."""
     bucket, prefix = parse_location(location)
+    check_bucket_name(bucket)
     endpoint = options.get("aws_endpoint") or options.get("endpoint") or options.get("aws_endpoint_url")
     region = options.get("aws_region") or options.get("region") or DEFAULT_REGION
     if endpoint:
@@ -486,37 +524,63 @@ def _list_request(location: str, options: Mapping[str, str]) -> _ListRequest:
                         bool(key), _seconds(options.get("connect_timeout"), 3.0))
 
 
-def _send(request: _ListRequest) -> tuple[int, bytes]:
-    """Send ``request`` once (no retries); the status and up to 64 KiB of the body.
+def _send(request: _ListRequest) -> tuple[int, bytes, str]:
+    """Send ``request`` once (no retries); the status, up to 64 KiB of the body, and its content type.
 
-    Raises :class:`EndpointUnreachableError` when nothing answers (refused, timed out, DNS, TLS failure).
+    The whole exchange (connect, TLS, request, answer) must finish within ``connect_timeout``:
+    a watchdog shuts the socket down at that time, so a server that accepts and never answers,
+    or answers a byte at a time, is given up on when the message says. Raises
+    :class:`EndpointUnreachableError` when nothing answers (refused, timed out, DNS, TLS failure).
     """
+    import threading
+
     host, where, connect_timeout = request.host, request.where, request.connect_timeout
     hostname, _, port_text = host.rpartition(":") if ":" in host.split("]")[-1] else (host, "", "")
     port = int(port_text) if port_text else (443 if request.scheme == "https" else 80)
     conn: http.client.HTTPConnection
+    if request.scheme == "https":
+        conn = http.client.HTTPSConnection(hostname, port, timeout=connect_timeout,
+                                           context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(hostname, port, timeout=connect_timeout)
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(connect_timeout, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    timed_out = EndpointUnreachableError(f"{where} did not answer within {connect_timeout:g} s")
     try:
-        if request.scheme == "https":
-            conn = http.client.HTTPSConnection(hostname, port, timeout=connect_timeout,
-                                               context=ssl.create_default_context())
-        else:
-            conn = http.client.HTTPConnection(hostname, port, timeout=connect_timeout)
         query = urllib.parse.urlencode(sorted(request.query.items()), quote_via=urllib.parse.quote)
         conn.request("GET", request.path + "?" + query, headers=request.headers)
         response = conn.getresponse()
         body = response.read(65536)
-        conn.close()
+        content_type = response.getheader("Content-Type", "") or ""
     except ssl.SSLError as exc:
+        if expired.is_set():
+            raise timed_out from None
         raise EndpointUnreachableError(
             f"cannot talk HTTPS to {where} ({exc.reason or exc}); is it a plain-HTTP endpoint (http://...)?"
         ) from None
     except TimeoutError:
-        raise EndpointUnreachableError(f"{where} did not answer within {connect_timeout:g} s") from None
+        raise timed_out from None
     except socket.gaierror:
         raise EndpointUnreachableError(f"cannot resolve the host name of {where}") from None
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise timed_out from None
         raise EndpointUnreachableError(f"cannot connect to {where}: {exc}") from None
-    return response.status, body
+    finally:
+        watchdog.cancel()
+        conn.close()
+    if expired.is_set():
+        raise timed_out
+    return response.status, body, content_type.split(";")[0].strip()
 
 
 def _raise_refusal(request: _ListRequest, status: int, body: bytes) -> None:
@@ -556,13 +620,18 @@ def _s3_error(body: bytes) -> tuple[str, str]:
     return code, message
 
 
-def describe_failure(location: str, options: Mapping[str, str], exc: BaseException, doing: str) -> StorageError:
+def describe_failure(location: str, options: Mapping[str, str], exc: BaseException, doing: str,
+                     seconds: float | None = None) -> StorageError:
     """Turn a Lance I/O error into a specific :class:`StorageError` (re-checking access to tell why).
 
-    ``doing`` completes "could not ..." (``"save the import to"``).
+    ``doing`` completes "could not ..." (``"save the import to"``); ``seconds``, how long the
+    failed Lance call took, is said when known (Lance retries before it gives up).
     """
+    took = f" (gave up after {seconds:.0f} s)" if seconds is not None else ""
     try:
         check_access(location, options)
+    except EndpointUnreachableError as specific:
+        return EndpointUnreachableError(f"could not {doing} {location}{took}: {specific}")
     except StorageError as specific:
         return type(specific)(f"could not {doing} {location}: {specific}")
     first = (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -14,10 +14,11 @@ until they are cleaned up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ from genocat_desktop.engine.embed.embedders import base as embedders
 
 if TYPE_CHECKING:
     import lance
+
+    from genocat_desktop.engine.core.progress import CancelToken
 
 __all__ = [
     "BUILTIN_FIELDS",
@@ -69,7 +72,7 @@ BUILTIN_FIELDS: Final[tuple[tuple[str, pa.DataType, str], ...]] = (
 )
 BUILTIN_NAMES: Final = frozenset(name for name, _, _ in BUILTIN_FIELDS)
 #: Columns an aligned search adds to its hits, in this order (reserved: no user field may take these names).
-ALIGNMENT_COLUMNS: Final = ("aln_score", "bits", "evalue", "identity", "query_cov", "target_cov")
+ALIGNMENT_COLUMNS: Final = ("aln_score", "bits", "evalue", "identity", "query_cov", "target_cov", "sstrand")
 
 
 def vector_column_name(embedder_name: str) -> str:
@@ -220,26 +223,35 @@ class Catalog:
             # Completes endpoint/credentials/timeouts and checks access first: a wrong key, a missing
             # bucket, a dead endpoint each get their own error in seconds (see storage.py).
             storage_options = prepare_options(loc, storage_options)
+        from genocat_desktop.engine.catalog.damage import refuse_unless_empty, register
+
         uri = loc.rstrip("/") + f"/{TABLE}.lance"
         cat = cls(loc, uri, storage_options)
         try:
             cat._load()
         except CatalogNotFoundError:
+            # A damaged catalog, or a folder of other files, is never replaced by a new catalog.
+            refuse_unless_empty(loc)
             if not create:
                 raise
             cat._create(embedder, dict(embedder_params or {}))
+
+        register(cat)  # so that a failed read anywhere can be traced to a damaged file of this catalog
         return cat
 
     def _load(self) -> None:
+        import time
+
         import lance
 
+        started = time.monotonic()
         try:
             ds = lance.dataset(self.uri, storage_options=self.storage_options or None)
         except (ValueError, FileNotFoundError, OSError) as exc:
             text = str(exc)
             if "not found" in text.lower() or "does not exist" in text.lower() or isinstance(exc, FileNotFoundError):
                 raise CatalogNotFoundError(f"no catalog at {self.location}") from None
-            raise self._storage_error(exc, "open the catalog at") from None
+            raise self._storage_error(exc, "open the catalog at", started=started) from None
         if META_KEY not in (ds.schema.metadata or {}):
             raise CatalogError(f"{self.location} holds a Lance table that is not a GenoCat catalog")
         self._ds = ds
@@ -250,9 +262,12 @@ class Catalog:
             )
 
     def _create(self, embedder_name: str, params: dict[str, Any]) -> None:
-        import lancedb
+        # An empty Lance dataset with the schema: the same table lancedb's create_table writes (data
+        # storage 2.2, V2 manifest paths), so lancedb.connect(location).open_table("sequences") opens it
+        # (tests/test_lancedb_interop.py), without lancedb's second copy of the Rust core in the bundle.
+        import lance
 
-        emb = embedders.create(embedder_name, **params)
+        emb = embedders.create(embedder_name, **embedders.new_column_params(embedder_name, params))
         column = vector_column_name(emb.name)
         meta = {
             "format": FORMAT,
@@ -267,10 +282,12 @@ class Catalog:
         try:
             if not _is_remote(self.location):
                 Path(self.location).mkdir(parents=True, exist_ok=True)
-            db = lancedb.connect(self.location, storage_options=self.storage_options or None)
-            db.create_table(TABLE, schema=schema, mode="create", exist_ok=True)
+            lance.write_dataset(schema.empty_table(), self.uri, schema=schema, mode="create",
+                                storage_options=self.storage_options or None)
         except (OSError, RuntimeError, ValueError) as exc:
-            raise self._storage_error(exc, "create a catalog at") from None
+            # Another process created it between our open and this write: open theirs.
+            if "already exists" not in str(exc).lower():
+                raise self._storage_error(exc, "create a catalog at") from None
         self._load()
 
     # ------------------------------------------------------------------ state
@@ -351,7 +368,8 @@ class Catalog:
 
     def count(self, filter: str | None = None) -> int:
         """Number of rows (matching a Lance SQL filter, if given)."""
-        return int(self.dataset().count_rows(filter))
+        with self.reading():
+            return int(self.dataset().count_rows(filter))
 
     def fields(self) -> list[FieldInfo]:
         """The columns, with their kind and description."""
@@ -414,8 +432,29 @@ class Catalog:
         )
 
     # ------------------------------------------------------------------ reads
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Raise a read that failed on a missing or damaged data file as a :class:`CatalogError`.
+
+        The error names the file and the version to restore (see :mod:`.damage`); any
+        other failure passes unchanged.
+        """
+        try:
+            yield
+        except (OSError, ValueError, RuntimeError) as exc:
+            from genocat_desktop.engine.catalog.damage import damage_error, is_read_failure
+
+            error = damage_error(self, exc) if is_read_failure(exc) else None
+            if error is None:
+                raise
+            raise error from None
+
     def existing_hashes(self) -> np.ndarray:
         """Sorted ``S32`` array of every ``seq_hash`` in the catalog."""
+        with self.reading():
+            return self._existing_hashes()
+
+    def _existing_hashes(self) -> np.ndarray:
         ds = self.dataset()
         if ds.count_rows() == 0:
             return np.empty(0, dtype="S32")
@@ -439,7 +478,8 @@ class Catalog:
         for i in range(0, len(hs), 5000):
             chunk = hs[i : i + 5000]
             pred = "seq_hash IN (" + ",".join(f"'{h}'" for h in chunk if h.isalnum()) + ")"
-            parts.append(self.dataset().to_table(columns=columns, filter=pred, with_row_address=True))
+            with self.reading():
+                parts.append(self.dataset().to_table(columns=columns, filter=pred, with_row_address=True))
         if not parts:
             return self.dataset().to_table(columns=columns, limit=0, with_row_address=True)
         return pa.concat_tables(parts)
@@ -449,18 +489,63 @@ class Catalog:
         ids = np.asarray(row_ids, dtype=np.uint64)
         if ids.size == 0:
             return self.dataset().to_table(columns=columns, limit=0)
-        return self.dataset()._take_rows(ids.tolist(), columns=columns)
+        with self.reading():
+            return self.dataset()._take_rows(ids.tolist(), columns=columns)
 
     # ------------------------------------------------------------------ writes
-    def commit(self, operation: Any, read_version: int, message: str) -> int:
+    def commit(
+        self,
+        operation: Any,
+        read_version: int,
+        message: str,
+        *,
+        replan: Callable[[], tuple[Any, int, str]] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> int:
         """Commit a Lance operation as one new version; return that version.
+
+        Parameters
+        ----------
+        operation, read_version
+            The change and the version it was computed from.
+        message
+            The commit message (``versions()`` shows it).
+        replan
+            Rebuilds the change after it lost to another process's commit: called with the
+            catalog at the latest version, it returns the new operation, its read version and message.
+            With it, conflicts are retried here (:func:`.commits.retry_conflicts`); without it,
+            a conflict raises :class:`.commits.CommitConflict` for the caller's retry around the
+            whole change.
+        cancel
+            Ends a wait between tries.
 
         Raises
         ------
+        CatalogBusyError
+            If the change kept losing to other processes' changes (or lost once, without ``replan``).
         StorageError
             If the commit fails (for example the object store is unreachable).
         """
+        from genocat_desktop.engine.catalog.commits import retry_conflicts
+
+        if replan is None:
+            return self._commit_once(operation, read_version, message)
+        planned: tuple[Any, int, str] = (operation, read_version, message)
+        tries = 0
+
+        def attempt() -> int:
+            nonlocal tries, planned
+            tries += 1
+            if tries > 1:
+                planned = replan()
+            return self._commit_once(*planned)
+
+        return retry_conflicts(attempt, catalog=self, cancel=cancel)
+
+    def _commit_once(self, operation: Any, read_version: int, message: str) -> int:
         import lance
+
+        from genocat_desktop.engine.catalog.commits import CommitConflict, is_retryable_conflict
 
         try:
             ds = lance.LanceDataset.commit(
@@ -470,31 +555,48 @@ class Catalog:
                 storage_options=self.storage_options or None,
                 commit_message=message,
             )
-        except (OSError, RuntimeError) as exc:
-            if "conflict" in str(exc).lower() and not isinstance(exc, OSError):
+        except (OSError, RuntimeError, ValueError) as exc:
+            if is_retryable_conflict(exc):
+                raise CommitConflict() from None
+            if isinstance(exc, ValueError):
                 raise
             raise self._storage_error(exc, "save the change to", "the catalog was left as it was") from None
         with self._lock:
             self._ds = ds
         return int(ds.version)
 
-    def _storage_error(self, exc: BaseException, doing: str, outcome: str = "") -> StorageError:
-        """A specific :class:`StorageError` for a failed Lance call (object stores: re-checks access to say why)."""
+    def _storage_error(self, exc: BaseException, doing: str, outcome: str = "",
+                       started: float | None = None) -> StorageError:
+        """A specific :class:`StorageError` for a failed Lance call (object stores: re-checks access to say why).
+
+        ``started`` (``time.monotonic()`` when the call began) lets the message say how long Lance tried.
+        """
         tail = f"; {outcome}" if outcome else ""
         if _is_remote(self.location):
+            import time
+
             from genocat_desktop.engine.catalog.storage import describe_failure
 
-            err = describe_failure(self.location, self.storage_options, exc, doing)
+            seconds = time.monotonic() - started if started is not None else None
+            err = describe_failure(self.location, self.storage_options, exc, doing, seconds)
             return type(err)(f"{err}{tail}")
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         return StorageError(f"could not {doing} {self.location}: {first}{tail}")
 
     def restore(self, version: int) -> int:
         """Make ``version``'s content the latest version again (nothing is deleted)."""
-        ds = self.dataset(version)
-        ds.restore()
-        self.refresh()
-        return self.version
+        from genocat_desktop.engine.catalog.commits import retry_conflicts
+
+        def attempt() -> int:
+            self.dataset(version).restore()
+            return self.refresh()
+
+        try:
+            return retry_conflicts(attempt, catalog=self)
+        except OSError as exc:
+            # A read-only folder or bucket (or a full disk): one line saying so, nothing changed.
+            raise self._storage_error(exc, f"restore version {version} of", "the catalog was left as it "
+                                      "was (is the catalog read-only here?)") from None
 
     def __repr__(self) -> str:
         return f"Catalog({self.location!r})"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from genocat_desktop.engine.catalog.commits import retry_conflicts
 from genocat_desktop.engine.catalog.definitions import EditReport, show_value
 from genocat_desktop.engine.catalog.fields import discard_fragments, editable_field, parse_value
 from genocat_desktop.engine.catalog.query import Condition, to_sql
@@ -68,7 +69,24 @@ def set_values(
     InputError, FilterError
         A value that does not fit the field; a bad filter.
     """
-    cancel = cancel or CancelToken()
+    token = cancel or CancelToken()
+    # Rebuilt from the latest data after losing to another process's commit (rows may have moved).
+    return retry_conflicts(
+        lambda: _set_values_once(catalog, name, value, hashes, conditions, all_rows, progress, token),
+        catalog=catalog, cancel=token,
+    )
+
+
+def _set_values_once(
+    catalog: Catalog,
+    name: str,
+    value: Any,
+    hashes: Sequence[str] | None,
+    conditions: Sequence[Condition],
+    all_rows: bool,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> EditReport:
     catalog.refresh()
     definition = editable_field(catalog, name)
     parsed = parse_value(definition, value)
@@ -124,7 +142,14 @@ def set_cells(
     InputError
         A value that does not fit the field (the row is named).
     """
-    cancel = cancel or CancelToken()
+    token = cancel or CancelToken()
+    return retry_conflicts(lambda: _set_cells_once(catalog, name, values, progress, token),
+                           catalog=catalog, cancel=token)
+
+
+def _set_cells_once(
+    catalog: Catalog, name: str, values: Mapping[str, Any], progress: ProgressCallback, cancel: CancelToken
+) -> EditReport:
     catalog.refresh()
     definition = editable_field(catalog, name)
     parsed: dict[str, Any] = {}

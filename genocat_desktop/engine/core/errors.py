@@ -70,6 +70,8 @@ class FastaFormatError(InputError):
         1-based line number in the (decompressed) text, when known.
     record
         1-based record number, when known.
+    column
+        1-based column in that line, when known.
     """
 
     def __init__(
@@ -79,16 +81,20 @@ class FastaFormatError(InputError):
         *,
         line: int | None = None,
         record: int | None = None,
+        column: int | None = None,
     ) -> None:
         self.path = path
         self.reason = reason
         self.line = line
         self.record = record
+        self.column = column
         where = []
         if record is not None:
             where.append(f"record {record}")
         if line is not None:
             where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column}")
         loc = f" ({', '.join(where)})" if where else ""
         super().__init__(f"{path}{loc}: {reason}")
 

@@ -102,7 +102,7 @@ POLICY: Final[dict[str, str]] = {
     "another format (FASTQ, GenBank, Stockholm, EMBL, Clustal, HTML, zip, zstd)": "reject",
     "no '>' header before the sequence data": "reject",
     "text before the first '>' header": "skip (ignored, warned)",
-    "';' comment lines (Pearson style)": "skip (ignored, warned)",
+    "';' comment lines (Pearson style), '#' lines (BLAST-style) inside records": "skip (ignored, warned)",
     "not valid UTF-8 / truncated or corrupt compressed stream": "reject",
     "gap characters '-' or '.' (an alignment)": "reject, unless strip_gaps",
     "record with an empty sequence": "skip",
@@ -122,7 +122,7 @@ _READ_BUFFER: Final = 1 << 20
 class _LineCounter:
     """Iterates the lines of a text stream, numbering them for messages.
 
-    It feeds :func:`SimpleFastaParser`, dropping ``;`` comment lines (which
+    It feeds :func:`SimpleFastaParser`, dropping ``;`` and ``#`` comment lines (which
     the parser would otherwise glue into the sequence) and remembering the
     line number of each header so that records can point back to the file.
     """
@@ -147,7 +147,7 @@ class _LineCounter:
                 c = line[:1]
             if c == ">":
                 headers.append(self.line)
-            elif c == ";":
+            elif c in ";#":
                 self.comment_lines += 1
                 if not self.first_comment:
                     self.first_comment = self.line
@@ -224,11 +224,7 @@ class FastaReader:
                 if not raw.closed:
                     self.bytes_read = raw.tell()
         if comments.count:
-            self.file_issues.append(
-                RecordIssue(
-                    None, comments.first, "", f"{comments.count:,} comment line(s) starting with ';' were ignored"
-                )
-            )
+            self.file_issues.append(comments.issue())
 
     # -- the fast path: UTF-8 bytes, split with numpy and C-level bytes methods --------------
     def _byte_batches(self, stream: IO[bytes], comments: Comments) -> Iterator[ParsedBatch]:
@@ -263,9 +259,10 @@ class FastaReader:
             else:
                 text, carry = buf, b""
             if text:
-                titles, seqs, lines = self._parse_block(text, line_base, not seen_header, comments)
+                titles, seqs, lines, parsed = self._parse_block(text, line_base, not seen_header, comments)
                 start = 0
                 while start < len(titles):
+                    batch.sources.append((len(batch.titles), start, parsed))
                     start = batch.extend(titles, seqs, lines, start, self.batch_records, self.batch_residues)
                     if batch.full(self.batch_records, self.batch_residues):
                         yield self._finish_bytes(batch)
@@ -280,11 +277,11 @@ class FastaReader:
 
     def _parse_block(
         self, text: bytes, line_base: int, first_block: bool, comments: Comments
-    ) -> tuple[list[str], list[bytes], list[int]]:
-        """Titles, residues and header lines of the records in a block of whole records."""
+    ) -> tuple[list[str], list[bytes], list[int], _Block]:
+        """Titles, residues and header lines of the records in a block of whole records, and the block."""
         if b"\r" in text:
             text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        # The byte after each line break tells indentation and ';' comments apart: one gather over
+        # The byte after each line break tells indentation and ';'/'#' comments apart: one gather over
         # the line starts instead of a two-byte search of the whole block per case.
         arr, newlines, after, follow = _line_starts(text)
         if text[:1] in (b" ", b"\t") or _IS_INDENT[follow].any():
@@ -295,7 +292,7 @@ class FastaReader:
         if nul >= 0:
             raise FastaFormatError(
                 self.path, "contains a NUL byte (binary data); the file is damaged or not text",
-                line=line_base + text.count(b"\n", 0, nul),
+                line=line_base + text.count(b"\n", 0, nul), column=nul - text.rfind(b"\n", 0, nul),
             )
         if not text.isascii():
             try:
@@ -305,6 +302,7 @@ class FastaReader:
                     self.path,
                     f"not valid UTF-8 text (byte 0x{text[exc.start]:02x}); save the file as UTF-8",
                     line=line_base + text.count(b"\n", 0, exc.start),
+                    column=exc.start - text.rfind(b"\n", 0, exc.start),
                 ) from None
         starts = after[follow == 62]
         if arr[0] == 62:
@@ -313,7 +311,7 @@ class FastaReader:
             # Text before the first header (warned about by sniff); its ';' lines count as comments.
             comments.scan(text[: starts[0]] if starts.size else text, line_base)
         if not starts.size:
-            return [], [], []
+            return [], [], [], _Block(text, line_base, [], [], [])
         ends_at = np.searchsorted(newlines, starts)
         header_line = ends_at + line_base
         if newlines.size:
@@ -323,23 +321,26 @@ class FastaReader:
         starts_l, header_end_l, lines_l = starts.tolist(), header_end.tolist(), header_line.tolist()
         nexts = [*starts_l[1:], arr.size]
         titles = [text[s + 1 : e].decode("utf-8").rstrip() for s, e in zip(starts_l, header_end_l, strict=True)]
-        if not (follow == 59).any():  # no line starts with ';'
+        block = _Block(text, line_base, [e + 1 for e in header_end_l], nexts, lines_l)
+        if not ((follow == 59) | (follow == 35)).any():  # no line starts with ';' or '#'
             # The common case: cut and clean each record in one expression (no list of raw bodies).
             ws = WHITESPACE
             return titles, [text[e + 1 : nx].translate(None, ws) for e, nx in zip(header_end_l, nexts, strict=True)], \
-                lines_l
+                lines_l, block
         bodies = [text[e + 1 : nx] for e, nx in zip(header_end_l, nexts, strict=True)]
         for i, body in enumerate(bodies):
-            if body.startswith(b";") or b"\n;" in body:
+            if body.startswith((b";", b"#")) or b"\n;" in body or b"\n#" in body:
                 bodies[i] = comments.strip(body, lines_l[i] + 1)
-        return titles, [b.translate(None, WHITESPACE) for b in bodies], lines_l
+        return titles, [b.translate(None, WHITESPACE) for b in bodies], lines_l, block
 
     def _finish_bytes(self, batch: _Pending) -> ParsedBatch:
         first = self.records + 1
         self.records += len(batch.titles)
         if self._raw is not None:
             self.bytes_read = self._raw.tell()
-        parsed = check_batch(RawBatch(first, batch.titles, batch.seqs, batch.lines), self.path, self.strip_gaps)
+        locate = batch.locate if batch.sources else None
+        parsed = check_batch(RawBatch(first, batch.titles, batch.seqs, batch.lines, locate), self.path,
+                             self.strip_gaps)
         self.valid += len(parsed)
         self.skipped += parsed.skipped
         return parsed
@@ -380,16 +381,52 @@ def _line_starts(text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return arr, newlines, after, arr[after]
 
 
+class _Block:
+    """A block of whole records as parsed, kept so that a message can give a line and column."""
+
+    __slots__ = ("ends", "header_lines", "line_base", "starts", "text")
+
+    def __init__(self, text: bytes, line_base: int, starts: list[int], ends: list[int], header_lines: list[int]):
+        self.text, self.line_base = text, line_base
+        self.starts, self.ends, self.header_lines = starts, ends, header_lines
+
+    def locate(self, j: int, pos: int) -> tuple[int, int]:
+        """Line and column (1-based) of residue ``pos`` (0-based, whitespace not counted) of record ``j``."""
+        line = self.header_lines[j] + 1
+        seen = 0
+        for text in self.text[self.starts[j] : self.ends[j]].split(b"\n"):
+            if not text.startswith((b";", b"#")):  # comment lines hold no residues
+                n = len(text.translate(None, WHITESPACE))
+                if seen + n > pos:
+                    for column, byte in enumerate(text, 1):
+                        if byte not in WHITESPACE:
+                            if seen == pos:
+                                return line, column
+                            seen += 1
+                seen += n
+            line += 1
+        return self.header_lines[j], 1
+
+
 class _Pending:
     """Raw records waiting to be checked as one batch."""
 
-    __slots__ = ("lines", "residues", "seqs", "titles")
+    __slots__ = ("lines", "residues", "seqs", "sources", "titles")
 
     def __init__(self) -> None:
         self.titles: list[str] = []
         self.seqs: list[bytes] = []
         self.lines: list[int] = []
         self.residues = 0
+        #: (index in this batch, index in the block, block) where each run of records came from.
+        self.sources: list[tuple[int, int, _Block]] = []
+
+    def locate(self, i: int, pos: int) -> tuple[int, int]:
+        """Line and column in the file of residue ``pos`` of record ``i`` of this batch."""
+        for first, start, block in reversed(self.sources):
+            if first <= i:
+                return block.locate(start + i - first, pos)
+        return self.lines[i], 1
 
     def add(self, title: str, seq: bytes, line: int) -> None:
         self.titles.append(title)
@@ -421,30 +458,45 @@ class _Pending:
 
 
 class Comments:
-    """Counts ';' comment lines (ignored, reported once per file).
+    """Counts comment lines: ``;`` (Pearson) and ``#`` (BLAST-style) lines, ignored and reported once per file.
 
     Shared with the readers of byte ranges of a file (the distributed ingest), so that a part
-    handles comments as a whole file does.
+    handles comments as a whole file does. A ``#`` line inside a record would otherwise be glued
+    to its residues and the valid record refused.
     """
 
-    __slots__ = ("count", "first")
+    __slots__ = ("count", "first", "lines")
+
+    #: How many comment line numbers the report names.
+    SHOWN: Final = 5
 
     def __init__(self) -> None:
         self.count = 0
         self.first = 0
+        self.lines: list[int] = []
+
+    def _seen(self, line: int) -> None:
+        self.count += 1
+        self.first = self.first or line
+        if len(self.lines) < self.SHOWN:
+            self.lines.append(line)
 
     def scan(self, text: bytes, line: int) -> None:
         for i, ln in enumerate(text.split(b"\n")):
-            if ln.startswith(b";"):
-                self.count += 1
-                self.first = self.first or line + i
+            if ln.startswith((b";", b"#")):
+                self._seen(line + i)
 
     def strip(self, body: bytes, line: int) -> bytes:
         kept = []
         for i, ln in enumerate(body.split(b"\n")):
-            if ln.startswith(b";"):
-                self.count += 1
-                self.first = self.first or line + i
+            if ln.startswith((b";", b"#")):
+                self._seen(line + i)
             else:
                 kept.append(ln)
         return b"\n".join(kept)
+
+    def issue(self) -> RecordIssue:
+        """The file's warning about its comment lines, naming the first of them."""
+        shown = ", ".join(map(str, self.lines or [self.first])) + (", ..." if self.count > len(self.lines) else "")
+        return RecordIssue(None, self.first, "", f"{self.count:,} comment line(s) starting with ';' or '#' were "
+                                                 f"ignored (line {shown})", 1)

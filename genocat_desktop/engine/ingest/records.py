@@ -94,6 +94,7 @@ class RecordIssue:
     line: int | None
     id: str
     message: str
+    column: int | None = None  # 1-based, in ``line``: where the offending character is
 
     def __str__(self) -> str:
         where = []
@@ -102,7 +103,7 @@ class RecordIssue:
         if self.id:
             where.append(repr(self.id))
         if self.line is not None:
-            where.append(f"line {self.line}")
+            where.append(f"line {self.line}" + (f", column {self.column}" if self.column is not None else ""))
         return f"{' '.join(where)}: {self.message}" if where else self.message
 
 
@@ -183,6 +184,9 @@ class RawBatch:
     titles: list[str]
     seqs: list[bytes]
     lines: list[int]
+    #: ``locate(i, pos)``: the line and column in the file of residue ``pos`` (0-based) of record ``i``
+    #: of the batch; ``None`` when the reader cannot tell (messages then point at the header line).
+    locate: Callable[[int, int], tuple[int, int]] | None = None
 
 
 def check_batch(raw: RawBatch, path: str, strip_gaps: bool) -> ParsedBatch:
@@ -213,9 +217,15 @@ def check_batch(raw: RawBatch, path: str, strip_gaps: bool) -> ParsedBatch:
     keep = [True] * n
     cleaned = list(seqs)
 
-    def skip(i: int, message: str) -> None:
+    def where(i: int, pos: int | None) -> tuple[int, int | None]:
+        if pos is None or raw.locate is None:
+            return lines[i], None
+        return raw.locate(i, pos)
+
+    def skip(i: int, message: str, pos: int | None = None) -> None:
         keep[i] = False
-        issues.append(RecordIssue(first + i, lines[i], split_title(titles[i])[0], message))
+        line, column = where(i, pos)
+        issues.append(RecordIssue(first + i, line, split_title(titles[i])[0], message, column))
 
     joined = b"".join(seqs)
     data = joined.upper()
@@ -234,7 +244,8 @@ def check_batch(raw: RawBatch, path: str, strip_gaps: bool) -> ParsedBatch:
         starts = ends - lens
         for i in touched.tolist():
             rec = data[starts[i] : ends[i]]
-            fixed = _fix_record(path, strip_gaps, rec, (first + i, lines[i], titles[i]), functools.partial(skip, i))
+            fixed = _fix_record(path, strip_gaps, rec, (first + i, titles[i]), functools.partial(skip, i),
+                                functools.partial(where, i))
             cleaned[i] = fixed if fixed is not None else b""
         data = b"".join(c for c, k in zip(cleaned, keep, strict=True) if k).upper()
         lens = np.fromiter((len(c) if k else 0 for c, k in zip(cleaned, keep, strict=True)), dtype=np.int64, count=n)
@@ -280,47 +291,49 @@ def _hex_digests(data: bytes, offsets: np.ndarray, unchanged: list[bytes] | None
     return np.frombuffer(digests.hex().upper().encode("ascii"), dtype="S32")
 
 
-def _nul_error(path: str, record: int, line: int) -> FastaFormatError:
-    return FastaFormatError(
-        path, "contains a NUL byte (binary data); the file is damaged or not text", record=record, line=line
-    )
-
-
 def _fix_record(
-    path: str, strip_gaps: bool, rec: bytes, where: tuple[int, int, str], skip: Callable[[str], None]
+    path: str, strip_gaps: bool, rec: bytes, record: tuple[int, str], skip: Callable[[str, int], None],
+    where: Callable[[int], tuple[int, int | None]],
 ) -> bytes | None:
     """Normalise one record with non-letter bytes; return the cleaned residues or ``None`` if skipped.
 
-    ``where`` is the record's number, header line and title; ``skip`` reports why it is skipped.
+    ``record`` is the record's number and title; ``skip(message, pos)`` reports why it is skipped and
+    ``where(pos)`` gives the line and column of residue ``pos`` (0-based) in the file.
     """
-    number, line, title = where
+    number, title = record
     s = rec.translate(None, WHITESPACE)
     if b"\x00" in s:
-        raise _nul_error(path, number, line)
+        line, column = where(s.index(b"\x00"))
+        raise FastaFormatError(path, "contains a NUL byte (binary data); the file is damaged or not text",
+                               record=number, line=line, column=column)
     if not s.isascii():
         text = s.decode("utf-8", errors="replace")
         bad_chars = sorted({c for c in text if not c.isascii()})
-        skip(f"non-ASCII character(s) {', '.join(repr(c) for c in bad_chars[:5])} in the sequence")
+        first_bad = next(j for j, b in enumerate(s) if b > 127)
+        skip(f"non-ASCII character(s) {', '.join(repr(c) for c in bad_chars[:5])} in the sequence", first_bad)
         return None
     stripped = s.rstrip(b"*")
     if b"*" in stripped:
-        pos = stripped.index(b"*") + 1
-        skip(f"stop '*' inside the sequence (residue {pos:,}); internal stops are not imported")
+        pos = stripped.index(b"*")
+        skip(f"stop '*' inside the sequence (residue {pos + 1:,}); internal stops are not imported", pos)
         return None
     bad = sorted({chr(b) for b in stripped if _CLASS[b] == _BAD})
     if bad:
-        pos = next(j for j, b in enumerate(stripped) if _CLASS[b] == _BAD) + 1
+        pos = next(j for j, b in enumerate(stripped) if _CLASS[b] == _BAD)
         shown = ", ".join(repr(c) for c in bad[:6]) + (" ..." if len(bad) > 6 else "")
-        skip(f"characters that are not residues: {shown} (first at residue {pos:,})")
+        skip(f"characters that are not residues: {shown} (first at residue {pos + 1:,})", pos)
         return None
     if b"-" in stripped or b"." in stripped:
         if not strip_gaps:
+            gap = min(j for j in (stripped.find(b"-"), stripped.find(b".")) if j >= 0)
+            line, column = where(gap)
             raise FastaFormatError(
                 path,
                 f"this looks like an alignment: {split_title(title)[0]!r} contains gap characters ('-' or '.'). "
                 "Import the unaligned sequences, or choose to remove the gaps (CLI: --strip-gaps)",
                 record=number,
                 line=line,
+                column=column,
             )
         stripped = stripped.translate(None, b"-.")
     return stripped

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from genocat_desktop.engine.core.errors import FastaFormatError, GenoCatError
 from genocat_desktop.engine.ingest.records import RecordIssue
 
 __all__ = ["MAX_ISSUES", "FileReport", "ImportReport", "IssueLog"]
@@ -25,17 +26,43 @@ class FileReport:
     duplicates_in_file: int = 0
     already_in_catalog: int = 0
     aliases_added: int = 0
+    alias_rows: int = 0  # catalog rows that gained the aliases_added identifiers
+    rows_filled: int = 0  # catalog rows whose empty description fields were filled from this file
     skipped: int = 0
     warnings: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
     version: int | None = None
+    line: int | None = None  # where in the file the error is, when it is at one place
+    column: int | None = None
 
     @property
     def ok(self) -> bool:
         """True if the file was read (even if nothing in it was new)."""
         return self.error is None
+
+    def fail(self, exc: GenoCatError) -> None:
+        """Record why the file was not imported; a FASTA error keeps its record, line and column."""
+        if not isinstance(exc, FastaFormatError):
+            self.error = str(exc)
+            return
+        self.line, self.column = exc.line, exc.column
+        where = [f"{name} {value}" for name, value in (("record", exc.record), ("line", exc.line),
+                                                        ("column", exc.column)) if value is not None]
+        self.error = f"{', '.join(where)}: {exc.reason}" if where else exc.reason
+
+    def catalog_changes(self) -> str:
+        """What this file changed in rows already in the catalog; the import report and History both say this."""
+        changes = []
+        if self.aliases_added:
+            ids = "identifier" if self.aliases_added == 1 else "identifiers"
+            rows = "row" if self.alias_rows == 1 else "rows"
+            changes.append(f"{self.aliases_added:,} {ids} added as aliases to {self.alias_rows:,} {rows}")
+        if self.rows_filled:
+            rows = "row" if self.rows_filled == 1 else "rows"
+            changes.append(f"empty description fields filled on {self.rows_filled:,} {rows}")
+        return "; ".join(changes) or "no new identifier or description"
 
     def summary(self) -> str:
         """One line for a log or a status bar."""
@@ -46,7 +73,7 @@ class FileReport:
         if self.duplicates_in_file:
             parts.append(f"{self.duplicates_in_file:,} duplicate(s) in the file")
         if self.already_in_catalog:
-            parts.append(f"{self.already_in_catalog:,} already in the catalog")
+            parts.append(f"{self.already_in_catalog:,} already in the catalog ({self.catalog_changes()})")
         if self.skipped:
             parts.append(f"{self.skipped:,} skipped")
         if self.warnings:

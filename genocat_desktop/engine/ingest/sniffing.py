@@ -176,8 +176,9 @@ def _check_text(path: str, head: bytes) -> None:
         raise FastaFormatError(path, "this is a binary file, not FASTA text")
     nul = head.find(b"\x00")
     if nul >= 0:
-        line = head.count(b"\n", 0, nul) + 1
-        raise FastaFormatError(path, "contains a NUL byte (binary data); the file is damaged or not text", line=line)
+        line, column = head.count(b"\n", 0, nul) + 1, nul - head.rfind(b"\n", 0, nul)
+        raise FastaFormatError(path, "contains a NUL byte (binary data); the file is damaged or not text", line=line,
+                               column=column)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -186,7 +187,8 @@ def _check_text(path: str, head: bytes) -> None:
             if sum(b >= 0x80 for b in head) > len(head) // 10:
                 raise FastaFormatError(path, "this is a binary file, not FASTA text") from None
             raise FastaFormatError(
-                path, f"not valid UTF-8 text (byte 0x{head[exc.start]:02x}); save the file as UTF-8", line=line
+                path, f"not valid UTF-8 text (byte 0x{head[exc.start]:02x}); save the file as UTF-8", line=line,
+                column=exc.start - head.rfind(b"\n", 0, exc.start),
             ) from None
 
 

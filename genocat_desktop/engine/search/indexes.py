@@ -43,15 +43,23 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from genocat_desktop.engine.catalog.commits import lost_to_another_writer, retry_conflicts
 from genocat_desktop.engine.catalog.table import Catalog
-from genocat_desktop.engine.core.errors import CatalogError
+from genocat_desktop.engine.catalog.writers import (
+    WriterLease,
+    clear_index_pending,
+    index_pending,
+    live_writers,
+    mark_index_pending,
+)
+from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from genocat_desktop.engine.search.ann import index_kind, index_partitions
 from genocat_desktop.engine.search.calibration import CalibrationSample, calibrate, calibration_sample
@@ -83,6 +91,7 @@ __all__ = [
     "drop_indexes",
     "index_status",
     "optimize_indexes",
+    "resume_index",
 ]
 
 #: A catalog with at least this many rows gets its indexes built automatically after an import
@@ -351,6 +360,7 @@ def build_indexes(
     calibration = "://" not in catalog.uri if calibration is None else calibration
     job = _IndexBuild(catalog, ds, progress, cancel or CancelToken(), {d.name for d in ds.describe_indices()},
                       _fragment_ids(ds))
+    lease = WriterLease(catalog, "index").take()  # a kill leaves segments: the record says whose
     try:
         if vector:
             _build_vector_index(job, column, params, isolate, calibration)
@@ -365,6 +375,7 @@ def build_indexes(
         if not job.committed:
             for seg in job.segments:
                 _remove_segment(catalog, seg)
+        lease.release()
     catalog.refresh()
     status = index_status(catalog)
     progress(Progress(1, 1, "steps", "done", f"Indexes ready ({len(status.indexes)})"))
@@ -433,10 +444,22 @@ def _build_scalar_indexes(job: _IndexBuild, scalar: bool, text: bool, rebuild: b
         job.segments.append(str(idx.uuid))
 
 
-def _publish(job: _IndexBuild) -> None:
-    """Commit every segment written; past this point the build is not cancellable (each commit is atomic)."""
+def _commit_others(job: _IndexBuild) -> None:
+    """Publish the scalar and text segments on the latest version, but none that another process published meanwhile."""
     import lance
 
+    catalog = job.catalog
+    present = {d.name for d in catalog.dataset().describe_indices()}
+    todo = [idx for idx in job.others if idx.name not in present]
+    if not todo:
+        return
+    names = ", ".join(i.name.removeprefix(PREFIX) for i in todo)
+    catalog.commit(lance.LanceOperation.CreateIndex(new_indices=todo, removed_indices=[]), catalog.version,
+                   f"index: {names}")
+
+
+def _publish(job: _IndexBuild) -> None:
+    """Commit every segment written; past this point the build is not cancellable (each commit is atomic)."""
     catalog = job.catalog
     job.progress(Progress(0, None, "steps", "commit", "Saving the indexes"))
     with storage_errors(catalog, "save the indexes of"):
@@ -446,16 +469,12 @@ def _publish(job: _IndexBuild) -> None:
                 if idx.name in job.existing:  # rebuild: CreateIndex cannot replace an index of the same name
                     catalog.dataset().drop_index(idx.name)
                     catalog.refresh()
-            names = ", ".join(i.name.removeprefix(PREFIX) for i in job.others)
-            catalog.commit(
-                lance.LanceOperation.CreateIndex(new_indices=job.others, removed_indices=[]),
-                catalog.version,
-                f"index: {names}",
-            )
+            retry_conflicts(lambda: _commit_others(job), catalog=catalog)
         if isinstance(job.vector, ChildBuild):
             job.vector.commit()
         elif job.vector is not None:
-            commit_vector(job.spec, job.vector)
+            # commit_vector publishes on the latest version: after losing to another commit, it is tried again.
+            retry_conflicts(lambda: commit_vector(job.spec, job.vector), catalog=catalog)
 
 
 def _calibrate_after_build(job: _IndexBuild, column: str) -> None:
@@ -519,12 +538,12 @@ def optimize_indexes(
     if compact:
         progress(Progress(0, 2, "steps", "compact", "Merging small fragments"))
         with storage_errors(catalog, "compact"):
-            catalog.dataset().optimize.compact_files()
+            retry_conflicts(lambda: catalog.dataset().optimize.compact_files(), catalog=catalog)
         catalog.refresh()
     cancel.raise_if_cancelled()
     progress(Progress(1, 2, "steps", "optimize", "Adding new rows to the indexes"))
     with storage_errors(catalog, "update the indexes of"):
-        catalog.dataset().optimize.optimize_indices()
+        retry_conflicts(lambda: catalog.dataset().optimize.optimize_indices(), catalog=catalog)
     catalog.refresh()
     progress(Progress(2, 2, "steps", "done", "Indexes up to date"))
     return index_status(catalog)
@@ -543,16 +562,73 @@ def auto_index(
     Returns
     -------
     str or None
-        ``"built"``, ``"optimized"``, or ``None`` when nothing was needed.
+        ``"built"``, ``"optimized"``, ``"deferred"`` (another process changed the catalog during
+        the build: the import is kept, a later one builds them), or ``None`` when nothing was needed.
     """
     status = index_status(catalog)
     vec = status.vector(catalog.default_vector)
     if vec is None:
-        if status.rows < threshold:
+        # A build that a kill interrupted left its marker: it is resumed whatever the row count.
+        if status.rows == 0 or (status.rows < threshold and not index_pending(catalog)):
             return None
-        build_indexes(catalog, progress=progress, cancel=cancel)
-        return "built"
+        return _unless_lost(lambda: _build_marked(catalog, threshold, progress, cancel))
+    if index_pending(catalog):
+        clear_index_pending(catalog)  # built since, by another process or by hand
     if vec.rows_unindexed > OPTIMIZE_FRACTION * status.rows:
-        optimize_indexes(catalog, progress=progress, cancel=cancel)
-        return "optimized"
+
+        def optimize() -> str:
+            optimize_indexes(catalog, progress=progress, cancel=cancel)
+            return "optimized"
+
+        return _unless_lost(optimize)
     return None
+
+
+def _unless_lost(action: Callable[[], str | None]) -> str | None:
+    """Run an automatic index step; one that loses to another process's commit is left for later.
+
+    Another process building the same indexes, or changing the catalog during the build, is no
+    failure of the import that asked for them: the rows are committed and the build is retried
+    after a later import (``"deferred"``).
+    """
+    try:
+        return action()
+    except GenoCatError as exc:
+        if not lost_to_another_writer(exc):
+            raise
+        return "deferred"
+
+
+def _build_marked(catalog: Catalog, threshold: int, progress: ProgressCallback,
+                  cancel: CancelToken | None) -> str | None:
+    """The automatic build, under a marker that stays until its indexes are published."""
+    if live_writers(catalog, "index"):
+        return None  # another process is building them now
+    mark_index_pending(catalog, threshold)
+    build_indexes(catalog, progress=progress, cancel=cancel)
+    clear_index_pending(catalog)
+    return "built"
+
+
+def resume_index(
+    catalog: Catalog, *, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+) -> str | None:
+    """When a catalog is opened: finish an automatic index build that a kill interrupted.
+
+    Returns
+    -------
+    str or None
+        ``"built"``, or ``None`` when no interrupted build was found (cheap: one file look-up).
+
+    Raises
+    ------
+    Cancelled
+        If cancelled; the build is resumed again next time.
+    """
+    if not index_pending(catalog):
+        return None
+    status = index_status(catalog)
+    if status.vector(catalog.default_vector) is not None or status.rows == 0:
+        clear_index_pending(catalog)
+        return None
+    return _build_marked(catalog, status.auto_threshold, progress, cancel)

@@ -58,8 +58,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from genocat_desktop.engine.catalog.commits import exclusive_append, hashes_added_since
+from genocat_desktop.engine.catalog.fields import discard_fragments as discard_uncommitted
 from genocat_desktop.engine.catalog.storage import is_remote
 from genocat_desktop.engine.catalog.table import Catalog
+from genocat_desktop.engine.catalog.writers import WriterLease, collect_quietly
 from genocat_desktop.engine.core.errors import Cancelled, GenoCatError, InputError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 from genocat_desktop.engine.ingest.distributed.dedup_modes import (
@@ -81,8 +84,8 @@ from genocat_desktop.engine.ingest.distributed.tasks import (
     scan_part,
     write_part,
 )
+from genocat_desktop.engine.ingest.importer import add_aliases
 from genocat_desktop.engine.ingest.reports import FileReport
-from genocat_desktop.engine.ingest.writing import FragmentWriter, rewrite_aliases
 
 __all__ = ["DEDUP_MODES", "ingest"]
 
@@ -208,8 +211,11 @@ def _execute(run: _IngestRun) -> None:
     """Run the ingest under a lease; on any failure nothing is committed and what tasks wrote is deleted."""
     report = run.report
     lease = Lease(run.catalog)
+    collect_quietly(run.catalog)  # what killed writers left, before this ingest writes anything
+    writer = WriterLease(run.catalog, "ingest")
     try:
         lease.take()
+        writer.take()
         _run(run)
     except Cancelled:
         report.cancelled = True
@@ -225,6 +231,7 @@ def _execute(run: _IngestRun) -> None:
             discard_fragments(run.catalog, [f for w in run.written for f in w.fragments])
         if run.spill is not None:
             run.spill[0].remove()
+        writer.release()
         lease.release()
 
 
@@ -352,7 +359,7 @@ def _write_parts(
 
 
 def _commit(run: _IngestRun, dedup: Dedup, read_version: int) -> bool:
-    """Rewrite catalog rows that gain aliases and commit every fragment in one version.
+    """Add the new aliases of catalog rows and commit every fragment in one version.
 
     Returns False when there was nothing to commit (the report then names the version read).
     """
@@ -361,41 +368,41 @@ def _commit(run: _IngestRun, dedup: Dedup, read_version: int) -> bool:
     written = run.written
     written.sort(key=lambda w: w.part)
     fragments = [f for w in written for f in w.fragments]
-    writer = FragmentWriter(catalog)
+    alias_files: list[Any] = []
+    committed = False
     try:
-        updated, removed, alias_rows, added = (
-            rewrite_aliases(catalog, dedup.catalog_aliases, writer) if dedup.catalog_aliases else ([], [], 0, 0)
-        )
-        report.aliases_added = added + sum(w.aliases for w in written)
-        new = fragments + writer.fragments
+        done = add_aliases(catalog, dedup.catalog_aliases)
+        alias_files, alias_rows = done.fragments, done.alias_rows
+        report.aliases_added = done.aliases_added + sum(w.aliases for w in written)
         imported = sum(f.imported for f in report.files)
-        if not new and not updated and not removed:
+        if not fragments and not alias_files:
             report.version = read_version
             report.committed = True
             return False
         cancel.raise_if_cancelled()
-        import lance
-
-        op: Any
-        if updated or removed:
-            op = lance.LanceOperation.Update(removed_fragment_ids=removed, updated_fragments=updated,
-                                             new_fragments=new)
-        else:
-            op = lance.LanceOperation.Append(new)
         names = ", ".join(Path(f.path).name for f in report.files if f.ok)
         message = (f"ingest ({run.runner.name}, {len(run.plan.parts)} parts) {names[:200]}: {imported:,} new, "
                    f"{alias_rows:,} with new aliases")
         run.progress(Progress(0, None, "rows", "committing", f"Committing {imported:,} new sequences"))
-        try:
-            report.version = catalog.commit(op, read_version, message)
-        except (RuntimeError, ValueError) as exc:  # Lance's commit conflict: another writer changed those rows
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise IngestFailed(f"could not commit ({first}); another writer changed the catalog, run the ingest "
-                               "again", []) from None
-        report.committed = True
-        writer.committed = True
+        since = read_version
+
+        def replan() -> tuple[Any, int, str]:
+            # Lost to another process's commit (see exclusive_append). Rows it added may be sequences
+            # this ingest wrote too: those would need the parts rewritten, so the ingest stops cleanly.
+            nonlocal since, alias_files
+            if hashes_added_since(catalog, since).size:
+                raise IngestFailed("another program added sequences to the catalog during this ingest; nothing "
+                                   "was saved: run the ingest again (what is now in the catalog is skipped)", [])
+            since = catalog.version
+            # Alias files are written again from the latest rows: an edit committed meanwhile stays.
+            discard_uncommitted(catalog, alias_files)
+            alias_files = add_aliases(catalog, dedup.catalog_aliases).fragments
+            return exclusive_append(catalog.dataset(), fragments, alias_files), since, message
+
+        op = exclusive_append(catalog.dataset(), fragments, alias_files)
+        report.version = catalog.commit(op, read_version, message, replan=replan, cancel=cancel)
+        report.committed = committed = True
         return True
     finally:
-        writer.close()
-        if not writer.committed:
-            writer.discard()
+        if not committed:
+            discard_uncommitted(catalog, alias_files)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from genocat_desktop.engine.catalog.filesystems import catalog_filesystem
 from genocat_desktop.engine.catalog.table import Catalog
+from genocat_desktop.engine.catalog.writers import REMOTE_SLACK_SECONDS, live_writers
 from genocat_desktop.engine.core.errors import StorageError
 
 __all__ = ["LEASE_DIR", "LEASE_TTL", "CleanupReport", "Lease", "cleanup_orphans", "discard_fragments"]
@@ -81,8 +82,9 @@ def cleanup_orphans(
     """Delete data files no version of the catalog refers to (left by crashed writers).
 
     Safe while people search and even while a local import runs: only files
-    older than ``min_age`` that no stored version references are deleted, and
-    not at all while an ingest holds a lease on the catalog.
+    older than ``min_age`` that no stored version references and that are older
+    than every running writer (:mod:`~genocat_desktop.engine.catalog.writers`)
+    are deleted, and nothing while an ingest holds a lease on the catalog.
 
     Raises
     ------
@@ -100,6 +102,8 @@ def cleanup_orphans(
             f"an ingest may be running on {catalog.location} ({len(live)} lease(s), newest "
             f"{max(_utc(i.mtime) for i in live):%Y-%m-%d %H:%M} UTC); clean up when it has finished"
         )
+    # Files a running writer (an import, an index build) may still commit are younger than its record.
+    first_live = min((r.started for r in live_writers(catalog)), default=float("inf")) - REMOTE_SLACK_SECONDS
     ds = catalog.dataset()
     referenced: set[str] = set()
     for v in ds.versions():
@@ -110,7 +114,7 @@ def cleanup_orphans(
     for info in files:
         if info.type != pafs.FileType.File or info.base_name in referenced:
             continue
-        if info.mtime is None or now - _utc(info.mtime) < min_age:
+        if info.mtime is None or now - _utc(info.mtime) < min_age or _utc(info.mtime).timestamp() >= first_live:
             report.kept_recent += 1
             continue
         report.orphans.append(info.base_name)

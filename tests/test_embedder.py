@@ -111,6 +111,64 @@ def test_vectors_are_those_of_the_version_1_counting(params: dict[str, int], cou
         assert np.array_equal(new.embed(seqs, kinds), old.embed(seqs, kinds))
 
 
+def _reverse_complement(seq: str) -> str:
+    return seq[::-1].translate(str.maketrans("ACGTU", "TGCAA"))
+
+
+@pytest.mark.parametrize("params", [{}, {"k": 3, "dim": 64, "nucleotide_k": 5}, {"nucleotide_k": 1}])
+def test_both_strands_give_a_sequence_and_its_reverse_complement_one_vector(
+    params: dict[str, int], counting: str
+) -> None:
+    rng = np.random.default_rng(7)
+    dna = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(1, 400, size=60)]
+    dna += ["ACGT", "GAATTC", "AAAAAAAAAA", "ACGTNNNNACGT", "ACGU"]  # palindromes, N runs, RNA
+    both = KmerEmbedder(**params, strands="both")
+    forward = both.embed(dna, ["dna"] * len(dna))
+    reverse = both.embed([_reverse_complement(s) for s in dna], ["dna"] * len(dna))
+    np.testing.assert_allclose(forward, reverse, rtol=0, atol=1e-6)
+    # Proteins are untouched, and the forward-only embedder (older catalogs) is the version-1 one.
+    proteins, _ = _reference_cases()[0]
+    assert np.array_equal(both.embed(proteins[:50]), KmerEmbedder(**params).embed(proteins[:50]))
+    single = KmerEmbedder(**params)
+    assert not np.allclose(single.embed(dna[:5], ["dna"] * 5), single.embed(
+        [_reverse_complement(s) for s in dna[:5]], ["dna"] * 5))
+
+
+def test_new_kmer_columns_record_both_strands_and_old_records_stay_forward() -> None:
+    assert base.new_column_params("kmer") == {"strands": "both"}
+    assert base.new_column_params("kmer", {"strands": "forward"}) == {"strands": "forward"}
+    assert base.create("kmer", **base.new_column_params("kmer")).params()["strands"] == "both"
+    # A record written before the parameter existed recreates the forward-only embedder.
+    old = base.create("kmer", k=4, dim=512, nucleotide_k=6)
+    assert old.params() == {"k": 4, "dim": 512, "nucleotide_k": 6}
+    assert isinstance(old, KmerEmbedder) and old.strands == "forward"
+    with pytest.raises(EmbedderError):
+        base.create("kmer", strands="sideways")
+
+
+def test_a_real_minus_strand_gene_fragment_finds_its_gene(tmp_path: Path) -> None:
+    """A fragment cut from the contig where a minus-strand gene lies is the gene's reverse complement."""
+    from genocat_desktop.engine import Catalog, Searcher, import_files
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "dna" / "CP040672.1.genes_100.fna"
+    if not shared.exists():
+        pytest.skip("../shared/data/dna is not there")
+    catalog = Catalog.open(str(tmp_path / "catalog"), create=True)
+    import_files(catalog, [shared])
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    with shared.open() as handle:
+        minus = [(h, s) for h, s in SimpleFastaParser(handle) if "complement(" in h][:20]
+    assert len(minus) >= 10
+    searcher = Searcher(catalog)
+    found = 0
+    for header, seq in minus:
+        middle = seq[len(seq) // 4 : len(seq) // 4 + 300]
+        hits = searcher.search(_reverse_complement(middle), k=1).hits.to_pylist()
+        found += hits[0]["id"] == header.split()[0]
+    assert found == len(minus), f"{found} of {len(minus)} reverse-strand fragments found their gene first"
+
+
 def test_packed_embedding_of_a_selection_matches_the_whole(counting: str) -> None:
     e = KmerEmbedder()
     seqs, _ = _reference_cases()[0]

@@ -94,6 +94,23 @@ def test_new_rows_are_seen_after_refresh(tmp_catalog_path: Path, tmp_path: Path)
     assert len(searcher.search("MKVLAAGIV", k=5)) == 2
 
 
+def test_a_query_of_a_molecule_type_the_catalog_lacks_is_refused(tmp_catalog_path: Path, tmp_path: Path) -> None:
+    # Protein and nucleotide k-mers live in separate spaces: the scores would be noise.
+    cat = Catalog.open(tmp_catalog_path)
+    genes = ">g1\nATGGCTAAAGTTCTGGCTGCAGGTATCGTTTAA\n>g2\nATGTCTACCAACCCGAAACCGCAGCGTAAATAA\n"
+    (tmp_path / "genes.fna").write_text(genes)
+    import_files(cat, [tmp_path / "genes.fna"])
+    searcher = Searcher(cat)
+    with pytest.raises(QueryError, match="protein query cannot be compared with the catalog: it holds only nucleotide"):
+        searcher.search("MAKVLAAGIV", k=5)
+    assert len(searcher.search("ATGGCTAAAGTTCTGGCTGCA", k=5)) == 2  # a nucleotide query is fine
+    (tmp_path / "p.faa").write_text(">p\nMKVLAAGIVWWWPPP\n")
+    import_files(cat, [tmp_path / "p.faa"])
+    with pytest.raises(QueryError, match="the rows matching the filters"):
+        searcher.search("MAKVLAAGIV", k=5, conditions=[parse_condition("molecule = dna")])
+    assert len(searcher.search("MAKVLAAGIV", k=5)) == 3
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -47,6 +47,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
+from genocat_desktop.engine.catalog.commits import raise_if_conflict, retried, retry_conflicts
 from genocat_desktop.engine.catalog.table import META_KEY, Catalog, vector_column_name
 from genocat_desktop.engine.core.errors import CatalogError, SchemaError, StorageError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
@@ -223,6 +224,7 @@ def discard_pending_embedding(catalog: Catalog, column: str) -> bool:
     return True
 
 
+@retried
 def add_embedding(
     catalog: Catalog,
     embedder: str | embedders.Embedder = "esm",
@@ -266,7 +268,10 @@ def add_embedding(
     """
     started = time.perf_counter()
     cancel = cancel or CancelToken()
-    emb = embedders.create(embedder, **dict(params or {})) if isinstance(embedder, str) else embedder
+    if isinstance(embedder, str):
+        emb = embedders.create(embedder, **embedders.new_column_params(embedder, params))
+    else:
+        emb = embedder
     record = _record(emb)
     column = column or column_for(emb)
     if not column.startswith("vec_") or not column.replace("_", "").isalnum():
@@ -452,6 +457,7 @@ def _write_meta(catalog: Catalog, meta: dict[str, Any]) -> int:
     try:
         ds.update_schema_metadata({META_KEY.decode(): json.dumps(meta)}, replace=False)
     except OSError as exc:
+        raise_if_conflict(exc)
         raise StorageError(f"could not save the catalog's metadata at {catalog.location}: {exc}") from None
     return catalog.refresh()
 
@@ -464,6 +470,7 @@ def _finish(catalog: Catalog, column: str, record: dict[str, Any], make_default:
     return _write_meta(catalog, meta)
 
 
+@retried
 def set_default_embedding(catalog: Catalog, column: str) -> int:
     """Make ``column`` the vector column searched when none is named; return the new version.
 
@@ -480,6 +487,7 @@ def set_default_embedding(catalog: Catalog, column: str) -> int:
     return _write_meta(catalog, {**catalog.meta, "default_vector": column})
 
 
+@retried
 def remove_embedding(catalog: Catalog, column: str) -> int:
     """Drop a vector column (not the last one); return the new version.
 
@@ -503,5 +511,5 @@ def remove_embedding(catalog: Catalog, column: str) -> int:
         meta["default_vector"] = next(iter(meta["embedders"]))
     # Metadata first: a column no record points to is only an unused field.
     _write_meta(catalog, meta)
-    catalog.dataset().drop_columns([column])
+    retry_conflicts(lambda: catalog.dataset().drop_columns([column]), catalog=catalog)
     return catalog.refresh()

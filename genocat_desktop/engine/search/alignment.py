@@ -19,11 +19,14 @@ gets in the list is the score its alignment shows in the detail pane:
 
 Proteins use BLOSUM62 with BLAST's default gap costs (existence 11,
 extension 1: a gap of length L costs 11 + L) and BLAST's published statistics
-for that system, λ = 0.267 and K = 0.041. Nucleotides use NUC.4.4 (match 5,
-mismatch −4) with gap costs 10 + L; BLAST publishes no statistics for it, so
-nucleotide hits get scores, identity and coverage but no bit score or
-E-value (shown empty rather than made up). A query of one molecule type
-against targets of another is refused.
+for that system, λ = 0.267 and K = 0.041. Nucleotides use blastn's defaults:
+match 2, mismatch −3, a gap of length L costs 5 + 2L, with BLAST's published
+gapped statistics for that system (``blastn_values_2_3`` in BLAST's
+``blast_stat.c``: λ = 0.625, K = 0.41, valid for even scores, so an odd score
+is rounded down first, as BLAST does). Nucleotide queries are aligned on both
+strands; each hit keeps the better one, and ``sstrand`` says which (``plus``
+or ``minus``, BLAST's names). A query of one molecule type against targets of
+another is refused.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -50,6 +53,7 @@ __all__ = [
     "Scheme",
     "align_pair",
     "align_to",
+    "query_regions",
     "scheme_for",
 ]
 
@@ -65,13 +69,25 @@ class Scheme:
     """A scoring system and its Karlin-Altschul statistics (``None`` when unknown)."""
 
     name: str
-    matrix: str
+    matrix: str  # a named matrix, or the name given to the match/mismatch matrix below
     gap_open: int  # the cost of a gap of length 1: a gap of length L costs G + (L - 1) * E
     gap_extend: int
     lam: float | None
     k: float | None
     translate: bytes  # maps residues outside the matrix alphabet
     unknown: str  # the matrix's "any residue" letter, for anything else
+    match_mismatch: tuple[int, int] | None = None  # nucleotide schemes: (match, mismatch) over ACGT, N mismatches all
+    even_scores: bool = False  # the statistics hold for even scores only: odd ones are rounded down first
+
+    def stats_score(self, scores: np.ndarray) -> np.ndarray:
+        """The raw scores the statistics apply to (odd ones rounded down when :attr:`even_scores`)."""
+        return scores - (scores % 2) if self.even_scores else scores
+
+    def bits(self, scores: np.ndarray) -> np.ndarray:
+        """Bit scores ``(λS − ln K) / ln 2`` (NaN when the scheme has no statistics)."""
+        if self.lam is None or self.k is None:
+            return np.full(np.shape(scores), np.nan)
+        return (self.lam * self.stats_score(np.asarray(scores)) - math.log(self.k)) / math.log(2)
 
 
 PROTEIN: Final = Scheme(
@@ -79,8 +95,11 @@ PROTEIN: Final = Scheme(
     bytes.maketrans(b"UOJ", b"XXX"), "X",
 )
 NUCLEOTIDE: Final = Scheme(
-    "NUC.4.4 (match 5, mismatch -4), gaps 10+L", "NUC.4.4", 11, 1, None, None, bytes.maketrans(b"U", b"T"), "N",
+    "match 2, mismatch -3, gaps 5+2L (blastn defaults)", "blastn 2/-3", 7, 2, 0.625, 0.41,
+    bytes.maketrans(b"U", b"T"), "N", match_mismatch=(2, -3), even_scores=True,
 )
+_NUCLEOTIDES: Final = "ACGTN"
+_COMPLEMENT: Final = bytes.maketrans(b"ACGTUN", b"TGCAAN")
 _BATCH_ALIGNERS: dict[str, Any] = {}
 _PAIR_ALIGNERS: dict[str, Any] = {}
 
@@ -90,13 +109,48 @@ def scheme_for(molecule: str) -> Scheme:
     return NUCLEOTIDE if molecule in ("dna", "rna") else PROTEIN
 
 
+def reverse_complement(sequence: str) -> str:
+    """The reverse complement of a nucleotide sequence (``U`` read as ``T``; other letters become ``N``)."""
+    raw = sequence.upper().encode("ascii", "replace")
+    known = bytes(c if c in b"ACGTUN" else ord("N") for c in raw)
+    return known.translate(_COMPLEMENT)[::-1].decode("ascii")
+
+
+def _match_mismatch_rows(scheme: Scheme) -> list[list[float]]:
+    match, mismatch = scheme.match_mismatch or (1, -1)
+    size = len(_NUCLEOTIDES)
+    return [[float(match if i == j and i < size - 1 else mismatch) for j in range(size)] for i in range(size)]
+
+
+def _opal_matrix(scheme: Scheme) -> Any:
+    """The scheme's matrix as pyopal takes it: a name, or a built match/mismatch matrix."""
+    if scheme.match_mismatch is None:
+        return scheme.matrix
+    from scoring_matrices import ScoringMatrix
+
+    return ScoringMatrix(_match_mismatch_rows(scheme), alphabet=_NUCLEOTIDES, name=scheme.matrix)
+
+
+def _bio_matrix(scheme: Scheme) -> Any:
+    """The same matrix for Biopython's aligner."""
+    from Bio.Align import substitution_matrices
+
+    if scheme.match_mismatch is None:
+        return substitution_matrices.load(scheme.matrix)
+    array = substitution_matrices.Array(alphabet=_NUCLEOTIDES, dims=2)
+    for i, a in enumerate(_NUCLEOTIDES):
+        for j, b in enumerate(_NUCLEOTIDES):
+            array[a, b] = _match_mismatch_rows(scheme)[i][j]
+    return array
+
+
 # ---------------------------------------------------------------------------- the hit list
 def _batch_aligner(scheme: Scheme) -> Any:
     aligner = _BATCH_ALIGNERS.get(scheme.matrix)
     if aligner is None:
         import pyopal
 
-        aligner = pyopal.Aligner(scheme.matrix, gap_open=scheme.gap_open, gap_extend=scheme.gap_extend)
+        aligner = pyopal.Aligner(_opal_matrix(scheme), gap_open=scheme.gap_open, gap_extend=scheme.gap_extend)
         _BATCH_ALIGNERS[scheme.matrix] = aligner
     return aligner
 
@@ -121,8 +175,14 @@ def align_to(
     targets: Sequence[str],
     target_molecules: Sequence[str],
     db_residues: int,
+    *,
+    detail: Callable[[np.ndarray], Sequence[int]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Align ``query`` to each target (local, Smith-Waterman).
+
+    Scores come from pyopal's score-only pass over every target (both strands for
+    nucleotides); the traceback behind identity, coverage and strand, which costs
+    several times more on long true hits, is computed for the ``detail`` targets only.
 
     Parameters
     ----------
@@ -132,6 +192,10 @@ def align_to(
         Candidate sequences and their molecule types.
     db_residues
         Residues in the whole catalog (the search space of the E-value).
+    detail
+        Given the alignment scores, the indexes of the targets that get identity,
+        coverage and strand (the hits shown); ``None``: every target. The others
+        keep 0 and an empty strand.
 
     Returns
     -------
@@ -152,9 +216,84 @@ def align_to(
         "identity": np.zeros(n),
         "query_cov": np.zeros(n),
         "target_cov": np.zeros(n),
+        "sstrand": np.full(n, "", dtype=object),
     }
     if n == 0:
         return out
+    scores, strands = best_scores(query, query_molecule, targets, target_molecules)
+    out["aln_score"][:] = scores
+    chosen = range(n) if detail is None else detail(scores)
+    for i, (hit, strand) in _traced(query, query_molecule, targets, target_molecules, scores, strands, chosen):
+        if query_molecule in ("dna", "rna"):
+            out["sstrand"][i] = strand
+        # BLAST's identity: identical columns over all aligned columns, gaps included
+        # (pyopal's identity() leaves gap columns out).
+        ops = hit.alignment
+        out["identity"][i] = ops.count("M") / len(ops) if ops else 0.0
+        out["query_cov"][i] = (hit.query_end - hit.query_start + 1) / max(len(query), 1)
+        out["target_cov"][i] = (hit.target_end - hit.target_start + 1) / max(len(targets[i]), 1)
+    scheme = scheme_for(query_molecule)
+    if scheme.lam is not None and scheme.k is not None:
+        bits = scheme.bits(out["aln_score"])
+        out["bits"] = bits
+        out["evalue"] = len(query) * max(db_residues, 1) * np.exp2(-bits)
+    return out
+
+
+def best_scores(
+    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Each target's best local alignment score to the query, and its strand (score-only pass).
+
+    A nucleotide query is aligned as given (``plus``) and reverse-complemented (``minus``); each
+    target keeps the higher score (``plus`` on ties).
+    """
+    scores = np.zeros(len(targets), dtype=np.int64)
+    strands = ["plus"] * len(targets)
+    for hit in _opal_hits(query, query_molecule, targets, target_molecules, mode="score"):
+        scores[hit.target_index] = hit.score
+    if query_molecule in ("dna", "rna"):
+        for hit in _opal_hits(reverse_complement(query), query_molecule, targets, target_molecules, mode="score"):
+            if hit.score > scores[hit.target_index]:
+                scores[hit.target_index] = hit.score
+                strands[hit.target_index] = "minus"
+    return scores, strands
+
+
+def _traced(
+    query: str,
+    query_molecule: str,
+    targets: Sequence[str],
+    target_molecules: Sequence[str],
+    scores: np.ndarray,
+    strands: Sequence[str],
+    chosen: Sequence[int] | range,
+) -> list[tuple[int, tuple[Any, str]]]:
+    """pyopal's full results (regions, operations) for the ``chosen`` targets that score above 0, on
+    their best strand. A minus hit's query coordinates are those on the reverse complement:
+    :func:`_on_query` maps them back."""
+    out: list[tuple[int, tuple[Any, str]]] = []
+    for strand in ("plus", "minus"):
+        picked = [i for i in chosen if scores[i] > 0 and strands[i] == strand]
+        if not picked:
+            continue
+        q = query if strand == "plus" else reverse_complement(query)
+        found = _opal_hits(q, query_molecule, [targets[i] for i in picked], [target_molecules[i] for i in picked])
+        out += [(picked[hit.target_index], (hit, strand)) for hit in found]
+    return out
+
+
+def _on_query(hit: Any, strand: str, query_length: int) -> tuple[int, int]:
+    """The hit's aligned query region on the query as given: 0-based start, end exclusive."""
+    if strand == "minus":
+        return query_length - (hit.query_end + 1), query_length - hit.query_start
+    return hit.query_start, hit.query_end + 1
+
+
+def _opal_hits(
+    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str], mode: str = "full"
+) -> Any:
+    """pyopal's results of ``query`` against each target (``mode="full"``: score, regions, operations)."""
     scheme = NUCLEOTIDE if _check_molecules(query_molecule, target_molecules) else PROTEIN
     import pyopal
 
@@ -163,21 +302,41 @@ def align_to(
     database = pyopal.Database(
         [t.encode("ascii").translate(scheme.translate) for t in targets], alphabet=aligner.alphabet
     )
-    for hit in aligner.align(q, database, mode="full"):
-        i = hit.target_index
-        out["aln_score"][i] = hit.score
-        if hit.score <= 0:
-            continue
-        # BLAST's identity: identical columns over all aligned columns, gaps included
-        # (pyopal's identity() leaves gap columns out).
-        ops = hit.alignment
-        out["identity"][i] = ops.count("M") / len(ops) if ops else 0.0
-        out["query_cov"][i] = (hit.query_end - hit.query_start + 1) / max(len(query), 1)
-        out["target_cov"][i] = (hit.target_end - hit.target_start + 1) / max(len(targets[i]), 1)
-    if scheme.lam is not None and scheme.k is not None:
-        bits = (scheme.lam * out["aln_score"] - math.log(scheme.k)) / math.log(2)
-        out["bits"] = bits
-        out["evalue"] = len(query) * max(db_residues, 1) * np.exp2(-bits)
+    return aligner.align(q, database, mode=mode)
+
+
+def query_regions(
+    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str]
+) -> np.ndarray:
+    """Where each target's best local alignment lies on the query and on the target.
+
+    The same alignment (:func:`align_to`'s scheme and aligner) as the hit list's
+    scores, so a coverage graphic drawn from it agrees with ``query_cov``.
+
+    Parameters
+    ----------
+    query, query_molecule, targets, target_molecules
+        As for :func:`align_to`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` of shape ``(len(targets), 4)``: query start, query end, target
+        start, target end (0-based, end exclusive); all zero where nothing aligns.
+
+    Raises
+    ------
+    QueryError
+        If query and targets are of different molecule types.
+    """
+    out = np.zeros((len(targets), 4), dtype=np.int64)
+    if not targets:
+        return out
+    scores, strands = best_scores(query, query_molecule, targets, target_molecules)
+    every = range(len(targets))
+    for i, (hit, strand) in _traced(query, query_molecule, targets, target_molecules, scores, strands, every):
+        if hit.score > 0:
+            out[i] = (*_on_query(hit, strand, len(query)), hit.target_start, hit.target_end + 1)
     return out
 
 
@@ -207,6 +366,12 @@ class PairAlignment:
         ``+`` similar, space otherwise in the middle row).
     scoring
         How it was scored, e.g. ``"local, BLOSUM62, gaps 11+L (BLAST defaults)"``.
+    strand
+        ``"plus"``, or ``"minus"`` when the query aligns to the hit's reverse complement (nucleotides):
+        then ``target_start``/``target_end`` are still on the hit as stored, and the hit rows show
+        its reverse complement with positions counting down, as BLAST shows Plus/Minus.
+    target_length
+        The hit's length (to number the reverse strand).
     """
 
     score: float
@@ -225,21 +390,27 @@ class PairAlignment:
     match_line: str
     aligned_target: str
     scoring: str
+    strand: str = "plus"
+    target_length: int = 0
 
     def format(self, width: int = LINE_WIDTH, query_name: str = "Query", target_name: str = "Hit") -> str:
         """The alignment as BLAST-like text blocks of ``width`` columns, with residue numbers."""
         label = max(len(query_name), len(target_name))
         out = []
-        qpos, tpos = self.query_start, self.target_start
+        minus = self.strand == "minus"
+        # On the minus strand the hit rows read the reverse complement: walk it, number the hit.
+        qpos = self.query_start
+        tpos = self.target_length - self.target_end if minus else self.target_start
         for start in range(0, self.length, width):
             q = self.aligned_query[start : start + width]
             m = self.match_line[start : start + width]
             t = self.aligned_target[start : start + width]
             q_end = qpos + sum(c != "-" for c in q)
             t_end = tpos + sum(c != "-" for c in t)
+            first, last = (self.target_length - tpos, self.target_length - t_end + 1) if minus else (tpos + 1, t_end)
             out.append(f"{query_name:<{label}} {qpos + 1:>6} {q} {q_end}")
             out.append(f"{'':<{label}} {'':>6} {m}")
-            out.append(f"{target_name:<{label}} {tpos + 1:>6} {t} {t_end}")
+            out.append(f"{target_name:<{label}} {first:>6} {t} {last}")
             out.append("")
             qpos, tpos = q_end, t_end
         return "\n".join(out).rstrip("\n")
@@ -248,11 +419,11 @@ class PairAlignment:
 def _pair_aligner(scheme: Scheme) -> Any:
     aligner = _PAIR_ALIGNERS.get(scheme.matrix)
     if aligner is None:
-        from Bio.Align import PairwiseAligner, substitution_matrices
+        from Bio.Align import PairwiseAligner
 
         aligner = PairwiseAligner()
         aligner.mode = "local"
-        aligner.substitution_matrix = substitution_matrices.load(scheme.matrix)
+        aligner.substitution_matrix = _bio_matrix(scheme)
         # Biopython scores the first gap position with open_gap_score, each further one with
         # extend_gap_score: the same G + (L - 1) * E as pyopal, so both find the same best score.
         aligner.open_gap_score = -scheme.gap_open
@@ -309,13 +480,31 @@ def align_pair(query: str, target: str, molecule: str | None = None) -> PairAlig
     alphabet = set(aligner.substitution_matrix.alphabet)
     query, target = _in_alphabet(query, scheme, alphabet), _in_alphabet(target, scheme, alphabet)
     scoring = f"local, {scheme.name}"
-    try:
-        best = aligner.align(query, target)[0]
-    except (IndexError, ValueError):  # no positively scoring local alignment
+    best, strand, aligned_to = _best_pair(aligner, query, target, both_strands=scheme is NUCLEOTIDE)
+    if best is None or float(best.score) <= 0:
         return _empty(scoring)
-    if float(best.score) <= 0:
-        return _empty(scoring)
-    return _described(best, query, target, aligner.substitution_matrix, scoring)
+    found = _described(best, query, aligned_to, aligner.substitution_matrix, scoring)
+    if strand == "plus":
+        return replace(found, target_length=len(target))
+    # Aligned to the reverse complement: report the region on the hit as stored.
+    return replace(found, strand="minus", target_length=len(target),
+                   target_start=len(target) - found.target_end, target_end=len(target) - found.target_start)
+
+
+def _best_pair(aligner: Any, query: str, target: str, *, both_strands: bool) -> tuple[Any, str, str]:
+    """The best local alignment, its strand, and the target as aligned (reverse-complemented on ``minus``)."""
+    candidates = [("plus", target)]
+    if both_strands:
+        candidates.append(("minus", reverse_complement(target)))
+    best: tuple[Any, str, str] = (None, "plus", target)
+    for strand, sequence in candidates:
+        try:
+            found = aligner.align(query, sequence)[0]
+        except (IndexError, ValueError):  # no positively scoring local alignment
+            continue
+        if best[0] is None or float(found.score) > float(best[0].score):
+            best = (found, strand, sequence)
+    return best
 
 
 def _described(best: Any, query: str, target: str, matrix: Any, scoring: str) -> PairAlignment:

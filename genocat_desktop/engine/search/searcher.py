@@ -313,6 +313,8 @@ class Searcher:
             vectors = self._given_vectors(vectors, len(qs), column)
         cancel = cancel or CancelToken()
         plan = self._plan(column, conditions, fields, align, len(qs))
+        if embedder is not None:
+            self._check_molecules(plan, qs)
         if embedder is not None and len(qs) > 1:
             vectors = embedder.embed([q.sequence for q in qs], [q.molecule for q in qs])
         if vectors is not None:
@@ -341,6 +343,25 @@ class Searcher:
             )
             progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
         return out
+
+    def _check_molecules(self, plan: _Plan, qs: Sequence[Query]) -> None:
+        """Refuse a query of a molecule type that no searched row has: its scores would be noise.
+
+        Protein and nucleotide vectors live in separate spaces, so a protein query ranks DNA rows
+        by chance (and the reverse). The counts are cached per catalog version and filter.
+        """
+        searched = self._counts.rows_passing(plan.ds, plan.sql) if plan.sql else plan.ds.count_rows()
+        if searched == 0:
+            return
+        for kind in sorted({_kind(q.molecule) for q in qs}):
+            sql = "molecule IN ('dna', 'rna')" if kind == "nucleotide" else "molecule = 'protein'"
+            if self._counts.rows_passing(plan.ds, f"({plan.sql}) AND {sql}" if plan.sql else sql) == 0:
+                other = "protein" if kind == "nucleotide" else "nucleotide"
+                scope = "the rows matching the filters" if plan.sql else "the catalog"
+                raise QueryError(
+                    f"a {kind} query cannot be compared with {scope}: it holds only {other} sequences "
+                    f"(translated search is not available); search with a {other} sequence"
+                )
 
     def _given_vectors(self, vectors: np.ndarray, count: int, column: str) -> np.ndarray:
         dim = int(self.catalog.vector_columns()[column]["dim"])
@@ -408,22 +429,28 @@ class Searcher:
         from genocat_desktop.engine.search.alignment import align_to
 
         residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
+
+        def ranked(aln_score: np.ndarray) -> np.ndarray:
+            if rank_by == "alignment":
+                # Best alignment first; the embedding score breaks ties.
+                return np.lexsort((-scores, -aln_score))
+            return np.arange(len(scores))
+
         stats = align_to(
             q.sequence, q.molecule, rows.column("sequence").to_pylist(), rows.column("molecule").to_pylist(),
-            residues,
+            residues, detail=lambda aln_score: ranked(aln_score)[:k].tolist(),  # tracebacks for the hits shown only
         )
         for name in ALIGNMENT_COLUMNS:
             values = stats[name]
             # E-values span hundreds of orders of magnitude: never round them.
-            exact_values = name in ("aln_score", "evalue")
+            exact_values = name in ("aln_score", "evalue", "sstrand")
             rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
-        if rank_by == "alignment":
-            # Best alignment first; the embedding score breaks ties.
-            order = np.lexsort((-scores, -stats["aln_score"]))
-        else:
-            order = np.arange(len(scores))
-        order = order[:k]
+        order = ranked(stats["aln_score"])[:k]
         return rows.take(order), scores[order]
+
+
+def _kind(molecule: str) -> str:
+    return "nucleotide" if molecule in ("dna", "rna") else "protein"
 
 
 def _fetch_count(k: int, align: bool, candidates: int | None, rank_by: str) -> int:

@@ -9,14 +9,14 @@ it is compared with (see :class:`~genocat_desktop.engine.catalog.table.Catalog`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from genocat_desktop.engine.core.errors import EmbedderError
 
-__all__ = ["Embedder", "EmbedderSpec", "available", "create", "register"]
+__all__ = ["Embedder", "EmbedderSpec", "available", "create", "new_column_params", "register"]
 
 
 @runtime_checkable
@@ -54,11 +54,24 @@ class Embedder(Protocol):
 
 EmbedderSpec = dict[str, Any]
 _REGISTRY: dict[str, Callable[..., Embedder]] = {}
+_NEW_COLUMN_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
-def register(name: str, factory: Callable[..., Embedder]) -> None:
-    """Make an embedder available by name (``factory(**params)`` builds it)."""
+def register(name: str, factory: Callable[..., Embedder], new_column: dict[str, Any] | None = None) -> None:
+    """Make an embedder available by name (``factory(**params)`` builds it).
+
+    ``new_column`` holds parameters a new vector column records unless the caller names them:
+    defaults that differ from the factory's, whose own defaults must keep recreating the columns
+    recorded before those parameters existed.
+    """
     _REGISTRY[name] = factory
+    _NEW_COLUMN_DEFAULTS[name] = dict(new_column or {})
+
+
+def new_column_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters a new vector column of embedder ``name`` records: its new-column defaults, then ``params``."""
+    _load_builtins()
+    return {**_NEW_COLUMN_DEFAULTS.get(name, {}), **(params or {})}
 
 
 def available() -> list[str]:
@@ -82,15 +95,15 @@ def create(name: str, **params: Any) -> Embedder:
         raise EmbedderError(f"unknown embedder {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
     try:
         return factory(**params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise EmbedderError(f"embedder {name!r} cannot be built with {params}: {exc}") from None
 
 
 def _load_builtins() -> None:
     if "kmer" not in _REGISTRY:
-        from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
+        from genocat_desktop.engine.embed.embedders.kmer import NEW_COLUMN_PARAMS, KmerEmbedder
 
-        register("kmer", KmerEmbedder)
+        register("kmer", KmerEmbedder, NEW_COLUMN_PARAMS)
     if "esm" not in _REGISTRY:
         from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder
 

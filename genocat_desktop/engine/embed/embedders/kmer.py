@@ -17,6 +17,14 @@ by alignment re-ranking of the candidates (:mod:`..rerank`: 99.7%).
 Sequences too short for a single 4-mer fall back to shorter k so no vector is
 zero. Nucleotide records use 6-mers over ``ACGT`` (``U`` read as ``T``) hashed
 with another seed, so DNA never lands near protein by accident.
+
+Both strands: with ``strands="both"`` (what new catalogs record) a nucleotide
+k-mer and its reverse complement share one bucket and sign, so a sequence and
+its reverse complement get the same vector and a gene is found whichever
+strand the query was read from. Only the k-mer → column table differs; the
+counting loop is the same. ``strands="forward"`` is the earlier behaviour,
+kept so that catalogs made with it embed their queries as they embedded
+their rows (the catalog records the parameter).
 """
 
 from __future__ import annotations
@@ -27,7 +35,12 @@ from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["NATIVE_COUNTING", "KmerEmbedder"]
+__all__ = ["NATIVE_COUNTING", "NEW_COLUMN_PARAMS", "STRANDS", "KmerEmbedder"]
+
+#: ``strands`` values: k-mers of the given strand only, or of both strands alike.
+STRANDS: Final = ("forward", "both")
+#: Parameters a new k-mer column gets unless the caller names them: both strands.
+NEW_COLUMN_PARAMS: Final = {"strands": "both"}
 
 
 def _load_native() -> Callable[..., None] | None:
@@ -83,7 +96,7 @@ class _Space:
     window running into the next record.
     """
 
-    def __init__(self, alphabet: int, k: int, dim: int, seed: int) -> None:
+    def __init__(self, alphabet: int, k: int, dim: int, seed: int, *, canonical: bool = False) -> None:
         self.alphabet = alphabet
         self.k = k
         self.base = alphabet + 1
@@ -94,6 +107,13 @@ class _Space:
         digits = (np.arange(self.base**k)[:, None] // self.base ** np.arange(k - 1, -1, -1)) % self.base
         valid = (digits < alphabet).all(axis=1)
         index = (digits * alphabet ** np.arange(k - 1, -1, -1)).sum(axis=1)
+        if canonical:
+            # Nucleotide codes A, C, G, T are 0..3, so a base's complement is 3 - code; the reverse
+            # complement reads the complemented digits backwards. Each k-mer takes the hash of the
+            # smaller of its own index and its reverse complement's, so both strands count alike.
+            rc_digits = (alphabet - 1) - digits[:, ::-1]
+            rc_index = (rc_digits * alphabet ** np.arange(k - 1, -1, -1)).sum(axis=1)
+            index = np.where(valid, np.minimum(index, rc_index), index)
         self.sentinel = self.base**k
         self.columns = np.full(self.sentinel + 1, 2 * dim, dtype=np.intp)
         self.columns[: self.sentinel][valid] = signed_bucket[index[valid]]
@@ -115,23 +135,34 @@ class KmerEmbedder:
         Vector length (number of hash buckets).
     nucleotide_k
         k-mer length for DNA and RNA (over ``ACGT``).
+    strands
+        ``"both"``: a nucleotide sequence and its reverse complement get the same vector (what
+        new catalogs use); ``"forward"``: k-mers are read on the given strand only (catalogs made
+        before, which record no ``strands``).
     """
 
     name = "kmer"
     version = 1
 
-    def __init__(self, k: int = 4, dim: int = 512, nucleotide_k: int = 6) -> None:
+    def __init__(self, k: int = 4, dim: int = 512, nucleotide_k: int = 6, strands: str = "forward") -> None:
         if not 1 <= k <= 6 or not 1 <= nucleotide_k <= 10 or dim < 8:
             raise ValueError("need 1 <= k <= 6, 1 <= nucleotide_k <= 10 and dim >= 8")
+        if strands not in STRANDS:
+            raise ValueError(f"strands must be one of {', '.join(STRANDS)}")
         self.k = k
         self.dim = dim
         self.nucleotide_k = nucleotide_k
+        self.strands = strands
+        both = strands == "both"
         self._protein = [_Space(len(_MURPHY12), j, dim, 1000 + j) for j in range(1, k + 1)]
-        self._nucleotide = [_Space(4, j, dim, 2000 + j) for j in range(1, nucleotide_k + 1)]
+        self._nucleotide = [_Space(4, j, dim, 2000 + j, canonical=both) for j in range(1, nucleotide_k + 1)]
 
     def params(self) -> dict[str, Any]:
-        """Parameters that recreate this embedder."""
-        return {"k": self.k, "dim": self.dim, "nucleotide_k": self.nucleotide_k}
+        """Parameters that recreate this embedder (``strands`` only when both: older records lack it)."""
+        out: dict[str, Any] = {"k": self.k, "dim": self.dim, "nucleotide_k": self.nucleotide_k}
+        if self.strands == "both":
+            out["strands"] = "both"
+        return out
 
     def embed(self, sequences: Sequence[str], molecules: Sequence[str] | None = None) -> np.ndarray:
         """Embed sequences; see :meth:`Embedder.embed`."""

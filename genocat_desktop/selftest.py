@@ -368,7 +368,9 @@ def run(out: TextIO | None = None, *, sample: str | Path | None = None, timeout:
         f"{sys.executable})")
     with tempfile.TemporaryDirectory(prefix="genocat-selftest-") as tmp:
         folder = Path(tmp)
-        env = {"XDG_CONFIG_HOME": str(folder / "config"), "LANCEDB_LOG": "error", "LANCE_LOG": "error"}
+        # Settings and the search history go to the temporary folder: a check leaves the user's files alone.
+        env = {"XDG_CONFIG_HOME": str(folder / "config"), "GENOCAT_HISTORY": str(folder / "search_history.json"),
+               "LANCEDB_LOG": "error", "LANCE_LOG": "error"}
         from PySide6.QtWidgets import QApplication
 
         if QApplication.instance() is None:
@@ -468,6 +470,6 @@ def print_startup_time(location: str | None, files: Sequence[str], out: TextIO |
     probe = Probe()
     app.installEventFilter(probe)
     QTimer.singleShot(int(timeout * 1000), give_up)
-    code = run_app(location, files)
+    code = run_app(location, files, single_instance=False)  # measures a start: never hands over
     app.removeEventFilter(probe)
     return code or status["code"]

@@ -1,8 +1,9 @@
-"""Exports: CSV with provenance comments, FASTA that re-imports to the same sequences."""
+"""Exports: CSV/TSV that start with their header (provenance in a side file), JSON, FASTA that re-imports."""
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,16 +20,33 @@ def catalog(tmp_catalog_path: Path, data_dir: Path) -> Catalog:
     return cat
 
 
-def test_csv_has_comments_header_and_joined_aliases(catalog: Catalog, tmp_path: Path) -> None:
+def test_csv_starts_with_its_header_and_provenance_goes_to_a_side_file(catalog: Catalog, tmp_path: Path) -> None:
     result = Searcher(catalog).search("MKVLAAGIVALLLAAGCSSSKEETK", k=20)
     out = tmp_path / "hits.csv"
-    assert export_hits([result], out, comments={"query": "q1", "version": result.version}) == 20
+    assert export_hits([result], out, provenance={"query": "q1", "version": result.version}) == 20
     lines = out.read_text().splitlines()
-    assert lines[0] == "# query: q1" and lines[1].startswith("# version:")
-    rows = list(csv.DictReader(lines[2:]))
+    assert lines[0].startswith('"query_id","rank","score"')  # an ordinary CSV reader takes it as it is
+    rows = list(csv.DictReader(lines))
     assert len(rows) == 20 and rows[0]["query_id"] == "query" and rows[0]["rank"] == "1"
     assert float(rows[0]["score"]) >= float(rows[-1]["score"])
     assert "sequence" not in rows[0] and "vec_kmer" not in rows[0]
+    side = json.loads((tmp_path / "hits.provenance.json").read_text())
+    assert side == {"query": "q1", "version": result.version}
+
+
+def test_tsv_is_tab_separated_and_json_holds_provenance_and_hits(catalog: Catalog, tmp_path: Path) -> None:
+    result = Searcher(catalog).search("MKVLAAGIVALLLAAGCSSSKEETK", k=5)
+    tsv = tmp_path / "hits.tsv"
+    assert export_hits([result], tsv, provenance={"query": "q1"}) == 5
+    rows = list(csv.DictReader(tsv.open(newline=""), delimiter="\t"))
+    assert len(rows) == 5 and rows[0]["query_id"] == "query" and rows[0]["rank"] == "1"
+    assert "," not in tsv.read_text().splitlines()[0]
+    assert json.loads((tmp_path / "hits.provenance.json").read_text())["query"] == "q1"
+    out = tmp_path / "hits.json"
+    assert export_hits([result], out, provenance={"query": "q1"}) == 5
+    body = json.loads(out.read_text())
+    assert body["provenance"] == {"query": "q1"} and [h["rank"] for h in body["hits"]] == [1, 2, 3, 4, 5]
+    assert not {"sequence", "vec_kmer"} & set(body["hits"][0]) and body["hits"][0]["query_id"] == "query"
 
 
 def test_fasta_round_trip_gives_the_same_sequences(catalog: Catalog, tmp_path: Path) -> None:

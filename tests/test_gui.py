@@ -9,6 +9,7 @@ which cannot see QThreads that never ran Python code).
 from __future__ import annotations
 
 import csv
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -204,13 +205,13 @@ def test_search_fills_the_table_detail_and_histogram(qtbot: Any, searched: MainW
     assert first["rank"] == 1 and first["id"].startswith("Globin|")
     scores = [w.search_page.hits_table.source.row_dict(r)["score"] for r in range(model.rowCount())]
     assert scores == sorted(scores, reverse=True)
-    assert model.headerData(1, Qt.Orientation.Horizontal) == "Score"
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "Score (cosine)"
     assert model.data(model.index(0, 1)) == f"{first['score']:.3f}"
     assert w.search_page.histogram.scores is not None and w.search_page.histogram.scores.size == 50
     assert w.search_page.histogram.marked == first["score"]  # the first hit, selected when the results came
-    qtbot.waitUntil(lambda: "Identity" in w.search_page.hit_detail.toPlainText(), timeout=LONG_MS)
+    qtbot.waitUntil(lambda: "Identities =" in w.search_page.hit_detail.toPlainText(), timeout=LONG_MS)
     text = w.search_page.hit_detail.toPlainText()
-    assert "Similarity" in text and "Query coverage" in text and first["id"] in text
+    assert "Positives =" in text and "Query coverage" in text and first["id"] in text
     assert "globin_query" in text  # the alignment block names the query
     w.search_page.hits_table.select_source_row(3)
     assert w.search_page.histogram.marked == w.search_page.hits_table.source.row_dict(3)["score"]
@@ -257,8 +258,9 @@ def test_export_writes_csv_and_fasta(qtbot: Any, searched: MainWindow, tmp_path:
             w.export_to(str(path))
         assert blocker.args[0] == 50
     text = out_csv.read_text()
-    assert "# query: globin_query" in text and "# hits per query: 50" in text
-    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    provenance = json.loads((tmp_path / "hits.provenance.json").read_text())
+    assert provenance["query"] == "globin_query" and provenance["hits_per_query"] == 50
+    rows = list(csv.DictReader(text.splitlines()))  # the header first: no "#" lines
     assert len(rows) == 50 and rows[0]["rank"] == "1" and float(rows[0]["score"]) > 0
     assert out_fasta.read_text().count(">") == 50
     hits = w.search_page.hits_table
@@ -270,8 +272,8 @@ def test_export_writes_csv_and_fasta(qtbot: Any, searched: MainWindow, tmp_path:
     with qtbot.waitSignal(w.export_done, timeout=LONG_MS) as blocker:
         w.export_to(str(out_sel), selected=True)
     assert blocker.args[0] == 2
-    selected = [line for line in out_sel.read_text().splitlines() if not line.startswith("#")]
-    assert [r["rank"] for r in csv.DictReader(selected)] == ["3", "5"]
+    assert [r["rank"] for r in csv.DictReader(out_sel.read_text().splitlines())] == ["3", "5"]
+    assert json.loads((tmp_path / "selected.provenance.json").read_text())["rows"] == "selected hits only"
 
 
 def test_a_new_search_cancels_the_previous_one(qtbot: Any, searched: MainWindow) -> None:
@@ -500,11 +502,13 @@ def test_cli_without_a_command_starts_the_gui(monkeypatch: pytest.MonkeyPatch) -
     from genocat_desktop.cli import main as cli
 
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("genocat_desktop.ui.app.run", lambda location, files: calls.append((location, files)) or 0)
+    monkeypatch.setattr("genocat_desktop.ui.app.run",
+                        lambda location, files, *a, **kw: calls.append((location, files)) or 0)
     assert cli.main([]) == 0
     assert cli.main(["--catalog", "/tmp/x", "a.fasta"]) == 0
     assert calls[0] == (None, []) and calls[1][0] == "/tmp/x" and calls[1][1][0].endswith("a.fasta")
-    assert cli._gui_files(["import", "a.fa"]) is None and cli._gui_files(["--help"]) is None
+    commands = cli._commands()
+    assert cli._gui_files(["import", "a.fa"], commands) is None and cli._gui_files(["--help"], commands) is None
 
 
 def test_table_model_cells_follow_sorting_and_new_tables(qtbot: Any) -> None:

@@ -1,14 +1,16 @@
 """Search, its provenance and export, and the pairwise alignment of a hit.
 
 The GUI and the CLI search through :func:`search_request_job` and export hits
-through :func:`write_hits`, so the parameters recorded in an export (its
-``#`` provenance lines) are built in one place, :func:`search_provenance`.
+through :func:`write_hits`, so the parameters recorded in an export (the
+``NAME.provenance.json`` side file of a CSV/TSV, the ``provenance`` of a JSON
+file) are built in one place, :func:`search_provenance`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +19,23 @@ from typing import TYPE_CHECKING
 from genocat_desktop.app.catalog import FilterSpec, Session, conditions_from
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from genocat_desktop.app.jobs import Job, ProgressCallback
     from genocat_desktop.engine import CancelToken, Condition, Query, SearchResult
     from genocat_desktop.engine.search.alignment import PairAlignment
 
 __all__ = [
+    "DEFAULT_EVALUE_CUTOFF",
     "MAX_QUERY_TEXT",
     "SearchOutcome",
     "SearchRequest",
+    "accession_links",
     "align_job",
+    "aligned_fasta",
+    "aligned_fasta_job",
     "export_hits_job",
+    "hits_fasta",
     "read_query_file_job",
     "search_job",
     "search_provenance",
@@ -39,6 +48,19 @@ __all__ = [
 MAX_QUERY_TEXT = 2_000_000
 #: Queries named in the provenance of a GUI search before "...".
 NAMED_QUERIES = 20
+#: E-value at or below which a hit is called significant. BLAST's default of 10 is a reporting
+#: limit, not a significance level: 1e-3 is the usual threshold for inferring homology from a
+#: protein search of a large database (Pearson, Curr Protoc Bioinformatics 2013, 3.1).
+DEFAULT_EVALUE_CUTOFF = 1e-3
+#: Residues per line in the FASTA text written here.
+FASTA_WIDTH = 60
+#: UniProtKB accessions, as UniProt documents them (uniprot.org/help/accession_numbers).
+UNIPROT_ACCESSION = re.compile(r"^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})(-\d+)?$")
+#: RefSeq accessions: two letters and an underscore; the letters say protein or nucleotide.
+REFSEQ_ACCESSION = re.compile(r"^(AP|NP|XP|YP|WP|ZP|AC|NC|NG|NM|NR|NT|NW|NZ|XM|XR)_[0-9]+(\.[0-9]+)?$")
+#: GenBank/ENA/DDBJ protein ids (three letters, five or seven digits) and nucleotide accessions.
+GENBANK_PROTEIN = re.compile(r"^[A-Z]{3}[0-9]{5}([0-9]{2})?(\.[0-9]+)?$")
+GENBANK_NUCLEOTIDE = re.compile(r"^([A-Z][0-9]{5}|[A-Z]{2}[0-9]{6}|[A-Z]{2}[0-9]{8}|[A-Z]{4}[0-9]{8,10})(\.[0-9]+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +80,7 @@ class SearchRequest:
     align
         Align the best candidates to the query (Smith-Waterman) and add the alignment columns.
     candidates
-        With ``align``: candidates aligned (``None``: the engine's default, 10 × k).
+        With ``align``: candidates aligned (``None``: the engine's default, max(10 × k, 100)).
     rank_by
         With ``align``: ``"alignment"`` or ``"embedding"`` order.
     source
@@ -80,14 +102,32 @@ class SearchRequest:
 
 @dataclass(frozen=True, slots=True)
 class SearchOutcome:
-    """Search results and the parameters that produced them (recorded in exports)."""
+    """Search results and the parameters that produced them (recorded in exports).
+
+    Attributes
+    ----------
+    results
+        One result per query.
+    parameters
+        The search's provenance (:func:`search_provenance`).
+    regions
+        With alignment (GUI searches): per result, an ``int64`` array of shape
+        ``(hits, 4)`` in hit order: query start, query end, hit start, hit end
+        (0-based, end exclusive) of each hit's alignment; empty otherwise.
+    """
 
     results: list[SearchResult]
     parameters: dict[str, object]
+    regions: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    @property
+    def aligned(self) -> bool:
+        """Whether the hits carry alignment columns (bits, E-value, identity, coverage)."""
+        return bool(self.results) and "bits" in self.results[0].hits.column_names
 
 
 def search_provenance(request: SearchRequest, location: str, first: SearchResult) -> dict[str, object]:
-    """The parameters of a search, as the ``#`` lines of its export record them.
+    """The parameters of a search, as its exports record them (the provenance side file, or JSON's).
 
     Parameters
     ----------
@@ -97,17 +137,46 @@ def search_provenance(request: SearchRequest, location: str, first: SearchResult
         The catalog searched.
     first
         The first query's result (the version and embedding searched).
+
+    Returns
+    -------
+    dict
+        ``query`` (its id, or the source of several), ``queries`` (their number), ``catalog``,
+        ``version``, ``embedding``, ``filter``, ``hits_per_query``, ``alignment`` (the scoring of
+        each molecule searched, and the order; ``"none"`` without), ``candidates`` (aligned ones),
+        ``genocat_version`` and ``date`` (UTC, ISO 8601).
     """
+    from datetime import UTC, datetime
+
+    from genocat_desktop import __version__
+
     one = len(request.queries) == 1
-    return {
+    provenance: dict[str, object] = {
         "query": request.queries[0].id if one else request.source,
+        "queries": len(request.queries),
         "catalog": location,
         "version": first.version,
         "embedding": first.column,
         "filter": request.filter_text or "none",
-        "hits per query": request.k,
-        "alignment": f"Smith-Waterman BLOSUM62 11/1, {request.rank_by} order" if request.align else "none",
+        "hits_per_query": request.k,
+        "alignment": _alignment_text(request) if request.align else "none",
     }
+    if request.align:
+        provenance["candidates"] = request.candidates or "default: max(10 × hits per query, 100)"
+    provenance["genocat_version"] = __version__
+    provenance["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return provenance
+
+
+def _alignment_text(request: SearchRequest) -> str:
+    """The alignment's scoring as used: one scheme per molecule among the queries, then the order."""
+    from genocat_desktop.engine.search.alignment import scheme_for
+
+    schemes = []
+    for molecule in dict.fromkeys(q.molecule for q in request.queries):
+        strands = ", both strands" if molecule in ("dna", "rna") else ""
+        schemes.append(f"{molecule}: {scheme_for(molecule).name}{strands}")
+    return f"Smith-Waterman local ({'; '.join(schemes)}), {request.rank_by} order"
 
 
 def search_request_job(session: Session, request: SearchRequest) -> Job[SearchOutcome]:
@@ -150,22 +219,43 @@ def search_job(
         ids = ", ".join(q.id for q in queries[:NAMED_QUERIES]) + (" ..." if len(queries) > NAMED_QUERIES else "")
         request = SearchRequest(queries, k, conditions, column=column, align=align, source=ids,
                                 filter_text=" AND ".join(str(c) for c in conditions))
-        return search_request_job(session, request)(progress, cancel)
+        outcome = search_request_job(session, request)(progress, cancel)
+        if align:
+            outcome = dataclasses.replace(outcome, regions=[_regions(r) for r in outcome.results])
+        return outcome
 
     return run
 
 
-def write_hits(outcome: SearchOutcome, path: str | os.PathLike[str], rows: dict[int, list[int]] | None = None) -> int:
-    """Export hits to CSV (with the search's provenance) or FASTA, by the file's suffix.
+def _regions(result: SearchResult) -> np.ndarray:
+    """Where each hit of ``result`` aligns (the hit list's own alignment, see ``query_regions``)."""
+    from genocat_desktop.engine.search.alignment import query_regions
+
+    hits = result.hits
+    return query_regions(result.query.sequence, result.query.molecule, hits.column("sequence").to_pylist(),
+                         hits.column("molecule").to_pylist())
+
+
+def write_hits(
+    outcome: SearchOutcome, path: str | os.PathLike[str], rows: dict[int, list[int]] | None = None,
+    *, fmt: str | None = None,
+) -> int:
+    """Export hits to CSV, TSV, JSON or FASTA, with the search's provenance.
+
+    CSV and TSV files start with their header; the provenance goes to the side
+    file ``NAME.provenance.json`` next to them. A JSON file holds it as
+    ``"provenance"`` next to ``"hits"``.
 
     Parameters
     ----------
     outcome
         The search.
     path
-        ``.csv``/``.tsv``/``.txt`` or a FASTA suffix.
+        The file; its suffix names the format unless ``fmt`` is given.
     rows
         Limits each query's hits (by result index) to these positions; ``None`` exports them all.
+    fmt
+        ``"csv"``, ``"tsv"``, ``"json"`` or ``"fasta"``; ``None``: by the suffix.
 
     Returns
     -------
@@ -180,14 +270,14 @@ def write_hits(outcome: SearchOutcome, path: str | os.PathLike[str], rows: dict[
             dataclasses.replace(r, hits=r.hits.take(sorted(rows[i])))
             for i, r in enumerate(results) if rows.get(i)
         ]
-    comments = dict(outcome.parameters)
+    provenance = dict(outcome.parameters)
     if rows is not None:
-        comments["rows"] = "selected hits only"
-    return export_hits(results, path, comments=comments)
+        provenance["rows"] = "selected hits only"
+    return export_hits(results, path, fmt=fmt, provenance=provenance)
 
 
 def export_hits_job(outcome: SearchOutcome, path: str, rows: dict[int, list[int]] | None = None) -> Job[int]:
-    """Export hits to CSV or FASTA (by suffix); ``rows`` limits each query's hits to those positions.
+    """Export hits to CSV, TSV, JSON or FASTA (by suffix); ``rows`` limits each query's hits to those positions.
 
     Returns the number of rows written.
     """
@@ -234,5 +324,136 @@ def read_query_file_job(path: str) -> Job[str]:
         queries = read_queries(Path(path))
         text = "\n".join(f">{q.id}\n{q.sequence}" for q in queries)
         return text if len(text) <= MAX_QUERY_TEXT else path
+
+    return run
+
+
+# ---------------------------------------------------------------------------- hit actions
+def hits_fasta(rows: Sequence[dict[str, object]]) -> str:
+    """Hits as FASTA text: ``>id description`` and the sequence in lines of 60 residues.
+
+    Parameters
+    ----------
+    rows
+        Hits as dicts with at least ``id`` and ``sequence`` (``description`` or ``name`` if present).
+    """
+    out = []
+    for row in rows:
+        title = str(row.get("description") or row.get("name") or "").strip()
+        seq = str(row.get("sequence") or "")
+        out.append(f">{row.get('id')}{' ' + title if title else ''}")
+        out.extend(seq[i : i + FASTA_WIDTH] for i in range(0, len(seq), FASTA_WIDTH))
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _accession(row: dict[str, object]) -> str:
+    """The row's accession: its own field, else the middle of a ``db|ACC|name`` identifier, else the id."""
+    accession = str(row.get("accession") or "").strip()
+    if accession:
+        return accession
+    ident = str(row.get("id") or "").strip()
+    parts = ident.split("|")
+    if len(parts) >= 2 and parts[0] in ("sp", "tr", "ref", "gb", "emb", "dbj") and parts[1]:
+        return parts[1]
+    return ident
+
+
+def accession_links(row: dict[str, object]) -> list[tuple[str, str]]:
+    """Web pages for a hit's accession, as (label, URL): UniProt and/or NCBI, by the accession's form.
+
+    UniProt accessions are recognised by UniProt's documented pattern, RefSeq by
+    its two-letter prefix and underscore, GenBank/ENA/DDBJ by their letter and
+    digit counts; an identifier of none of these forms gets no link.
+    """
+    accession = _accession(row)
+    bare = accession.split(".")[0]
+    links: list[tuple[str, str]] = []
+    if UNIPROT_ACCESSION.match(accession) or str(row.get("db") or "") in ("sp", "tr"):
+        links.append(("UniProt", f"https://www.uniprot.org/uniprotkb/{bare.split('-')[0]}/entry"))
+    if REFSEQ_ACCESSION.match(accession):
+        kind = "protein" if accession[:2] in ("AP", "NP", "XP", "YP", "WP", "ZP") else "nuccore"
+        links.append(("NCBI RefSeq", f"https://www.ncbi.nlm.nih.gov/{kind}/{accession}"))
+    elif GENBANK_PROTEIN.match(accession):
+        links.append(("NCBI Protein", f"https://www.ncbi.nlm.nih.gov/protein/{accession}"))
+    elif GENBANK_NUCLEOTIDE.match(accession) and not links:
+        links.append(("NCBI Nucleotide", f"https://www.ncbi.nlm.nih.gov/nuccore/{accession}"))
+    return links
+
+
+def aligned_fasta(query_id: str, query: str, hits: Sequence[tuple[str, PairAlignment]]) -> str:
+    """The query and its hits as one gapped, equal-length FASTA alignment (Jalview, AliView, MEGA read it).
+
+    Each hit is placed by its pairwise alignment to the query (a query-anchored
+    alignment, as BLAST's "query-anchored" view): residues aligned to the query
+    share its columns, residues a hit inserts get columns of their own (gaps in
+    the query and in the other hits), and the hit's unaligned ends are gaps.
+    """
+    length = len(query)
+    # Per hit: the residue on each query position, and what it inserts before each position.
+    placed: list[tuple[str, list[str], dict[int, str]]] = []
+    widest: dict[int, int] = {}
+    for ident, a in hits:
+        cells = ["-"] * length
+        inserts: dict[int, str] = {}
+        p = a.query_start
+        for q, t in zip(a.aligned_query, a.aligned_target, strict=True):
+            if q == "-":
+                inserts[p] = inserts.get(p, "") + t
+            else:
+                cells[p] = t
+                p += 1
+        for p, text in inserts.items():
+            widest[p] = max(widest.get(p, 0), len(text))
+        placed.append((ident, cells, inserts))
+
+    def row(cells: Sequence[str], inserts: dict[int, str]) -> str:
+        out = []
+        for p in range(length):
+            width = widest.get(p, 0)
+            if width:
+                out.append(inserts.get(p, "").ljust(width, "-"))
+            out.append(cells[p])
+        return "".join(out)
+
+    blocks = [(query_id, row(list(query), {}))] + [(ident, row(cells, ins)) for ident, cells, ins in placed]
+    lines = []
+    for ident, text in blocks:
+        lines.append(f">{ident}")
+        lines.extend(text[i : i + FASTA_WIDTH] for i in range(0, len(text), FASTA_WIDTH))
+    return "\n".join(lines) + "\n"
+
+
+def aligned_fasta_job(
+    session: Session, query_id: str, query: str, hits: Sequence[tuple[str, str]], path: str
+) -> Job[int]:
+    """Align each hit (id, sequence) to the query and write :func:`aligned_fasta` to ``path``.
+
+    The pairwise alignments are the detail pane's (same scoring as the hit list).
+    The file is written next to ``path`` and renamed, so a cancelled job leaves no
+    half file. Returns the number of hits written.
+    """
+
+    def run(progress: ProgressCallback, cancel: CancelToken) -> int:
+        from genocat_desktop.engine import InputError, Progress
+
+        pairs = []
+        for i, (ident, sequence) in enumerate(hits):
+            cancel.raise_if_cancelled()
+            progress(Progress(i, len(hits), "hits", "aligning", f"Aligning hit {i + 1} of {len(hits)}"))
+            try:
+                pairs.append((ident, session.aligner.align(query, sequence, lambda: bool(cancel.cancelled))))
+            except ValueError as exc:
+                raise InputError(f"cannot align {ident}: {exc}") from None
+        text = aligned_fasta(query_id, query, pairs)
+        target = Path(path)
+        # open() (not mkstemp, whose files are 0600) so the file gets the user's usual permissions.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        return len(pairs)
 
     return run

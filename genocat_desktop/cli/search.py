@@ -1,4 +1,13 @@
-"""``genocat search``: similarity search (the app's search and export) and full-text search (``--text``)."""
+"""``genocat search``: similarity search (the app's search and export) and full-text search (``--text``).
+
+Scripts read its output: the TSV on a pipe, the JSON of ``--format json``, and
+the files of ``--out`` (CSV and TSV that start with their header, the
+search's provenance in ``NAME.provenance.json`` next to them; JSON with the
+provenance inside; FASTA). Every output calls a hit's query ``query_id``;
+aligned hits lead with ``bits``, ``evalue``, ``identity``, ``query_cov`` (and
+``sstrand`` for nucleotide queries) and call the embedding similarity
+``cosine`` (:func:`~genocat_desktop.engine.search.export.aligned_view`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +17,26 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genocat_desktop.cli.common import EXIT_OK, Command, open_catalog, open_session
+from genocat_desktop.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    open_catalog,
+    open_session,
+    run_cancellable,
+    shown,
+    shown_row,
+)
 
 if TYPE_CHECKING:
     from genocat_desktop.engine import Catalog, Condition, SearchResult
 
 __all__ = ["COMMANDS", "add_parsers"]
+
+#: Formats ``--format`` names: the screen's (table, tsv, json) and the files' (csv, tsv, json, fasta).
+SCREEN_FORMATS = ("table", "tsv", "json")
+FILE_FORMATS = ("csv", "tsv", "json", "fasta")
 
 
 def add_parsers(sub: Any) -> None:
@@ -33,43 +56,97 @@ def add_parsers(sub: Any) -> None:
     se.add_argument("--embedding", metavar="COLUMN", help="embedding to search: a vector column or a model name "
                     "(default: the catalog's; see `genocat info`)")
     se.add_argument("--align", action="store_true",
-                    help="align the query to the best candidates (Smith-Waterman, BLOSUM62) and rank by alignment; "
-                    "adds identity, coverage, bit score and E-value")
-    se.add_argument("--candidates", type=int, metavar="N", help="with --align: candidates to align (default 10 x k)")
-    se.add_argument("--rank-by", choices=["alignment", "embedding"], default="alignment",
-                    help="with --align: order of the hits (default: alignment score)")
-    se.add_argument("--out", "-o", type=Path, help="write hits to .csv or .fasta instead of the screen")
-    se.add_argument("--format", choices=["table", "tsv", "json"], default=None,
-                    help="screen output format (default: table on a terminal, tsv otherwise)")
+                    help="align the query to the best candidates by Smith-Waterman local alignment (protein "
+                    "queries: BLOSUM62, gaps 11+L; DNA/RNA queries: blastn's match 2, mismatch -3, gaps 5+2L, "
+                    "on both strands) and rank by alignment; the hits then lead with bits, evalue, identity, "
+                    "query_cov (and sstrand, the hit's strand, for nucleotide queries) and the embedding "
+                    "similarity is called cosine")
+    se.add_argument("--candidates", type=int, metavar="N", help="with --align: candidates to align "
+                    "(default max(10 × k, 100))")
+    se.add_argument("--rank-by", choices=["alignment", "embedding"], default=None,
+                    help="with --align: order of the hits (default: alignment)")
+    se.add_argument("--out", "-o", type=Path, help="write the hits to a file instead of the screen: .csv, .tsv, "
+                    ".json or .fasta; a CSV/TSV file starts with its header and the search's provenance goes to "
+                    "NAME.provenance.json next to it (a JSON file holds it)")
+    se.add_argument("--format", choices=sorted({*SCREEN_FORMATS, *FILE_FORMATS}), default=None,
+                    help="output format: on the screen table, tsv or json (default: table on a terminal, tsv "
+                    "otherwise); with --out csv, tsv, json or fasta (default: by the file's suffix)")
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of options (one line), or ``None``."""
+    from genocat_desktop.engine.search.export import format_of
+
+    if args.text is None:
+        if args.candidates is not None and not args.align:
+            return "--candidates needs --align"
+        if args.rank_by is not None and not args.align:
+            return "--rank-by needs --align"
+    if args.out is None:
+        if args.format in FILE_FORMATS and args.format not in SCREEN_FORMATS:
+            return f"--format {args.format} writes a file: add --out FILE"
+        return None
+    named = format_of(args.out)
+    if args.format is None:
+        if named is None:
+            return (f"cannot tell the format from {shown(args.out.name)!r}: name it .csv, .tsv, .json or .fasta, "
+                    "or give --format")
+        return None
+    if args.format not in FILE_FORMATS:
+        return f"--format {args.format} is for the screen; with --out use csv, tsv, json or fasta"
+    if named is not None and named != args.format:
+        return f"--format {args.format} contradicts --out {shown(args.out.name)} (a {named} file); change one"
+    return None
+
+
+def _out_format(args: argparse.Namespace) -> str:
+    """The ``--out`` file's format: ``--format`` when given, else the suffix's (see :func:`_usage_problem`)."""
+    from genocat_desktop.engine.search.export import format_of
+
+    fmt = args.format or format_of(args.out)
+    assert fmt is not None
+    return fmt
 
 
 def _cmd_text_search(args: argparse.Namespace, catalog: Catalog, conditions: list[Condition]) -> int:
-    from genocat_desktop.engine import export_csv, text_search
+    from genocat_desktop.engine import export_csv, export_fasta, text_search
+    from genocat_desktop.engine.search.export import export_json
 
     hits = text_search(catalog, args.text, k=args.hits, conditions=conditions)
     if args.out:
-        n = export_csv(hits, args.out, comments={"text": args.text, "catalog": catalog.location,
-                                                 "version": catalog.version})
-        print(f"wrote {n:,} hit(s) to {args.out}", file=sys.stderr)
+        provenance = {"text": args.text, "catalog": catalog.location, "version": catalog.version,
+                      "filter": " AND ".join(args.where) or "none", "hits": args.hits}
+        fmt = _out_format(args)
+        if fmt == "fasta":
+            n = export_fasta(hits, args.out)
+        elif fmt == "json":
+            n = export_json(hits, args.out, provenance=provenance)
+        else:
+            n = export_csv(hits, args.out, provenance=provenance, delimiter="\t" if fmt == "tsv" else ",")
+        print(f"wrote {n:,} hit(s) to {shown(args.out)}", file=sys.stderr)
         return EXIT_OK
     cols = ["rank", "score", "id", "name", "organism", "description"]
     fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
     if fmt == "json":
         print(json.dumps(hits.drop_columns(["sequence"]).to_pylist(), indent=2, default=str))
         return EXIT_OK
+    # Table and TSV alike: one line per hit, control characters from the FASTA headers escaped.
     print("\t".join(cols))
     for row in hits.select(cols).to_pylist():
-        print("\t".join("" if row[c] is None else str(row[c]) for c in cols))
+        print(shown_row([row[c] for c in cols]))
     return EXIT_OK
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from genocat_desktop.app.jobs import run_job
     from genocat_desktop.app.search import SearchRequest, search_request_job, write_hits
-    from genocat_desktop.engine import InputError, SearchEffort, Searcher, parse_condition, read_queries
+    from genocat_desktop.engine import Cancelled, InputError, SearchEffort, Searcher, parse_condition, read_queries
 
     if (args.query is None) == (args.text is None):
         raise InputError("give either a query sequence or --text WORDS")
+    problem = _usage_problem(args)
+    if problem is not None:
+        print(f"genocat search: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if args.text is not None:
         catalog = open_catalog(args, create=False)
         return _cmd_text_search(args, catalog, [parse_condition(w) for w in args.where])
@@ -84,52 +161,71 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
         column = resolve_column(session.catalog, args.embedding)
     request = SearchRequest(queries, args.hits, conditions, column=column, align=args.align,
-                            candidates=args.candidates, rank_by=args.rank_by, source=args.query,
+                            candidates=args.candidates, rank_by=args.rank_by or "alignment", source=args.query,
                             filter_text=" AND ".join(args.where))
-    outcome = run_job(search_request_job(session, request))
+    try:
+        # A progress line on stderr (a terminal only, not with --quiet): many queries or a big
+        # alignment take minutes.
+        outcome = run_cancellable(search_request_job(session, request), quiet=args.quiet)
+    except Cancelled:
+        print("genocat: stopped", file=sys.stderr)
+        return EXIT_CANCELLED
     if args.out:
-        n = write_hits(outcome, args.out)
-        print(f"wrote {n:,} hit(s) to {args.out}", file=sys.stderr)
+        n = write_hits(outcome, args.out, fmt=_out_format(args))
+        print(f"wrote {n:,} hit(s) to {shown(args.out)}", file=sys.stderr)
         return EXIT_OK
     _print_results(args, outcome.results)
     return EXIT_OK
 
 
+def _shown_hits(results: list[SearchResult]) -> list[Any]:
+    """Each result's hits as every output names them (aligned ones with ``cosine``, see the module)."""
+    from genocat_desktop.engine.search.export import aligned_view
+
+    nucleotide = any(r.query.molecule in ("dna", "rna") for r in results)
+    return [aligned_view(r.hits, nucleotide=nucleotide) for r in results]
+
+
 def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> None:
     """The hits on the screen, as a table (a terminal), TSV (a pipe) or JSON."""
     fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
+    hits = _shown_hits(results)
     cols = ["rank", "score", "id", "name", "organism", "length"]
     if args.align:
-        cols[2:2] = ["identity", "query_cov", "bits", "evalue"]
+        cols = ["rank", "bits", "evalue", "identity", "query_cov", "cosine", "id", "name", "organism", "length"]
+        if any(r.query.molecule in ("dna", "rna") for r in results):
+            cols.insert(5, "sstrand")  # the strand of the hit each nucleotide query aligned to
     if fmt == "json":
         out = [
-            {"query": r.query.id, "version": r.version, "exact": r.exact,
-             "hits": r.hits.drop_columns(["sequence"]).to_pylist()}
-            for r in results
+            {"query_id": r.query.id, "version": r.version, "exact": r.exact,
+             "hits": h.drop_columns([c for c in ("sequence",) if c in h.column_names]).to_pylist()}
+            for r, h in zip(results, hits, strict=True)
         ]
         print(json.dumps(out, indent=2, default=str))
     elif fmt == "tsv":
-        print("\t".join(["query", *cols]))
-        for r in results:
-            for row in r.hits.select(cols).to_pylist():
-                print("\t".join([r.query.id, *("" if row[c] is None else str(row[c]) for c in cols)]))
+        print("\t".join(["query_id", *cols]))
+        for r, h in zip(results, hits, strict=True):
+            for row in h.select(cols).to_pylist():
+                print(shown_row([r.query.id, *(row[c] for c in cols)]))
     else:
-        _print_table(results, cols)
+        _print_table(results, hits, cols)
 
 
-def _print_table(results: list[SearchResult], cols: list[str]) -> None:
+def _print_table(results: list[SearchResult], hits: list[Any], cols: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
-    for r in results:
-        t = Table(title=f"{r.query.id} ({len(r.query.sequence)} {r.query.molecule} residues): "
-                  f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms, "
-                  f"{'exact' if r.exact else 'approximate (vector index)'}")
+    for r, h in zip(results, hits, strict=True):
+        # Text, not str: rich would read "[...]" in a header as markup; shown() escapes control characters.
+        t = Table(title=Text(f"{shown(r.query.id)} ({len(r.query.sequence)} {r.query.molecule} residues): "
+                             f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms, "
+                             f"{'exact' if r.exact else 'approximate (vector index)'}"))
         for c in cols:
-            t.add_column(c, justify="right" if c in ("rank", "score", "length") else "left")
-        for row in r.hits.select(cols).to_pylist():
-            t.add_row(*(_cell(c, row[c]) for c in cols))
+            t.add_column(c, justify="right" if c in ("rank", "score", "cosine", "bits", "length") else "left")
+        for row in h.select(cols).to_pylist():
+            t.add_row(*(Text(shown(_cell(c, row[c]))) for c in cols))
         console.print(t)
 
 
@@ -137,7 +233,7 @@ def _cell(column: str, value: Any) -> str:
     """Format one value for the terminal table."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    if column == "score":
+    if column in ("score", "cosine"):
         return f"{value:.3f}"
     if column in ("identity", "query_cov", "target_cov"):
         return f"{value * 100:.0f}%"

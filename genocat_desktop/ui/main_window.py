@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -40,7 +40,7 @@ from genocat_desktop.ui.dialogs.s3 import S3Dialog, load_location
 from genocat_desktop.ui.dialogs.schema import SetValueDialog
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.errors import show_error
-from genocat_desktop.ui.menus import build_menus, make_action
+from genocat_desktop.ui.menus import build_menus, make_action, show_about
 from genocat_desktop.ui.pages.benchmark import BenchmarkPage
 from genocat_desktop.ui.pages.browse import BrowsePage
 from genocat_desktop.ui.pages.import_panel import ImportPanel, ImportReportDialog
@@ -52,6 +52,8 @@ from genocat_desktop.ui.pages.welcome import WelcomePage
 from genocat_desktop.ui.settings import add_recent, recent_catalogs, settings
 from genocat_desktop.ui.widgets.file_drop import FileDropFilter
 from genocat_desktop.ui.widgets.job_status import JobStatus
+from genocat_desktop.ui.widgets.progress import export_message
+from genocat_desktop.ui.widgets.tables import scrolling
 
 __all__ = ["MainWindow"]
 
@@ -183,7 +185,9 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 4)
-        layout.addWidget(self.stack, 1)
+        # The pages scroll rather than make the window taller or wider than a small screen (1024×700,
+        # 150 % scaling) when their minimum and the import panel's do not fit; otherwise no scroll bar.
+        layout.addWidget(scrolling(self.stack), 1)
         layout.addWidget(self.import_panel)
         self.setCentralWidget(central)
         self._build_status_bar()
@@ -206,7 +210,7 @@ class MainWindow(QMainWindow):
         self.browse_page.page_shown.connect(self.page_shown)
         self.browse_page.set_value_requested.connect(self.set_value_for_selected)
         self.browse_page.browse_table.row_actions.append(self.act_set_value)
-        self.browse_page.cells_edited.connect(lambda name, values: self.schema_page.set_cells(name, values))
+        self.browse_page.cells_edited.connect(self.schema_page.set_cells)
         self.schema_page.changed.connect(self._on_catalog_changed)
         self.schema_page.state_shown.connect(self.browse_page.set_editable)
         self.models_page.changed.connect(self._on_catalog_changed)
@@ -256,7 +260,7 @@ class MainWindow(QMainWindow):
     def _on_tab(self, index: int) -> None:
         page = self.tabs.widget(index)
         activate = self._on_show.get(page) if page is not None else None
-        if activate is not None:
+        if activate is not None and self.engine.running:  # not while the window is torn down
             activate()
 
     def show_models(self) -> None:
@@ -275,7 +279,23 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
+        self.fit_to_screen()
         self.search_page.restore_settings(s)
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to its screen's available area (a small screen, 150 % scaling, a saved
+        geometry from a larger monitor) so that no part of it is off-screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        room = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders, once shown
+        width = min(self.width(), room.width() - frame.width())
+        height = min(self.height(), room.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        if not room.contains(self.frameGeometry().topLeft()):
+            self.move(room.topLeft())
 
     def _save_settings(self) -> None:
         s = settings()
@@ -315,6 +335,8 @@ class MainWindow(QMainWindow):
         session, summary = result
         add_recent(summary.location)
         self.catalog.open(session, summary)
+        if summary.notice:
+            self.statusBar().showMessage(summary.notice, 10000)
         if self._warmed:
             self._ready(summary)
             return
@@ -345,6 +367,8 @@ class MainWindow(QMainWindow):
         if summary.rows:
             # Vectors loaded now, not by the first search (queued searches wait for it, as they would).
             self.engine.submit("warm", "Preparing search", search_ops.warm_search_job(self.session))
+            # An automatic index build that a kill interrupted is finished now (cancellable; one file look-up if none).
+            self.engine.submit("index", "Resuming the index build", catalog_ops.resume_index_job(self.session))
         self.catalog_opened.emit(summary)
         if self._pending_files:
             files, self._pending_files = self._pending_files, []
@@ -361,7 +385,8 @@ class MainWindow(QMainWindow):
 
     def _apply_summary(self, summary: catalog_ops.CatalogSummary, *, first: bool = False) -> None:
         """The window's own part of showing a catalog: title, status line, welcome page or tabs."""
-        self.setWindowTitle(f"GenoCat — {Path(summary.location).name}")
+        # Qt appends " — GenoCat" (the display name) to a title that does not end with it.
+        self.setWindowTitle(f"{Path(summary.location).name} — GenoCat")
         self.catalog_label.setText(
             f"Catalog {summary.location} · {summary.rows:,} sequences · version {summary.version}"
         )
@@ -465,7 +490,12 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(8000, self._hide_import_panel)
         self.imports_done.emit(results)
         self.index_dialog.after_imports()
-        if self.summary is not None and self.summary.rows and not self.search_page.query_edit.toPlainText().strip():
+        rejected = sum(1 for _, report, _ in results if report is None or report.error)
+        if rejected:
+            self.statusBar().showMessage(
+                f"{rejected} of {len(results)} file{'' if len(results) == 1 else 's'} not imported: "
+                "see the import report.", 8000)
+        elif self.summary is not None and self.summary.rows and not self.search_page.query_edit.toPlainText().strip():
             self.statusBar().showMessage("Imported. Paste a sequence and press Ctrl+Enter to search.", 8000)
 
     def _hide_import_panel(self) -> None:
@@ -479,7 +509,15 @@ class MainWindow(QMainWindow):
             self.browse_page.browse_text.setFocus()
             self.browse_page.browse_text.selectAll()
             return
-        self.search_page.focus_query()
+        if self.showing("search"):
+            self.search_page.focus_query()
+            return
+        # From another tab the query was hidden: show it and keep it whole (no selection that the next
+        # key would replace), the cursor at its end.
+        self.show_tab("search")
+        edit = self.search_page.query_edit
+        edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        edit.moveCursor(QTextCursor.MoveOperation.End)
 
     def run_search(self) -> Job | None:
         """Search → Search (Ctrl+Enter): search with the Search tab's query and parameters."""
@@ -519,7 +557,7 @@ class MainWindow(QMainWindow):
         default = "catalog_rows.csv" if browsing else "hits.csv"
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export selected rows" if selected else "Export", str(Path(start) / default),
-            "CSV (*.csv);;FASTA (*.fasta)",
+            "CSV, one row per hit (*.csv);;FASTA, each sequence once (*.fasta)",
         )
         if not path:
             return
@@ -534,13 +572,21 @@ class MainWindow(QMainWindow):
         fn = page.export_job(path, selected=selected)
         if fn is None:
             return None
+        hits = None if browsing else self._hits_exported(selected)
         job = self.engine.submit("export", f"Exporting to {Path(path).name}", fn)
-        job.finished.connect(lambda n: self._on_exported(n, path))
+        job.finished.connect(lambda n: self._on_exported(n, path, hits))
         job.failed.connect(lambda m, d: self._job_error("Export failed", m, d))
         return job
 
-    def _on_exported(self, count: int, path: str) -> None:
-        self.statusBar().showMessage(f"Wrote {count:,} rows to {path}", 8000)
+    def _hits_exported(self, selected: bool) -> tuple[int, int]:
+        """(hits, queries) that an export of the search results writes."""
+        outcome = self.search_page.outcome
+        if selected or outcome is None:
+            return len(self.search_page.hits_table.source_rows()), 1
+        return sum(r.hits.num_rows for r in outcome.results), len(outcome.results)
+
+    def _on_exported(self, count: int, path: str, hits: tuple[int, int] | None = None) -> None:
+        self.statusBar().showMessage(export_message(count, path, hits), 12000)
         self.export_done.emit(count)
 
     # ================================================================== jobs, status
@@ -554,18 +600,9 @@ class MainWindow(QMainWindow):
         """Cancel the running job (Esc)."""
         self.job_status.cancel_current()
 
-    def about(self) -> None:
-        """Help → About GenoCat: the version and the shortcuts."""
-        from genocat_desktop import __version__
-
-        QMessageBox.about(
-            self, "About GenoCat",
-            f"<h3>GenoCat {__version__}</h3><p>Catalog and search your lab's protein and DNA sequences.</p>"
-            "<p>Shortcuts: Ctrl+I import · Ctrl+Shift+I bulk ingest · Ctrl+F query · Ctrl+Enter search · "
-            "Ctrl+E export · "
-            "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+M models · Ctrl+Shift+V set value · "
-            "Ctrl+Shift+X indexes · Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit</p>",
-        )
+    def about(self) -> QMessageBox:
+        """Help → About GenoCat: the versions and the shortcuts (an open, window-modal box)."""
+        return show_about(self)
 
     # ================================================================== closing
     def _ask(self, title: str, text: str) -> bool:

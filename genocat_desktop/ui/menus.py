@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from genocat_desktop.app.about import version_info
 
 if TYPE_CHECKING:
     from genocat_desktop.ui.main_window import MainWindow
 
-__all__ = ["build_menus", "make_action"]
+__all__ = ["SHORTCUTS", "build_menus", "make_action", "show_about"]
+
+#: The keyboard shortcuts, as Help → About lists them.
+SHORTCUTS = ("Ctrl+I import · Ctrl+Shift+I bulk ingest · Ctrl+F query · Ctrl+Enter search · Ctrl+E export · "
+             "Ctrl+B browse · Ctrl+Shift+H schema · Ctrl+Shift+M models · Ctrl+Shift+V set value · "
+             "Ctrl+Shift+X indexes · Ctrl+Alt+O open S3 catalog · Esc cancel · Ctrl+Q quit")
 
 
 def make_action(parent: QWidget, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "") -> QAction:
@@ -57,3 +66,35 @@ def build_menus(window: MainWindow) -> QMenu:
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(window.act_about)
     return recent_menu
+
+
+def show_about(parent: QWidget) -> QMessageBox:
+    """Help → About GenoCat: the versions (as ``genocat --version``, with the running Qt) and the shortcuts.
+
+    Parameters
+    ----------
+    parent
+        The main window; the box is modal to it and deletes itself when closed.
+
+    Returns
+    -------
+    QMessageBox
+        The box, already open (``open()`` returns at once, unlike ``exec()``).
+    """
+    info = version_info(qt=qVersion())
+    rows = "".join(f"<tr><td>{html.escape(label)}</td><td>&nbsp;{html.escape(value)}</td></tr>"
+                   for label, value in info.rows()[1:])
+    box = QMessageBox(parent)
+    box.setWindowTitle("About GenoCat")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(f"<h3>GenoCat {html.escape(info.app)}</h3>"
+                "<p>Catalog and search your lab's protein and DNA sequences.</p>"
+                f"<table>{rows}</table><p>Shortcuts: {SHORTCUTS}</p>")
+    # Selectable, so that the versions can be copied into a support request.
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    icon = parent.windowIcon()
+    if not icon.isNull():
+        box.setIconPixmap(icon.pixmap(64, 64))
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

@@ -89,7 +89,8 @@ class BenchmarkResult:
     source
         ``"catalog"`` (the open catalog) or ``"synthetic"``.
     throughput
-        ``(seconds since the import started, seq/s)`` samples, for the throughput plot.
+        ``(seconds since the import started, sequences written so far / those seconds)`` samples, for
+        the throughput plot.
     latencies_ms
         One search latency per query, in query order (for the histogram).
     effort

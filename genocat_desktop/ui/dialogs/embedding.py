@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,6 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from genocat_desktop.ui.app import error_color
 
 __all__ = ["KMER_DIMS", "AddEmbeddingDialog"]
 
@@ -60,7 +63,7 @@ class AddEmbeddingDialog(QDialog):
         self.default_check = QCheckBox("Search with it by default")
         self.default_check.setToolTip("Make the new embedding the one the Search tab uses unless told otherwise")
         self.message = QLabel("")
-        self.message.setStyleSheet("color:#b00020")
+        self.message.setStyleSheet(f"color:{error_color()}")
         self.message.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Embed with", self.embedder_combo)
@@ -77,7 +80,7 @@ class AddEmbeddingDialog(QDialog):
             "the time left, can be cancelled at any moment and resumed later without losing finished sequences."
         )
         note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         if not models:
             hint = QLabel("No ESM-2 model is installed yet: add one on the Models page (Add model…).")
             hint.setWordWrap(True)

@@ -64,6 +64,29 @@ def _ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def record_accounting(report: Any) -> str:
+    """Where every record read went, in words; the parts add up to ``report.records``.
+
+    A record of an ingested file is new, a duplicate within its file, already in the catalog (or an
+    earlier file), or skipped (invalid); every record of a file that was not ingested is counted once,
+    under that file, whatever its checks found (its skipped records are part of its ``records``).
+    """
+    ingested = [f for f in report.files if f.ok]
+    parts = [
+        (report.imported, "new"),
+        (sum(f.duplicates_in_file for f in ingested), "duplicates within a file"),
+        (sum(f.already_in_catalog for f in ingested), "already in the catalog or an earlier file"),
+        (sum(f.skipped for f in ingested), "skipped as invalid (see the warnings)"),
+        (sum(f.records for f in report.files if not f.ok), "in files that were not ingested"),
+    ]
+    said = ", ".join(f"{n:,} {what}" for n, what in parts if n)
+    return f"Of {_plural(report.records, 'record')} read: {said or 'none'}"
+
+
 def ingest_report_html(report: Any) -> str:
     """The end-of-ingest report as HTML: what was added, what was a duplicate, what failed and why."""
     rows: list[str] = []
@@ -75,15 +98,12 @@ def ingest_report_html(report: Any) -> str:
             items = "".join(f"<li>{html.escape(p)}</li>" for p in report.failed_parts[:20])
             rows.append(f"<p>Inputs whose tasks failed:</p><ul>{items}</ul>")
     else:
-        dup_in_files = sum(f.duplicates_in_file for f in report.files)
-        known = sum(f.already_in_catalog for f in report.files)
         version = f" (catalog version {report.version})" if report.version is not None else ""
         rows.append(
             f"<p><b>{report.imported:,} new sequences added</b>{version} from {report.records:,} records in "
             f"{report.seconds:.1f} s ({report.rate:,.0f} records/s; {html.escape(report.engine)}, "
-            f"{report.workers} worker(s)).</p>"
-            f"<p>{dup_in_files:,} duplicate(s) within the files, {known:,} sequence(s) already in the catalog or "
-            f"in an earlier file; {report.aliases_added:,} identifier(s) added as aliases.</p>"
+            f"{_plural(report.workers, 'worker')}).</p>"
+            f"<p>{record_accounting(report)}; {_plural(report.aliases_added, 'identifier')} added as aliases.</p>"
         )
     failed = [f for f in report.files if f.error]
     if failed:
@@ -91,7 +111,7 @@ def ingest_report_html(report: Any) -> str:
             f"<li><b>{html.escape(Path(f.path).name)}</b>: {html.escape(f.error or '')}</li>" for f in failed[:50]
         )
         more = f"<p>… and {len(failed) - 50} more.</p>" if len(failed) > 50 else ""
-        rows.append(f"<p>{len(failed)} file(s) were not ingested:</p><ul>{items}</ul>{more}")
+        rows.append(f"<p>{_plural(len(failed), 'file')} not ingested:</p><ul>{items}</ul>{more}")
     return "".join(rows)
 
 
@@ -354,10 +374,24 @@ class BulkIngestDialog(QDialog):
             self.status.setText("The ingest failed; the catalog is unchanged.")
         else:
             self.status.setText(f"Done: {report.imported:,} new sequences.")
-        self.report_view.setHtml(ingest_report_html(report))
-        self.report_view.setVisible(True)
+        self._show_report(ingest_report_html(report))
         self._update_buttons()
         self.ingest_finished.emit(outcome)
+
+    def _show_report(self, text: str) -> None:
+        """Show the report at a readable height: the dialog grows (within the screen) to hold it, the
+        view scrolls beyond that. Shown only at the end, the view otherwise got the three lines of room
+        left in a dialog sized for the inputs, and the rejected files were below the fold."""
+        self.report_view.setHtml(text)
+        lines = self.report_view.fontMetrics().lineSpacing()
+        self.report_view.setMinimumHeight(min(12 * lines, 240))
+        self.report_view.setVisible(True)
+        screen = self.screen()
+        room = screen.availableGeometry().height() - 40 if screen is not None else 10_000
+        wanted = self.sizeHint().height() + int(self.report_view.document().size().height())
+        height = min(max(self.height(), wanted), room)
+        if height > self.height():
+            self.resize(self.width(), height)
 
     def _on_failed(self, message: str, details: str) -> None:
         self.bar.setVisible(False)

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -47,6 +48,7 @@ from genocat_desktop.app.storage import (
     open_s3_job,
     stored_key_job,
 )
+from genocat_desktop.ui.app import error_color, muted_color, ok_color
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.settings import settings
 
@@ -56,7 +58,6 @@ __all__ = ["S3Dialog", "load_location", "save_location"]
 SETTINGS_KEY = "catalogs/s3"
 #: ``s3://bucket[/prefix]``: bucket names are 3-63 lower-case letters, digits, dots and hyphens.
 LOCATION_RE = re.compile(r"^s3a?://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")
-COLOURS = {"ok": "#1b7f3b", "busy": "#555555", "error": "#b00020"}
 
 
 def _all_locations() -> dict[str, Any]:
@@ -213,7 +214,7 @@ class S3Dialog(QDialog):
         )
         self.remember_check.setChecked(True)
         self.stored_label = QLabel("")
-        self.stored_label.setStyleSheet("color:#555")
+        self.stored_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.stored_label.setWordWrap(True)
         self.forget_button = QPushButton("Forget stored key")
         self.forget_button.setToolTip("Remove this bucket's key from the system keyring")
@@ -323,7 +324,7 @@ class S3Dialog(QDialog):
 
     def _show(self, kind: str, title: str, text: str) -> None:
         self.result_kind = kind or None
-        colour = COLOURS.get(kind, "#000000")
+        colour = {"ok": ok_color, "busy": muted_color, "error": error_color}.get(kind, muted_color)()
         self.result_title.setText(f"<b style='color:{colour}'>{html.escape(title)}</b>" if title else "")
         self.result_text.setText(text)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.app import schema as schema_ops
+from genocat_desktop.ui.app import error_color
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
@@ -73,7 +75,7 @@ class AddFieldDialog(QDialog):
         self.name_edit.setToolTip("Letters, digits and '_', starting with a letter; at most 64 characters")
         self.name_message = QLabel("")
         self.name_message.setWordWrap(True)
-        self.name_message.setStyleSheet("color:#b00020")
+        self.name_message.setStyleSheet(f"color:{error_color()}")
         self.type_combo = QComboBox()
         for name in FIELD_TYPE_NAMES:
             self.type_combo.addItem(name)
@@ -168,7 +170,7 @@ class SetValueDialog(QDialog):
         self.value_combo.setEditable(True)
         self.value_combo.setToolTip("Leave empty to clear the field on these rows")
         self.hint = QLabel("")
-        self.hint.setStyleSheet("color:#666")
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         form = QFormLayout()
         form.addRow("Field", self.field_combo)
         form.addRow("Value", self.value_combo)

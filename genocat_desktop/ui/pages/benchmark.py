@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from genocat_desktop.app import benchmark as bench_ops
 from genocat_desktop.app import catalog as catalog_ops
+from genocat_desktop.ui.app import error_color, muted_color, ok_color
 from genocat_desktop.ui.catalog_model import CatalogModel
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.settings import settings
@@ -48,8 +49,6 @@ from genocat_desktop.ui.widgets.progress import show_fraction
 __all__ = ["BenchmarkPage"]
 
 ErrorHandler = Callable[[str, str, str], None]
-PASS_COLOR = QColor("#1b7f3b")
-FAIL_COLOR = QColor("#b00020")
 RUN_COLUMNS = ("started", "source", "rows", "queries", "k", "ingest_seq_per_s", "p50_ms", "p99_ms", "recall",
                "export_seconds", "passed")
 RUN_LABELS = ("Started", "Source", "Rows", "Queries", "k", "Import seq/s", "p50 ms", "p99 ms", "Recall", "Export s",
@@ -76,6 +75,28 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     table.horizontalHeader().setStretchLastSection(True)
     return table
 
+
+
+def average_rate(samples: Sequence[tuple[float, float]], rows: int = 0,
+                 seconds: float = 0.0) -> tuple[list[float], list[float]]:
+    """The import rate over the run, as the results table measures it, for the throughput plot.
+
+    Parameters
+    ----------
+    samples
+        ``(seconds since the import started, sequences written so far / those seconds)``.
+    rows, seconds
+        The whole import (commit included): the curve ends at ``rows / seconds``, the table's figure.
+
+    Returns
+    -------
+    tuple
+        The times (after 0, sorted) and the rate at each.
+    """
+    points = sorted((float(t), float(v)) for t, v in samples if float(t) > 0)
+    if rows and seconds > 0:
+        points = [p for p in points if p[0] < seconds] + [(float(seconds), rows / seconds)]
+    return [t for t, _ in points], [v for _, v in points]
 
 class BenchmarkPage(QWidget):
     """Run the benchmark, show its results, plots and earlier runs.
@@ -200,7 +221,7 @@ class BenchmarkPage(QWidget):
         rv.addWidget(self.results_table)
         self.details_label = QLabel("")
         self.details_label.setWordWrap(True)
-        self.details_label.setStyleSheet("color:#555")
+        self.details_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         rv.addWidget(self.details_label)
         return results_box
 
@@ -212,7 +233,7 @@ class BenchmarkPage(QWidget):
         self.plots_placeholder = QLabel("Plots of the latencies, the import throughput and recall against search "
                                         "effort appear here after a run.")
         self.plots_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.plots_placeholder.setStyleSheet("color:#666")
+        self.plots_placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.plots_layout.addWidget(self.plots_placeholder)
 
         runs_box = QGroupBox("Earlier runs in this catalog's folder")
@@ -325,7 +346,7 @@ class BenchmarkPage(QWidget):
             verdict = "not measured" if passed is None else ("PASS" if passed else "FAIL")
             result = _item(verdict)
             if passed is not None:
-                result.setForeground(PASS_COLOR if passed else FAIL_COLOR)
+                result.setForeground(QColor(ok_color() if passed else error_color()))
                 font = result.font()
                 font.setBold(True)
                 result.setFont(font)
@@ -349,7 +370,10 @@ class BenchmarkPage(QWidget):
             return
         import pyqtgraph as pg
 
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
+        palette = self.palette()
+        # The window's palette, not a fixed black on white, so that a dark palette is followed.
+        pg.setConfigOptions(antialias=True, background=palette.color(QPalette.ColorRole.Base),
+                            foreground=palette.color(QPalette.ColorRole.Text))
         self.plots_placeholder.hide()
         for key, title, bottom, left in (
             ("latency", "Search latency", "latency (ms)", "queries"),
@@ -376,27 +400,41 @@ class BenchmarkPage(QWidget):
         self._ensure_plots()
         for plot in self.plots.values():
             plot.clear()
+        palette = self.palette()
+        # Series in the palette's highlight and link colours; targets red, the measured whole green,
+        # each readable on the palette's base colour (light or dark).
+        series = palette.color(QPalette.ColorRole.Highlight)
+        second = palette.color(QPalette.ColorRole.Link)
+        red, green = QColor(error_color()), QColor(ok_color())
         latencies = np.asarray(r.latencies_ms, dtype=float)
         if latencies.size:
             counts, edges = np.histogram(latencies, bins=min(40, max(5, latencies.size // 5)))
-            bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush="#4c78a8", pen=None)
+            bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush=series, pen=None)
             self.plots["latency"].addItem(bars)
-            target = pg.InfiniteLine(r.targets.search_p99_ms, angle=90, pen=pg.mkPen("#d62728", width=2,
+            target = pg.InfiniteLine(r.targets.search_p99_ms, angle=90, pen=pg.mkPen(red, width=2,
                                                                                      style=Qt.PenStyle.DashLine))
             target.setToolTip(f"target p99 < {r.targets.search_p99_ms:g} ms")
             self.plots["latency"].addItem(target)
         if r.throughput:
-            times = [float(t) for t, _ in r.throughput]
-            rates = [float(v) for _, v in r.throughput]
-            self.plots["throughput"].plot(times, rates, pen=pg.mkPen("#4c78a8", width=2), symbol="o",
-                                          symbolSize=5)
-            self.plots["throughput"].addItem(pg.InfiniteLine(r.targets.ingest_seq_per_s, angle=0, pen=pg.mkPen(
-                "#d62728", width=1, style=Qt.PenStyle.DashLine)))
+            times, average = average_rate(r.throughput, r.import_rows, r.import_seconds)
+            plot = self.plots["throughput"]
+            # Sequences so far / time so far, ending at the table's figure (which counts the commit).
+            plot.plot(times, average, pen=pg.mkPen(series, width=2), symbol="o", symbolSize=5)
+            plot.addItem(pg.InfiniteLine(r.targets.ingest_seq_per_s, angle=0, pen=pg.mkPen(
+                red, width=1, style=Qt.PenStyle.DashLine)))
+            if r.ingest_rate:
+                overall = pg.InfiniteLine(r.ingest_rate, angle=0, pen=pg.mkPen(green, width=1),
+                                          label=f"whole import: {r.ingest_rate:,.0f} seq/s",
+                                          labelOpts={"position": 0.4, "color": green})
+                plot.addItem(overall)
+            plot.setLimits(xMin=0.0, yMin=0.0)
+            plot.setXRange(0.0, max(times) if times else 1.0, padding=0.02)
+            plot.setYRange(0.0, max([*average, r.targets.ingest_seq_per_s]) * 1.15, padding=0)
         effort = self.plots["effort"]
         if r.effort:
             effort.addLegend(offset=(-10, -10))
             # One curve per refine_factor (quantised indexes are also tried re-scoring 10·k candidates).
-            for refine, color in ((0, "#4c78a8"), (10, "#f58518")):
+            for refine, color in ((0, series), (10, second)):
                 points = [e for e in r.effort if int(e.get("refine_factor", 0)) == refine]
                 if not points:
                     continue
@@ -413,13 +451,13 @@ class BenchmarkPage(QWidget):
             effort.setLogMode(x=False, y=False)
             effort.getPlotItem().getAxis("bottom").setTicks(None)
             effort.getPlotItem().setTitle("Recall against search effort: no ANN index", size="10pt")
-            text = pg.TextItem("exact search (no index):\nrecall does not depend on effort", color="#666",
+            text = pg.TextItem("exact search (no index):\nrecall does not depend on effort", color=muted_color(),
                                anchor=(0.5, 0.5))
             text.setPos(0.5, 0.5)
             effort.addItem(text)
             effort.setXRange(0, 1)
             effort.setYRange(0, 1)
-        effort.addItem(pg.InfiniteLine(r.targets.recall, angle=0, pen=pg.mkPen("#d62728", width=1,
+        effort.addItem(pg.InfiniteLine(r.targets.recall, angle=0, pen=pg.mkPen(red, width=1,
                                                                                 style=Qt.PenStyle.DashLine)))
 
     def _show_runs(self, runs: list[Any]) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,12 +36,52 @@ from genocat_desktop.ui.widgets.detail import DetailPane
 from genocat_desktop.ui.widgets.filters import FilterEditor
 from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
-__all__ = ["HIDDEN_BROWSE_COLUMNS", "PAGE_SIZE", "BrowsePage"]
+__all__ = ["HIDDEN_BROWSE_COLUMNS", "PAGE_SIZE", "BrowsePage", "CategoryDelegate"]
 
 PAGE_SIZE = 200
 HIDDEN_BROWSE_COLUMNS = (*HIDDEN_HIT_COLUMNS, "rank", "score")
 
 ErrorHandler = Callable[[str, str, str], None]
+Index = QModelIndex | QPersistentModelIndex
+
+
+class CategoryDelegate(QStyledItemDelegate):
+    """Edits a category field's cell with a list of its allowed values (and an empty entry to clear it).
+
+    Typed as free text, a category took any spelling and failed only when saved; other columns are
+    edited as before. :attr:`allowed` maps a category field's name to its allowed values.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.allowed: dict[str, tuple[str, ...]] = {}
+
+    def _values(self, index: Index) -> tuple[str, ...] | None:
+        names = getattr(index.model(), "column_names", None)
+        if not names or not 0 <= index.column() < len(names):
+            return None
+        return self.allowed.get(names[index.column()])
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
+        values = self._values(index)
+        if values is None:
+            return super().createEditor(parent, option, index)
+        combo = QComboBox(parent)
+        combo.addItems(["", *values])
+        return combo
+
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
+        if isinstance(editor, QComboBox):
+            current = index.data(Qt.ItemDataRole.EditRole)
+            editor.setCurrentIndex(max(0, editor.findText("" if current is None else str(current))))
+            return
+        super().setEditorData(editor, index)
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+            return
+        super().setModelData(editor, model, index)
 
 
 class BrowsePage(QWidget):
@@ -64,8 +107,8 @@ class BrowsePage(QWidget):
     set_value_requested = Signal()
     #: Right-click → Find similar on a row: (id, sequence).
     find_similar = Signal(str, str)
-    #: A user field's cell was edited: (field name, {seq_hash: new value or None}).
-    cells_edited = Signal(str, dict)
+    #: A user field's cell was edited: (field name, {seq_hash: new value or None}, {seq_hash: row ID}).
+    cells_edited = Signal(str, dict, dict)
 
     def __init__(self, engine: EngineThread, catalog: CatalogModel, on_error: ErrorHandler,
                  parent: QWidget | None = None) -> None:
@@ -81,11 +124,14 @@ class BrowsePage(QWidget):
         self.browse_filters = FilterEditor()
         self.browse_filters.add_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         v.addWidget(self.browse_filters)
+        self.browse_filters.submitted.connect(lambda: self.load_page(0))  # Enter in a filter value lists
         self.browse_table = ArrowTableView("browse", HIDDEN_BROWSE_COLUMNS, server_sort=True)
         self.browse_table.source.sort_requested.connect(self._on_sort)
         self.browse_table.current_row_changed.connect(self._on_selected)
         self.browse_table.find_similar.connect(self.find_similar)
         self.browse_table.source.cell_edited.connect(self._on_cell_edited)
+        self.category_delegate = CategoryDelegate(self.browse_table)
+        self.browse_table.setItemDelegate(self.category_delegate)
         self.browse_detail = DetailPane()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.browse_table)
@@ -148,6 +194,8 @@ class BrowsePage(QWidget):
     def set_editable(self, state: schema_ops.SchemaState) -> None:
         """Let the user fields' cells be edited in place."""
         self.browse_table.source.editable = {f.name for f in state.fields if f.kind == "user"}
+        self.category_delegate.allowed = {f.name: tuple(f.allowed) for f in state.fields
+                                          if f.kind == "user" and f.type == "category" and f.allowed}
 
     # ------------------------------------------------------------------ pages
     def _offset(self) -> int:
@@ -199,8 +247,10 @@ class BrowsePage(QWidget):
     def _on_cell_edited(self, row: int, name: str, text: str) -> None:
         if "seq_hash" not in self.browse_table.source.column_names:
             return
-        seq_hash = str(self.browse_table.source.value(row, "seq_hash"))
-        self.cells_edited.emit(name, {seq_hash: text.strip() or None})
+        source = self.browse_table.source
+        seq_hash = str(source.value(row, "seq_hash"))
+        label = source.value(row, "id") if "id" in source.column_names else None
+        self.cells_edited.emit(name, {seq_hash: text.strip() or None}, {seq_hash: str(label or f"row {row + 1}")})
 
     def selected_hashes(self) -> list[str]:
         """``seq_hash`` of the selected rows."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from genocat_desktop.ui.app import error_color, muted_color
 from genocat_desktop.ui.engine_thread import Job
 from genocat_desktop.ui.widgets.progress import format_eta, show_fraction
 
@@ -72,7 +73,7 @@ class _FileRow(QFrame):
         self.bar.setTextVisible(False)
         self.bar.setFixedHeight(12)
         self.status = QLabel("Waiting…")
-        self.status.setStyleSheet("color:#555")
+        self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("Stop importing this file; nothing from it is kept")
         self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self))
@@ -93,7 +94,7 @@ class _FileRow(QFrame):
         self.bar.setRange(0, 1000)
         self.bar.setValue(1000 if ok else 0)
         self.status.setText(text)
-        self.status.setStyleSheet("color:#555" if ok else "color:#a00")
+        self.status.setStyleSheet("" if ok else f"color:{error_color()}")
         self.cancel.setEnabled(False)
 
 
@@ -166,7 +167,7 @@ class ImportPanel(QWidget):
 
     def _update_title(self) -> None:
         done = sum(1 for r in self._rows if r.job.done)
-        self.title.setText(f"<b>Importing {len(self._rows)} file(s)</b> — {done} done")
+        self.title.setText(f"<b>Importing {plural(len(self._rows), 'file')}</b> — {done} done")
 
     def _on_finished(self, row: _FileRow, outcome: Any) -> None:
         report = outcome.report.files[0] if outcome.report.files else None
@@ -198,37 +199,47 @@ class ImportPanel(QWidget):
                 self.cancel_requested.emit(row.job)
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``"1 record"``, ``"2 records"``: a count with its noun in the right number (thousands separated)."""
+    return f"{count:,} {singular if count == 1 else plural_form or singular + 's'}"
+
+
+def _issues_html(report: Any) -> str:
+    """The warnings and skipped records kept in ``report`` as a list (the count of the rest after them)."""
+    issues = "".join(f"<li>{html.escape(str(i))}</li>" for i in report.issues[:50])
+    more = report.skipped + report.warnings - min(len(report.issues), 50)
+    if more > 0:
+        issues += f"<li>… and {more:,} more</li>"
+    return f"<ul style='color:{muted_color()}'>{issues}</ul>" if issues else ""
+
+
 def report_html(results: list[tuple[str, Any, str]]) -> str:
     """The end-of-import report as HTML: per file, what was imported, merged, skipped, or why not."""
     parts = []
+    red, grey = error_color(), muted_color()
     for path, report, message in results:
         name = html.escape(Path(path).name)
         if report is None:
-            parts.append(f"<p><b>{name}</b>: <span style='color:#a00'>not imported: {html.escape(message)}</span></p>")
+            parts.append(f"<p><b>{name}</b>: <span style='color:{red}'>not imported: {html.escape(message)}</span></p>")
             continue
         if report.error:
+            # A file rejected because every record was skipped says "see the warnings": list them here.
             parts.append(
-                f"<p><b>{name}</b>: <span style='color:#a00'>not imported: {html.escape(report.error)}</span><br>"
-                "<span style='color:#555'>Nothing from this file was added to the catalog.</span></p>"
+                f"<p><b>{name}</b>: <span style='color:{red}'>not imported: {html.escape(report.error)}</span><br>"
+                f"<span style='color:{grey}'>Nothing from this file was added to the catalog.</span></p>"
+                + _issues_html(report)
             )
             continue
-        items = [f"{report.imported:,} new sequence(s) from {report.records:,} record(s)"]
+        items = [f"{plural(report.imported, 'new sequence')} from {plural(report.records, 'record')}"]
         if report.duplicates_in_file:
-            items.append(f"{report.duplicates_in_file:,} duplicate(s) within the file merged (kept as aliases)")
+            items.append(f"{plural(report.duplicates_in_file, 'duplicate')} within the file merged (kept as aliases)")
         if report.already_in_catalog:
-            items.append(f"{report.already_in_catalog:,} already in the catalog (identifiers added as aliases)")
+            items.append(f"{report.already_in_catalog:,} already in the catalog ({report.catalog_changes()})")
         if report.skipped:
-            items.append(f"{report.skipped:,} record(s) skipped")
+            items.append(f"{plural(report.skipped, 'record')} skipped")
         if report.warnings:
-            items.append(f"{report.warnings:,} warning(s)")
-        issues = "".join(f"<li>{html.escape(str(i))}</li>" for i in report.issues[:50])
-        more = report.skipped + report.warnings - min(len(report.issues), 50)
-        if more > 0:
-            issues += f"<li>… and {more:,} more</li>"
-        parts.append(
-            f"<p><b>{name}</b>: " + "; ".join(items) + "</p>"
-            + (f"<ul style='color:#555'>{issues}</ul>" if issues else "")
-        )
+            items.append(plural(report.warnings, "warning"))
+        parts.append(f"<p><b>{name}</b>: " + "; ".join(items) + "</p>" + _issues_html(report))
     return "".join(parts)
 
 
@@ -242,9 +253,11 @@ class ImportReportDialog(QDialog):
         layout = QVBoxLayout(self)
         failed = sum(1 for _, r, _ in results if r is None or r.error)
         imported = sum(r.imported for _, r, _ in results if r is not None and not r.error)
-        headline = f"{imported:,} new sequence(s) imported from {len(results) - failed} of {len(results)} file(s)."
+        files = plural(len(results), "file")
+        headline = f"{plural(imported, 'new sequence')} imported from {len(results) - failed} of {files}."
         if failed:
-            headline += f" {failed} file(s) not imported (the catalog is unchanged for them)."
+            them = "it" if failed == 1 else "them"
+            headline += f" {plural(failed, 'file')} not imported (the catalog is unchanged for {them})."
         self.headline = QLabel(headline)
         self.headline.setWordWrap(True)
         layout.addWidget(self.headline)

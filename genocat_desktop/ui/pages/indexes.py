@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -189,7 +189,7 @@ class IndexDialog(QDialog):
             "Rows imported after a build are still found; Optimize adds them to the indexes."
         )
         note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self._build_table()
         buttons = self._build_buttons()
         self._build_progress_row()
@@ -508,7 +508,11 @@ class IndexDialog(QDialog):
         self._stop_progress(1000)
         done = {
             "built": "Indexes built", "optimized": "New rows added to the indexes", "dropped": "Indexes dropped",
+            "deferred": "Indexes not built: another program was changing the catalog; the next import builds them",
         }.get(outcome.action or "", "Nothing to do: the indexes are up to date")
+        if not outcome.status.indexes and outcome.action in (None, "optimized"):
+            # Without an index, "up to date" read as if the catalog were indexed.
+            done = "Nothing to do: there are no indexes (every search is exact; Build creates them)"
         self.message_label.setText(f"{done} ({outcome.seconds:.1f} s).")
         self.show_outcome(outcome)
         if outcome.action is not None:

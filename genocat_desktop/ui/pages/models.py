@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -56,7 +57,7 @@ from genocat_desktop.ui.settings import settings
 from genocat_desktop.ui.widgets.model_text import HELP_HTML, model_source
 from genocat_desktop.ui.widgets.progress import describe_embedding_progress, format_size, show_fraction
 from genocat_desktop.ui.widgets.runtime_options import RuntimeOptionsBox
-from genocat_desktop.ui.widgets.tables import make_table, table_item
+from genocat_desktop.ui.widgets.tables import make_table, scrolling, table_item
 
 __all__ = ["ModelsPage"]
 
@@ -122,8 +123,8 @@ class ModelsPage(QWidget):
         self.runtime.edited.connect(self.apply_options)
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(models_box)
-        lower.addWidget(self.runtime)
-        lower.setStretchFactor(0, 3)
+        lower.addWidget(scrolling(self.runtime))
+        lower.setStretchFactor(0, 2)  # the runtime options scroll only when the window is narrow
         lower.setStretchFactor(1, 1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(emb_box)
@@ -204,13 +205,16 @@ class ModelsPage(QWidget):
         self.refresh_button.setToolTip("List the models and the catalog's embeddings again")
         self.refresh_button.clicked.connect(self.refresh)
         self.folder_label = QLabel("")
-        self.folder_label.setStyleSheet("color:#555")
+        self.folder_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # A long path must not set the window's minimum width (it did, to ~1,290 px): the label takes
+        # the room left beside the buttons and the tooltip has the whole path.
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.folder_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         mrow.addWidget(self.add_model_button)
         mrow.addWidget(self.remove_model_button)
         mrow.addWidget(self.refresh_button)
-        mrow.addStretch(1)
-        mrow.addWidget(self.folder_label)
+        mrow.addWidget(self.folder_label, 1)
         mv.addLayout(mrow)
         self.model_status = QLabel("")
         self.model_status.setWordWrap(True)
@@ -219,7 +223,6 @@ class ModelsPage(QWidget):
         help_label.setWordWrap(True)
         help_label.setTextFormat(Qt.TextFormat.RichText)
         help_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        help_label.setStyleSheet("color:#444")
         self.help_label = help_label
         mv.addWidget(help_label)
         return models_box
@@ -280,6 +283,7 @@ class ModelsPage(QWidget):
         t.resizeColumnsToContents()
         t.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.folder_label.setText(f"Folder: {state.folder}")
+        self.folder_label.setToolTip(str(state.folder))
         self._fill_embeddings(state)
         self._update_buttons()
         self.state_shown.emit(state)

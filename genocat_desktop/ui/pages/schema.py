@@ -210,6 +210,10 @@ class SchemaPage(QWidget):
         return job
 
     def _show_state(self, state: schema_ops.SchemaState) -> None:
+        # The selection is kept by version and field name: a change adds a version on top of the
+        # history, and the selected row number then named another version (after a restore too).
+        kept_version = self.selected_version()
+        kept_field = self.selected_field()
         self.state = state
         # User fields first (what this page edits), then built-in fields and embeddings.
         order = {"user": 0, "builtin": 1, "vector": 2}
@@ -240,6 +244,12 @@ class SchemaPage(QWidget):
                 h.setItem(i, c, item)
         h.resizeColumnsToContents()
         h.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        h.clearSelection()
+        t.clearSelection()
+        if kept_version is not None:
+            self.select_version(kept_version)
+        if kept_field is not None:
+            self.select_field(kept_field.name)
         self._update_buttons()
         self.state_shown.emit(state)
 
@@ -345,12 +355,30 @@ class SchemaPage(QWidget):
         fn = schema_ops.set_values_job(self.session, name, value, list(hashes))
         return self._submit_change(f"Setting {name} on {len(hashes):,} row(s)", fn, "Cannot set the value")
 
-    def set_cells(self, name: str, values: dict[str, str | None]) -> Job | None:
-        """Give rows (by ``seq_hash``) each their own value of a user field."""
+    def set_cells(self, name: str, values: dict[str, str | None], labels: dict[str, str] | None = None) -> Job | None:
+        """Give rows (by ``seq_hash``) each their own value of a user field.
+
+        ``labels`` maps a ``seq_hash`` to what the user sees for that row (its ID): an error names
+        the row by it, not by the MD5 the engine keys rows with.
+        """
         if self.session is None:
             return None
         fn = schema_ops.set_cells_job(self.session, name, values)
-        return self._submit_change(f"Saving {name}", fn, "Cannot save the value")
+        if not labels:
+            return self._submit_change(f"Saving {name}", fn, "Cannot save the value")
+        job = self.engine.submit("schema-change", f"Saving {name}", fn)
+        self.status_label.setText(f"Saving {name}…")
+        job.finished.connect(self._on_changed)
+
+        def failed(message: str, details: str) -> None:
+            for seq_hash, label in labels.items():
+                message = message.replace(seq_hash, repr(label))
+            self.status_label.setText(f"Not changed: {message}")
+            self.on_error("Cannot save the value", message, details)
+
+        job.failed.connect(failed)
+        job.cancelled.connect(lambda: self.status_label.setText("Cancelled; nothing changed."))
+        return job
 
     def preview_annotations(self, path: str, key: str | None = None) -> Job | None:
         """Read a spreadsheet and show what it would change (:attr:`plan_ready`, then the preview dialog)."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QDoubleValidator, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,7 +23,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -34,15 +37,19 @@ from PySide6.QtWidgets import (
 from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.app import jobs as app_jobs
 from genocat_desktop.app import search as search_ops
+from genocat_desktop.app.history import SearchEntry, SearchHistory
 from genocat_desktop.ui.catalog_model import CatalogModel
 from genocat_desktop.ui.engine_thread import EngineThread, Job
 from genocat_desktop.ui.settings import settings
-from genocat_desktop.ui.widgets.detail import DetailPane, ScoreHistogram, mono_font
+from genocat_desktop.ui.widgets.coverage import CoverageDelegate
+from genocat_desktop.ui.widgets.detail import DetailPane, HitDetailsDialog, ScoreHistogram, mono_font
 from genocat_desktop.ui.widgets.filters import FilterEditor
+from genocat_desktop.ui.widgets.history import HistoryButton
 from genocat_desktop.ui.widgets.summary_line import SummaryLine
 from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
-__all__ = ["DEFAULT_K", "FASTA_FILTER", "HIDDEN_HIT_COLUMNS", "STAGGER_MS", "SearchPage"]
+__all__ = ["ALIGNED_HIT_ORDER", "DEFAULT_K", "FASTA_FILTER", "HIDDEN_ALIGNED_COLUMNS", "HIDDEN_HIT_COLUMNS",
+           "STAGGER_MS", "SearchPage"]
 
 #: Delay between drawing the hit table, the histogram and the first hit's details.
 STAGGER_MS = 30
@@ -51,6 +58,13 @@ DEFAULT_K = 50
 HIDDEN_HIT_COLUMNS = (
     "accession", "description", "aliases", "db", "entry_name", "protein_existence", "sequence_version",
     "source_file", "seq_hash", "sequence", "molecule", "imported_at",
+)
+#: With alignment: the columns a BLAST user scans first, in BLAST's order (then the rest of the fields).
+ALIGNED_HIT_ORDER = ("rank", "title", "organism", "bits", "query_cov", "evalue", "identity", "accession", "id",
+                     "length", "score")
+#: With alignment, hidden until shown: the title column already says name/description.
+HIDDEN_ALIGNED_COLUMNS = (
+    *(c for c in HIDDEN_HIT_COLUMNS if c != "accession"), "name", "aln_score", "target_cov", "score", "gene", "taxid",
 )
 FASTA_FILTER = "FASTA files (*.fa *.fasta *.faa *.fna *.fas *.pep *.pro *.gz *.bz2 *.xz);;All files (*)"
 EXAMPLE_QUERY = "Paste a protein sequence or FASTA records here, or open a FASTA file.\n\n>example\nMKVLAAGIVALLLAAG…"
@@ -81,9 +95,12 @@ class SearchPage(QWidget):
     find_similar = Signal(str, str)
 
     def __init__(self, engine: EngineThread, catalog: CatalogModel, on_error: ErrorHandler,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, history: SearchHistory | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        #: The searches run, kept across restarts (the History button re-runs them).
+        self.history = history if history is not None else SearchHistory()
+        self._pending_entry: SearchEntry | None = None  # filters and embedding wait for the catalog's fields
         self.catalog = catalog
         self.on_error = on_error
         self.outcome: search_ops.SearchOutcome | None = None
@@ -119,6 +136,7 @@ class SearchPage(QWidget):
         self.search_button.setMinimumHeight(34)
         self.search_button.setToolTip("Search the catalog (Ctrl+Enter)")
         self.search_button.clicked.connect(self.run_search)
+        self.search_filters.submitted.connect(self.run_search)  # Enter in a filter value searches
         lv.addWidget(self.search_button)
         return left
 
@@ -128,6 +146,7 @@ class SearchPage(QWidget):
         self.query_edit = QPlainTextEdit()
         self.query_edit.setPlaceholderText(EXAMPLE_QUERY)
         self.query_edit.setFont(mono_font())
+        self.query_edit.setTabChangesFocus(True)  # Tab/Shift+Tab leave the box; a query needs no tab character
         self.query_edit.setToolTip("A bare sequence, FASTA records (one search per record), or a path to a FASTA file")
         qv.addWidget(self.query_edit)
         qrow = QHBoxLayout()
@@ -136,8 +155,11 @@ class SearchPage(QWidget):
         open_query.clicked.connect(self.choose_query_file)
         clear = QPushButton("Clear")
         clear.clicked.connect(self.query_edit.clear)
+        self.history_button = HistoryButton(self.history)
+        self.history_button.chosen.connect(self.rerun)
         qrow.addWidget(open_query)
         qrow.addWidget(clear)
+        qrow.addWidget(self.history_button)
         qrow.addStretch(1)
         qv.addLayout(qrow)
         return qbox
@@ -162,8 +184,19 @@ class SearchPage(QWidget):
             "Align the best candidates to the query (Smith-Waterman, BLOSUM62) and rank hits by alignment\n"
             "score, with bits, E-value, identity and coverage columns. Slower, more sensitive."
         )
+        self.evalue_edit = QLineEdit(f"{search_ops.DEFAULT_EVALUE_CUTOFF:g}")
+        validator = QDoubleValidator(0.0, 1e6, 300, self.evalue_edit)
+        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        self.evalue_edit.setValidator(validator)
+        self.evalue_edit.setToolTip(
+            "With alignment: hits with an E-value at or below this are significant (the others are dimmed).\n"
+            "1e-3, not BLAST's 10: BLAST's default only limits what is listed; an E-value below 0.001 is the\n"
+            "usual threshold for inferring homology from a protein search of a large database."
+        )
+        self.evalue_edit.editingFinished.connect(self._apply_significance)
         form.addRow("Hits per query", self.k_spin)
         form.addRow("", self.align_check)
+        form.addRow("E-value cut-off", self.evalue_edit)
         form.addRow("Embedding", self.embedder_combo)
         form.addRow("Description contains", self.description_edit)
         return pbox
@@ -199,6 +232,16 @@ class SearchPage(QWidget):
         self.hits_filter.textChanged.connect(self.hits_table.set_filter_text)
         self.hits_table.current_row_changed.connect(self._on_hit_selected)
         self.hits_table.find_similar.connect(self.find_similar)
+        self.hits_table.row_menu_requested.connect(self._add_hit_actions)
+        self.hits_table.row_activated.connect(self.show_hit_details)
+        self.coverage = CoverageDelegate(self.hits_table.source, self.hits_table)
+        self.copy_fasta_action = QAction("Copy as FASTA", self.hits_table)
+        self.copy_fasta_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_fasta_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_fasta_action.triggered.connect(self.copy_fasta)
+        self.hits_table.addAction(self.copy_fasta_action)
+        self.details_dialog: HitDetailsDialog | None = None
+        self._alignment: tuple[int, Any] | None = None  # (table row, PairAlignment) of the selected hit
         self.hit_detail = DetailPane()
         self.histogram = ScoreHistogram()
         self.histogram.setMinimumWidth(260)
@@ -207,8 +250,24 @@ class SearchPage(QWidget):
         lower.addWidget(self.histogram)
         lower.setStretchFactor(0, 3)
         lower.setStretchFactor(1, 2)
+        hits_side = QWidget()
+        hv = QVBoxLayout(hits_side)
+        hv.setContentsMargins(0, 0, 0, 0)
+        self.no_significant = QWidget()
+        nv = QHBoxLayout(self.no_significant)
+        nv.setContentsMargins(4, 4, 4, 4)
+        self.no_significant_label = QLabel()
+        self.no_significant_label.setWordWrap(True)
+        self.show_insignificant = QPushButton("Show them")
+        self.show_insignificant.setToolTip("List the hits past the E-value cut-off (dimmed)")
+        self.show_insignificant.clicked.connect(lambda: self._show_insignificant(True))
+        nv.addWidget(self.no_significant_label, 1)
+        nv.addWidget(self.show_insignificant)
+        self.no_significant.setVisible(False)
+        hv.addWidget(self.no_significant)
+        hv.addWidget(self.hits_table, 1)
         self.results_split = QSplitter(Qt.Orientation.Vertical)
-        self.results_split.addWidget(self.hits_table)
+        self.results_split.addWidget(hits_side)
         self.results_split.addWidget(lower)
         self.results_split.setStretchFactor(0, 3)
         self.results_split.setStretchFactor(1, 2)
@@ -223,10 +282,14 @@ class SearchPage(QWidget):
             with contextlib.suppress(ValueError):
                 self.k_spin.setValue(int(str(k)))
         self.align_check.setChecked(str(s.value("search/align", "false")).lower() == "true")
+        cutoff = str(s.value("search/evalue", ""))
+        if cutoff and self._parse_cutoff(cutoff) is not None:
+            self.evalue_edit.setText(cutoff)
         for key, splitter in (("window/search_split", self.split), ("window/results_split", self.results_split)):
             state = s.value(key)
             if isinstance(state, QByteArray):
                 splitter.restoreState(state)
+        self.restore_last_query()
 
     def save_settings(self, s: QSettings) -> None:
         """Keep what :meth:`restore_settings` reads, and the hit table's columns."""
@@ -234,6 +297,7 @@ class SearchPage(QWidget):
         s.setValue("window/results_split", self.results_split.saveState())
         s.setValue("search/k", self.k_spin.value())
         s.setValue("search/align", self.align_check.isChecked())
+        s.setValue("search/evalue", self.evalue_edit.text())
         self.hits_table.save_state()
 
     def apply_summary(self, summary: catalog_ops.CatalogSummary) -> None:
@@ -247,6 +311,9 @@ class SearchPage(QWidget):
                                             Qt.ItemDataRole.ToolTipRole)
         index = self.embedder_combo.findData(current or summary.default_vector)
         self.embedder_combo.setCurrentIndex(max(index, 0))
+        if self._pending_entry is not None:
+            entry, self._pending_entry = self._pending_entry, None
+            self._apply_catalog_parts(entry)
 
     # ------------------------------------------------------------------ queries
     def focus_query(self) -> None:
@@ -290,11 +357,54 @@ class SearchPage(QWidget):
             align=self.align_check.isChecked(),
         )
         job = self.engine.submit("search", "Searching", fn, supersede=True)
+        self.history.add(self.current_entry())
+        self.history_button.fill()
         self.results_label.setText("Searching…")
         job.finished.connect(self.show_results)
         job.failed.connect(lambda m, d: self.on_error("Search failed", m, d))
         job.failed.connect(lambda m, d: self.results_label.setText("The search failed."))
         return job
+
+    # ------------------------------------------------------------------ history
+    def current_entry(self) -> SearchEntry:
+        """The search the form describes (query, parameters, filters), as the history keeps it."""
+        return SearchEntry(
+            self.query_edit.toPlainText().strip(), self.k_spin.value(), self.align_check.isChecked(),
+            self.evalue_edit.text(), self.embedder_combo.currentData(), self.description_edit.text(),
+            tuple(tuple(spec) for spec in self.search_filters.specs()),  # type: ignore[misc]
+        )
+
+    def apply_entry(self, entry: SearchEntry) -> None:
+        """Fill the form with ``entry``; its filters and embedding once the catalog's fields are known."""
+        self.query_edit.setPlainText(entry.query)
+        self.k_spin.setValue(entry.k)
+        self.align_check.setChecked(entry.align)
+        if entry.evalue and self._parse_cutoff(entry.evalue) is not None:
+            self.evalue_edit.setText(entry.evalue)
+        self.description_edit.setText(entry.description)
+        if self.catalog.summary is None:
+            self._pending_entry = entry
+        else:
+            self._apply_catalog_parts(entry)
+
+    def _apply_catalog_parts(self, entry: SearchEntry) -> None:
+        self.search_filters.clear()
+        for name, op, value in entry.filters:
+            self.search_filters.add_row(name, op, value)
+        index = self.embedder_combo.findData(entry.column) if entry.column else -1
+        if index >= 0:
+            self.embedder_combo.setCurrentIndex(index)
+
+    def rerun(self, entry: SearchEntry) -> Job | None:
+        """History → an entry: the same search again, in one click."""
+        self.apply_entry(entry)
+        return self.run_search()
+
+    def restore_last_query(self) -> None:
+        """At start-up: the last search's query and parameters in the form (not run)."""
+        last = self.history.last()
+        if last is not None and not self.query_edit.toPlainText().strip():
+            self.apply_entry(last)
 
     # ------------------------------------------------------------------ results
     def show_results(self, outcome: search_ops.SearchOutcome) -> None:
@@ -316,27 +426,113 @@ class SearchPage(QWidget):
             return
         self._query_index = index
         r = self.outcome.results[index]
+        aligned = self.outcome.aligned
         summary = self.catalog.summary
         docs = {f.name: f.description for f in summary.fields} if summary else None
-        self.hits_table.set_table(r.hits, docs)
-        filt = f" · filter: {r.filter}" if r.filter else ""
+        view = self.hits_table
+        if aligned:
+            view.set_profile("hits_aligned", HIDDEN_ALIGNED_COLUMNS)
+        else:
+            view.set_profile("hits", HIDDEN_HIT_COLUMNS)
+        # New results start in their own order (rank 1 first), not in the last results' sort order.
+        view.reset_sort()
+        view.source.labels = {"bits": "Score (bits)", "score": "Cosine"} if aligned else {"score": "Score (cosine)"}
+        self._alignment = None
+        view.set_table(_display_table(r.hits) if aligned else r.hits, docs)
+        if aligned:
+            self._fit_blast_columns()
+        cov = view.source.column_names.index("query_cov") if aligned else -1
+        regions = self.outcome.regions[index] if aligned and index < len(self.outcome.regions) else None
+        self.coverage.set_regions(regions, len(r.query.sequence))
+        for col in range(view.source.columnCount()):
+            view.setItemDelegateForColumn(col, self.coverage if col == cov else None)  # type: ignore[arg-type]
+        significant = self._apply_significance()
+        typed = str(self.outcome.parameters.get("filter", "none"))  # the user's words; r.filter is Lance SQL
+        filt = f" · filter: {typed}" if r.filter and typed != "none" else ""
         # Said when not every sequence was compared: through the vector index a close hit can be missed.
         how = "" if r.exact else ", approximate (vector index)"
+        sig = f", {significant:,} with E-value ≤ {self._cutoff():g}" if significant is not None else ""
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
-            f"{len(r):,} hits of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}{html.escape(filt)}"
+            f"{len(r):,} hits{sig} of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}{html.escape(filt)}"
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
         # the table, the window repainted all three in one pass and stopped responding for
         # up to ~90 ms of CPU (bench/gui_bench.py); 30 ms apart, each pass is short.
-        scores = r.hits.column("score").to_numpy()
-        shown = self.hits_table.source  # its first row (under the user's sort and filter) is selected first
-        first = shown.value(0, "score") if shown.rowCount() else None
-        QTimer.singleShot(STAGGER_MS, lambda: self.histogram.set_scores(scores, first))
+        key = self._score_key()
+        scores = r.hits.column(key).to_numpy(zero_copy_only=False)
+        label = "bit score (alignment)" if aligned else "score (cosine similarity)"
+        shown = view.source  # rank 1 is selected first, or the first row the hit filter leaves
+        first_row = shown.view_row(0) if shown.view_row(0) >= 0 else (0 if shown.rowCount() else -1)
+        first = shown.value(first_row, key) if first_row >= 0 else None
+        QTimer.singleShot(STAGGER_MS, lambda: self.histogram.set_scores(scores, first, label))
         if len(r):
             QTimer.singleShot(2 * STAGGER_MS, lambda: self._select_first(r))
         else:
             self.hit_detail.show_placeholder("No hits. Loosen the filters or try another query.")
+
+    def _score_key(self) -> str:
+        """The column the hits are ranked by: bit score with alignment, else cosine similarity."""
+        return "bits" if self.outcome is not None and self.outcome.aligned else "score"
+
+    def _fit_blast_columns(self) -> None:
+        """Size the description so the BLAST columns fit the table's width (unless the user sized them)."""
+        view = self.hits_table
+        names = view.source.column_names
+        if "title" not in names or view.isColumnHidden(names.index("title")):
+            return
+        header = view.horizontalHeader()
+        others = sum(header.sectionSize(names.index(n)) for n in ALIGNED_HIT_ORDER[:8]
+                     if n != "title" and n in names and not view.isColumnHidden(names.index(n)))
+        available = view.viewport().width() or view.width()
+        header.resizeSection(names.index("title"), max(140, min(420, available - others - 4)))
+
+    def _cutoff(self) -> float:
+        value = self._parse_cutoff(self.evalue_edit.text())
+        return search_ops.DEFAULT_EVALUE_CUTOFF if value is None else value
+
+    @staticmethod
+    def _parse_cutoff(text: str) -> float | None:
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if value >= 0 else None
+
+    def _apply_significance(self) -> int | None:
+        """Dim the hits past the E-value cut-off; say so when none passes. Returns how many pass (None: no E-values)."""
+        import numpy as np
+
+        source = self.hits_table.source
+        table = source.table
+        if self.outcome is None or table is None or "evalue" not in table.column_names:
+            self.no_significant.setVisible(False)
+            self.hits_table.setVisible(True)
+            return None
+        evalues = table.column("evalue").to_numpy(zero_copy_only=False).astype(float)
+        known = np.isfinite(evalues)
+        if not known.any():  # nucleotide hits: no statistics, nothing to judge
+            self.no_significant.setVisible(False)
+            self.hits_table.setVisible(True)
+            return None
+        cutoff = self._cutoff()
+        passing = known & (evalues <= cutoff)
+        source.set_dimmed(known & ~passing)
+        count = int(passing.sum())
+        none = count == 0 and table.num_rows > 0
+        if none:
+            self.no_significant_label.setText(
+                f"<b>No significant similarity found.</b> No hit has an E-value ≤ {cutoff:g}; "
+                f"{table.num_rows:,} hits past the cut-off are hidden."
+            )
+        self.no_significant.setVisible(none)
+        self._show_insignificant(not none)
+        return count
+
+    def _show_insignificant(self, shown: bool) -> None:
+        """Show or hide the hit table (hidden when no hit is significant, until the user asks)."""
+        self.hits_table.setVisible(shown)
+        self.show_insignificant.setVisible(not shown)
 
     def _select_first(self, result: Any) -> None:
         # Only if these results are still the ones shown (a newer search may have come in), and not
@@ -344,7 +540,8 @@ class SearchPage(QWidget):
         if self.catalog.closing:
             return
         if self.outcome is not None and self.outcome.results[self._query_index] is result:
-            self.hits_table.select_source_row(0)
+            row = self.hits_table.source.view_row(0)  # rank 1, wherever the hit filter leaves it
+            self.hits_table.select_source_row(max(row, 0))
 
     def _on_hit_selected(self, row: int) -> None:
         if self.catalog.closing:
@@ -355,13 +552,107 @@ class SearchPage(QWidget):
             return
         values = self.hits_table.source.row_dict(row)
         result = self.outcome.results[self._query_index]
-        self.histogram.mark(values.get("score"))
+        self.histogram.mark(values.get(self._score_key()))
         self.hit_detail.show_row(values, "Aligning to the query…")
         query = result.query
+        table_row = self.hits_table.source.table_row(row)
         fn = search_ops.align_job(session, query.sequence, str(values["sequence"]))
         job = self.engine.submit("align", "Aligning", fn, supersede=True)
-        job.finished.connect(lambda a: self.hit_detail.show_alignment(a, query.id, len(query.sequence)))
+        job.finished.connect(lambda a: self._on_alignment(table_row, a, query.id, len(query.sequence)))
         job.failed.connect(lambda m, d: self.hit_detail.show_alignment_error(m))
+
+    def _on_alignment(self, table_row: int, alignment: Any, query_id: str, query_length: int) -> None:
+        self._alignment = (table_row, alignment)
+        self.hit_detail.show_alignment(alignment, query_id, query_length)
+        dialog = self.details_dialog
+        if dialog is not None and dialog.isVisible() and dialog.property("table_row") == table_row:
+            dialog.pane.show_alignment(alignment, query_id, query_length)
+
+    # ------------------------------------------------------------------ hit actions
+    def selected_hits(self) -> list[dict[str, Any]]:
+        """The selected hits (or the current one), as dicts, in table order."""
+        view = self.hits_table
+        rows = view.source_rows() or ([view.currentIndex().row()] if view.currentIndex().isValid() else [])
+        return [view.source.row_dict(r) for r in rows]
+
+    def copy_fasta(self) -> str:
+        """Copy the selected hits as FASTA; returns the text."""
+        text = search_ops.hits_fasta(self.selected_hits())
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self.message.emit(f"Copied {text.count('>'):,} sequence{'s' * (text.count('>') != 1)} as FASTA.", 3000)
+        return text
+
+    def hit_actions(self, row: int, parent: QMenu | None = None) -> list[QAction]:
+        """The actions the hit table's context menu offers for view row ``row``."""
+        owner = parent or self
+        actions = [self.copy_fasta_action]
+        if row >= 0:
+            values = self.hits_table.source.row_dict(row)
+            for label, url in search_ops.accession_links(values):
+                action = QAction(f"Open in {label}", owner)
+                action.setToolTip(url)
+                action.triggered.connect(lambda _=False, u=url: QDesktopServices.openUrl(QUrl(u)))
+                actions.append(action)
+            details = QAction("Show details", owner)
+            details.triggered.connect(lambda _=False, r=row: self.show_hit_details(r))
+            actions.append(details)
+        send = QAction("Send selected hits to an alignment viewer…", owner)
+        send.setToolTip("Write the query and the selected hits, aligned to it, as one gapped FASTA file (Jalview)")
+        send.triggered.connect(lambda: self.choose_aligned_fasta())
+        actions.append(send)
+        return actions
+
+    def _add_hit_actions(self, menu: QMenu, row: int) -> None:
+        menu.addSeparator()
+        menu.addActions(self.hit_actions(row, menu))
+
+    def show_hit_details(self, row: int) -> HitDetailsDialog | None:
+        """Double-click: the hit's details and alignment in a window of their own."""
+        if self.outcome is None or not 0 <= row < self.hits_table.source.rowCount():
+            return None
+        if self.details_dialog is None:
+            self.details_dialog = HitDetailsDialog(self)
+        dialog = self.details_dialog
+        table_row = self.hits_table.source.table_row(row)
+        dialog.setProperty("table_row", table_row)
+        dialog.pane.show_row(self.hits_table.source.row_dict(row), "Aligning to the query…")
+        query = self.outcome.results[self._query_index].query
+        if self._alignment is not None and self._alignment[0] == table_row:
+            dialog.pane.show_alignment(self._alignment[1], query.id, len(query.sequence))
+        elif self.hits_table.source_rows() != [row]:
+            self.hits_table.select_source_row(row)  # aligns it; _on_alignment fills the dialog
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def choose_aligned_fasta(self) -> Job | None:
+        """Ask where to write the selected hits aligned to the query, then write them."""
+        if not self.selected_hits():
+            self.message.emit("Select hits first.", 4000)
+            return None
+        start = str(settings().value("paths/export", str(Path.home())))
+        path, _ = QFileDialog.getSaveFileName(self, "Aligned FASTA for an alignment viewer",
+                                              str(Path(start) / "hits_aligned.fasta"),
+                                              "Aligned FASTA (*.fasta *.fa *.afa);;All files (*)")
+        if not path:
+            return None
+        settings().setValue("paths/export", str(Path(path).parent))
+        return self.write_aligned_fasta(path)
+
+    def write_aligned_fasta(self, path: str) -> Job | None:
+        """Write the query and the selected hits, aligned to it, to ``path`` (on the engine thread)."""
+        session = self.catalog.session
+        hits = self.selected_hits()
+        if self.outcome is None or session is None or not hits:
+            return None
+        query = self.outcome.results[self._query_index].query
+        pairs = [(str(h["id"]), str(h["sequence"])) for h in hits]
+        fn = search_ops.aligned_fasta_job(session, query.id, query.sequence, pairs, path)
+        job = self.engine.submit("export", f"Writing {Path(path).name}", fn)
+        job.finished.connect(lambda n: self.message.emit(f"Wrote the query and {n:,} aligned hits to {path}.", 6000))
+        job.failed.connect(lambda m, d: self.on_error("Cannot write the aligned FASTA", m, d))
+        return job
 
     # ------------------------------------------------------------------ export
     def export_job(self, path: str, *, selected: bool = False) -> app_jobs.Job[int] | None:
@@ -376,3 +667,17 @@ class SearchPage(QWidget):
                 return None
             selection = {self._query_index: [self.hits_table.source.table_row(r) for r in view_rows]}
         return search_ops.export_hits_job(self.outcome, path, selection)
+
+
+def _display_table(hits: Any) -> Any:
+    """The aligned hits with a ``title`` column (name, else description, else id) and BLAST's column order."""
+    import pyarrow as pa
+
+    names = hits.column("name").to_pylist() if "name" in hits.column_names else [None] * hits.num_rows
+    descriptions = (hits.column("description").to_pylist() if "description" in hits.column_names
+                    else [None] * hits.num_rows)
+    ids = hits.column("id").to_pylist()
+    titles = [n or d or i for n, d, i in zip(names, descriptions, ids, strict=True)]
+    table = hits.append_column("title", pa.array(titles, pa.string()))
+    first = [c for c in ALIGNED_HIT_ORDER if c in table.column_names]
+    return table.select(first + [c for c in table.column_names if c not in first])

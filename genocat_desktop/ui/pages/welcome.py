@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 __all__ = ["WelcomePage"]
@@ -21,7 +22,8 @@ class WelcomePage(QWidget):
         box = QFrame()
         box.setObjectName("dropTarget")
         box.setStyleSheet(
-            "#dropTarget { border: 2px dashed #8aa4c8; border-radius: 12px; background: #f5f8fc; }"
+            # palette() roles, not fixed colours: a dark theme keeps light text on a dark box.
+            "#dropTarget { border: 2px dashed palette(mid); border-radius: 12px; background: palette(base); }"
         )
         box.setMinimumSize(560, 300)
         inner = QVBoxLayout(box)
@@ -49,7 +51,7 @@ class WelcomePage(QWidget):
         buttons.addWidget(self.sample_button)
         buttons.addStretch(1)
         hint = QLabel("Each file is imported in one step: a file that is not valid FASTA changes nothing.")
-        hint.setStyleSheet("color:#666")
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         inner.addWidget(title)
         inner.addWidget(text)

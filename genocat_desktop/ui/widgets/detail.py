@@ -6,17 +6,17 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics, QPalette, QResizeEvent
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from genocat_desktop.ui.widgets.table_model import COLUMN_LABELS
 
-__all__ = ["DetailPane", "ScoreHistogram"]
+__all__ = ["DetailPane", "HitDetailsDialog", "ScoreHistogram", "blast_lines"]
 
-_SKIP = {"sequence", "rank", "score", "seq_hash"}
+_SKIP = {"sequence", "rank", "score", "seq_hash", "title"}
 _WIDTH = 60
-#: Alignment columns per block: 50 keeps a block (plus names and positions) inside a half-width pane.
-_ALIGN_WIDTH = 50
+#: Fewest and most alignment columns per line (the pane's width chooses in between).
+_MIN_ALIGN_WIDTH, _MAX_ALIGN_WIDTH = 20, 120
 #: How long a selected hit waits for its alignment before it is shown without it (see show_row).
 _ALIGNMENT_WAIT_MS = 150
 
@@ -37,6 +37,7 @@ class DetailPane(QTextBrowser):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self._row: dict[str, Any] | None = None
         self._alignment_html = ""
+        self._alignment: tuple[Any, str, int] | None = None
         # Laying out the pane costs 5-10 ms of GUI time; a hit's alignment usually arrives within
         # tens of ms, so the pane is drawn once with it rather than twice (bench/gui_bench.py).
         self._pending = QTimer(self)
@@ -51,7 +52,7 @@ class DetailPane(QTextBrowser):
         """Empty state."""
         self._pending.stop()
         self._row = None
-        self.setHtml(f"<p style='color:#666'>{html.escape(text)}</p>")
+        self.setHtml(f"<p style='color:{self._dim()}'>{html.escape(text)}</p>")
 
     def show_row(self, row: dict[str, Any], alignment_note: str = "") -> None:
         """Show a row's metadata and sequence.
@@ -60,40 +61,80 @@ class DetailPane(QTextBrowser):
         (:meth:`show_alignment`), or after a short wait with the note standing in for it.
         """
         self._row = row
-        self._alignment_html = f"<p style='color:#666'>{html.escape(alignment_note)}</p>" if alignment_note else ""
+        self._alignment = None
+        note = html.escape(alignment_note)
+        self._alignment_html = f"<p style='color:{self._dim()}'>{note}</p>" if alignment_note else ""
         if alignment_note:
             self._pending.start(_ALIGNMENT_WAIT_MS)
         else:
             self._render()
 
     def show_alignment(self, alignment: Any, query_id: str, query_length: int) -> None:
-        """Add a ``PairAlignment`` of the shown hit to the query."""
+        """Add a ``PairAlignment`` of the shown hit to the query (BLAST's pairwise layout)."""
         if self._row is None:
             return
-        a = alignment
-        if a.length == 0:
-            self._alignment_html = "<p>No similar region found by local alignment.</p>"
-        else:
-            hit_id = str(self._row.get("id") or "Hit")
-            qname, tname = _short(query_id), _short(hit_id)
-            stats = (
-                f"<b>Identity</b> {a.identities}/{a.length} ({a.identity:.0%}) &nbsp; "
-                f"<b>Similarity</b> {a.positives}/{a.length} ({a.similarity:.0%}) &nbsp; "
-                f"<b>Gaps</b> {a.gaps} &nbsp; <b>Query coverage</b> {a.coverage:.0%} "
-                f"({a.query_start + 1}-{a.query_end} of {query_length}) &nbsp; <b>Score</b> {a.score:g}"
-            )
-            block = html.escape(a.format(width=_ALIGN_WIDTH, query_name=qname, target_name=tname))
-            self._alignment_html = (
-                f"<p>{stats}<br><span style='color:#666'>{html.escape(a.scoring)}</span></p>"
-                f"<pre style='font-family:monospace'>{block}</pre>"
-            )
+        self._alignment = (alignment, query_id, query_length)
+        self._alignment_html = self._alignment_block()
         # Drawn on the next timer turn, not inside the engine's signal: other posted work (the next
         # results, a repaint already due) is then painted first, not in the same long pass.
         self._pending.start(0)
 
+    def alignment_width(self) -> int:
+        """Alignment columns per line that fit the pane's width (names and coordinates included)."""
+        chars = self.viewport().width() // max(QFontMetrics(mono_font()).horizontalAdvance("M"), 1)
+        # "Sbjct  12345  " before and "  12345" after the residues, and the document's margins.
+        return max(_MIN_ALIGN_WIDTH, min(_MAX_ALIGN_WIDTH, chars - 23))
+
+    def _alignment_block(self) -> str:
+        if self._alignment is None or self._row is None:
+            return self._alignment_html
+        a, query_id, query_length = self._alignment
+        row = self._row
+        hit_id = str(row.get("id") or "Hit")
+        title = str(row.get("description") or row.get("name") or "")
+        length = row.get("length") or (len(str(row.get("sequence") or "")) or None)
+        names = (
+            f"<p style='margin:0'><b>Query:</b> {html.escape(query_id)} &nbsp;Length={query_length:,}</p>"
+            f"<p style='margin:0'><b>Sbjct:</b> {html.escape(hit_id)} {html.escape(title)}"
+            + (f" &nbsp;Length={int(length):,}" if length else "") + "</p>"
+        )
+        if a.length == 0:
+            return names + "<p>No similar region found by local alignment.</p>"
+        score = f"Score = {a.score:g}"
+        if isinstance(row.get("bits"), float) and row["bits"] == row["bits"]:  # not NaN (nucleotides have none)
+            score = f"Score = {row['bits']:.1f} bits ({a.score:g})"
+        if isinstance(row.get("evalue"), float) and row["evalue"] == row["evalue"]:
+            score += f", Expect = {row['evalue']:.2g}"
+        stats = (
+            f"{score}<br>Identities = {a.identities}/{a.length} ({a.identity:.0%}), "
+            f"Positives = {a.positives}/{a.length} ({a.similarity:.0%}), "
+            f"Gaps = {a.gaps}/{a.length} ({a.gaps / a.length:.0%})<br>"
+            f"Query coverage = {a.coverage:.0%} ({a.query_start + 1}-{a.query_end} of {query_length:,})"
+        )
+        block = html.escape("\n".join(blast_lines(a, self.alignment_width())))
+        return (
+            f"{names}<p>{stats}<br><span style='color:{self._dim()}'>{html.escape(a.scoring)}</span></p>"
+            f"<pre style='font-family:monospace'>{block}</pre>"
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # The alignment re-wraps to the new width (only when the columns per line change).
+        if self._alignment is not None and self._row is not None and event.oldSize().width() != event.size().width():
+            block = self._alignment_block()
+            if block != self._alignment_html:
+                self._alignment_html = block
+                self._pending.start(0)
+
+    def _dim(self) -> str:
+        """The palette's colour for secondary text (readable in light and dark palettes)."""
+        return self.palette().color(QPalette.ColorRole.PlaceholderText).name()
+
     def show_alignment_error(self, message: str) -> None:
         """Say why there is no alignment."""
-        self._alignment_html = f"<p style='color:#a00'>No alignment: {html.escape(message)}</p>"
+        self._alignment = None
+        error = self.palette().color(QPalette.ColorRole.Link).name()
+        self._alignment_html = f"<p style='color:{error}'>No alignment: {html.escape(message)}</p>"
         self._render()
 
     def _render(self) -> None:
@@ -105,7 +146,10 @@ class DetailPane(QTextBrowser):
         if name:
             parts.append(f"<p style='margin-top:2px'>{html.escape(str(name))}</p>")
         if row.get("score") is not None:
-            parts.append(f"<p><b>Rank</b> {row.get('rank')} &nbsp; <b>Score</b> {float(row['score']):.4f}</p>")
+            bits = row.get("bits")
+            score = (f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Cosine</b> {float(row['score']):.4f}"
+                     if isinstance(bits, float) and bits == bits else f"<b>Score</b> {float(row['score']):.4f}")
+            parts.append(f"<p><b>Rank</b> {row.get('rank')} &nbsp; {score}</p>")
         if self._alignment_html:
             parts.append("<h4>Alignment to the query</h4>" + self._alignment_html)
         # One line per field, not an HTML table: QTextDocument lays a table out cell by cell, which was
@@ -120,10 +164,11 @@ class DetailPane(QTextBrowser):
                 shown_html = f"<a href='{link}'>{html.escape(shown)}</a>"
             else:
                 shown_html = html.escape(shown)
-            fields.append(f"<span style='color:#555'>{html.escape(COLUMN_LABELS.get(key, key))}:</span> {shown_html}")
+            label = html.escape(COLUMN_LABELS.get(key, key))
+            fields.append(f"<span style='color:{self._dim()}'>{label}:</span> {shown_html}")
         if row.get("seq_hash"):
             md5 = html.escape(str(row["seq_hash"]))
-            fields.append(f"<span style='color:#555'>Sequence MD5:</span> <code>{md5}</code>")
+            fields.append(f"<span style='color:{self._dim()}'>Sequence MD5:</span> <code>{md5}</code>")
         parts.append("<h4>Metadata</h4><p>" + "<br>".join(fields) + "</p>")
         seq = str(row.get("sequence") or "")
         if seq:
@@ -133,11 +178,41 @@ class DetailPane(QTextBrowser):
         self.setHtml("".join(parts))
 
 
-def _short(name: str, width: int = 12) -> str:
-    parts = name.split("|")
-    if len(parts) >= 3 and parts[0] in ("sp", "tr") and parts[1]:
-        name = parts[1]  # UniProt "tr|H6QJ35|H6QJ35_RICMA": the accession says it in 6 letters
-    return name if len(name) <= width else name[: width - 1] + "…"
+def blast_lines(a: Any, width: int) -> list[str]:
+    """A ``PairAlignment`` as BLAST's ``Query``/``Sbjct`` lines of ``width`` columns, with coordinates.
+
+    Coordinates are 1-based and inclusive, as BLAST prints them; the match line
+    (``|`` identical, ``+`` similar) sits between, under the residues.
+    """
+    out: list[str] = []
+    qpos, tpos = a.query_start, a.target_start
+    digits = len(str(max(a.query_end, a.target_end)))
+    for start in range(0, a.length, width):
+        q = a.aligned_query[start : start + width]
+        t = a.aligned_target[start : start + width]
+        q_end = qpos + sum(c != "-" for c in q)
+        t_end = tpos + sum(c != "-" for c in t)
+        out.append(f"Query  {qpos + 1:<{digits}}  {q}  {q_end}")
+        out.append(f"       {'':<{digits}}  {a.match_line[start : start + width]}")
+        out.append(f"Sbjct  {tpos + 1:<{digits}}  {t}  {t_end}")
+        out.append("")
+        qpos, tpos = q_end, t_end
+    return out[:-1]
+
+
+class HitDetailsDialog(QDialog):
+    """A hit's details in a window of their own (double-click on a hit): a large :class:`DetailPane`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Hit details")
+        self.resize(820, 640)
+        self.pane = DetailPane(self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pane)
+        layout.addWidget(buttons)
 
 
 class ScoreHistogram(QWidget):
@@ -153,12 +228,14 @@ class ScoreHistogram(QWidget):
         self._placeholder = QLabel("The score distribution of the hits appears here after a search.")
         self._placeholder.setWordWrap(True)
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setStyleSheet("color:#666")
+        self._placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self._layout.addWidget(self._placeholder)
         self._plot: Any = None
         self._bars: Any = None
         self._marker: Any = None
         self.scores: Any = None
+        #: What the scores are (the bottom axis's label).
+        self.label = "score (cosine similarity)"
 
     def prepare(self) -> None:
         """Build the plot now (pyqtgraph is imported by then); shows it only once there are scores."""
@@ -173,7 +250,10 @@ class ScoreHistogram(QWidget):
             return
         import pyqtgraph as pg
 
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
+        palette = self.palette()
+        # The window's palette, not pyqtgraph's fixed black on white, so a dark palette is followed.
+        pg.setConfigOptions(antialias=True, background=palette.color(QPalette.ColorRole.Base),
+                            foreground=palette.color(QPalette.ColorRole.Text))
         self._plot = pg.PlotWidget()
         self._plot.setMenuEnabled(False)
         self._plot.setMouseEnabled(x=False, y=False)
@@ -187,17 +267,20 @@ class ScoreHistogram(QWidget):
         # The ranges are set with each histogram: pyqtgraph's auto-range would recompute them on every change.
         item.getViewBox().disableAutoRange()
         # One bar item for all searches, updated in place: removing and adding items re-laid out the scene.
-        self._bars = pg.BarGraphItem(x0=[], width=1.0, height=[], brush="#4c78a8", pen=None)
+        self._bars = pg.BarGraphItem(x0=[], width=1.0, height=[], brush=palette.color(QPalette.ColorRole.Highlight),
+                                     pen=None)
         self._bars.setVisible(False)
         self._plot.addItem(self._bars)
-        self._marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2))
+        self._marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.color(QPalette.ColorRole.Text), width=2))
         self._marker.setVisible(False)
         self._plot.addItem(self._marker)
         self._placeholder.hide()
         self._layout.addWidget(self._plot)
 
-    def set_scores(self, scores: Any, marked: float | None = None) -> None:
+    def set_scores(self, scores: Any, marked: float | None = None, label: str = "score (cosine similarity)") -> None:
         """Draw the histogram of ``scores`` (a numpy array), with the score ``marked`` marked (see :meth:`mark`).
+
+        ``label`` names the score on the axis (the ranking in use: cosine or bit score).
 
         Marking the hit that will be selected first here, in the same repaint, spares the plot a
         second full repaint (5-10 ms) when that hit is selected.
@@ -206,6 +289,10 @@ class ScoreHistogram(QWidget):
 
         self._ensure_plot()
         self.scores = np.asarray(scores, dtype=float)
+        self.scores = self.scores[np.isfinite(self.scores)]
+        if label != self.label:
+            self.label = label
+            self._plot.getPlotItem().setLabel("bottom", label)
         self.mark(marked)
         if self.scores.size == 0:
             self._bars.setVisible(False)

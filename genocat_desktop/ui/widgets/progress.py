@@ -1,12 +1,13 @@
-"""Showing a job's progress on a bar, and in words: one rule for every page and dialog."""
+"""Showing a job's progress on a bar, and in words (and what an export wrote): one rule for every page and dialog."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QProgressBar
 
-__all__ = ["describe_embedding_progress", "format_eta", "format_size", "show_fraction"]
+__all__ = ["describe_embedding_progress", "export_message", "format_eta", "format_size", "show_fraction"]
 
 #: Bars count in thousandths, so a long job still moves visibly.
 STEPS = 1000
@@ -68,3 +69,29 @@ def describe_embedding_progress(p: Any, *, compact: bool = False) -> tuple[int, 
     if p.unit == "bytes" and p.total:
         return value, f"{p.message}: {format_size(p.done)} of {format_size(p.total)}"
     return value, p.message or p.phase
+
+
+def export_message(count: int, path: str, hits: tuple[int, int] | None) -> str:
+    """What an export wrote, in words: rows for the browser; for hits, of how many queries, and for
+    FASTA that a sequence hit by several queries (or twice) is written once.
+
+    Parameters
+    ----------
+    count
+        Rows (CSV) or sequences (FASTA) written.
+    path
+        The file written.
+    hits
+        (hits, queries) exported from a search; ``None`` for the catalog browser's rows.
+    """
+    if hits is None:
+        return f"Wrote {count:,} row{'' if count == 1 else 's'} to {path}"
+    n, queries = hits
+    of = f"{n:,} hit{'' if n == 1 else 's'} of {queries:,} quer{'y' if queries == 1 else 'ies'}"
+    if Path(path).suffix.lower() in (".csv", ".tsv", ".txt"):
+        return f"Wrote {of} to {path}"
+    if count == n:
+        return f"Wrote {of} to {path} ({count:,} sequences)"
+    return (f"Wrote {of} to {path}: {count:,} distinct sequences (a sequence hit more than once is written "
+            "once; export CSV for one row per hit)")
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QWidget
 
 from genocat_desktop.ui.settings import settings
@@ -41,8 +42,12 @@ class RuntimeOptionsBox(QGroupBox):
         self.budget_spin.setGroupSeparatorShown(True)
         self.budget_spin.setToolTip("Most tokens (sequences × padded length) in one model call; larger batches "
                                     "amortise overhead but need more memory")
-        self.gpu_check = QCheckBox("Use a GPU when ONNX Runtime offers one (CUDA, DirectML, CoreML)")
-        self.spin_check = QCheckBox("Busy-wait idle threads (a few % faster on an idle machine, slower on a busy one)")
+        # Short labels, the detail in tooltips: a long check box text set the Models tab's (and so the
+        # window's) minimum width beyond a 1024-px screen.
+        self.gpu_check = QCheckBox("Use a GPU if available")
+        self.gpu_check.setToolTip("When ONNX Runtime offers one (CUDA, DirectML, CoreML)")
+        self.spin_check = QCheckBox("Busy-wait idle threads")
+        self.spin_check.setToolTip("A few % faster on an idle machine, slower on a busy one")
         form.addRow("Threads", self.threads_spin)
         form.addRow("Batch size", self.budget_spin)
         form.addRow("", self.gpu_check)
@@ -50,7 +55,7 @@ class RuntimeOptionsBox(QGroupBox):
         note = QLabel("Saved for next time and applied from the next batch on. These settings change speed "
                       "and memory, never the vectors.")
         note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         form.addRow(note)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

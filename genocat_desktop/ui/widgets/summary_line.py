@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize
-from PySide6.QtGui import QPainter, QPaintEvent, QTextDocument
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 __all__ = ["SummaryLine"]
@@ -16,7 +16,7 @@ class SummaryLine(QWidget):
     the results splitter that re-laid out and repainted the whole window after
     each search (~25 ms of GUI time, bench/gui_bench.py). This line has a fixed
     height, ignores its text's width, and only repaints itself; text that does
-    not fit is cut, and the tooltip has all of it.
+    not fit is shown plain and elided with "…", and the tooltip has all of it.
     """
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
@@ -45,8 +45,18 @@ class SummaryLine(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(240, self.height())
 
+    def elided(self) -> bool:
+        """Whether the text is wider than the line (it is then shown elided)."""
+        return self._doc.idealWidth() > self.width()
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        if self.elided():
+            # Rich text cannot be elided; cut mid-word it read as a different number or name.
+            text = self.fontMetrics().elidedText(self._doc.toPlainText(), Qt.TextElideMode.ElideRight, self.width())
+            painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+            painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+            return
         top = max(0.0, (self.height() - self._doc.size().height()) / 2)
         painter.translate(0, top)
         self._doc.drawContents(painter, QRectF(0, 0, self.width(), self.height()))

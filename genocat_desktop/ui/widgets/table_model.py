@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QBrush, QGuiApplication, QPalette
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,8 +43,8 @@ COLUMN_LABELS = {
     "description": "Description", "aliases": "Aliases", "db": "DB", "entry_name": "Entry name",
     "protein_existence": "PE", "sequence_version": "SV", "source_file": "Source file", "seq_hash": "Sequence MD5",
     "sequence": "Sequence", "imported_at": "Imported", "query_id": "Query",
-    "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "Identity",
-    "query_cov": "Query cov.", "target_cov": "Hit cov.",
+    "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "% identity",
+    "query_cov": "Query cover", "target_cov": "Hit cover", "title": "Description",
 }
 #: Text cells longer than this are cut in the table (the detail pane shows all).
 MAX_CELL = 120
@@ -53,7 +54,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_ANSWERED = frozenset({_DISPLAY, _ALIGNMENT, _TOOLTIP, int(SORT_ROLE), int(Qt.ItemDataRole.EditRole)})
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ANSWERED = frozenset({_DISPLAY, _ALIGNMENT, _TOOLTIP, _FOREGROUND, int(SORT_ROLE), int(Qt.ItemDataRole.EditRole)})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
@@ -101,6 +103,10 @@ class ArrowTableModel(QAbstractTableModel):
         self.sort_descending = False
         #: Columns whose cells can be edited (user fields, in the catalog browser).
         self.editable: set[str] = set()
+        #: Header labels that differ from :data:`COLUMN_LABELS` for this table (e.g. which score).
+        self.labels: dict[str, str] = {}
+        #: Per table row: drawn dimmed (hits past the E-value cut-off); None: none is.
+        self._dimmed: np.ndarray | None = None
 
     # ------------------------------------------------------------------ data in
     def set_table(self, table: pa.Table | None, docs: dict[str, str] | None = None) -> None:
@@ -122,6 +128,7 @@ class ArrowTableModel(QAbstractTableModel):
         self._shown = {}
         if docs is not None:
             self._docs = docs
+        self._dimmed = None
         self._sorted = None
         if table is not None and not self.server_sort and self.sort_column in self._names:
             self._sorted = self._sorted_order(self.sort_column, self.sort_descending)
@@ -153,6 +160,32 @@ class ArrowTableModel(QAbstractTableModel):
         assert self._table is not None
         return self._table.take([self.table_row(r) for r in rows])
 
+    def view_row(self, table_row: int) -> int:
+        """The view row showing Arrow row ``table_row`` (-1 when the filter hides it)."""
+        import numpy as np
+
+        if self._order is None:
+            return table_row if 0 <= table_row < self._rows else -1
+        found = np.flatnonzero(self._order == table_row)
+        return int(found[0]) if found.size else -1
+
+    def set_dimmed(self, rows: np.ndarray | None) -> None:
+        """Draw the table rows where ``rows`` (a bool array in table order) is true in the palette's dim colour."""
+        self._dimmed = rows
+        if self._rows and self._names:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, len(self._names) - 1),
+                                  [Qt.ItemDataRole.ForegroundRole])
+
+    def is_dimmed(self, row: int) -> bool:
+        """Whether view row ``row`` is drawn dimmed (see :meth:`set_dimmed`)."""
+        return self._dimmed is not None and bool(self._dimmed[self.table_row(row)])
+
+    def reset_sort(self) -> None:
+        """Forget the sort order: the next table is shown in its own order (best hit first)."""
+        self.sort_column, self.sort_descending = None, False
+        if self._sorted is not None:
+            self._change_rows(lambda: setattr(self, "_sorted", None))
+
     def value(self, row: int, name: str) -> Any:
         """One cell by column name, as a Python object."""
         col = self._names.index(name)
@@ -182,6 +215,11 @@ class ArrowTableModel(QAbstractTableModel):
             return text
         if role == _ALIGNMENT:
             return _RIGHT if self._numeric[col] else _LEFT
+        if role == _FOREGROUND:
+            if self._dimmed is None or not self._dimmed[self.table_row(row)]:
+                return None
+            # The palette's own dim text colour, so a dark palette stays readable.
+            return QBrush(QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText))
         if role == _TOOLTIP:
             text = _display(self._names[col], self._value(row, col), limit=2000)
             return text if len(text) > 40 else None
@@ -218,7 +256,7 @@ class ArrowTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._names):
             name = self._names[section]
             if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMN_LABELS.get(name, name)
+                return self.labels.get(name) or COLUMN_LABELS.get(name, name)
             if role == Qt.ItemDataRole.ToolTipRole:
                 doc = self._docs.get(name) or _HEADER_TIPS.get(name, "")
                 return f"{name}: {doc}" if doc else name
@@ -321,7 +359,8 @@ _HEADER_TIPS = {
     "score": "cosine similarity of the embeddings (1 = same composition)",
     "query_id": "the query this hit answers",
     "aln_score": "Smith-Waterman score of the alignment to the query (BLOSUM62, gaps 11 + 1 per residue)",
-    "bits": "bit score of the alignment",
+    "bits": "bit score of the alignment (higher is better; independent of the catalog's size)",
+    "title": "the hit's name, or its FASTA description",
     "evalue": "expected number of alignments this good by chance in a catalog of this size",
     "identity": "identical positions / alignment length (gaps count)",
     "query_cov": "share of the query inside the alignment",

@@ -24,10 +24,16 @@ class ArrowTableView(QTableView):
         The model row under the cursor (-1 when none).
     find_similar(str, str)
         Right-click "Find similar": the row's identifier and sequence.
+    row_menu_requested(QMenu, int)
+        A row's context menu is about to open (the view row, -1 below the rows): the owner may add actions.
+    row_activated(int)
+        A row was double-clicked (or Enter pressed on it): the view row.
     """
 
     current_row_changed = Signal(int)
     find_similar = Signal(str, str)
+    row_menu_requested = Signal(QMenu, int)
+    row_activated = Signal(int)
 
     def __init__(
         self, settings_key: str, hidden: Iterable[str] = (), parent: QWidget | None = None, *, server_sort: bool = False
@@ -62,13 +68,15 @@ class ArrowTableView(QTableView):
         copy.triggered.connect(self.copy_selection)
         self.addAction(copy)
         self._settings_loaded = False
+        self.activated.connect(lambda index: self.row_activated.emit(index.row()))
         #: Extra actions offered on right-clicking rows (the browser's "Set value…").
         self.row_actions: list[QAction] = []
 
     # ------------------------------------------------------------------ content
     def set_table(self, table: Any, docs: dict[str, str] | None = None) -> None:
         """Show an Arrow table; keeps column visibility, order and widths the user chose."""
-        first = self.source.columnCount() == 0
+        # Widths belong to column names, not positions: a table with other columns is sized afresh.
+        first = self.source.columnCount() == 0 or (table is not None and table.column_names != self.source.column_names)
         self.source.set_table(table, docs)
         self._apply_hidden()
         if first and table is not None and table.num_rows:
@@ -83,9 +91,32 @@ class ArrowTableView(QTableView):
         """Show only rows containing ``text`` in their identifier, name, organism, gene or description."""
         self.source.set_filter_text(text)
 
+    def set_profile(self, settings_key: str, hidden: Iterable[str]) -> None:
+        """Switch to another remembered column layout (hidden columns, order, widths) under ``settings_key``."""
+        if settings_key == self.settings_key:
+            return
+        self.save_state()
+        self.settings_key = settings_key
+        self._default_hidden = set(hidden)
+        self._hidden = None
+        self.source.set_table(None)  # the next set_table lays the columns out for this profile
+
+    def reset_sort(self) -> None:
+        """Show the next rows in their own order (rank 1 first), whatever column was sorted before."""
+        self.source.reset_sort()
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def visible_columns(self) -> list[str]:
+        """The shown column names, in screen order."""
+        header = self.horizontalHeader()
+        names = self.source.column_names
+        logical = (header.logicalIndex(v) for v in range(header.count()))
+        return [names[c] for c in logical if not header.isSectionHidden(c)]
+
     def _size_columns(self) -> None:
-        widths = {"rank": 52, "score": 64, "length": 64, "taxid": 64, "id": 180, "name": 200, "organism": 190,
-                  "description": 320, "accession": 90, "gene": 70, "molecule": 70}
+        widths = {"rank": 52, "score": 104, "length": 64, "taxid": 64, "id": 180, "name": 200, "organism": 190,
+                  "description": 320, "accession": 90, "gene": 70, "molecule": 70, "title": 260, "bits": 96,
+                  "evalue": 70, "identity": 74, "query_cov": 104, "aln_score": 70, "target_cov": 70}
         for col, name in enumerate(self.source.column_names):
             self.setColumnWidth(col, widths.get(name, 110))
 
@@ -186,6 +217,7 @@ class ArrowTableView(QTableView):
             similar.triggered.connect(lambda: self.find_similar.emit(ident, seq))
         for action in self.row_actions:
             menu.addAction(action)
+        self.row_menu_requested.emit(menu, index.row() if index.isValid() else -1)
         menu.addSeparator()
         menu.addMenu(self.column_menu(menu))
         menu.exec(self.viewport().mapToGlobal(pos))

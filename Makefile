@@ -26,9 +26,11 @@ help:
 	@echo "make test         system-deps, venv, lint, typecheck, bundle, then the test suite (frozen app too)"
 	@echo "make bundle       build the desktop app with PyInstaller into dist/genocat/ (one folder)"
 	@echo "make selftest-bundle  run the frozen app's self-test (offscreen window, import, search, export, ONNX)"
-	@echo "make bundle-bench bundle size, cold/warm start to first window, self-test time"
+	@echo "make bundle-bench bundle size by package, cold/warm start to first window (frozen and source), self-test time"
+	@echo "make release      dist/genocat-VERSION-linux-x86_64.tar.gz and dist/genocat_VERSION_amd64.deb"
+	@echo "make check-deb    install, self-test and remove the .deb in a minimal Debian 12 root (root, debootstrap)"
 	@echo "make bench        benchmarks (bench/)"
-	@echo "make screenshot   run the app under Xvfb: save docs/screenshot.png, schema.png, benchmark.png, indexes.png, s3.png, models.png"
+	@echo "make screenshot   run the app under Xvfb: save docs/screenshot.png, results-*.png (1024x700, 150 %, dark), schema.png, ..."
 	@echo "make clean        remove caches and build outputs (keeps .venv)"
 
 venv: $(STAMP)
@@ -65,8 +67,17 @@ bench: venv
 	@if [ -f bench/__main__.py ]; then $(PY) -m bench; else echo "bench: no bench/__main__.py yet"; fi
 
 # The real app under a virtual X server at 1280x800 (xvfb is installed by system-deps).
+# The results view at 1280x800 (docs/screenshot.png, in the README), 1024x700 and 150 % scaling (a
+# 1440x900 screen: 960x600 logical pixels), each in the light and the dark palette.
+SHOT = xvfb-run -a -s '-screen 0 $(1)x24' env QT_QPA_PLATFORM=xcb $(2) $(PY) scripts/screenshot.py
+
 screenshot: venv
-	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot.py docs/screenshot.png
+	$(call SHOT,1280x800) docs/screenshot.png --size 1280x800
+	$(call SHOT,1280x800) docs/results-1280x800-dark.png --size 1280x800 --dark
+	$(call SHOT,1024x700) docs/results-1024x700.png --size 1024x700
+	$(call SHOT,1024x700) docs/results-1024x700-dark.png --size 1024x700 --dark
+	$(call SHOT,1440x900,QT_SCALE_FACTOR=1.5) docs/results-150pct.png --size 960x600
+	$(call SHOT,1440x900,QT_SCALE_FACTOR=1.5) docs/results-150pct-dark.png --size 960x600 --dark
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_pages.py docs
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_storage.py docs
 	xvfb-run -a -s '-screen 0 1280x800x24' env QT_QPA_PLATFORM=xcb $(PY) scripts/screenshot_models.py docs/models.png
@@ -91,6 +102,16 @@ selftest-bundle: bundle
 
 bundle-bench: bundle
 	$(PY) packaging/measure.py $(BUNDLE)
+	$(PY) bench/start_bench.py --bundle $(BUNDLE)
+
+# The downloads: the bundle folder as a tarball (with its install.sh) and a .deb (packaging/release.sh).
+.PHONY: release check-deb
+release: bundle
+	bash packaging/release.sh $(BUNDLE) dist
+
+# The .deb in a fresh debootstrap'ed Debian 12 root: apt-get install, --selftest, purge, nothing left.
+check-deb:
+	GENOCAT_REQUIRE_CHECK=1 bash packaging/check-deb.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out

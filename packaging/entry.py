@@ -2,8 +2,10 @@
 
 ``genocat-desktop`` (the launcher the .desktop file runs) starts the window
 (``genocat_desktop.cli.main.main_gui``); ``genocat`` is the full command line
-(``genocat_desktop.cli.main.main``). The executable's own name picks which, so the
-two executables share one analysis and one set of libraries.
+(``genocat_desktop.cli.main.main``). The name it was started under picks which:
+``argv[0]``, not ``sys.executable``, because on Linux ``genocat-desktop`` is a
+symlink to ``genocat`` and the bootloader resolves ``sys.executable`` through it
+(on Windows and macOS they are two executables sharing one set of libraries).
 """
 
 import multiprocessing
@@ -17,5 +19,5 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
     from genocat_desktop.cli.main import main, main_gui
 
-    name = os.path.basename(sys.executable).lower()
+    name = os.path.basename(sys.argv[0] or sys.executable).lower()
     sys.exit(main_gui() if name.startswith("genocat-desktop") else main())

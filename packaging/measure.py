@@ -1,4 +1,4 @@
-"""Measure the frozen bundle: size, cold and warm start to the first painted window, self-test time.
+"""Measure the frozen bundle: size by package, cold and warm start to the first painted window, self-test time.
 
     make bundle-bench           (= .venv/bin/python packaging/measure.py dist/genocat)
 
@@ -7,7 +7,10 @@
 reboot; "warm" starts follow it. Start time is what ``genocat-desktop
 --print-startup-time`` prints: from the kernel starting the process to the main
 window's first paint, on the offscreen platform unless QT_QPA_PLATFORM says
-otherwise (e.g. xcb under xvfb-run). Prints a Markdown table for BENCHMARKS.md.
+otherwise (e.g. xcb under xvfb-run). Prints Markdown tables for BENCHMARKS.md: what each
+package costs (the bundle's ``_internal`` by top folder; the system libraries PyInstaller
+copied beside them as one row), then the times. ``bench/start_bench.py`` compares the warm
+start with the source tree's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 
@@ -33,6 +37,25 @@ def evict(folder: Path) -> int:
                 os.close(fd)
             n += 1
     return n
+
+
+def size_by_package(bundle: Path) -> Counter[str]:
+    """Bytes of the bundle per package: ``_internal``'s top folders (a ``.libs`` or ``.dist-info`` folder
+    counts with its package), the loose shared libraries as one entry, the executables as another."""
+    sizes: Counter[str] = Counter()
+    for path in bundle.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        parts = path.relative_to(bundle).parts
+        if parts[0] != "_internal":
+            key = "(executables, install scripts, icons)"
+        elif len(parts) == 2:
+            key = "(shared libraries: libpython, Qt's and Arrow's system dependencies)" if ".so" in parts[1] \
+                else parts[1]
+        else:
+            key = parts[1].split("-")[0] if parts[1].endswith(".dist-info") else parts[1].removesuffix(".libs")
+        sizes[key] += path.stat().st_size
+    return sizes
 
 
 def start_time(bundle: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -64,6 +87,11 @@ def main() -> int:
     st = subprocess.run([str(bundle / "genocat"), "--selftest"], env=env, capture_output=True, text=True, timeout=600)
     selftest_s = time.monotonic() - t0
     load = os.getloadavg()[0]
+    print("| package | MB |")
+    print("|---|---|")
+    for name, nbytes in size_by_package(bundle).most_common(15):
+        print(f"| {name} | {nbytes / 1e6:.1f} |")
+    print()
     print(f"| bundle | {bundle} |")
     print("|---|---|")
     print(f"| size | {size / 1e6:.0f} MB in {len(files):,} files |")

@@ -8,7 +8,7 @@ import pytest
 
 from genocat_desktop.engine import Cancelled, Catalog, FilterError, import_files, parse_condition
 from genocat_desktop.engine.catalog.browse import browse_page, browse_sql, browse_table
-from genocat_desktop.engine.search.alignment import MAX_CELLS, AlignerProcess, align_pair
+from genocat_desktop.engine.search.pairwise import MAX_CELLS, AlignerProcess, align_pair
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from Bio.Align import PairwiseAligner, substitution_matrices
 
 from genocat_desktop.cli.main import main
 from genocat_desktop.engine import Catalog, QueryError, Searcher, import_files, read_queries
-from genocat_desktop.engine.search.alignment import align_pair, align_to
+from genocat_desktop.engine.search.alignment import align_to
+from genocat_desktop.engine.search.pairwise import align_pair
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 

@@ -38,7 +38,8 @@ from genocat_desktop.engine import (
     save_credentials,
     storage_options,
 )
-from genocat_desktop.engine.catalog.storage import StorageOptions, prepare_options
+from genocat_desktop.engine.catalog.access import prepare_options
+from genocat_desktop.engine.catalog.storage import StorageOptions
 
 DATA = Path(__file__).parent / "data"
 pytestmark = [

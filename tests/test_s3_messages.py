@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from genocat_desktop.engine import Catalog, EndpointUnreachableError, StorageAuthError, StorageError
-from genocat_desktop.engine.catalog.storage import check_access
+from genocat_desktop.engine.catalog.access import check_access
 
 pytestmark = pytest.mark.usefixtures("isolated_aws")
 

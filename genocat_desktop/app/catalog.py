@@ -140,7 +140,7 @@ class Session:
 
     def __init__(self, catalog: Catalog, searcher: Searcher | None = None) -> None:
         from genocat_desktop.engine import Searcher
-        from genocat_desktop.engine.search.alignment import AlignerProcess
+        from genocat_desktop.engine.search.pairwise import AlignerProcess
 
         self.catalog = catalog
         self.searcher: Searcher = searcher if searcher is not None else Searcher(catalog)

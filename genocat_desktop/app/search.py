@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from genocat_desktop.app.jobs import Job, ProgressCallback
     from genocat_desktop.engine import CancelToken, Condition, Query, SearchResult
-    from genocat_desktop.engine.search.alignment import PairAlignment
+    from genocat_desktop.engine.search.pairwise import PairAlignment
 
 __all__ = [
     "DEFAULT_EVALUE_CUTOFF",
@@ -170,7 +170,7 @@ def search_provenance(request: SearchRequest, location: str, first: SearchResult
 
 def _alignment_text(request: SearchRequest) -> str:
     """The alignment's scoring as used: one scheme per molecule among the queries, then the order."""
-    from genocat_desktop.engine.search.alignment import scheme_for
+    from genocat_desktop.engine.search.scoring import scheme_for
 
     schemes = []
     for molecule in dict.fromkeys(q.molecule for q in request.queries):

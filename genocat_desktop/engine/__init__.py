@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         save_result,
         write_synthetic_fasta,
     )
+    from genocat_desktop.engine.catalog.access import check_access
     from genocat_desktop.engine.catalog.damage import explain_read_failure
     from genocat_desktop.engine.catalog.embeddings import (
         EmbedReport,
@@ -94,18 +95,15 @@ if TYPE_CHECKING:
     from genocat_desktop.engine.catalog.storage import (
         Credentials,
         S3Settings,
-        check_access,
         delete_credentials,
         load_credentials,
         resolve_credentials,
         save_credentials,
         storage_options,
     )
+    from genocat_desktop.engine.catalog.summaries import CatalogInfo, FieldInfo, VersionInfo
     from genocat_desktop.engine.catalog.table import (
         Catalog,
-        CatalogInfo,
-        FieldInfo,
-        VersionInfo,
         default_location,
     )
     from genocat_desktop.engine.catalog.writers import Leftovers, collect_leftovers
@@ -162,6 +160,7 @@ if TYPE_CHECKING:
         import_files,
     )
     from genocat_desktop.engine.search.ann import Calibration, SearchEffort
+    from genocat_desktop.engine.search.auto_index import auto_index, resume_index
     from genocat_desktop.engine.search.calibration import calibrate
     from genocat_desktop.engine.search.export import (
         export_csv,
@@ -173,13 +172,11 @@ if TYPE_CHECKING:
         IndexInfo,
         IndexStatus,
         VectorIndexParams,
-        auto_index,
         build_indexes,
         choose_vector_params,
         drop_indexes,
         index_status,
         optimize_indexes,
-        resume_index,
     )
     from genocat_desktop.engine.search.searcher import (
         Query,
@@ -247,7 +244,6 @@ _EXPORTS: dict[str, str] = {
         (
             "Credentials",
             "S3Settings",
-            "check_access",
             "delete_credentials",
             "load_credentials",
             "resolve_credentials",
@@ -256,11 +252,13 @@ _EXPORTS: dict[str, str] = {
         ),
         "genocat_desktop.engine.catalog.storage",
     ),
+    "check_access": "genocat_desktop.engine.catalog.access",
     "explain_read_failure": "genocat_desktop.engine.catalog.damage",
     **dict.fromkeys(
-        ("Catalog", "CatalogInfo", "FieldInfo", "VersionInfo", "default_location"),
-        "genocat_desktop.engine.catalog.table",
+        ("CatalogInfo", "FieldInfo", "VersionInfo"),
+        "genocat_desktop.engine.catalog.summaries",
     ),
+    **dict.fromkeys(("Catalog", "default_location"), "genocat_desktop.engine.catalog.table"),
     **dict.fromkeys(
         (
             "BucketNotFoundError",
@@ -309,16 +307,15 @@ _EXPORTS: dict[str, str] = {
             "IndexInfo",
             "IndexStatus",
             "VectorIndexParams",
-            "auto_index",
             "build_indexes",
             "choose_vector_params",
             "drop_indexes",
             "index_status",
             "optimize_indexes",
-            "resume_index",
         ),
         "genocat_desktop.engine.search.indexes",
     ),
+    **dict.fromkeys(("auto_index", "resume_index"), "genocat_desktop.engine.search.auto_index"),
     **dict.fromkeys(("Leftovers", "collect_leftovers"), "genocat_desktop.engine.catalog.writers"),
     "text_search": "genocat_desktop.engine.search.text",
     **dict.fromkeys(("Query", "Searcher", "SearchResult", "read_queries"), "genocat_desktop.engine.search.searcher"),

@@ -19,8 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QTextCursor
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.app import search as search_ops
 from genocat_desktop.app.storage import is_remote, reopen_s3_job
+from genocat_desktop.ui import exports, window_state
 from genocat_desktop.ui.catalog_model import CatalogModel
 from genocat_desktop.ui.dialogs.s3 import S3Dialog, load_location
 from genocat_desktop.ui.dialogs.schema import SetValueDialog
@@ -52,7 +53,6 @@ from genocat_desktop.ui.pages.welcome import WelcomePage
 from genocat_desktop.ui.settings import add_recent, recent_catalogs, settings
 from genocat_desktop.ui.widgets.file_drop import FileDropFilter
 from genocat_desktop.ui.widgets.job_status import JobStatus
-from genocat_desktop.ui.widgets.progress import export_message
 from genocat_desktop.ui.widgets.tables import scrolling
 
 __all__ = ["MainWindow"]
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self.recent_menu = build_menus(self)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        self._restore_settings()
+        window_state.restore(self)
         # A file dropped anywhere on the window, text boxes included, is imported.
         self.file_drop = FileDropFilter(self)
         self.file_drop.dropped.connect(self.import_paths)
@@ -194,12 +194,12 @@ class MainWindow(QMainWindow):
 
     def _build_tabs(self) -> None:
         """The pages, each subscribed to the catalog, in :attr:`pages` by name and in the tab bar."""
-        self.search_page = SearchPage(self.engine, self.catalog, self._job_error)
-        self.browse_page = BrowsePage(self.engine, self.catalog, self._job_error)
-        self.schema_page = SchemaPage(self.engine, self._job_error)
-        self.benchmark_page = BenchmarkPage(self.engine, self._job_error)
-        self.models_page = ModelsPage(self.engine, self._job_error)
-        self.index_dialog = IndexDialog(self.engine, self._job_error, self)
+        self.search_page = SearchPage(self.engine, self.catalog, self.job_error)
+        self.browse_page = BrowsePage(self.engine, self.catalog, self.job_error)
+        self.schema_page = SchemaPage(self.engine, self.job_error)
+        self.benchmark_page = BenchmarkPage(self.engine, self.job_error)
+        self.models_page = ModelsPage(self.engine, self.job_error)
+        self.index_dialog = IndexDialog(self.engine, self.job_error, self)
         for listener in (self.schema_page, self.benchmark_page, self.index_dialog, self.models_page):
             listener.bind(self.catalog)
         for rows_page in (self.search_page, self.browse_page):
@@ -272,36 +272,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, ms)
 
     # ================================================================== settings
-    def _restore_settings(self) -> None:
-        s = settings()
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
-        self.fit_to_screen()
-        self.search_page.restore_settings(s)
-
     def fit_to_screen(self) -> None:
-        """Shrink the window to its screen's available area (a small screen, 150 % scaling, a saved
-        geometry from a larger monitor) so that no part of it is off-screen."""
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        room = screen.availableGeometry()
-        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders, once shown
-        width = min(self.width(), room.width() - frame.width())
-        height = min(self.height(), room.height() - frame.height())
-        if (width, height) != (self.width(), self.height()):
-            self.resize(width, height)
-        if not room.contains(self.frameGeometry().topLeft()):
-            self.move(room.topLeft())
-
-    def _save_settings(self) -> None:
-        s = settings()
-        s.setValue("window/geometry", self.saveGeometry())
-        self.search_page.save_settings(s)
-        self.browse_page.browse_table.save_state()
+        """Shrink the window to its screen's available area, so that no part of it is off-screen."""
+        window_state.fit_to_screen(self)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -549,48 +522,15 @@ class MainWindow(QMainWindow):
     # ================================================================== export
     def export_dialog(self, selected: bool = False) -> None:
         """Ask for a file name and export (hits on the Search tab, rows on the Browse tab)."""
-        browsing = self.showing("browse")
-        if not browsing and self.search_page.outcome is None:
-            self.statusBar().showMessage("Nothing to export yet: run a search (or browse the catalog).", 5000)
-            return
-        start = str(settings().value("paths/export", str(Path.home())))
-        default = "catalog_rows.csv" if browsing else "hits.csv"
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export selected rows" if selected else "Export", str(Path(start) / default),
-            "CSV, one row per hit (*.csv);;FASTA, each sequence once (*.fasta)",
-        )
-        if not path:
-            return
-        if not Path(path).suffix:
-            path += ".fasta" if "FASTA" in chosen else ".csv"
-        settings().setValue("paths/export", str(Path(path).parent))
-        self.export_to(path, selected=selected, browsing=browsing)
+        exports.export_dialog(self, selected)
 
     def export_to(self, path: str, *, selected: bool = False, browsing: bool = False) -> Job | None:
         """Export hits (or browsed rows) to ``path`` (.csv or .fasta) on the engine thread."""
-        page = self.browse_page if browsing else self.search_page
-        fn = page.export_job(path, selected=selected)
-        if fn is None:
-            return None
-        hits = None if browsing else self._hits_exported(selected)
-        job = self.engine.submit("export", f"Exporting to {Path(path).name}", fn)
-        job.finished.connect(lambda n: self._on_exported(n, path, hits))
-        job.failed.connect(lambda m, d: self._job_error("Export failed", m, d))
-        return job
-
-    def _hits_exported(self, selected: bool) -> tuple[int, int]:
-        """(hits, queries) that an export of the search results writes."""
-        outcome = self.search_page.outcome
-        if selected or outcome is None:
-            return len(self.search_page.hits_table.source_rows()), 1
-        return sum(r.hits.num_rows for r in outcome.results), len(outcome.results)
-
-    def _on_exported(self, count: int, path: str, hits: tuple[int, int] | None = None) -> None:
-        self.statusBar().showMessage(export_message(count, path, hits), 12000)
-        self.export_done.emit(count)
+        return exports.export_to(self, path, selected=selected, browsing=browsing)
 
     # ================================================================== jobs, status
-    def _job_error(self, title: str, message: str, details: str) -> None:
+    def job_error(self, title: str, message: str, details: str) -> None:
+        """Show a failed job's error (unless the catalog is closing) and emit :attr:`job_failed`."""
         if self.catalog.closing:
             return
         show_error(self, title, message, details)
@@ -628,7 +568,7 @@ class MainWindow(QMainWindow):
             return
         self.catalog.closing = True
         self.models_page.save_pending_options()  # an edit made just before quitting is still saved
-        self._save_settings()
+        window_state.save(self)
         self.statusBar().showMessage("Stopping…")
         self.engine.shutdown()
         if self.session is not None:

@@ -19,7 +19,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pyarrow as pa
 
+from genocat_desktop.engine.catalog.summaries import CatalogInfo, FieldInfo, VersionInfo
 from genocat_desktop.engine.core.errors import CatalogError, CatalogNotFoundError, EmbedderMismatchError, StorageError
 from genocat_desktop.engine.embed.embedders import base as embedders
 
@@ -38,9 +38,6 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_FIELDS",
     "Catalog",
-    "CatalogInfo",
-    "FieldInfo",
-    "VersionInfo",
     "default_location",
     "vector_column_name",
 ]
@@ -96,55 +93,6 @@ def default_location() -> str:
 
 def _is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file://")
-
-
-@dataclass(frozen=True, slots=True)
-class FieldInfo:
-    """One column of the catalog."""
-
-    name: str
-    type: str
-    kind: str  # "builtin", "user" or "vector"
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
-    """One version of the catalog."""
-
-    version: int
-    timestamp: datetime
-    rows: int | None
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogInfo:
-    """A summary of a catalog, for ``genocat info`` and the status bar."""
-
-    location: str
-    rows: int
-    version: int
-    embedders: dict[str, dict[str, Any]]
-    default_vector: str
-    fields: list[FieldInfo]
-    created: str
-    size_bytes: int | None = None  # data files of the current version
-    versions: int | None = None  # versions still stored
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {
-            "location": self.location,
-            "rows": self.rows,
-            "version": self.version,
-            "embedders": self.embedders,
-            "default_vector": self.default_vector,
-            "fields": [{"name": f.name, "type": f.type, "kind": f.kind} for f in self.fields],
-            "created": self.created,
-            "size_bytes": self.size_bytes,
-            "versions": self.versions,
-        }
 
 
 class Catalog:
@@ -218,7 +166,7 @@ class Catalog:
         if not _is_remote(loc):
             loc = str(Path(loc).expanduser().resolve())
         else:
-            from genocat_desktop.engine.catalog.storage import prepare_options
+            from genocat_desktop.engine.catalog.access import prepare_options
 
             # Completes endpoint/credentials/timeouts and checks access first: a wrong key, a missing
             # bucket, a dead endpoint each get their own error in seconds (see storage.py).
@@ -575,7 +523,7 @@ class Catalog:
         if _is_remote(self.location):
             import time
 
-            from genocat_desktop.engine.catalog.storage import describe_failure
+            from genocat_desktop.engine.catalog.access import describe_failure
 
             seconds = time.monotonic() - started if started is not None else None
             err = describe_failure(self.location, self.storage_options, exc, doing, seconds)

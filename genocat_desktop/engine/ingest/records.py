@@ -253,20 +253,31 @@ def check_batch(raw: RawBatch, path: str, strip_gaps: bool) -> ParsedBatch:
         if keep[i]:
             skip(i, "empty sequence (a header with no residues)")
 
+    return _kept_batch(raw, data, lens, keep, issues, as_given=as_given and not special.size)
+
+
+def _kept_batch(raw: RawBatch, data: bytes, lens: np.ndarray, keep: list[bool], issues: list[RecordIssue],
+                *, as_given: bool) -> ParsedBatch:
+    """The checked batch: the kept records of ``raw``, hashed, with the issues in file order.
+
+    ``data`` holds the kept records' residues end to end and ``lens`` every record's length;
+    ``as_given``: the records were kept exactly as they came (upper case, nothing removed).
+    """
+    first, n = raw.first, len(raw.seqs)
     # Skipped records were never joined into ``data``: only their lengths go.
     idx = [i for i, k in enumerate(keep) if k]
     lens = lens[idx]
     offsets = np.zeros(len(idx) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     # The common case (records kept as they came) hashes the input list itself.
-    unchanged = seqs if as_given and not special.size and len(idx) == n else None
+    unchanged = raw.seqs if as_given and len(idx) == n else None
     hashes = _hex_digests(data, offsets, unchanged)
     # Three passes found the issues; report them in file order, whatever the batch size.
     issues.sort(key=lambda issue: issue.record or 0)
     return ParsedBatch(
         numbers=np.arange(first, first + n, dtype=np.int64)[idx],
-        lines=np.asarray(lines, dtype=np.int64)[idx],
-        titles=[titles[i] for i in idx],
+        lines=np.asarray(raw.lines, dtype=np.int64)[idx],
+        titles=[raw.titles[i] for i in idx],
         data=data,
         offsets=offsets,
         hashes=hashes,

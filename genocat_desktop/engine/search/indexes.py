@@ -43,23 +43,17 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from genocat_desktop.engine.catalog.commits import lost_to_another_writer, retry_conflicts
+from genocat_desktop.engine.catalog.commits import retry_conflicts
 from genocat_desktop.engine.catalog.table import Catalog
-from genocat_desktop.engine.catalog.writers import (
-    WriterLease,
-    clear_index_pending,
-    index_pending,
-    live_writers,
-    mark_index_pending,
-)
-from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
+from genocat_desktop.engine.catalog.writers import WriterLease
+from genocat_desktop.engine.core.errors import CatalogError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from genocat_desktop.engine.search.ann import index_kind, index_partitions
 from genocat_desktop.engine.search.calibration import CalibrationSample, calibrate, calibration_sample
@@ -85,13 +79,11 @@ __all__ = [
     "IndexInfo",
     "IndexStatus",
     "VectorIndexParams",
-    "auto_index",
     "build_indexes",
     "choose_vector_params",
     "drop_indexes",
     "index_status",
     "optimize_indexes",
-    "resume_index",
 ]
 
 #: A catalog with at least this many rows gets its indexes built automatically after an import
@@ -370,16 +362,21 @@ def build_indexes(
         if vector and calibration:
             _calibrate_after_build(job, column)
     finally:
-        if isinstance(job.vector, ChildBuild):
-            job.vector.close()
-        if not job.committed:
-            for seg in job.segments:
-                _remove_segment(catalog, seg)
+        _discard_unpublished(job)
         lease.release()
     catalog.refresh()
     status = index_status(catalog)
     progress(Progress(1, 1, "steps", "done", f"Indexes ready ({len(status.indexes)})"))
     return status
+
+
+def _discard_unpublished(job: _IndexBuild) -> None:
+    """Stop a vector build's child process and, unless the build was published, remove what it wrote."""
+    if isinstance(job.vector, ChildBuild):
+        job.vector.close()
+    if not job.committed:
+        for seg in job.segments:
+            _remove_segment(job.catalog, seg)
 
 
 def _build_vector_index(
@@ -547,88 +544,3 @@ def optimize_indexes(
     catalog.refresh()
     progress(Progress(2, 2, "steps", "done", "Indexes up to date"))
     return index_status(catalog)
-
-
-def auto_index(
-    catalog: Catalog,
-    *,
-    threshold: int = AUTO_INDEX_ROWS,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken | None = None,
-) -> str | None:
-    """After an import: build the indexes once the catalog reaches ``threshold`` rows,
-    or add new rows to existing indexes once they are more than 5 % of the catalog.
-
-    Returns
-    -------
-    str or None
-        ``"built"``, ``"optimized"``, ``"deferred"`` (another process changed the catalog during
-        the build: the import is kept, a later one builds them), or ``None`` when nothing was needed.
-    """
-    status = index_status(catalog)
-    vec = status.vector(catalog.default_vector)
-    if vec is None:
-        # A build that a kill interrupted left its marker: it is resumed whatever the row count.
-        if status.rows == 0 or (status.rows < threshold and not index_pending(catalog)):
-            return None
-        return _unless_lost(lambda: _build_marked(catalog, threshold, progress, cancel))
-    if index_pending(catalog):
-        clear_index_pending(catalog)  # built since, by another process or by hand
-    if vec.rows_unindexed > OPTIMIZE_FRACTION * status.rows:
-
-        def optimize() -> str:
-            optimize_indexes(catalog, progress=progress, cancel=cancel)
-            return "optimized"
-
-        return _unless_lost(optimize)
-    return None
-
-
-def _unless_lost(action: Callable[[], str | None]) -> str | None:
-    """Run an automatic index step; one that loses to another process's commit is left for later.
-
-    Another process building the same indexes, or changing the catalog during the build, is no
-    failure of the import that asked for them: the rows are committed and the build is retried
-    after a later import (``"deferred"``).
-    """
-    try:
-        return action()
-    except GenoCatError as exc:
-        if not lost_to_another_writer(exc):
-            raise
-        return "deferred"
-
-
-def _build_marked(catalog: Catalog, threshold: int, progress: ProgressCallback,
-                  cancel: CancelToken | None) -> str | None:
-    """The automatic build, under a marker that stays until its indexes are published."""
-    if live_writers(catalog, "index"):
-        return None  # another process is building them now
-    mark_index_pending(catalog, threshold)
-    build_indexes(catalog, progress=progress, cancel=cancel)
-    clear_index_pending(catalog)
-    return "built"
-
-
-def resume_index(
-    catalog: Catalog, *, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
-) -> str | None:
-    """When a catalog is opened: finish an automatic index build that a kill interrupted.
-
-    Returns
-    -------
-    str or None
-        ``"built"``, or ``None`` when no interrupted build was found (cheap: one file look-up).
-
-    Raises
-    ------
-    Cancelled
-        If cancelled; the build is resumed again next time.
-    """
-    if not index_pending(catalog):
-        return None
-    status = index_status(catalog)
-    if status.vector(catalog.default_vector) is not None or status.rows == 0:
-        clear_index_pending(catalog)
-        return None
-    return _build_marked(catalog, status.auto_threshold, progress, cancel)

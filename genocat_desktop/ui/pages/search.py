@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMenu,
     QPlainTextEdit,
@@ -44,7 +43,14 @@ from genocat_desktop.ui.settings import settings
 from genocat_desktop.ui.widgets.coverage import CoverageDelegate
 from genocat_desktop.ui.widgets.detail import DetailPane, HitDetailsDialog, ScoreHistogram, mono_font
 from genocat_desktop.ui.widgets.filters import FilterEditor
-from genocat_desktop.ui.widgets.history import HistoryButton
+from genocat_desktop.ui.widgets.history import HistoryButton, SearchForm
+from genocat_desktop.ui.widgets.significance import (
+    ALIGNED_HIT_ORDER,
+    SignificanceBanner,
+    blast_table,
+    fit_blast_columns,
+    parse_cutoff,
+)
 from genocat_desktop.ui.widgets.summary_line import SummaryLine
 from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
@@ -59,9 +65,6 @@ HIDDEN_HIT_COLUMNS = (
     "accession", "description", "aliases", "db", "entry_name", "protein_existence", "sequence_version",
     "source_file", "seq_hash", "sequence", "molecule", "imported_at",
 )
-#: With alignment: the columns a BLAST user scans first, in BLAST's order (then the rest of the fields).
-ALIGNED_HIT_ORDER = ("rank", "title", "organism", "bits", "query_cov", "evalue", "identity", "accession", "id",
-                     "length", "score")
 #: With alignment, hidden until shown: the title column already says name/description.
 HIDDEN_ALIGNED_COLUMNS = (
     *(c for c in HIDDEN_HIT_COLUMNS if c != "accession"), "name", "aln_score", "target_cov", "score", "gene", "taxid",
@@ -109,6 +112,8 @@ class SearchPage(QWidget):
         left = self._build_query_side()
         self.split.addWidget(left)
         self.split.addWidget(self._build_results_side())
+        self.form = SearchForm(self.query_edit, self.k_spin, self.align_check, self.evalue_edit, self.embedder_combo,
+                               self.description_edit, self.search_filters)
         self.split.setStretchFactor(0, 0)
         self.split.setStretchFactor(1, 1)
         self.split.setSizes([340, 900])
@@ -253,17 +258,9 @@ class SearchPage(QWidget):
         hits_side = QWidget()
         hv = QVBoxLayout(hits_side)
         hv.setContentsMargins(0, 0, 0, 0)
-        self.no_significant = QWidget()
-        nv = QHBoxLayout(self.no_significant)
-        nv.setContentsMargins(4, 4, 4, 4)
-        self.no_significant_label = QLabel()
-        self.no_significant_label.setWordWrap(True)
-        self.show_insignificant = QPushButton("Show them")
-        self.show_insignificant.setToolTip("List the hits past the E-value cut-off (dimmed)")
-        self.show_insignificant.clicked.connect(lambda: self._show_insignificant(True))
-        nv.addWidget(self.no_significant_label, 1)
-        nv.addWidget(self.show_insignificant)
-        self.no_significant.setVisible(False)
+        self.no_significant = SignificanceBanner(self.hits_table)
+        self.no_significant_label = self.no_significant.label
+        self.show_insignificant = self.no_significant.show_button
         hv.addWidget(self.no_significant)
         hv.addWidget(self.hits_table, 1)
         self.results_split = QSplitter(Qt.Orientation.Vertical)
@@ -283,7 +280,7 @@ class SearchPage(QWidget):
                 self.k_spin.setValue(int(str(k)))
         self.align_check.setChecked(str(s.value("search/align", "false")).lower() == "true")
         cutoff = str(s.value("search/evalue", ""))
-        if cutoff and self._parse_cutoff(cutoff) is not None:
+        if cutoff and parse_cutoff(cutoff) is not None:
             self.evalue_edit.setText(cutoff)
         for key, splitter in (("window/search_split", self.split), ("window/results_split", self.results_split)):
             state = s.value(key)
@@ -313,7 +310,7 @@ class SearchPage(QWidget):
         self.embedder_combo.setCurrentIndex(max(index, 0))
         if self._pending_entry is not None:
             entry, self._pending_entry = self._pending_entry, None
-            self._apply_catalog_parts(entry)
+            self.form.fill_catalog_parts(entry)
 
     # ------------------------------------------------------------------ queries
     def focus_query(self) -> None:
@@ -368,32 +365,15 @@ class SearchPage(QWidget):
     # ------------------------------------------------------------------ history
     def current_entry(self) -> SearchEntry:
         """The search the form describes (query, parameters, filters), as the history keeps it."""
-        return SearchEntry(
-            self.query_edit.toPlainText().strip(), self.k_spin.value(), self.align_check.isChecked(),
-            self.evalue_edit.text(), self.embedder_combo.currentData(), self.description_edit.text(),
-            tuple(tuple(spec) for spec in self.search_filters.specs()),  # type: ignore[misc]
-        )
+        return self.form.entry()
 
     def apply_entry(self, entry: SearchEntry) -> None:
         """Fill the form with ``entry``; its filters and embedding once the catalog's fields are known."""
-        self.query_edit.setPlainText(entry.query)
-        self.k_spin.setValue(entry.k)
-        self.align_check.setChecked(entry.align)
-        if entry.evalue and self._parse_cutoff(entry.evalue) is not None:
-            self.evalue_edit.setText(entry.evalue)
-        self.description_edit.setText(entry.description)
+        self.form.fill(entry)
         if self.catalog.summary is None:
             self._pending_entry = entry
         else:
-            self._apply_catalog_parts(entry)
-
-    def _apply_catalog_parts(self, entry: SearchEntry) -> None:
-        self.search_filters.clear()
-        for name, op, value in entry.filters:
-            self.search_filters.add_row(name, op, value)
-        index = self.embedder_combo.findData(entry.column) if entry.column else -1
-        if index >= 0:
-            self.embedder_combo.setCurrentIndex(index)
+            self.form.fill_catalog_parts(entry)
 
     def rerun(self, entry: SearchEntry) -> Job | None:
         """History → an entry: the same search again, in one click."""
@@ -438,9 +418,9 @@ class SearchPage(QWidget):
         view.reset_sort()
         view.source.labels = {"bits": "Score (bits)", "score": "Cosine"} if aligned else {"score": "Score (cosine)"}
         self._alignment = None
-        view.set_table(_display_table(r.hits) if aligned else r.hits, docs)
+        view.set_table(blast_table(r.hits) if aligned else r.hits, docs)
         if aligned:
-            self._fit_blast_columns()
+            fit_blast_columns(view)
         cov = view.source.column_names.index("query_cov") if aligned else -1
         regions = self.outcome.regions[index] if aligned and index < len(self.outcome.regions) else None
         self.coverage.set_regions(regions, len(r.query.sequence))
@@ -475,64 +455,13 @@ class SearchPage(QWidget):
         """The column the hits are ranked by: bit score with alignment, else cosine similarity."""
         return "bits" if self.outcome is not None and self.outcome.aligned else "score"
 
-    def _fit_blast_columns(self) -> None:
-        """Size the description so the BLAST columns fit the table's width (unless the user sized them)."""
-        view = self.hits_table
-        names = view.source.column_names
-        if "title" not in names or view.isColumnHidden(names.index("title")):
-            return
-        header = view.horizontalHeader()
-        others = sum(header.sectionSize(names.index(n)) for n in ALIGNED_HIT_ORDER[:8]
-                     if n != "title" and n in names and not view.isColumnHidden(names.index(n)))
-        available = view.viewport().width() or view.width()
-        header.resizeSection(names.index("title"), max(140, min(420, available - others - 4)))
-
     def _cutoff(self) -> float:
-        value = self._parse_cutoff(self.evalue_edit.text())
+        value = parse_cutoff(self.evalue_edit.text())
         return search_ops.DEFAULT_EVALUE_CUTOFF if value is None else value
-
-    @staticmethod
-    def _parse_cutoff(text: str) -> float | None:
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-        return value if value >= 0 else None
 
     def _apply_significance(self) -> int | None:
         """Dim the hits past the E-value cut-off; say so when none passes. Returns how many pass (None: no E-values)."""
-        import numpy as np
-
-        source = self.hits_table.source
-        table = source.table
-        if self.outcome is None or table is None or "evalue" not in table.column_names:
-            self.no_significant.setVisible(False)
-            self.hits_table.setVisible(True)
-            return None
-        evalues = table.column("evalue").to_numpy(zero_copy_only=False).astype(float)
-        known = np.isfinite(evalues)
-        if not known.any():  # nucleotide hits: no statistics, nothing to judge
-            self.no_significant.setVisible(False)
-            self.hits_table.setVisible(True)
-            return None
-        cutoff = self._cutoff()
-        passing = known & (evalues <= cutoff)
-        source.set_dimmed(known & ~passing)
-        count = int(passing.sum())
-        none = count == 0 and table.num_rows > 0
-        if none:
-            self.no_significant_label.setText(
-                f"<b>No significant similarity found.</b> No hit has an E-value ≤ {cutoff:g}; "
-                f"{table.num_rows:,} hits past the cut-off are hidden."
-            )
-        self.no_significant.setVisible(none)
-        self._show_insignificant(not none)
-        return count
-
-    def _show_insignificant(self, shown: bool) -> None:
-        """Show or hide the hit table (hidden when no hit is significant, until the user asks)."""
-        self.hits_table.setVisible(shown)
-        self.show_insignificant.setVisible(not shown)
+        return self.no_significant.apply(self._cutoff(), judged=self.outcome is not None)
 
     def _select_first(self, result: Any) -> None:
         # Only if these results are still the ones shown (a newer search may have come in), and not
@@ -667,17 +596,3 @@ class SearchPage(QWidget):
                 return None
             selection = {self._query_index: [self.hits_table.source.table_row(r) for r in view_rows]}
         return search_ops.export_hits_job(self.outcome, path, selection)
-
-
-def _display_table(hits: Any) -> Any:
-    """The aligned hits with a ``title`` column (name, else description, else id) and BLAST's column order."""
-    import pyarrow as pa
-
-    names = hits.column("name").to_pylist() if "name" in hits.column_names else [None] * hits.num_rows
-    descriptions = (hits.column("description").to_pylist() if "description" in hits.column_names
-                    else [None] * hits.num_rows)
-    ids = hits.column("id").to_pylist()
-    titles = [n or d or i for n, d, i in zip(names, descriptions, ids, strict=True)]
-    table = hits.append_column("title", pa.array(titles, pa.string()))
-    first = [c for c in ALIGNED_HIT_ORDER if c in table.column_names]
-    return table.select(first + [c for c in table.column_names if c not in first])

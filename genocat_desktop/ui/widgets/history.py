@@ -1,14 +1,19 @@
-"""The Search tab's history button: a drop-down of past searches; choosing one runs it again."""
+"""The Search tab's history: a drop-down of past searches (choosing one runs it again), and the form
+fields an entry is read from and written back to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QMenu, QPlainTextEdit, QSpinBox, QToolButton, QWidget
 
 from genocat_desktop.app.history import SearchEntry, SearchHistory
+from genocat_desktop.ui.widgets.filters import FilterEditor
+from genocat_desktop.ui.widgets.significance import parse_cutoff
 
-__all__ = ["HistoryButton"]
+__all__ = ["HistoryButton", "SearchForm"]
 
 
 class HistoryButton(QToolButton):
@@ -55,3 +60,42 @@ class HistoryButton(QToolButton):
     def pick(self, entry: SearchEntry) -> None:
         """Choose ``entry`` as if from the menu."""
         self.chosen.emit(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchForm:
+    """The Search tab's form fields that a history entry is read from (:meth:`entry`) and fills."""
+
+    query: QPlainTextEdit
+    k: QSpinBox
+    align: QCheckBox
+    evalue: QLineEdit
+    embedder: QComboBox
+    description: QLineEdit
+    filters: FilterEditor
+
+    def entry(self) -> SearchEntry:
+        """The search the form describes (query, parameters, filters), as the history keeps it."""
+        return SearchEntry(
+            self.query.toPlainText().strip(), self.k.value(), self.align.isChecked(),
+            self.evalue.text(), self.embedder.currentData(), self.description.text(),
+            tuple(tuple(spec) for spec in self.filters.specs()),  # type: ignore[misc]
+        )
+
+    def fill(self, entry: SearchEntry) -> None:
+        """Fill the fields that need no catalog: query, parameters, cut-off (when valid), description."""
+        self.query.setPlainText(entry.query)
+        self.k.setValue(entry.k)
+        self.align.setChecked(entry.align)
+        if entry.evalue and parse_cutoff(entry.evalue) is not None:
+            self.evalue.setText(entry.evalue)
+        self.description.setText(entry.description)
+
+    def fill_catalog_parts(self, entry: SearchEntry) -> None:
+        """Fill the filters and the embedding (once the catalog's fields and embeddings are offered)."""
+        self.filters.clear()
+        for name, op, value in entry.filters:
+            self.filters.add_row(name, op, value)
+        index = self.embedder.findData(entry.column) if entry.column else -1
+        if index >= 0:
+            self.embedder.setCurrentIndex(index)

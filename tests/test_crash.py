@@ -157,3 +157,26 @@ def test_killed_import_leaves_old_or_new_state_and_the_next_writer_cleans_up(
     assert _leftovers(location) == []
     assert index_status(cat).vector() is not None
     assert not (location / INDEX_PENDING).exists()
+
+
+def test_edits_that_write_files_hold_a_writer_record(tmp_path: Path) -> None:
+    """A field's default values, edited values and a new embedding column are written before their
+    commit: while they run, a cleanup by another process must see a live writer."""
+    from genocat_desktop.engine import Catalog, add_embedding, add_field, import_files, set_values
+    from genocat_desktop.engine.catalog.writers import live_writers
+
+    catalog = Catalog.open(str(tmp_path / "catalog"), create=True)
+    import_files(catalog, [Path(__file__).parent / "data" / "families_small.faa"])
+    seen: dict[str, int] = {}
+
+    def watch(purpose: str):
+        def progress(_: object) -> None:
+            seen[purpose] = max(seen.get(purpose, 0), len(live_writers(catalog, purpose)))
+
+        return progress
+
+    add_field(catalog, "assay", "text", default="none", progress=watch("field"))
+    set_values(catalog, "assay", "high", all_rows=True, progress=watch("values"))
+    add_embedding(catalog, "kmer", {"k": 3, "dim": 64}, column="vec_k3", progress=watch("embed"))
+    assert seen == {"field": 1, "values": 1, "embed": 1}, seen
+    assert live_writers(catalog) == []  # every record removed at the end

@@ -21,6 +21,7 @@ from genocat_desktop.engine.catalog.definitions import EditReport, UserField, sh
 from genocat_desktop.engine.catalog.fields import editable_field, parse_value
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.catalog.values import write_columns
+from genocat_desktop.engine.catalog.writers import writes_files
 from genocat_desktop.engine.core.errors import InputError, SchemaError
 from genocat_desktop.engine.core.progress import CancelToken, ProgressCallback, no_progress
 
@@ -284,6 +285,7 @@ def _changes(
     return take, update, preview, cells
 
 
+@writes_files("annotate")
 def annotate(
     catalog: Catalog,
     plan: AnnotationPlan,

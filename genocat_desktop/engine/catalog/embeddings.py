@@ -49,6 +49,7 @@ import pyarrow as pa
 
 from genocat_desktop.engine.catalog.commits import raise_if_conflict, retried, retry_conflicts
 from genocat_desktop.engine.catalog.table import META_KEY, Catalog, vector_column_name
+from genocat_desktop.engine.catalog.writers import writes_files
 from genocat_desktop.engine.core.errors import CatalogError, SchemaError, StorageError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 from genocat_desktop.engine.embed.embedders import base as embedders
@@ -225,6 +226,7 @@ def discard_pending_embedding(catalog: Catalog, column: str) -> bool:
 
 
 @retried
+@writes_files("embed")
 def add_embedding(
     catalog: Catalog,
     embedder: str | embedders.Embedder = "esm",

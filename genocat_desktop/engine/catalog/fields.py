@@ -28,6 +28,7 @@ from genocat_desktop.engine.catalog.definitions import (
 )
 from genocat_desktop.engine.catalog.storage import is_remote
 from genocat_desktop.engine.catalog.table import ALIGNMENT_COLUMNS, BUILTIN_NAMES, Catalog
+from genocat_desktop.engine.catalog.writers import writes_files
 from genocat_desktop.engine.core.errors import InputError, SchemaError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 
@@ -259,6 +260,7 @@ def editable_field(catalog: Catalog, name: str) -> UserField:
 
 # ---------------------------------------------------------------------- schema changes
 @retried
+@writes_files("field")
 def add_field(
     catalog: Catalog,
     name: str,

@@ -18,6 +18,7 @@ from genocat_desktop.engine.catalog.definitions import EditReport, show_value
 from genocat_desktop.engine.catalog.fields import discard_fragments, editable_field, parse_value
 from genocat_desktop.engine.catalog.query import Condition, to_sql
 from genocat_desktop.engine.catalog.table import Catalog
+from genocat_desktop.engine.catalog.writers import writes_files
 from genocat_desktop.engine.core.errors import InputError, SchemaError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 
@@ -41,6 +42,7 @@ def _hash_filter(hashes: Sequence[str]) -> list[str]:
     return out
 
 
+@writes_files("values")
 def set_values(
     catalog: Catalog,
     name: str,
@@ -119,6 +121,7 @@ def _set_values_once(
     return EditReport(version, rows.num_rows, [name], message)
 
 
+@writes_files("values")
 def set_cells(
     catalog: Catalog,
     name: str,

@@ -21,15 +21,17 @@ build interrupted by a kill is resumed by the next writer or the next opening of
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from genocat_desktop.engine.catalog.filesystems import catalog_filesystem
 from genocat_desktop.engine.catalog.storage import is_remote
@@ -53,7 +55,11 @@ __all__ = [
     "live_writers",
     "mark_index_pending",
     "read_writers",
+    "writes_files",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Where writer records live, next to the table (``<catalog>/_genocat/writers``).
 WRITERS_DIR: Final = "_genocat/writers"
@@ -198,6 +204,29 @@ class WriterLease:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def writes_files(purpose: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Make a function whose first argument is the catalog hold a :class:`WriterLease` while it runs.
+
+    For every change that writes data files before its commit (a field's default values, edited
+    values, annotations, a new embedding column): a cleanup by another process then sees a live
+    writer and leaves its uncommitted files alone.
+    """
+
+    def wrap(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def held(*args: P.args, **kwargs: P.kwargs) -> R:
+            from genocat_desktop.engine.catalog.table import Catalog
+
+            catalog = args[0]
+            assert isinstance(catalog, Catalog), "the decorated function takes the catalog first"
+            with WriterLease(catalog, purpose):
+                return function(*args, **kwargs)
+
+        return held
+
+    return wrap
 
 
 def read_writers(catalog: Catalog) -> list[WriterRecord]:

@@ -19,6 +19,8 @@ set -euo pipefail
 RUNTIME_PACKAGES=(libgl1 libegl1 libxcb1 fontconfig-config fonts-dejavu-core)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=packaging/debian-root.sh
+. "$HERE/debian-root.sh"
 BUNDLE="$(cd "${1:-$HERE/../dist/genocat}" 2>/dev/null && pwd || true)"
 ROOTFS="${ROOTFS:-/var/tmp/genocat-bookworm-root}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
@@ -47,18 +49,7 @@ cleanup() {
     for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-# /proc: Qt and the self-test read it; /dev: /dev/null, /dev/urandom for Python.
-for fs in proc dev; do
-    if ! mountpoint -q "$ROOTFS/$fs"; then
-        if [ "$fs" = proc ]; then
-            mount -t proc proc "$ROOTFS/proc" || skip "cannot mount /proc in the root (container without CAP_SYS_ADMIN?)"
-        else
-            mount --bind /dev "$ROOTFS/dev" || skip "cannot bind-mount /dev in the root"
-        fi
-        mounted+=("$ROOTFS/$fs")
-    fi
-done
-cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+mount_proc_and_dev "$ROOTFS"
 
 echo "check-clean-root: apt-get install ${RUNTIME_PACKAGES[*]}"
 if ! chroot "$ROOTFS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=packaging/debian-root.sh
+. "$HERE/debian-root.sh"
 ROOTFS="${ROOTFS:-/var/tmp/genocat-deb-root}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 DEB="${1:-$(ls -t "$HERE"/../dist/genocat_*_amd64.deb 2>/dev/null | head -1 || true)}"
@@ -70,17 +72,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-for fs in proc dev; do
-    if ! mountpoint -q "$ROOTFS/$fs"; then
-        if [ "$fs" = proc ]; then
-            mount -t proc proc "$ROOTFS/proc" || skip "cannot mount /proc in the root (container without CAP_SYS_ADMIN?)"
-        else
-            mount --bind /dev "$ROOTFS/dev" || skip "cannot bind-mount /dev in the root"
-        fi
-        mounted+=("$ROOTFS/$fs")
-    fi
-done
-cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+mount_proc_and_dev "$ROOTFS"
 
 # A root reused after an interrupted run may still hold the package: start from a clean state.
 if in_root dpkg -s genocat >/dev/null 2>&1; then

@@ -94,19 +94,28 @@ def test_new_rows_are_seen_after_refresh(tmp_catalog_path: Path, tmp_path: Path)
     assert len(searcher.search("MKVLAAGIV", k=5)) == 2
 
 
-def test_a_query_of_a_molecule_type_the_catalog_lacks_is_refused(tmp_catalog_path: Path, tmp_path: Path) -> None:
-    # Protein and nucleotide k-mers live in separate spaces: the scores would be noise.
+def test_a_query_of_a_molecule_type_the_catalog_lacks_is_searched_translated(
+    tmp_catalog_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Protein and nucleotide k-mers live in separate spaces: a protein query against DNA rows is
+    # searched in six frames instead (the reverse too), and refused above the translated bound.
+    from genocat_desktop.engine.search import translated
+
     cat = Catalog.open(tmp_catalog_path)
     genes = ">g1\nATGGCTAAAGTTCTGGCTGCAGGTATCGTTTAA\n>g2\nATGTCTACCAACCCGAAACCGCAGCGTAAATAA\n"
     (tmp_path / "genes.fna").write_text(genes)
     import_files(cat, [tmp_path / "genes.fna"])
     searcher = Searcher(cat)
-    with pytest.raises(QueryError, match="protein query cannot be compared with the catalog: it holds only nucleotide"):
-        searcher.search("MAKVLAAGIV", k=5)
+    hits = searcher.search("MAKVLAAGIV", k=5).hits.to_pylist()
+    assert [h["id"] for h in hits] == ["g1", "g2"]
+    assert (hits[0]["frame"], hits[0]["hit_start"], hits[0]["hit_end"]) == (1, 1, 30)
     assert len(searcher.search("ATGGCTAAAGTTCTGGCTGCA", k=5)) == 2  # a nucleotide query is fine
+    monkeypatch.setattr(translated, "MAX_NUCLEOTIDES", 10)
+    with pytest.raises(QueryError, match="at most 10 nucleotides; the catalog holds 66: add a filter"):
+        searcher.search("MAKVLAAGIV", k=5)
     (tmp_path / "p.faa").write_text(">p\nMKVLAAGIVWWWPPP\n")
     import_files(cat, [tmp_path / "p.faa"])
-    with pytest.raises(QueryError, match="the rows matching the filters"):
+    with pytest.raises(QueryError, match="the rows matching the filters hold 66"):
         searcher.search("MAKVLAAGIV", k=5, conditions=[parse_condition("molecule = dna")])
     assert len(searcher.search("MAKVLAAGIV", k=5)) == 3
 

@@ -195,6 +195,11 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
         cols = ["rank", "bits", "evalue", "identity", "query_cov", "cosine", "id", "name", "organism", "length"]
         if any(r.query.molecule in ("dna", "rna") for r in results):
             cols.insert(5, "sstrand")  # the strand of the hit each nucleotide query aligned to
+    translated = [c for c in TRANSLATED_COLUMNS if any(c in h.column_names for h in hits)]
+    if translated:
+        # A translated search aligns (even without --align) and ranks by bits: its frame and coordinates.
+        cols = ["rank", "bits", "evalue", "identity", "query_cov", *translated, "id", "name", "organism", "length"]
+        hits = [_with_columns(h, cols) for h in hits]
     if fmt == "json":
         out = [
             {"query_id": r.query.id, "version": r.version, "exact": r.exact,
@@ -209,6 +214,20 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
                 print(shown_row([r.query.id, *(row[c] for c in cols)]))
     else:
         _print_table(results, hits, cols)
+
+
+#: The columns of a translated search's hits (:mod:`genocat_desktop.engine.search.translated`).
+TRANSLATED_COLUMNS = ("frame", "hit_start", "hit_end", "query_start", "query_end")
+
+
+def _with_columns(hits: Any, cols: list[str]) -> Any:
+    """``hits`` with empty columns added for those of ``cols`` it lacks (a batch mixes search kinds)."""
+    import pyarrow as pa
+
+    for c in cols:
+        if c not in hits.column_names:
+            hits = hits.append_column(c, pa.nulls(hits.num_rows))
+    return hits
 
 
 def _print_table(results: list[SearchResult], hits: list[Any], cols: list[str]) -> None:

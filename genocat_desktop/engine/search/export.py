@@ -253,9 +253,10 @@ def aligned_view(hits: pa.Table, *, nucleotide: bool) -> pa.Table:
     """Hits as they are shown and exported: aligned ones with ``score`` renamed ``cosine``.
 
     ``sstrand`` is kept for nucleotide queries only (a protein hit has no strand).
-    Hits without alignment columns are returned unchanged.
+    Hits without alignment columns, and translated hits (``frame``: their ``score`` is the bit
+    score), are returned unchanged.
     """
-    if "bits" not in hits.column_names:
+    if "bits" not in hits.column_names or "frame" in hits.column_names:
         return hits
     names = ["cosine" if c == "score" else c for c in hits.column_names]
     out = hits.rename_columns(names)

@@ -42,6 +42,7 @@ from genocat_desktop.engine.search.strategies import (
     Strategy,
     SubsetScan,
 )
+from genocat_desktop.engine.search.translated import BLASTX, TBLASTN, TranslatedSearch
 from genocat_desktop.engine.search.vectors import ExactVectors, RefinementVectors, remember
 
 __all__ = ["HIT_COLUMNS", "Query", "SearchResult", "Searcher", "detect_molecule", "read_queries"]
@@ -72,8 +73,10 @@ class SearchResult:
         composition) and :data:`HIT_COLUMNS` plus any user fields.
     extra
         ``strategy`` (the path taken: ``"memory"``, ``"scan"``, ``"index"``,
-        ``"exact-filtered"``) and, for ANN searches, ``refine``: who refined
-        the candidates (``"memory"``: the half-precision copy, ``"lance"``).
+        ``"exact-filtered"``, ``"translated"``) and, for ANN searches, ``refine``:
+        who refined the candidates (``"memory"``: the half-precision copy,
+        ``"lance"``); for a translated search (:mod:`.translated`),
+        ``translated``: ``"translated (tblastn-style)"`` or ``"translated (blastx-style)"``.
     """
 
     query: Query
@@ -167,6 +170,7 @@ class Searcher:
         self._exact = ExactVectors()
         self._refine = RefinementVectors()
         self._counts = _Counts()
+        self._translated = TranslatedSearch()
 
     def _current(self) -> int:
         now = time.monotonic()
@@ -313,9 +317,10 @@ class Searcher:
             vectors = self._given_vectors(vectors, len(qs), column)
         cancel = cancel or CancelToken()
         plan = self._plan(column, conditions, fields, align, len(qs))
-        if embedder is not None:
-            self._check_molecules(plan, qs)
-        if embedder is not None and len(qs) > 1:
+        translated = self._translated_kinds(plan, qs) if embedder is not None else set()
+        if translated and fields is not None and not align:
+            plan = self._plan(column, conditions, fields, True, len(qs))  # a translated search aligns
+        if embedder is not None and len(qs) > 1 and not translated:
             vectors = embedder.embed([q.sequence for q in qs], [q.molecule for q in qs])
         if vectors is not None:
             plan.strategy.use_batch(vectors)
@@ -323,6 +328,10 @@ class Searcher:
         for n, q in enumerate(qs):
             cancel.raise_if_cancelled()
             started = time.perf_counter()
+            if _kind(q.molecule) in translated:
+                out.append(self._translated_search(plan, q, k, column, embedder, fetch, started))
+                progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
+                continue
             if vectors is not None:
                 vec = vectors[n]
             else:
@@ -344,24 +353,47 @@ class Searcher:
             progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
         return out
 
-    def _check_molecules(self, plan: _Plan, qs: Sequence[Query]) -> None:
-        """Refuse a query of a molecule type that no searched row has: its scores would be noise.
+    def _translated_kinds(self, plan: _Plan, qs: Sequence[Query]) -> set[str]:
+        """The query kinds that no searched row shares: they are searched translated (:mod:`.translated`).
 
-        Protein and nucleotide vectors live in separate spaces, so a protein query ranks DNA rows
-        by chance (and the reverse). The counts are cached per catalog version and filter.
+        Protein and nucleotide vectors live in separate spaces, so a protein query would rank DNA
+        rows by chance (and the reverse); a protein query against more nucleotides than the
+        translated search takes is refused here, before any query runs. The counts are cached per
+        catalog version and filter.
         """
         searched = self._counts.rows_passing(plan.ds, plan.sql) if plan.sql else plan.ds.count_rows()
+        kinds: set[str] = set()
         if searched == 0:
-            return
+            return kinds
         for kind in sorted({_kind(q.molecule) for q in qs}):
             sql = "molecule IN ('dna', 'rna')" if kind == "nucleotide" else "molecule = 'protein'"
             if self._counts.rows_passing(plan.ds, f"({plan.sql}) AND {sql}" if plan.sql else sql) == 0:
-                other = "protein" if kind == "nucleotide" else "nucleotide"
-                scope = "the rows matching the filters" if plan.sql else "the catalog"
-                raise QueryError(
-                    f"a {kind} query cannot be compared with {scope}: it holds only {other} sequences "
-                    f"(translated search is not available); search with a {other} sequence"
-                )
+                self._translated.check(plan.ds, plan.sql, kind)
+                kinds.add(kind)
+        return kinds
+
+    def _translated_search(
+        self, plan: _Plan, q: Query, k: int, column: str, embedder: Any, fetch: int, started: float
+    ) -> SearchResult:
+        """One query searched through six frames: scored by bits, with ``frame`` and coordinates."""
+        if _kind(q.molecule) == "protein":
+            rows, bits = self._translated.protein_to_nucleotides(plan.ds, plan.sql, plan.columns, q.sequence, k)
+            how = TBLASTN
+        else:
+            def candidates(proteins: list[str]) -> pa.Table:
+                found = [plan.strategy.find(0, vec, max(fetch, 100)).rows
+                         for vec in embedder.embed(proteins, ["protein"] * len(proteins))]
+                table = pa.concat_tables(found)
+                _, first = np.unique(table.column("sequence").to_numpy(zero_copy_only=False), return_index=True)
+                return table.take(np.sort(first))
+
+            rows, bits = self._translated.nucleotides_to_proteins(
+                plan.ds, plan.sql, plan.columns, q.sequence, k, candidates)
+            how = BLASTX
+        return SearchResult(
+            q, _with_rank(rows, bits), plan.version, column, plan.sql, True, time.perf_counter() - started,
+            plan.strategy.passing, {"strategy": "translated", "translated": how},
+        )
 
     def _given_vectors(self, vectors: np.ndarray, count: int, column: str) -> np.ndarray:
         dim = int(self.catalog.vector_columns()[column]["dim"])

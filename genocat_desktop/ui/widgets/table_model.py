@@ -45,6 +45,7 @@ COLUMN_LABELS = {
     "sequence": "Sequence", "imported_at": "Imported", "query_id": "Query",
     "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "% identity",
     "query_cov": "Query cover", "target_cov": "Hit cover", "title": "Description",
+    "frame": "Frame", "hit_start": "Start", "hit_end": "End", "query_start": "Query start", "query_end": "Query end",
 }
 #: Text cells longer than this are cut in the table (the detail pane shows all).
 MAX_CELL = 120
@@ -365,6 +366,11 @@ _HEADER_TIPS = {
     "identity": "identical positions / alignment length (gaps count)",
     "query_cov": "share of the query inside the alignment",
     "target_cov": "share of the hit inside the alignment",
+    "frame": "reading frame of the translated alignment (+1..+3 as stored, -1..-3 on the reverse complement)",
+    "hit_start": "first aligned base on the record (1-based; above End on the minus strand)",
+    "hit_end": "last aligned base on the record",
+    "query_start": "first aligned base on the nucleotide query (1-based; above its end on the minus strand)",
+    "query_end": "last aligned base on the nucleotide query",
 }
 
 

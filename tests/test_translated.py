@@ -1,0 +1,131 @@
+"""Translated search on real genes: protein queries against DNA rows (tblastn-style) and the reverse."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pytest
+
+from genocat_desktop.engine import Catalog, import_files
+from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.search import translated
+from genocat_desktop.engine.search.frames import frame_span, six_frames
+from genocat_desktop.engine.search.scoring import reverse_complement
+from genocat_desktop.engine.search.searcher import Searcher
+
+DNA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dna"
+if not DNA.is_dir():
+    DNA = Path("/work/shared/data/dna")
+pytestmark = pytest.mark.skipif(not (DNA / "MIIJ01000039.faa.gz").exists(), reason="shared DNA data absent")
+
+
+def _fasta(path: Path) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    name = ""
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            if line.startswith(">"):
+                name = line[1:].strip()
+                out[name] = []
+            else:
+                out[name].append(line.strip())
+    return {k: "".join(v) for k, v in out.items()}
+
+
+def _stop(header: str) -> tuple[int, int]:
+    """A Prodigal header's strand and stop coordinate: the same gene in both files shares them."""
+    fields = header.split(" # ")
+    start, end, strand = int(fields[1]), int(fields[2]), int(fields[3])
+    return strand, end if strand > 0 else start
+
+
+@pytest.fixture(scope="module")
+def genes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, list[tuple[str, str, int]]]:
+    """The 404 genes imported as on the contig (minus-strand genes reverse-complemented), and
+    (protein, its gene's id, strand) for the proteins whose gene is among them."""
+    folder = tmp_path_factory.mktemp("translated")
+    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
+    gene_of = {_stop(h): h.split()[0] for h in dna}
+    with open(folder / "genes.fna", "w") as f:
+        for h, s in dna.items():
+            f.write(f">{h.split()[0]}\n{s if _stop(h)[0] > 0 else reverse_complement(s)}\n")
+    cat = Catalog.open(folder / "cat")
+    import_files(cat, [folder / "genes.fna"])
+    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
+    pairs = [(s.rstrip("*"), gene_of[_stop(h)], _stop(h)[0]) for h, s in proteins.items() if _stop(h) in gene_of]
+    return cat, pairs
+
+
+def test_six_frames_and_their_coordinates() -> None:
+    seq = "ATGAAATTTTAGCCCGGGTTAAC"
+    assert six_frames(seq) == ["MKF*PGL", "*NFSPG*", "EILARVN", "VNPG*NF", "LTRAKIS", "*PGLKFH"]
+    assert six_frames("ATGNNNAAA")[0] == "MXK"
+    assert frame_span(1, 0, 1, 23) == (1, 6)
+    assert frame_span(-2, 0, 0, 23) == (22, 20)  # BLAST's order on the minus strand: start > end
+
+
+def test_a_protein_finds_its_gene_at_rank_one_with_the_strand(genes: tuple[Catalog, list[tuple[str, str, int]]]
+                                                             ) -> None:
+    cat, pairs = genes
+    searcher = Searcher(cat)
+    sample = random.Random(18).sample(pairs, 40)
+    results = searcher.search_many([p for p, _, _ in sample], k=3)
+    found = 0
+    for (_, gene, strand), r in zip(sample, results, strict=True):
+        top = r.hits.to_pylist()[0]
+        found += top["id"] == gene and (top["frame"] > 0) == (strand > 0)
+        assert r.extra["translated"] == "translated (tblastn-style)"
+    assert found / len(sample) >= 0.95
+    top = results[0].hits.to_pylist()[0]
+    assert top["score"] == top["bits"] and top["evalue"] < 1e-30
+    # The aligned region translates back to the protein (stop codon excluded).
+    record = top["sequence"]
+    lo, hi = sorted((top["hit_start"], top["hit_end"]))
+    region = record[lo - 1 : hi] if top["frame"] > 0 else reverse_complement(record[lo - 1 : hi])
+    assert six_frames(region)[0] in sample[0][0]
+    assert (top["hit_start"] > top["hit_end"]) == (top["frame"] < 0)
+
+
+def test_a_gene_and_a_reversed_fragment_find_their_protein(tmp_path: Path) -> None:
+    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
+    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
+    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
+    cat = Catalog.open(tmp_path / "cat")
+    import_files(cat, [tmp_path / "p.faa"])
+    protein_of = {_stop(h): h.split()[0] for h in proteins}
+    header, gene = next((h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900)
+    searcher = Searcher(cat)
+    whole, fragment = searcher.search_many([gene, reverse_complement(gene[300:900])], k=3)
+    assert whole.extra["translated"] == "translated (blastx-style)"
+    top = whole.hits.to_pylist()[0]
+    assert top["id"] == protein_of[_stop(header)] and top["frame"] == 1 and top["query_start"] == 1
+    top = fragment.hits.to_pylist()[0]
+    assert top["id"] == protein_of[_stop(header)] and top["frame"] < 0
+    assert top["query_start"] > top["query_end"] and top["query_cov"] > 0.95
+
+
+def test_too_many_nucleotides_for_a_protein_query_are_refused(
+    genes: tuple[Catalog, list[tuple[str, str, int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat, pairs = genes
+    monkeypatch.setattr(translated, "MAX_NUCLEOTIDES", 100_000)
+    with pytest.raises(QueryError, match=r"at most 100,000 nucleotides; the catalog holds .*add a filter"):
+        Searcher(cat).search(pairs[0][0], k=3)
+
+
+def test_the_cli_prints_frame_and_coordinates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genocat_desktop.cli.main import EXIT_OK, main
+
+    monkeypatch.setenv("GENOCAT_CATALOG", str(tmp_path / "cat"))
+    (tmp_path / "g.fna").write_text(">g1\nATGGCTAAAGTTCTGGCTGCAGGTATCGTTTAA\n>g2\nATGTCTACCAACCCGAAACCGCAGCGTAAATAA\n")
+    assert main(["import", str(tmp_path / "g.fna")]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["search", "MAKVLAAGIV", "-k", "2", "--format", "tsv"]) == EXIT_OK
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert lines[0][:9] == ["query_id", "rank", "bits", "evalue", "identity", "query_cov", "frame", "hit_start",
+                            "hit_end"]
+    assert lines[1][1] == "1" and lines[1][6:10] == ["1", "1", "30", "g1"]

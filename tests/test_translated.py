@@ -129,3 +129,10 @@ def test_the_cli_prints_frame_and_coordinates(
     assert lines[0][:9] == ["query_id", "rank", "bits", "evalue", "identity", "query_cov", "frame", "hit_start",
                             "hit_end"]
     assert lines[1][1] == "1" and lines[1][6:10] == ["1", "1", "30", "g1"]
+
+
+def test_the_detail_pane_says_why_it_draws_no_translated_alignment() -> None:
+    from genocat_desktop.engine.search.pairwise import align_pair
+
+    with pytest.raises(ValueError, match="translated hit"):
+        align_pair("MKVLAAGIVGLLLAAGCSSSKEE", "ATGAAAGTTCTGGCTGCAGGTATCGTTGGT")

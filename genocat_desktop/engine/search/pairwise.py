@@ -131,8 +131,13 @@ def _pair_scheme(query: str, target: str, molecule: str | None) -> Scheme:
     """The hit list's scheme: nucleotide when both sequences are (or ``molecule`` says so)."""
     if molecule is not None:
         return scheme_for(molecule)
-    both = detect_molecule(query) in ("dna", "rna") and detect_molecule(target) in ("dna", "rna")
-    return NUCLEOTIDE if both else PROTEIN
+    nucleotide = [detect_molecule(s) in ("dna", "rna") for s in (query, target)]
+    if nucleotide[0] != nucleotide[1]:
+        # A translated hit (a protein against a gene, or the reverse): aligning the letters as they
+        # are would draw noise. The hit list has its frame and coordinates.
+        raise ValueError("a protein and a nucleotide sequence: this translated hit's frame and "
+                         "coordinates are in the hit list; its alignment is not drawn here")
+    return NUCLEOTIDE if nucleotide[0] else PROTEIN
 
 
 def _in_alphabet(sequence: str, scheme: Scheme, alphabet: set[str]) -> str:

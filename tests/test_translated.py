@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,16 @@ def test_the_detail_pane_says_why_it_draws_no_translated_alignment() -> None:
 
     with pytest.raises(ValueError, match="translated hit"):
         align_pair("MKVLAAGIVGLLLAAGCSSSKEE", "ATGAAAGTTCTGGCTGCAGGTATCGTTGGT")
+
+
+def test_the_detail_pane_names_a_translated_hits_frame_not_a_cosine(qtbot: Any) -> None:
+    from genocat_desktop.ui.widgets.detail import DetailPane
+
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.show_row({"id": "gene1", "rank": 1, "score": 537.7, "bits": 537.7, "frame": -2, "hit_start": 988,
+                   "hit_end": 158})
+    text = pane.toPlainText()
+    assert "Frame -2" in text and "Cosine" not in text
+    pane.show_row({"id": "p1", "rank": 1, "score": 0.91, "bits": 120.5})
+    assert "Cosine 0.9100" in pane.toPlainText()

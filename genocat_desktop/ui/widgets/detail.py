@@ -147,8 +147,13 @@ class DetailPane(QTextBrowser):
             parts.append(f"<p style='margin-top:2px'>{html.escape(str(name))}</p>")
         if row.get("score") is not None:
             bits = row.get("bits")
-            score = (f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Cosine</b> {float(row['score']):.4f}"
-                     if isinstance(bits, float) and bits == bits else f"<b>Score</b> {float(row['score']):.4f}")
+            aligned = isinstance(bits, float) and bits == bits
+            if aligned and "frame" in row:  # a translated hit: its score is the bit score, there is no cosine
+                score = f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Frame</b> {html.escape(str(row['frame']))}"
+            elif aligned:
+                score = f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Cosine</b> {float(row['score']):.4f}"
+            else:
+                score = f"<b>Score</b> {float(row['score']):.4f}"
             parts.append(f"<p><b>Rank</b> {row.get('rank')} &nbsp; {score}</p>")
         if self._alignment_html:
             parts.append("<h4>Alignment to the query</h4>" + self._alignment_html)

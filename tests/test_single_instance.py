@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import stat
@@ -41,33 +42,52 @@ def _sockets(folder: Path) -> list[Path]:
 
 
 def _count(location: Path) -> int:
-    try:
-        return Catalog.open(location).count()
-    except Exception:  # not created yet, or a commit half-visible: ask again
-        return -1
+    return Catalog.open(location).count()
 
 
-def _poll(condition, what: str, proc: subprocess.Popen[str] | None = None) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the first window exited ({proc.returncode}) before {what}: {proc.communicate()[1][-2000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {DEADLINE_S:.0f} s")
-        time.sleep(0.1)  # polling interval of a deadline loop, not a synchronisation
+class Events:
+    """The first window's event lines (``$GENOCAT_EVENTS_FD``: ``listening``, ``imported``), read as they come."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self._buffer = b""
+
+    def wait(self, event: str, proc: subprocess.Popen[str]) -> None:
+        """Block until the window writes ``event`` (select on the pipe; a bounded wait, not a clock poll)."""
+        while True:
+            line, sep, rest = self._buffer.partition(b"\n")
+            if sep:
+                self._buffer = rest
+                if line.decode() == event:
+                    return
+                continue
+            ready, _, _ = select.select([self.read_fd], [], [], DEADLINE_S)
+            if not ready:
+                pytest.fail(f"no '{event}' from the first window within {DEADLINE_S:.0f} s")
+            chunk = os.read(self.read_fd, 4096)
+            if not chunk:  # the window's end closed: it exited
+                stderr = proc.communicate()[1][-2000:]
+                pytest.fail(f"the first window exited ({proc.returncode}) before '{event}': {stderr}")
+            self._buffer += chunk
 
 
 @pytest.fixture
-def first_window(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, str]]]:
+def first_window(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, str], Events]]:
     env = _env(tmp_path)
     catalog = tmp_path / "catalog"
     first = _fasta(tmp_path / "first.fa", 5)
+    events = Events()
+    # Only the first window reports events: the later launches get the plain environment.
     proc = subprocess.Popen([sys.executable, "-m", "genocat_desktop", "--catalog", str(catalog), str(first)],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env={**env, "GENOCAT_EVENTS_FD": str(events.write_fd)}, pass_fds=(events.write_fd,),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(events.write_fd)
     try:
-        _poll(lambda: bool(_sockets(tmp_path / "tmp")), "listening window", proc)
-        _poll(lambda: _count(catalog) == 5, "first import", proc)
-        yield proc, catalog, env
+        events.wait("listening", proc)
+        assert _sockets(tmp_path / "tmp")
+        events.wait("imported", proc)
+        assert _count(catalog) == 5
+        yield proc, catalog, env, events
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -76,10 +96,11 @@ def first_window(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
+        os.close(events.read_fd)
 
 
 def test_second_launch_hands_its_file_to_the_open_window(first_window, tmp_path: Path) -> None:
-    proc, catalog, env = first_window
+    proc, catalog, env, events = first_window
     second_file = _fasta(tmp_path / "second.fa", 7, start=100)
     started = time.monotonic()
     # What a file manager runs on a double-click: no --catalog.
@@ -89,13 +110,14 @@ def test_second_launch_hands_its_file_to_the_open_window(first_window, tmp_path:
     assert "already open" in second.stderr
     assert time.monotonic() - started < 30
     # The first window imported it into its own catalog; nothing was created elsewhere.
-    _poll(lambda: _count(catalog) == 12, "import of the handed-over file", proc)
+    events.wait("imported", proc)
+    assert _count(catalog) == 12
     assert proc.poll() is None
     assert not (tmp_path / "data" / "GenoCat").exists() or not any((tmp_path / "data" / "GenoCat").rglob("*.lance"))
 
 
 def test_launch_naming_another_catalog_imports_nothing(first_window, tmp_path: Path) -> None:
-    proc, catalog, env = first_window
+    proc, catalog, env, events = first_window
     other = tmp_path / "other"
 
     def launch(*args: str) -> None:
@@ -107,7 +129,7 @@ def test_launch_naming_another_catalog_imports_nothing(first_window, tmp_path: P
     # The window handles launches in order: once a later plain launch's 2 records are in, the
     # earlier one has been handled, and its 3 records went nowhere.
     launch(str(_fasta(tmp_path / "fourth.fa", 2, start=300)))
-    _poll(lambda: _count(catalog) >= 7, "import of the plain launch's file", proc)
+    events.wait("imported", proc)
     assert _count(catalog) == 7
     assert not other.exists()
 

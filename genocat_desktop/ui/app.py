@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,8 +51,37 @@ def run(location: str | None = None, files: Sequence[str] = (), argv: Sequence[s
     window = MainWindow(location, files)
     if server is not None:
         instance.attach(server, window, location)
+    events = _event_writer()
+    if events is not None:
+        window.imports_done.connect(lambda results: events("imported"))
+        if server is not None:
+            events("listening")
     window.show()
     return int(app.exec())
+
+
+def _event_writer() -> Callable[[str], None] | None:
+    """A writer of one line per event to the file descriptor ``$GENOCAT_EVENTS_FD``, if set.
+
+    For scripts and tests that drive the real app and must know when it got somewhere instead of
+    guessing with a clock: ``listening`` (it takes the files of later launches), ``imported``
+    (a batch of imports ended). Nothing is written when the variable is unset or not a descriptor.
+    """
+    import os
+
+    text = os.environ.get("GENOCAT_EVENTS_FD", "")
+    if not text.isdigit():
+        return None
+    try:
+        stream = os.fdopen(int(text), "w", buffering=1, encoding="utf-8")
+    except OSError:
+        return None
+
+    def write(event: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(event + "\n")
+
+    return write
 
 
 def is_dark() -> bool:

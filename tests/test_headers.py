@@ -319,3 +319,81 @@ def test_column_parser_gives_parse_header_values(data_dir: Path, shared_file: Ca
 
     canonical = pa.array([_TRICKY[0], _TRICKY[1], *titles[-199:]])
     assert all(pc.match_substring_regex(canonical, _UNIPROT_RE2).to_pylist())
+
+
+# --------------------------------------------------------------------------
+# NCBI feature headers (cds_from_genomic, translated_cds), Prodigal and ENA headers
+
+NCBI_CDS = (
+    "lcl|NC_000913.3_cds_NP_414542.1_1 [gene=thrL] [locus_tag=b0001] "
+    "[db_xref=UniProtKB/Swiss-Prot:P0AD86,GeneID:944742] [protein=thr operon leader peptide] "
+    "[protein_id=NP_414542.1] [location=190..255] [gbkey=CDS]"
+)
+
+
+def test_ncbi_cds_from_genomic_header() -> None:
+    info = parse_header(NCBI_CDS)
+    assert info.id == "lcl|NC_000913.3_cds_NP_414542.1_1"
+    assert (info.accession, info.name, info.gene, info.aliases) == (
+        "NP_414542.1", "thr operon leader peptide", "thrL", ["b0001"])
+    assert info.description == ("thr operon leader peptide; locus_tag=b0001; "
+                                "db_xref=UniProtKB/Swiss-Prot:P0AD86,GeneID:944742; location=190..255")
+    assert (info.cds_contig, info.cds_start, info.cds_end, info.cds_strand) == ("NC_000913.3", 190, 255, "+")
+
+
+def test_ncbi_translated_cds_header_and_complex_locations() -> None:
+    info = parse_header("lcl|NZ_CP040672.1_prot_WP_1.1_7 [protein=kinase] [protein_id=WP_1.1] "
+                        "[location=complement(join(<100..200,300..>420))] [gbkey=CDS]")
+    assert (info.accession, info.name, info.description) == ("WP_1.1", "kinase", "kinase; location="
+                                                              "complement(join(<100..200,300..>420))")
+    assert (info.cds_contig, info.cds_start, info.cds_end, info.cds_strand) == ("NZ_CP040672.1", 100, 420, "-")
+
+
+def test_ncbi_pseudogene_without_protein_id() -> None:
+    info = parse_header("lcl|NZ_CP040672.1_cds_71 [gene=essA] [locus_tag=FGE23_RS00370] "
+                        "[protein=type VII secretion protein EssA] [pseudo=true] [partial=5'] "
+                        "[location=complement(66556..>66699)] [gbkey=CDS]")
+    assert info.accession == "NZ_CP040672.1_cds_71" and info.aliases == ["FGE23_RS00370"]
+    assert "pseudo=true" in info.description and "[" not in info.description
+    assert (info.cds_contig, info.cds_start, info.cds_end, info.cds_strand) == ("NZ_CP040672.1", 66556, 66699, "-")
+
+
+def test_every_cds_header_of_the_shared_genes_file(shared_file: Callable[[str], Path]) -> None:
+    titles = _headers_of(shared_file("dna/CP040672.1.genes_100.fna"))
+    assert len(titles) == 100
+    for title in titles:
+        info = parse_header(title)
+        assert "[" not in info.description and info.name and info.cds_contig == "NZ_CP040672.1", title
+        assert info.cds_strand in ("+", "-") and 0 < info.cds_start <= info.cds_end, title  # type: ignore[operator]
+        assert info.aliases and info.aliases[0].startswith("FGE23_RS"), title
+
+
+def test_prodigal_header() -> None:
+    info = parse_header("562.SAMN05730656.MIIJ01000039_1 # 205 # 945 # -1 # ID=1_1;partial=00;start_type=ATG;"
+                        "rbs_motif=GGAGG;rbs_spacer=3-4bp;gc_cont=0.472")
+    assert (info.id, info.accession, info.name) == ("562.SAMN05730656.MIIJ01000039_1",) * 2 + ("predicted protein",)
+    assert (info.cds_contig, info.cds_start, info.cds_end, info.cds_strand) == (
+        "562.SAMN05730656.MIIJ01000039", 205, 945, "-")
+    assert info.description == ("predicted CDS 205..945 (-) of 562.SAMN05730656.MIIJ01000039; partial=00; "
+                                "start_type=ATG; rbs_motif=GGAGG; rbs_spacer=3-4bp; gc_cont=0.472")
+    # Not Prodigal: a '#' in an ordinary description stays text.
+    plain = parse_header("seq_1 # my note")
+    assert (plain.description, plain.cds_contig) == ("# my note", None)
+
+
+def test_ena_header() -> None:
+    info = parse_header("ENA|CDG29762|CDG29762.1 Bacillus velezensis UCMB5033 Malonyl CoA-acyl carrier protein")
+    assert (info.db, info.accession) == ("ENA", "CDG29762.1")
+
+
+def test_column_parser_on_feature_headers(shared_file: Callable[[str], Path]) -> None:
+    from genocat_desktop.engine.ingest.headers import HEADER_FIELDS, parse_headers_arrow
+
+    titles = [NCBI_CDS, *_headers_of(shared_file("dna/CP040672.1.genes_100.fna")), _TRICKY[0],
+              "c_3 # 1 # 90 # 1 # ID=1_3;partial=10;start_type=Edge"]
+    columns = parse_headers_arrow(titles)
+    assert columns["cds_start"].type == "int64" and columns["cds_start"][len(titles) - 2].as_py() is None
+    for i, title in enumerate(titles):
+        info = parse_header(title)
+        assert {name: columns[name][i].as_py() for name in HEADER_FIELDS} == {
+            name: getattr(info, name) for name in HEADER_FIELDS}, title

@@ -158,7 +158,9 @@ class Session:
         fields = tuple(FieldSpec(f.name, _field_kind(f, schema.field(f.name).type), f.description)
                        for f in info.fields)
         embedders = {
-            column: f"{rec['name']} v{rec['version']}, {rec['dim']} d" for column, rec in info.embedders.items()
+            column: f"MinHash sketch, k={rec['params'].get('ksize')}, scaled {rec['params'].get('scaled')} "
+            "(containment, ANI)" if rec["name"] == "sketch" else f"{rec['name']} v{rec['version']}, {rec['dim']} d"
+            for column, rec in info.embedders.items()
         }
         return CatalogSummary(
             info.location, info.rows, info.version, fields, tuple(info.embedders), info.default_vector, embedders
@@ -311,18 +313,21 @@ def import_job(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     strip_gaps: bool = False,
+    call_genes: bool = False,
 ) -> Job[ImportOutcome]:
     """Import one file or several (one atomic commit each); returns an :class:`ImportOutcome`.
 
     A rejected file does not stop the others; a cancel stops at the next batch
-    and keeps the files finished before (the report says so).
+    and keeps the files finished before (the report says so). With ``call_genes`` the
+    proteins predicted on DNA records (pyrodigal) are imported too, linked to their record.
     """
     files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
         from genocat_desktop.engine import import_files
 
-        report = import_files(session.catalog, files, strip_gaps=strip_gaps, progress=progress, cancel=cancel)
+        report = import_files(session.catalog, files, strip_gaps=strip_gaps, call_genes=call_genes,
+                              progress=progress, cancel=cancel)
         return ImportOutcome(report, session.summary())
 
     return run

@@ -40,6 +40,9 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps ('-', '.') instead of "
                      "rejecting aligned files")
+    imp.add_argument("--call-genes", action="store_true", help="predict the proteins of DNA records (genomes, "
+                     "contigs) with Prodigal (pyrodigal) and import them too, linked to their record by the fields "
+                     "cds_contig, cds_start, cds_end, cds_strand (added to the catalog the first time)")
     imp.add_argument("--json", action="store_true", help="print the import report as JSON")
     imp.add_argument("--auto-index-rows", type=int, default=None, metavar="N",
                      help="build the indexes after the import once the catalog has N rows (default 100,000; "
@@ -111,6 +114,8 @@ def _print_import(args: argparse.Namespace, session: Session, report: ImportRepo
                 "duplicates_in_file": f.duplicates_in_file, "already_in_catalog": f.already_in_catalog,
                 "aliases_added": f.aliases_added, "skipped": f.skipped, "warnings": f.warnings,
                 "error": f.error, "issues": [str(i) for i in f.issues], "seconds": round(f.seconds, 3),
+                **({"proteins_predicted": f.proteins_predicted, "contigs_called": f.contigs_called,
+                    "gene_modes": f.gene_modes} if getattr(args, "call_genes", False) else {}),
             }
             for f in report.files
         ]
@@ -137,7 +142,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     auto = None
     with cancel_on_sigint() as token:
         with Reporter(args.quiet) as reporter:
-            report = import_job(session, args.files, strip_gaps=args.strip_gaps)(reporter, token).report
+            job = import_job(session, args.files, strip_gaps=args.strip_gaps, call_genes=args.call_genes)
+            report = job(reporter, token).report
         # Also with no new row: a catalog that should have indexes and has none (an earlier build was
         # killed) gets them now.
         if not report.cancelled and args.auto_index_rows != 0:
@@ -251,7 +257,9 @@ def _print_info(catalog: Any) -> None:
           f"created {info.created}")
     for column, emb in info.embedders.items():
         default = " (default)" if column == info.default_vector else ""
-        print(shown(f"Embedding {column}: {emb['name']} v{emb['version']}, {emb['dim']} dimensions") + default)
+        shape = (f"k={emb['params'].get('ksize')}, scaled {emb['params'].get('scaled')} (MinHash sketches)"
+                 if emb["name"] == "sketch" else f"{emb['dim']} dimensions")
+        print(shown(f"Embedding {column}: {emb['name']} v{emb['version']}, {shape}") + default)
     for pending in pending_embeddings(catalog):
         print(f"Unfinished {pending.column}: {pending.done:,} sequence(s) embedded so far; "
               "run the same `genocat embed` again to finish, or `genocat embed --discard` it")

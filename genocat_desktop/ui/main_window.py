@@ -135,6 +135,12 @@ class MainWindow(QMainWindow):
                                       "Ingest many files, folders or s3:// prefixes with parallel workers (or Ray)")
         self.act_sample = action("Load &sample data", self.load_sample, None,
                                  "Import 379 real proteins from 15 Pfam families")
+        self.act_call_genes = action(
+            "Call &genes at import", self._remember_call_genes, None, "Imports and drops also predict the proteins "
+            "of DNA records (genomes, contigs) with Prodigal and add them as protein rows linked to their record "
+            "(fields cds_contig, cds_start, cds_end, cds_strand)")
+        self.act_call_genes.setCheckable(True)
+        self.act_call_genes.setChecked(bool(settings().value("import/call_genes", False, type=bool)))
         self.act_open_catalog = action("&Open catalog…", self.choose_catalog, "Ctrl+Shift+O",
                                        "Open another catalog folder (created if empty)")
         self.act_open_s3 = action("Open &S3 catalog…", self.choose_s3_catalog, "Ctrl+Alt+O",
@@ -425,6 +431,10 @@ class MainWindow(QMainWindow):
 
         self.import_paths([str(sample_fasta())])
 
+    def _remember_call_genes(self) -> None:
+        """File → Call genes at import was toggled: later imports (and drops) follow it, also after a restart."""
+        settings().setValue("import/call_genes", self.act_call_genes.isChecked())
+
     def import_paths(self, paths: Sequence[str | Path]) -> list[Job]:
         """Queue files (folders are expanded to the FASTA files they hold); one job per file."""
         if self.session is None:
@@ -436,7 +446,8 @@ class MainWindow(QMainWindow):
             return []
         queued = []
         for path in files:
-            job = self.engine.submit("import", f"Importing {path.name}", catalog_ops.import_job(self.session, path))
+            job = self.engine.submit("import", f"Importing {path.name}", catalog_ops.import_job(
+                self.session, path, call_genes=self.act_call_genes.isChecked()))
             job.finished.connect(lambda outcome: self.catalog.update(outcome.summary))
             self.import_panel.add(job, path)
             queued.append(job)

@@ -39,7 +39,9 @@ def build_menus(window: MainWindow) -> QMenu:
     """File, Search, Catalog, Tools, View and Help menus of ``window``; returns its Recent catalogs menu."""
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
-    file_menu.addActions([window.act_import, window.act_import_folder, window.act_bulk_ingest, window.act_sample])
+    file_menu.addActions([window.act_import, window.act_import_folder, window.act_bulk_ingest, window.act_sample,
+                          window.act_call_genes])
+    file_menu.setToolTipsVisible(True)  # what "Call genes at import" does, on hover
     file_menu.addSeparator()
     file_menu.addActions([window.act_open_catalog, window.act_open_s3])
     recent_menu = file_menu.addMenu("Recent catalogs")

@@ -9,11 +9,24 @@ Recognised forms (the ``>`` is already removed)::
     WP_1.1 protein X [Org A]\\x01WP_2.1 protein X [Org B]     (nr: deflines joined by Ctrl-A)
     WP_1.1 protein X [Org A] >WP_2.1 protein X [Org B]        (the same, as DIAMOND writes it)
     seq1 [organism=Homo sapiens] [gene=HBB] [tax_id=9606]     (NCBI submission tags)
+    lcl|NC_000913.3_cds_NP_414542.1_1 [gene=thrL] [locus_tag=b0001] [protein=thr operon leader peptide]
+        [protein_id=NP_414542.1] [location=190..255] [gbkey=CDS]  (NCBI cds_from_genomic, translated_cds)
+    contig_1_7 # 5026 # 6570 # -1 # ID=1_7;partial=00;start_type=ATG;...  (Prodigal's proteins and genes)
+    ENA|CDG29762|CDG29762.1 Bacillus velezensis UCMB5033 Malonyl CoA-acyl carrier protein transacylase
     anything else: the first word is the identifier, the rest the description
 
 The identifier (``id``) is always the first word of the header, kept verbatim
 so that a FASTA export reproduces the original header; ``accession`` is the
 accession parsed out of it (UniProt accession, NCBI accession.version).
+
+NCBI feature headers (``cds_from_genomic``, ``translated_cds``, ``rna_from_genomic``: only
+bracketed tags, among them ``protein``, ``protein_id``, ``locus_tag`` or ``location``) and
+Prodigal headers are the exception to the verbatim description: it holds the product name and
+the remaining tags as ``key=value`` pairs instead of raw brackets and ``#`` fields (a FASTA
+export writes that text). The accession is the ``protein_id``; the locus tag becomes an alias;
+the record the CDS lies on, its 1-based inclusive start and end and its strand go to the
+``cds_*`` fields (:data:`~genocat_desktop.engine.ingest.genes.GENE_FIELDS`), kept only by
+catalogs that have them.
 """
 
 from __future__ import annotations
@@ -41,6 +54,15 @@ _TRAILING_ORGANISM = re.compile(r"\s*\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\s*$")
 # DIAMOND joins nr deflines with " >" instead of Ctrl-A; only split where an
 # accession-like token follows, so a '>' inside a description survives.
 _NR_JOIN = re.compile(r"\s>(?=[A-Za-z0-9_]+[.|][^\s]*\s)")
+#: Tags that make a bracket-tag header an NCBI feature (CDS, RNA) header.
+_FEATURE_TAGS: Final = frozenset({"protein", "protein_id", "locus_tag", "location", "product"})
+#: Feature tags that have a field of their own, left out of the description.
+_FEATURE_FIELDS: Final = frozenset({"protein", "product", "protein_id", "gene", "gbkey"})
+#: ``lcl|NC_000913.3_cds_NP_414542.1_1``: the record (contig, chromosome) a feature is on.
+_FEATURE_ID = re.compile(r"^(?:lcl\|)?(.+?)_(?:cds|prot|rna|gene)_(?:.*_)?\d+$")
+#: Prodigal: ``<contig>_<n> # <start> # <end> # <1|-1> # ID=...;partial=..``.
+_PRODIGAL = re.compile(r"^# (\d+) # (\d+) # (-?1) # (ID=\S*)\s*$")
+_LOCATION_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(slots=True)
@@ -59,6 +81,10 @@ class HeaderInfo:
     protein_existence: int | None = None
     sequence_version: int | None = None
     aliases: list[str] = field(default_factory=list)
+    cds_contig: str | None = None
+    cds_start: int | None = None
+    cds_end: int | None = None
+    cds_strand: str | None = None
 
 
 def _int(value: str | None) -> int | None:
@@ -152,11 +178,19 @@ def parse_header(title: str) -> HeaderInfo:
         info.taxid = _int(tags.get("TaxID"))
         info.entry_name = tags.get("RepID") or None
         return info
+    if len(pipe) >= 3 and pipe[0] == "ENA":
+        info.db, info.accession = "ENA", pipe[2] or pipe[1]
+        return info
     if "|" in ident:
         info.accession, info.db = _ncbi_accession(ident)
+    if description.startswith("# ") and _prodigal(info):
+        return info
 
     text = description
     bracket_tags = {k.strip().lower(): v.strip() for k, v in _BRACKET_TAG.findall(text)}
+    if bracket_tags.keys() & _FEATURE_TAGS and not _BRACKET_TAG.sub("", text).strip():
+        _ncbi_feature(info, bracket_tags)
+        return info
     if bracket_tags:
         text = _BRACKET_TAG.sub("", text).strip()
         info.organism = bracket_tags.get("organism") or None
@@ -170,9 +204,53 @@ def parse_header(title: str) -> HeaderInfo:
     return info
 
 
+def _location(location: str) -> tuple[int | None, int | None, str | None]:
+    """Start, end (1-based, inclusive) and strand of an INSDC location: ``complement(<158..>988)``, ``join(..)``."""
+    numbers = [int(n) for n in _LOCATION_NUMBER.findall(location)]
+    if not numbers:
+        return None, None, None
+    return min(numbers), max(numbers), "-" if "complement(" in location else "+"
+
+
+def _ncbi_feature(info: HeaderInfo, tags: dict[str, str]) -> None:
+    """Fields of an NCBI feature header (only bracketed tags): product, protein_id, locus tag, location."""
+    product = tags.get("protein") or tags.get("product") or ""
+    info.name = product
+    info.gene = tags.get("gene") or None
+    if tags.get("protein_id"):
+        info.accession = tags["protein_id"]
+    for key in ("locus_tag", "old_locus_tag"):
+        tag = tags.get(key)
+        if tag and tag not in info.aliases and tag != info.id:
+            info.aliases.append(tag)
+    rest = [f"{key}={value}" for key, value in tags.items() if key not in _FEATURE_FIELDS and value]
+    info.description = "; ".join([product, *rest] if product else rest)
+    m = _FEATURE_ID.match(info.id)
+    if m and "location" in tags:
+        info.cds_contig = m.group(1)
+        info.cds_start, info.cds_end, info.cds_strand = _location(tags["location"])
+
+
+def _prodigal(info: HeaderInfo) -> bool:
+    """Fields of a Prodigal header (``# start # end # strand # ID=..``); False if it is not one."""
+    m = _PRODIGAL.match(info.description)
+    contig, sep, number = info.id.rpartition("_")
+    if m is None or not sep or not contig or not number.isdigit():
+        return False
+    start, end = int(m.group(1)), int(m.group(2))
+    strand = "+" if m.group(3) == "1" else "-"
+    info.cds_contig, info.cds_start, info.cds_end, info.cds_strand = contig, start, end, strand
+    # The gene's own tags, without Prodigal's run-local ID.
+    tags = [t for t in m.group(4).split(";") if t and not t.startswith("ID=")]
+    info.name = "predicted protein"
+    info.description = "; ".join([f"predicted CDS {start}..{end} ({strand}) of {contig}", *tags])
+    return True
+
+
 HEADER_FIELDS: Final = (
     "id", "description", "accession", "name", "db", "entry_name", "organism",
     "taxid", "gene", "protein_existence", "sequence_version", "aliases",
+    "cds_contig", "cds_start", "cds_end", "cds_strand",
 )
 
 
@@ -208,7 +286,7 @@ def _uniprot_fast(title: str) -> tuple[object, ...] | None:
     name = desc[:os_].strip()
     return (
         ident, desc, parts[1], name, parts[0], parts[2], organism or None,
-        int(taxid), gene or None, int(pe_v), int(sv_v), [],
+        int(taxid), gene or None, int(pe_v), int(sv_v), [], None, None, None, None,
     )
 
 
@@ -246,6 +324,7 @@ _ARROW_TYPES: Final = {
     "db": pa.string(), "entry_name": pa.string(), "organism": pa.string(), "taxid": pa.int64(),
     "gene": pa.string(), "protein_existence": pa.int32(), "sequence_version": pa.int32(),
     "aliases": pa.list_(pa.string()),
+    "cds_contig": pa.string(), "cds_start": pa.int64(), "cds_end": pa.int64(), "cds_strand": pa.string(),
 }
 
 
@@ -273,9 +352,12 @@ def _uniprot_columns(arr: pa.Array) -> dict[str, pa.Array]:
         "gene": pc.if_else(pc.equal(gene, ""), pa.scalar(None, pa.string()), gene),
         "protein_existence": pe.cast(pa.int32()), "sequence_version": sv.cast(pa.int32()),
         "aliases": pa.ListArray.from_arrays(pa.array(np.zeros(len(arr) + 1, np.int32)), pa.array([], pa.string())),
+        **{name: pa.nulls(len(arr), _ARROW_TYPES[name]) for name in _GENE_COLUMNS},
     }
 
 
+#: The gene fields (see :data:`HEADER_FIELDS`): empty for UniProtKB headers.
+_GENE_COLUMNS: Final = ("cds_contig", "cds_start", "cds_end", "cds_strand")
 #: Python objects converted to Arrow per call (see _to_arrow).
 _CONVERT_STEP: Final = 1024
 

@@ -57,6 +57,7 @@ from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.catalog.writers import WriterLease, collect_quietly
 from genocat_desktop.engine.core.errors import Cancelled, FastaFormatError, GenoCatError, StorageError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, gc_paused, no_progress
+from genocat_desktop.engine.ingest.genes import add_gene_fields, missing_gene_fields
 from genocat_desktop.engine.ingest.headers import parse_headers_arrow
 from genocat_desktop.engine.ingest.records import majority_molecule
 from genocat_desktop.engine.ingest.reports import FileReport, ImportReport, IssueLog
@@ -73,8 +74,10 @@ EARLY_WRITE_MIN_CPUS: Final = 3
 
 #: Header fields that a later import of a sequence already in the catalog fills where its row has
 #: them empty (null or ""). A value that is set is never overwritten: the first import's text and
-#: the user's edits stay, and a re-import can only add information.
-FILLABLE_FIELDS: Final = ("description", "name", "organism", "taxid", "gene")
+#: the user's edits stay, and a re-import can only add information. The gene fields (``cds_*``,
+#: :data:`~genocat_desktop.engine.ingest.genes.GENE_FIELDS`) count where the catalog has them.
+FILLABLE_FIELDS: Final = ("description", "name", "organism", "taxid", "gene",
+                          "cds_contig", "cds_start", "cds_end", "cds_strand")
 
 #: Maps ``seq_hash`` values to the header fields (:data:`FILLABLE_FIELDS`) the file gives them.
 HeaderFields = Callable[[Collection[str]], dict[str, dict[str, Any]]]
@@ -85,6 +88,7 @@ def import_files(
     paths: Sequence[str | os.PathLike[str]],
     *,
     strip_gaps: bool = False,
+    call_genes: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> ImportReport:
@@ -102,6 +106,10 @@ def import_files(
         FASTA files (plain, gzip, bzip2 or xz).
     strip_gaps
         Remove alignment gaps instead of rejecting aligned files.
+    call_genes
+        Predict the proteins of every DNA record (pyrodigal) and import them as rows too,
+        with their contig, coordinates and strand (:mod:`~genocat_desktop.engine.ingest.genes`);
+        the first file that brings coordinates adds the ``cds_*`` fields (one schema-only version).
     progress
         Called with :class:`Progress` (in residue bytes of the current file) a few times a second.
     cancel
@@ -119,7 +127,7 @@ def import_files(
     # The scan allocates a few container objects per record: full collections, each a walk over
     # every object of the process, took ~8% of an import's CPU time (also outside the window's jobs).
     with gc_paused(), WriterLease(catalog, "import"):
-        return _import_files(catalog, paths, strip_gaps, progress, cancel)
+        return _import_files(catalog, paths, strip_gaps, progress, cancel, call_genes)
 
 
 def _import_files(
@@ -128,6 +136,7 @@ def _import_files(
     strip_gaps: bool,
     progress: ProgressCallback,
     cancel: CancelToken,
+    call_genes: bool = False,
 ) -> ImportReport:
     report = ImportReport()
     for index, path in enumerate(paths, start=1):
@@ -139,7 +148,7 @@ def _import_files(
         started = time.perf_counter()
         prefix = f"{Path(path).name} ({index} of {len(paths)})" if len(paths) > 1 else Path(path).name
         run = FileImport(catalog, Path(path), fr, IssueLog(fr), strip_gaps, progress, cancel, prefix,
-                         datetime.now(UTC))
+                         datetime.now(UTC), call_genes=call_genes)
         try:
             _import_one(run)
         except Cancelled:
@@ -183,7 +192,7 @@ def _import_scanned(run: FileImport) -> None:
     try:
         ahead = None
         if (run.pool is not None and run.early and set(run.early) == set(catalog.vector_columns())
-                and (os.cpu_count() or 1) >= EARLY_WRITE_MIN_CPUS):
+                and (os.cpu_count() or 1) >= EARLY_WRITE_MIN_CPUS and not run.call_genes):
             # Only when every vector column is made during the scan: a model embedder in the
             # scan loop would hold it for minutes with no "importing" progress. The catalog's
             # hashes are then read before the scan (otherwise after it, as late as possible).
@@ -197,6 +206,7 @@ def _import_scanned(run: FileImport) -> None:
                 str(run.path), f"no valid record: all {scan.records:,} record(s) were skipped (see the warnings)"
             )
         if ahead is None:
+            _add_gene_fields(run)
             read_version = catalog.refresh()
             existing = catalog.existing_hashes()
         decided = _deduplicate(run, scan, existing)
@@ -209,6 +219,20 @@ def _import_scanned(run: FileImport) -> None:
         if not writer.committed:
             writer.discard()
     run.progress(Progress(1, 1, "records", "done", fr.summary()))
+
+
+def _add_gene_fields(run: FileImport) -> None:
+    """Give the catalog the ``cds_*`` fields before the rows of a file that fills them are written.
+
+    A schema-only version of its own, made after the scan (a rejected or cancelled scan adds
+    nothing). Gene calling writes no row during the scan (no early writer), so every row of the
+    file is built with the new schema.
+    """
+    if not run.call_genes or not run.report.proteins_predicted:
+        return
+    if missing_gene_fields(run.catalog):
+        run.cancel.raise_if_cancelled()
+        add_gene_fields(run.catalog)
 
 
 def _deduplicate(run: FileImport, scan: Scan, existing: np.ndarray, warn: bool = True) -> _Decided:

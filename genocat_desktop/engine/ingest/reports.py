@@ -36,6 +36,10 @@ class FileReport:
     version: int | None = None
     line: int | None = None  # where in the file the error is, when it is at one place
     column: int | None = None
+    # Gene calling (import with call_genes): proteins predicted, DNA records called, records per Prodigal mode.
+    proteins_predicted: int = 0
+    contigs_called: int = 0
+    gene_modes: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +74,10 @@ class FileReport:
         if self.error:
             return f"{name}: not imported: {self.error}"
         parts = [f"{self.imported:,} new sequence(s) from {self.records:,} record(s)"]
+        if self.contigs_called:
+            modes = " and ".join(f"{n:,} {mode} mode" for mode, n in sorted(self.gene_modes.items()))
+            parts.append(f"{self.proteins_predicted:,} protein(s) predicted on {self.contigs_called:,} DNA "
+                         f"record(s) ({modes})")
         if self.duplicates_in_file:
             parts.append(f"{self.duplicates_in_file:,} duplicate(s) in the file")
         if self.already_in_catalog:

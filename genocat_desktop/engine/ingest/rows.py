@@ -118,9 +118,14 @@ def build_rows(
         "imported_at": pa.array(np.full(n, stamp, dtype=np.int64), pa.timestamp("us", tz="UTC")),
     }
     for col_name, values in cols.items():
+        if col_name not in ctx.schema.names:
+            continue  # the gene fields (cds_*) of a header, in a catalog without them
         wanted = ctx.schema.field(col_name).type
         arrays[col_name] = values if values.type == wanted else values.cast(wanted)
     for col, emb in ctx.embedders.items():
+        if hasattr(emb, "sketch_packed"):  # a MinHash sketch column: hashes per row, not a vector
+            arrays[col] = emb.sketch_packed(packed, sub_off, (mol == MOL_DNA) | (mol == MOL_RNA))
+            continue
         if vectors is not None and col in vectors:
             vecs = vectors[col] if whole else vectors[col][sel]
         else:

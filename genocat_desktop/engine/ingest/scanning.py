@@ -23,6 +23,7 @@ import pyarrow as pa
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, RateMeter
 from genocat_desktop.engine.ingest.fasta import MOL_DNA, MOL_RNA, FastaReader, ParsedBatch, RecordIssue
+from genocat_desktop.engine.ingest.genes import GeneCallingReader
 from genocat_desktop.engine.ingest.headers import parse_headers_arrow
 from genocat_desktop.engine.ingest.reports import FileReport, IssueLog
 
@@ -70,6 +71,7 @@ class FileImport:
     now: datetime
     early: dict[str, Any] = field(default_factory=dict)
     pool: ThreadPoolExecutor | None = None
+    call_genes: bool = False  # predicted proteins of DNA records become records too (ingest.genes)
 
 
 @dataclass(slots=True)
@@ -186,7 +188,15 @@ def batches_again(run: FileImport, scan: Scan) -> Iterable[ParsedBatch]:
     """Pass 2's batches of a file whose batches were not kept: the spill file, or the file parsed again."""
     if scan.spill is not None:
         return scan.spill
-    return FastaReader(run.path, strip_gaps=run.strip_gaps)
+    return _reader(run)
+
+
+def _reader(run: FileImport) -> FastaReader | GeneCallingReader:
+    """The file's records; with gene calling, each batch followed by the proteins predicted on it."""
+    reader = FastaReader(run.path, strip_gaps=run.strip_gaps)
+    if not run.call_genes:
+        return reader
+    return GeneCallingReader(reader, run.progress, run.cancel, run.prefix, run.report)
 
 
 class _Scanner:
@@ -196,7 +206,7 @@ class _Scanner:
         self.run_ = run
         self.scan = scan
         self.ahead = ahead
-        self.reader = FastaReader(run.path, strip_gaps=run.strip_gaps)
+        self.reader = _reader(run)
         self.kept: list[ParsedBatch] | None = []
         self.kept_bytes = 0
         self.vector_bytes = 0

@@ -285,8 +285,9 @@ def test_kmer_embedding_through_the_dialog(qtbot: Any, window: MainWindow) -> No
     page = window.models_page
     dialog = AddEmbeddingDialog([], ROWS, {r.column for r in page.state.embeddings}, page)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
-    # No model installed: only the k-mer embedder is offered, and the dialog says how to get a model.
-    assert dialog.embedder_combo.count() == 1 and dialog.embedder_combo.currentData() == ("kmer", None)
+    # No model installed: only the built-in embedders are offered (k-mer counts first, then MinHash
+    # sketches), and the dialog says how to get a model.
+    assert dialog.embedder_combo.count() == 2 and dialog.embedder_combo.currentData() == ("kmer", None)
     assert dialog.column_edit.text() == "vec_kmer_k3_512" and dialog.ok_button.isEnabled()
     dialog.column_edit.setText("vec_kmer")
     assert not dialog.ok_button.isEnabled() and "already has vec_kmer" in dialog.message.text()

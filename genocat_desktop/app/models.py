@@ -92,6 +92,8 @@ def embedder_label(record: dict[str, Any]) -> str:
         return str(params.get("model", "esm"))
     if record.get("name") == "kmer":
         return f"k-mer, k={params.get('k')}, {params.get('dim')} buckets"
+    if record.get("name") == "sketch":
+        return f"MinHash sketch (DNA), k={params.get('ksize')}, scaled {params.get('scaled')}"
     return str(record.get("name"))
 
 

@@ -11,6 +11,7 @@ registers the commands.
     genocat model list [--json]
     genocat model remove NAME
     genocat embed --model esm2_t6_8M_UR50D [--default]     add an embedding to the catalog (resumable)
+    genocat embed --embedder sketch [--param scaled=100]    MinHash sketches of the DNA records (vec_sketch)
     genocat embed --remove vec_esm2_t6_8m_ur50d | --set-default COLUMN
     genocat embed --discard COLUMN                          throw away an interrupted run's saved vectors
 """
@@ -63,7 +64,8 @@ def add_parsers(sub: Any) -> None:
                         "`genocat search --embedding COLUMN_OR_MODEL`.")
     what = em.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", help="an installed model (`genocat model list`)")
-    what.add_argument("--embedder", help="a built-in embedder by name (e.g. kmer)")
+    what.add_argument("--embedder", help="a built-in embedder by name: kmer, or sketch (MinHash sketches of DNA: "
+                      "containment of inserts and genome ANI; --param scaled=N, ksize=K)")
     what.add_argument("--remove", metavar="COLUMN", help="drop an embedding column")
     what.add_argument("--set-default", metavar="COLUMN", help="make a column the one searched by default")
     what.add_argument("--discard", metavar="COLUMN",

@@ -53,6 +53,7 @@ from genocat_desktop.engine.catalog.writers import writes_files
 from genocat_desktop.engine.core.errors import CatalogError, SchemaError, StorageError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 from genocat_desktop.engine.embed.embedders import base as embedders
+from genocat_desktop.engine.embed.embedders.sketch import is_sketch
 
 __all__ = [
     "EmbedReport",
@@ -66,6 +67,8 @@ __all__ = [
     "set_default_embedding",
 ]
 
+_SKETCH_NOT_DEFAULT: Final = ("a MinHash sketch column answers containment and ANI searches when chosen; "
+                               "it cannot be the default embedding")
 #: Rows per Lance batch handed to the UDF.
 SCAN_BATCH: Final = 1024
 #: Sequences embedded between two checkpoint saves for slow (model) embedders:
@@ -275,11 +278,16 @@ def add_embedding(
     else:
         emb = embedder
     record = _record(emb)
+    if is_sketch(record) and make_default:
+        raise SchemaError(_SKETCH_NOT_DEFAULT)
     column = column or column_for(emb)
     if not column.startswith("vec_") or not column.replace("_", "").isalnum():
         raise SchemaError(f"{column!r}: a vector column is named vec_ followed by letters, digits and '_'")
     read_version = catalog.refresh()
     ds = catalog.dataset()
+    if is_sketch(record) and ds.count_rows() and not ds.count_rows("molecule IN ('dna', 'rna')"):
+        raise SchemaError("MinHash sketches are made of DNA/RNA k-mers and this catalog holds only proteins: "
+                          "search proteins with the k-mer or an ESM-2 embedding")
     if _has_column_of(catalog, column, record, make_default):
         return EmbedReport(column, ds.count_rows(), 0, 0, None, time.perf_counter() - started)
     checkpoint = _Checkpoint(catalog.work_folder("embed") / f"embed-{column}.sqlite", record, emb.dim)
@@ -295,7 +303,7 @@ def add_embedding(
         return EmbedReport(column, total, 0, total, version, time.perf_counter() - started)
 
     label = str(emb.params().get("model") or emb.name)
-    field = pa.field(column, pa.list_(pa.float32(), emb.dim))
+    field = pa.field(column, getattr(emb, "arrow_type", None) or pa.list_(pa.float32(), emb.dim))
     udf = _EmbedUdf(emb, checkpoint, field, total, label, progress, cancel)
     written: list[str] = []
     try:
@@ -414,6 +422,12 @@ class _EmbedUdf:
         hashes = batch.column("seq_hash").to_pylist()
         seqs = batch.column("sequence").to_pylist()
         mols = batch.column("molecule").to_pylist()
+        if hasattr(self.emb, "sketch_arrow"):
+            # MinHash sketches: hashes, not vectors, made in milliseconds; no checkpoint needed.
+            sketches = self.emb.sketch_arrow([s or "" for s in seqs], [m or "protein" for m in mols])
+            self.embedded += len(hashes)
+            self._report()
+            return pa.RecordBatch.from_arrays([sketches], schema=pa.schema([self.field]))
         out = np.empty((len(hashes), self.emb.dim), dtype=np.float32)
         cached = self.checkpoint.get(hashes)
         todo = []
@@ -484,6 +498,8 @@ def set_default_embedding(catalog: Catalog, column: str) -> int:
     catalog.refresh()
     if column not in catalog.vector_columns():
         raise CatalogError(f"the catalog has no embedding {column!r}; it has {', '.join(catalog.vector_columns())}")
+    if is_sketch(catalog.vector_columns()[column]):
+        raise CatalogError(_SKETCH_NOT_DEFAULT)
     if catalog.default_vector == column:
         return catalog.version
     return _write_meta(catalog, {**catalog.meta, "default_vector": column})
@@ -505,12 +521,12 @@ def remove_embedding(catalog: Catalog, column: str) -> int:
     columns = catalog.vector_columns()
     if column not in columns:
         raise CatalogError(f"the catalog has no embedding {column!r}")
-    if len(columns) == 1:
+    if not any(c != column and not is_sketch(r) for c, r in columns.items()):
         raise CatalogError("a catalog needs at least one embedding; add another before removing this one")
     meta = dict(catalog.meta)
     meta["embedders"] = {c: r for c, r in columns.items() if c != column}
     if meta["default_vector"] == column:
-        meta["default_vector"] = next(iter(meta["embedders"]))
+        meta["default_vector"] = next(c for c, r in meta["embedders"].items() if not is_sketch(r))
     # Metadata first: a column no record points to is only an unused field.
     _write_meta(catalog, meta)
     retry_conflicts(lambda: catalog.dataset().drop_columns([column]), catalog=catalog)

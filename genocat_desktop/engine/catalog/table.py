@@ -216,6 +216,9 @@ class Catalog:
         import lance
 
         emb = embedders.create(embedder_name, **embedders.new_column_params(embedder_name, params))
+        if emb.dim == 0:  # MinHash sketches (hashes, not vectors) are never the default embedding
+            raise CatalogError(f"a catalog starts with a vector embedding (kmer or esm), not {emb.name}; "
+                               "add sketches afterwards (genocat embed --embedder sketch)")
         column = vector_column_name(emb.name)
         meta = {
             "format": FORMAT,

@@ -49,7 +49,8 @@ __all__ = [
 
 #: Columns written to CSV, in this order, when present.
 CSV_COLUMNS: Final = (
-    "query_id", "rank", "score", "aln_score", "bits", "evalue", "identity", "query_cov", "target_cov",
+    "query_id", "rank", "score", "containment", "ani", "distance", "jaccard", "shared_hashes",  # sketch hits
+    "aln_score", "bits", "evalue", "identity", "query_cov", "target_cov",
     "id", "accession", "name", "organism", "taxid", "gene", "length",
     "molecule", "protein_existence", "description", "aliases", "db", "entry_name", "seq_hash", "source_file",
 )

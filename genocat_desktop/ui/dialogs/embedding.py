@@ -1,4 +1,5 @@
-"""The Add embedding dialog: which embedder (an installed ESM-2 model or k-mer counts), the new column, default."""
+"""The Add embedding dialog: which embedder (an installed ESM-2 model, k-mer counts or MinHash sketches), the new
+column, default."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from PySide6.QtWidgets import (
 
 from genocat_desktop.ui.app import error_color
 
-__all__ = ["KMER_DIMS", "AddEmbeddingDialog"]
+__all__ = ["KMER_DIMS", "SKETCH_SCALED", "AddEmbeddingDialog"]
 
 #: Bucket counts offered for a k-mer embedding.
 KMER_DIMS = (256, 512, 1024, 2048)
+#: ``scaled`` values offered for MinHash sketches (one k-mer kept in about that many); 100 suits inserts and genomes.
+SKETCH_SCALED = (50, 100, 200, 1000)
 
 
 class AddEmbeddingDialog(QDialog):
@@ -48,7 +51,15 @@ class AddEmbeddingDialog(QDialog):
             layers = f"{m.layers} layers, " if m.layers else ""
             self.embedder_combo.addItem(f"{m.name} ({layers}{m.dim} d, {m.quantization})", ("esm", m.name))
         self.embedder_combo.addItem("k-mer counts (built in, no model)", ("kmer", None))
-        self.embedder_combo.setToolTip("An installed ESM-2 model, or hashed k-mer counts with other settings")
+        self.embedder_combo.addItem("MinHash sketches (DNA: containment of inserts, genome ANI)", ("sketch", None))
+        self.embedder_combo.setToolTip("An installed ESM-2 model, hashed k-mer counts with other settings, or "
+                                       "MinHash sketches of DNA records (which records contain a query; ANI)")
+        self.scaled_combo = QComboBox()
+        for scaled in SKETCH_SCALED:
+            self.scaled_combo.addItem(f"{scaled}", scaled)
+        self.scaled_combo.setCurrentIndex(SKETCH_SCALED.index(100))
+        self.scaled_combo.setToolTip("Keep one 21-mer in about this many: 100 finds 1 kb inserts and puts the "
+                                     "distance of 50 kb pieces within 0.01; 1000 is sourmash's genome default")
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 6)
         self.k_spin.setValue(3)
@@ -71,6 +82,8 @@ class AddEmbeddingDialog(QDialog):
         self.dim_label = QLabel("Buckets")
         form.addRow(self.k_label, self.k_spin)
         form.addRow(self.dim_label, self.dim_combo)
+        self.scaled_label = QLabel("Scaled")
+        form.addRow(self.scaled_label, self.scaled_combo)
         form.addRow("Column", self.column_edit)
         form.addRow("", self.default_check)
         form.addRow("", self.message)
@@ -97,6 +110,7 @@ class AddEmbeddingDialog(QDialog):
         self.embedder_combo.currentIndexChanged.connect(lambda _i: self._on_choice())
         self.k_spin.valueChanged.connect(lambda _v: self._suggest())
         self.dim_combo.currentIndexChanged.connect(lambda _i: self._suggest())
+        self.scaled_combo.currentIndexChanged.connect(lambda _i: self._suggest())
         self.column_edit.textChanged.connect(lambda _t: self._check())
         self._on_choice()
         self.setMinimumWidth(520)
@@ -106,6 +120,13 @@ class AddEmbeddingDialog(QDialog):
         kmer = kind == "kmer"
         for w in (self.k_spin, self.dim_combo, self.k_label, self.dim_label):
             w.setVisible(kmer)
+        sketch = kind == "sketch"
+        for w in (self.scaled_combo, self.scaled_label):
+            w.setVisible(sketch)
+        # A sketch column answers containment and ANI when chosen; it is never the default embedding.
+        self.default_check.setEnabled(not sketch)
+        if sketch:
+            self.default_check.setChecked(False)
         self._suggest()
 
     def _suggest(self) -> None:
@@ -114,6 +135,10 @@ class AddEmbeddingDialog(QDialog):
             # The default embedding is already vec_kmer: another k-mer embedding needs its own column.
             self.column_edit.setPlaceholderText("")
             self.column_edit.setText(f"vec_kmer_k{self.k_spin.value()}_{self.dim_combo.currentData()}")
+        elif kind == "sketch":
+            scaled = self.scaled_combo.currentData()
+            self.column_edit.setPlaceholderText("")
+            self.column_edit.setText("vec_sketch" if scaled == 100 else f"vec_sketch_s{scaled}")
         else:
             self.column_edit.setText("")
             self.column_edit.setPlaceholderText(f"automatic (named after {model})")
@@ -126,7 +151,7 @@ class AddEmbeddingDialog(QDialog):
             problem = "A column name is vec_ followed by letters, digits and '_'."
         elif column in self._columns:
             problem = f"The catalog already has {column} (or an interrupted run of it: resume it instead)."
-        elif not column and self.embedder_combo.currentData()[0] == "kmer":
+        elif not column and self.embedder_combo.currentData()[0] in ("kmer", "sketch"):
             problem = "Name the new column."
         self.message.setText(problem)
         self.ok_button.setEnabled(not problem)
@@ -136,4 +161,6 @@ class AddEmbeddingDialog(QDialog):
         kind, model = self.embedder_combo.currentData()
         params: dict[str, Any] = {"model": model} if kind == "esm" else {
             "k": self.k_spin.value(), "dim": int(self.dim_combo.currentData())}
+        if kind == "sketch":
+            params = {"scaled": int(self.scaled_combo.currentData())}
         return kind, params, self.column_edit.text().strip() or None, self.default_check.isChecked()

@@ -345,7 +345,9 @@ class ModelsPage(QWidget):
         self.add_embedding_button.setEnabled(has_catalog and not busy)
         self.resume_button.setEnabled(bool(row and row.pending) and not busy)
         self.discard_button.setEnabled(bool(row and row.pending) and not busy)
-        self.default_button.setEnabled(bool(row and not row.pending and not row.default) and not busy)
+        # A MinHash sketch column answers containment and ANI when chosen; it is never the default.
+        self.default_button.setEnabled(bool(row and not row.pending and not row.default and row.embedder != "sketch")
+                                       and not busy)
         n_ready = sum(1 for r in (self.state.embeddings if self.state else []) if not r.pending)
         self.remove_embedding_button.setEnabled(bool(row and not row.pending) and n_ready > 1 and not busy)
         self.cancel_button.setEnabled(busy)

@@ -46,6 +46,8 @@ COLUMN_LABELS = {
     "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "% identity",
     "query_cov": "Query cover", "target_cov": "Hit cover", "title": "Description",
     "frame": "Frame", "hit_start": "Start", "hit_end": "End", "query_start": "Query start", "query_end": "Query end",
+    "containment": "Containment", "ani": "ANI", "distance": "Distance", "jaccard": "Jaccard",
+    "shared_hashes": "Shared hashes",
 }
 #: Text cells longer than this are cut in the table (the detail pane shows all).
 MAX_CELL = 120
@@ -371,6 +373,11 @@ _HEADER_TIPS = {
     "hit_end": "last aligned base on the record",
     "query_start": "first aligned base on the nucleotide query (1-based; above its end on the minus strand)",
     "query_end": "last aligned base on the nucleotide query",
+    "containment": "share of the query's k-mers (sketch hashes, either strand) found in this record",
+    "ani": "average nucleotide identity estimated from the containment (sourmash's containment ANI)",
+    "distance": "Mash-like distance from the Jaccard index (sourmash's Jaccard ANI; about the divergence)",
+    "jaccard": "shared hashes / hashes in either sketch",
+    "shared_hashes": "sketch hashes the query and the record share (about one k-mer in 'scaled')",
 }
 
 

@@ -108,3 +108,7 @@ def _load_builtins() -> None:
         from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder
 
         register("esm", EsmOnnxEmbedder)
+    if "sketch" not in _REGISTRY:
+        from genocat_desktop.engine.embed.embedders.sketch import SketchEmbedder
+
+        register("sketch", SketchEmbedder)

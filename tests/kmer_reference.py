@@ -199,3 +199,111 @@ def _count_chunk(codes: np.ndarray, offsets: np.ndarray, space: _Space, dim: int
     col += np.repeat(np.arange(n, dtype=np.int64) * width, np.diff(offsets))[:windows]
     counts = np.bincount(col, minlength=n * width).reshape(n, width)
     return (counts[:, :dim] - counts[:, dim : 2 * dim]).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# BLOSUM62 neighbourhood k-mers over the 20 amino acids (``alphabet="amino20"``, ``threshold``,
+# ``centred``): written from the definition, one window and one neighbour at a time, with
+# Biopython's BLOSUM62, so that the embedder's tables and compiled loop have something independent
+# to be compared with. Proteins only (the nucleotide spaces are those of the embedder above).
+
+AMINO20: Final = "ARNDCQEGHILKMFPSTWYV"
+#: Robinson & Robinson (1991) background frequencies, %.
+ROBINSON: Final = {
+    "A": 7.805, "R": 5.129, "N": 4.487, "D": 5.364, "C": 1.925, "Q": 4.264, "E": 6.295, "G": 7.377,
+    "H": 2.199, "I": 5.142, "L": 9.019, "K": 5.744, "M": 2.243, "F": 3.856, "P": 5.203, "S": 7.120,
+    "T": 5.841, "W": 1.330, "Y": 3.216, "V": 6.441,
+}
+_MASK64 = (1 << 64) - 1
+
+
+def splitmix64(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+class NeighbourReference:
+    """Protein vectors of ``KmerEmbedder(alphabet="amino20", k=, dim=, threshold=, centred=)``."""
+
+    def __init__(self, k: int = 3, dim: int = 512, threshold: int | None = None, centred: bool = False) -> None:
+        from Bio.Align import substitution_matrices
+
+        blosum = substitution_matrices.load("BLOSUM62")
+        self.score = {(a, b): int(blosum[a][b]) for a in AMINO20 for b in AMINO20}
+        self.best = {a: max(self.score[a, b] for b in AMINO20) for a in AMINO20}
+        self.k, self.dim, self.threshold, self.centred = k, dim, threshold, centred
+        self._neighbour_cache: dict[tuple[str, int | None], list[str]] = {}
+        self._mean_cache: dict[int, np.ndarray] = {}
+
+    def neighbours(self, word: str, threshold: int | None) -> list[str]:
+        """Every word scoring at least ``threshold`` against ``word`` (just ``word`` without one)."""
+        if threshold is None:
+            return [word]
+        key = (word, threshold)
+        if key not in self._neighbour_cache:
+            found: list[str] = []
+
+            def extend(prefix: str, score: int) -> None:
+                i = len(prefix)
+                if i == len(word):
+                    if score >= threshold:
+                        found.append(prefix)
+                    return
+                rest = sum(self.best[a] for a in word[i + 1 :])
+                for b in AMINO20:
+                    s = score + self.score[word[i], b]
+                    if s + rest >= threshold:
+                        extend(prefix + b, s)
+
+            extend("", 0)
+            self._neighbour_cache[key] = found
+        return self._neighbour_cache[key]
+
+    def column(self, word: str) -> tuple[int, float]:
+        """A word's bucket and sign: the hash of its index in base 20, seed 3000 + its length."""
+        index = 0
+        for a in word:
+            index = index * 20 + AMINO20.index(a)
+        h = splitmix64(index + ((3000 + len(word)) << 32))
+        return h % self.dim, (1.0 if h >> 63 == 0 else -1.0)
+
+    def mean(self, k: int) -> np.ndarray:
+        """What one window of random sequence (Robinson & Robinson residues) adds, per column."""
+        if k not in self._mean_cache:
+            from itertools import product
+
+            threshold = self.threshold if k == self.k else None
+            out = np.zeros(self.dim)
+            for letters in product(AMINO20, repeat=k):
+                word = "".join(letters)
+                p = float(np.prod([ROBINSON[a] / 100 for a in word]))
+                for y in self.neighbours(word, threshold):
+                    b, sign = self.column(y)
+                    out[b] += sign * p
+            self._mean_cache[k] = out
+        return self._mean_cache[k]
+
+    def embed(self, sequences: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(sequences), self.dim))
+        for r, seq in enumerate(sequences):
+            for k in range(self.k, 0, -1):  # shorter k when nothing was counted
+                threshold = self.threshold if k == self.k else None
+                vec = np.zeros(self.dim)
+                windows = counted = 0
+                for i in range(len(seq) - k + 1):
+                    word = seq[i : i + k]
+                    if any(a not in AMINO20 for a in word):
+                        continue
+                    windows += 1
+                    for y in self.neighbours(word, threshold):
+                        b, sign = self.column(y)
+                        vec[b] += sign
+                        counted += 1
+                if self.centred and counted:  # a record that counted nowhere stays zero
+                    vec -= windows * self.mean(k)
+                if vec.any():
+                    out[r] = vec / np.linalg.norm(vec)
+                    break
+        return out

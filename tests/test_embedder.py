@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ from genocat_desktop.engine.embed.embedders.kmer import KmerEmbedder
 
 @pytest.fixture(params=["compiled", "numpy"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Runs a test with the compiled counting loop, then with the numpy one it replaces."""
+    """Runs a test with the compiled counting loops, then with the numpy ones they replace."""
     if request.param == "numpy":
         monkeypatch.setattr(kmer, "_native_count", None)
+        monkeypatch.setattr(kmer, "_native_neighbours", None)
     return str(request.param)
 
 
@@ -134,16 +136,142 @@ def test_both_strands_give_a_sequence_and_its_reverse_complement_one_vector(
         [_reverse_complement(s) for s in dna[:5]], ["dna"] * 5))
 
 
-def test_new_kmer_columns_record_both_strands_and_old_records_stay_forward() -> None:
-    assert base.new_column_params("kmer") == {"strands": "both"}
-    assert base.new_column_params("kmer", {"strands": "forward"}) == {"strands": "forward"}
-    assert base.create("kmer", **base.new_column_params("kmer")).params()["strands"] == "both"
-    # A record written before the parameter existed recreates the forward-only embedder.
+def test_new_kmer_columns_record_both_strands_and_neighbourhoods_and_old_records_stay_as_they_were() -> None:
+    new = base.new_column_params("kmer")
+    assert new == {"strands": "both", "alphabet": "amino20", "k": 3, "threshold": 14, "centred": True}
+    assert base.new_column_params("kmer", {"strands": "forward"})["strands"] == "forward"
+    # Parameters that name the protein scheme in part leave the whole new scheme out; others keep it.
+    recorded = {"k": 4, "dim": 512, "nucleotide_k": 6}
+    assert base.new_column_params("kmer", recorded) == {"strands": "both", **recorded}
+    assert base.create("kmer", **base.new_column_params("kmer", recorded)).alphabet == "murphy12"  # type: ignore[attr-defined]
+    assert base.new_column_params("kmer", {"dim": 1024}) == {**new, "dim": 1024}
+    assert base.new_column_params("kmer", {"threshold": 12}) == {"strands": "both", "threshold": 12}
+    made = base.create("kmer", **new)
+    assert made.params() == {"k": 3, "dim": 512, "nucleotide_k": 6, **new}
+    # The record a new column writes recreates the same embedder.
+    assert base.create("kmer", **made.params()).params() == made.params()
+    # A record written before these parameters existed recreates the embedder that wrote it.
     old = base.create("kmer", k=4, dim=512, nucleotide_k=6)
     assert old.params() == {"k": 4, "dim": 512, "nucleotide_k": 6}
-    assert isinstance(old, KmerEmbedder) and old.strands == "forward"
-    with pytest.raises(EmbedderError):
-        base.create("kmer", strands="sideways")
+    assert isinstance(old, KmerEmbedder) and old.strands == "forward" and old.alphabet == "murphy12"
+    assert old.threshold is None and not old.centred
+    strands_only = base.create("kmer", k=4, dim=512, nucleotide_k=6, strands="both")
+    assert strands_only.params() == {"k": 4, "dim": 512, "nucleotide_k": 6, "strands": "both"}
+    assert isinstance(strands_only, KmerEmbedder) and strands_only.alphabet == "murphy12"
+    for bad in ({"strands": "sideways"}, {"alphabet": "greek"}, {"threshold": 13},  # a threshold needs amino20
+                {"alphabet": "amino20", "k": 4, "threshold": 13}, {"centred": True},
+                {"alphabet": "amino20", "k": 5}, {"alphabet": "amino20", "threshold": 12.5}):
+        with pytest.raises(EmbedderError):
+            base.create("kmer", **bad)
+
+
+def test_old_parameters_still_give_the_version_1_vectors() -> None:
+    # Catalogs made before the new defaults search their rows with the vectors they were written with.
+    from kmer_reference import KmerEmbedder as Reference
+
+    proteins, _ = _reference_cases()[0]
+    old = base.create("kmer", k=4, dim=512, nucleotide_k=6, strands="both")
+    assert np.array_equal(old.embed(proteins), Reference().embed(proteins))
+
+
+@pytest.fixture(scope="module")
+def neighbour_cases() -> list[str]:
+    """Real proteins, odd letters, low-complexity and tiny records (every branch of the fallback)."""
+    seqs, _ = _reference_cases()[0]
+    rng = np.random.default_rng(11)
+    odd = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWYXBZUOJ"), int(n))) for n in rng.integers(1, 40, 80)]
+    tiny = ["M", "MK", "MKV", "LLLL", "LLLLLLLLLLLLLLLLLLLL", "AAAAAAAA", "XXXX", "WXW", "", "AXA", "MKVXXLLL"]
+    return seqs[:120] + odd + tiny
+
+
+_NEIGHBOUR_PARAMS = [{"k": 3, "threshold": 13, "centred": True}, {"k": 3, "threshold": 15},
+                     {"k": 3, "centred": True}, {"k": 2, "threshold": 9, "dim": 64, "centred": True}]
+_REFERENCE_VECTORS: dict[str, np.ndarray] = {}
+
+
+@pytest.mark.parametrize("params", _NEIGHBOUR_PARAMS, ids=str)
+def test_neighbourhood_vectors_are_those_of_the_reference(
+    params: dict[str, int], counting: str, neighbour_cases: list[str]
+) -> None:
+    from kmer_reference import NeighbourReference
+
+    key = str(params)
+    if key not in _REFERENCE_VECTORS:  # the pure-Python reference is slow: once for both countings
+        _REFERENCE_VECTORS[key] = NeighbourReference(**params).embed(neighbour_cases)
+    got = KmerEmbedder(alphabet="amino20", **params).embed(neighbour_cases)
+    assert got.shape == (len(neighbour_cases), params.get("dim", 512))
+    np.testing.assert_allclose(got, _REFERENCE_VECTORS[key], rtol=0, atol=1e-6)
+    norms = np.linalg.norm(got, axis=1)
+    # Only records without a residue of the 20 amino acids are zero (shorter k down to 1 otherwise).
+    zero = {s for s, n in zip(neighbour_cases, norms, strict=True) if n == 0}
+    assert zero == {s for s in neighbour_cases if not set(s) & set(kmer._AMINO20)}
+    assert np.allclose(norms[norms > 0], 1, atol=1e-5)
+
+
+def test_the_blosum62_table_and_the_neighbour_lists_are_blosum62s() -> None:
+    from Bio.Align import substitution_matrices
+
+    blosum = substitution_matrices.load("BLOSUM62")
+    letters = "".join(kmer._AMINO20)
+    expected = np.array([[blosum[a][b] for b in letters] for a in letters])
+    assert np.array_equal(kmer._blosum62(), expected)
+    starts, flat = kmer._neighbours(3, 13)
+    # Brute force for a few words: every 3-mer against every 3-mer.
+    words = np.array(np.meshgrid(*[np.arange(20)] * 3, indexing="ij")).reshape(3, -1).T  # index order
+    for word in ("WWW", "LLL", "MKV", "CHW", "AAA"):
+        x = [letters.index(a) for a in word]
+        scores = expected[x[0], words[:, 0]] + expected[x[1], words[:, 1]] + expected[x[2], words[:, 2]]
+        i = (x[0] * 20 + x[1]) * 20 + x[2]
+        assert flat[starts[i] : starts[i + 1]].tolist() == np.flatnonzero(scores >= 13).tolist(), word
+    # LLL scores 12 against itself: below 13 it counts nowhere; WWW (33) has many neighbours.
+    lll = (letters.index("L") * 20 + letters.index("L")) * 20 + letters.index("L")
+    assert starts[lll + 1] == starts[lll]
+
+
+def test_centring_takes_the_chance_similarity_of_long_unrelated_proteins_away() -> None:
+    # Long random proteins of background composition share many 3-mers by chance; without centring
+    # their cosine grows with length, which is what buries distant homologues in a large catalog.
+    rng = np.random.default_rng(3)
+    freqs = kmer._BACKGROUND / kmer._BACKGROUND.sum()
+    seqs = ["".join(rng.choice(list(kmer._AMINO20), 3000, p=freqs)) for _ in range(20)]
+    params = {"alphabet": "amino20", "k": 3, "threshold": 13}
+    plain = KmerEmbedder(**params).embed(seqs)
+    centred = KmerEmbedder(**params, centred=True).embed(seqs)
+    off = ~np.eye(len(seqs), dtype=bool)
+    assert (plain @ plain.T)[off].mean() > 0.2
+    assert abs((centred @ centred.T)[off].mean()) < 0.02
+
+
+def _family_scores(path: Path, vectors_of: Callable[[list[str]], np.ndarray]) -> tuple[float, float]:
+    """P@1 and sensitivity@50 of all against all (self hits dropped), families from the ids' prefixes."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    with open(path) as fh:
+        records = [(t.split("|")[0], s.upper()) for t, s in SimpleFastaParser(fh)]
+    labels = np.array([lab for lab, _ in records])
+    vectors = vectors_of([s for _, s in records])
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :50]
+    family = np.array([(labels == lab).sum() - 1 for lab in labels])
+    has = family > 0
+    same = labels[top] == labels[:, None]
+    return float(same[has, 0].mean()), float((same[has].sum(axis=1) / np.minimum(family[has], 50)).mean())
+
+
+def test_new_vectors_rank_family_members_first_more_often_than_the_old_ones() -> None:
+    path = Path(__file__).parent / "data" / "families_small.faa"
+    old, _ = _family_scores(path, base.create("kmer").embed)
+    new, _ = _family_scores(path, base.create("kmer", **base.new_column_params("kmer")).embed)
+    assert new >= old + 0.03, (old, new)
+
+
+def test_quality_floor_of_new_vectors_on_the_shared_families(shared_file: Callable[[str], Path]) -> None:
+    # bench/out/vectors.md: 0.841 and 0.618 (the 12-letter 4-mers: 0.746 and 0.489). A change to
+    # the embedding that loses sensitivity fails here.
+    path = shared_file("proteins/labeled/families_cap100.faa")
+    p_at_1, sens_at_50 = _family_scores(path, base.create("kmer", **base.new_column_params("kmer")).embed)
+    assert p_at_1 >= 0.83 and sens_at_50 >= 0.60, (p_at_1, sens_at_50)
 
 
 def test_a_real_minus_strand_gene_fragment_finds_its_gene(tmp_path: Path) -> None:
@@ -187,14 +315,15 @@ def test_the_compiled_loop_counts_as_numpy_does_on_a_real_import_batch(monkeypat
 
     if not kmer.NATIVE_COUNTING:
         pytest.fail("the compiled counting loop is not built")
-    e = KmerEmbedder()
     batch = next(iter(FastaReader(Path(__file__).parent / "data" / "families_small.faa")))
     nucleotide = np.zeros(len(batch), dtype=bool)
     nucleotide[::7] = True  # every seventh record counted as DNA: both spaces in one call
-    compiled = e.embed_packed(batch.data, batch.offsets, nucleotide)
+    embedders = [KmerEmbedder(), base.create("kmer", **base.new_column_params("kmer"))]
+    compiled = [e.embed_packed(batch.data, batch.offsets, nucleotide) for e in embedders]
     monkeypatch.setattr(kmer, "_native_count", None)
-    reference = e.embed_packed(batch.data, batch.offsets, nucleotide)
-    assert np.array_equal(compiled, reference)
+    monkeypatch.setattr(kmer, "_native_neighbours", None)
+    for e, fast in zip(embedders, compiled, strict=True):
+        assert np.array_equal(fast, e.embed_packed(batch.data, batch.offsets, nucleotide))
 
 
 @pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 5, 99], [-1, 4]])
@@ -206,3 +335,30 @@ def test_the_compiled_loop_refuses_offsets_outside_its_buffer(offsets: list[int]
     out = np.zeros((len(offsets) - 1, 512), dtype=np.float32)
     with pytest.raises(ValueError, match="not within"):
         count_windows(codes, np.array(offsets, dtype=np.int64), space.native_columns, space.base, space.k, out)
+
+
+def _neighbour_lists() -> tuple[np.ndarray, ...]:
+    space = base.create("kmer", **base.new_column_params("kmer"))._protein[-1]  # type: ignore[attr-defined]
+    heads, more, starts, flat = space.native_lists
+    return heads.copy(), more.copy(), starts.copy(), flat.copy(), space.mean
+
+
+@pytest.mark.parametrize("damage", ["column", "flat column", "starts", "offsets", "heads"])
+def test_the_neighbour_loop_refuses_tables_and_offsets_that_would_write_outside(damage: str) -> None:
+    from genocat_desktop.engine.embed.embedders._kmer_count import count_neighbours
+
+    heads, more, starts, flat, mean = _neighbour_lists()
+    offsets = np.array([0, 5, 10], dtype=np.int64)
+    if damage == "column":
+        heads[7, 2] = 2 * 512 + 100_000
+    elif damage == "flat column":
+        flat[3] = -1
+    elif damage == "starts":
+        starts[5] = starts[6] + 1
+    elif damage == "offsets":
+        offsets = np.array([0, 5, 99], dtype=np.int64)
+    else:
+        heads = heads[:100]
+    out = np.zeros((2, 512), dtype=np.float32)
+    with pytest.raises(ValueError):
+        count_neighbours(np.zeros(10, dtype=np.uint8), offsets, heads, more, starts, flat, mean, 21, 3, out)

@@ -54,24 +54,44 @@ class Embedder(Protocol):
 
 EmbedderSpec = dict[str, Any]
 _REGISTRY: dict[str, Callable[..., Embedder]] = {}
-_NEW_COLUMN_DEFAULTS: dict[str, dict[str, Any]] = {}
+_NEW_COLUMN_DEFAULTS: dict[str, list[dict[str, Any]]] = {}
 
 
-def register(name: str, factory: Callable[..., Embedder], new_column: dict[str, Any] | None = None) -> None:
+def register(
+    name: str, factory: Callable[..., Embedder],
+    new_column: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Make an embedder available by name (``factory(**params)`` builds it).
 
     ``new_column`` holds parameters a new vector column records unless the caller names them:
     defaults that differ from the factory's, whose own defaults must keep recreating the columns
-    recorded before those parameters existed.
+    recorded before those parameters existed. A mapping: each parameter on its own. A sequence of
+    mappings: groups that go together, each applied only when the caller names none of its
+    parameters (a record that names ``k`` gets none of a group that sets ``k`` and the alphabet
+    it was chosen for).
     """
     _REGISTRY[name] = factory
-    _NEW_COLUMN_DEFAULTS[name] = dict(new_column or {})
+    if new_column is None:
+        groups: list[dict[str, Any]] = []
+    elif isinstance(new_column, Mapping):
+        groups = [{key: value} for key, value in new_column.items()]
+    else:
+        groups = [dict(g) for g in new_column]
+    _NEW_COLUMN_DEFAULTS[name] = groups
 
 
 def new_column_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters a new vector column of embedder ``name`` records: its new-column defaults, then ``params``."""
+    """The parameters a new vector column of embedder ``name`` records: its new-column defaults, then ``params``.
+
+    A group of defaults is left out when ``params`` names any parameter of it (see :func:`register`).
+    """
     _load_builtins()
-    return {**_NEW_COLUMN_DEFAULTS.get(name, {}), **(params or {})}
+    given = dict(params or {})
+    out: dict[str, Any] = {}
+    for group in _NEW_COLUMN_DEFAULTS.get(name, []):
+        if not group.keys() & given.keys():
+            out.update(group)
+    return {**out, **given}
 
 
 def available() -> list[str]:
@@ -101,9 +121,9 @@ def create(name: str, **params: Any) -> Embedder:
 
 def _load_builtins() -> None:
     if "kmer" not in _REGISTRY:
-        from genocat_desktop.engine.embed.embedders.kmer import NEW_COLUMN_PARAMS, KmerEmbedder
+        from genocat_desktop.engine.embed.embedders.kmer import NEW_COLUMN_GROUPS, KmerEmbedder
 
-        register("kmer", KmerEmbedder, NEW_COLUMN_PARAMS)
+        register("kmer", KmerEmbedder, NEW_COLUMN_GROUPS)
     if "esm" not in _REGISTRY:
         from genocat_desktop.engine.embed.embedders.esm_onnx import EsmOnnxEmbedder
 

@@ -39,7 +39,9 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=cythonize(
         [Extension("genocat_desktop.engine.embed.embedders._kmer_count",
-                   ["genocat_desktop/engine/embed/embedders/_kmer_count.pyx"])],
+                   ["genocat_desktop/engine/embed/embedders/_kmer_count.pyx"]),
+         Extension("genocat_desktop.engine.search._seeds",
+                   ["genocat_desktop/engine/search/_seeds.pyx"], extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},
     ),
     cmdclass={"build_ext": OptionalBuildExt},

@@ -222,13 +222,14 @@ class _Run:
         return f"{len(result)} hits of {result.candidates} for {self.query.id}, top score {top['score']:.3f}"
 
     def step_rerank(self) -> str:
-        self.window.search_page.align_check.setChecked(True)
+        previous = self.window.search_page.mode()
+        self.window.search_page.set_mode("align")
         try:
             if self.window.run_search() is None:
                 raise SelfTestFailure("the window did not start a search")
             (outcome,) = self.wait(self.window.results_shown, "re-ranked results")
         finally:
-            self.window.search_page.align_check.setChecked(False)
+            self.window.search_page.set_mode(previous)
         hits = self.hits = outcome.results[0].hits  # what the window shows now, and exports next
         if "identity" not in hits.column_names:
             raise SelfTestFailure(f"re-ranked hits have no alignment columns: {hits.column_names}")

@@ -82,7 +82,7 @@ def test_csv_starts_with_its_header_and_the_provenance_is_a_side_file(
 ) -> None:
     out = tmp_path / "hits.csv"
     code, _, err = run(capsys, "--catalog", location, "search", QUERY, "-k", "3", "--out", str(out),
-                       "--where", "length > 10")
+                       "--where", "length > 10", "--fast")
     assert code == EXIT_OK, err
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))  # an ordinary CSV reader, no "#" lines to skip
@@ -96,7 +96,7 @@ def test_csv_starts_with_its_header_and_the_provenance_is_a_side_file(
 
 def test_tsv_is_tab_separated(location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "hits.tsv"
-    assert run(capsys, "--catalog", location, "search", QUERY, "-k", "2", "--out", str(out))[0] == EXIT_OK
+    assert run(capsys, "--catalog", location, "search", QUERY, "-k", "2", "--out", str(out), "--fast")[0] == EXIT_OK
     lines = out.read_text().splitlines()
     assert lines[0].split("\t")[:3] == ['"query_id"', '"rank"', '"score"'] and "," not in lines[0]
     assert len(lines) == 3 and (tmp_path / "hits.provenance.json").exists()
@@ -126,7 +126,41 @@ def test_format_chooses_the_file_format_and_a_conflict_is_a_usage_error(
 
 def test_candidates_without_align_is_a_usage_error(location: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--catalog", location, "search", QUERY, "--candidates", "50")
-    assert code == EXIT_USAGE and err == "genocat search: error: --candidates needs --align\n" and out == ""
+    assert code == EXIT_USAGE and out == ""
+    assert err == "genocat search: error: --candidates needs --mode align or --mode sensitive\n"
+    code, out, err = run(capsys, "--catalog", location, "search", QUERY, "--fast", "--align")
+    assert code == EXIT_USAGE and err == "genocat search: error: --fast and --align both choose the mode: give one\n"
+    code, out, err = run(capsys, "--catalog", location, "search", QUERY, "--fast", "--evalue", "1e-3")
+    assert code == EXIT_USAGE and err == "genocat search: error: --evalue needs an aligned mode (not --fast)\n"
+
+
+def test_the_default_mode_is_chosen_by_size_and_recorded(location: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "hits.json"
+    code, _, err = run(capsys, "--catalog", location, "search", QUERY, "-k", "3", "--out", str(out))
+    assert code == EXIT_OK, err
+    body = json.loads(out.read_text())
+    assert body["provenance"]["mode"].startswith("exhaustive (auto: ")  # a small catalog: every row aligned
+    assert "rows aligned" in body["provenance"]["candidates"]
+    bits = [h["bits"] for h in body["hits"]]
+    assert bits == sorted(bits, reverse=True)
+
+
+def test_evalue_and_alignment_column_cutoffs(location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "hits.json"
+    code, _, err = run(capsys, "--catalog", location, "search", QUERY, "-k", "50", "--out", str(out),
+                       "--mode", "exhaustive")
+    assert code == EXIT_OK, err
+    every = json.loads(out.read_text())["hits"]
+    cut = sorted(h["evalue"] for h in every)[len(every) // 2]
+    code, _, err = run(capsys, "--catalog", location, "search", QUERY, "-k", "50", "--out", str(out),
+                       "--mode", "exhaustive", "--evalue", str(cut), "--where", "identity >= 0.2")
+    assert code == EXIT_OK, err
+    kept = json.loads(out.read_text())["hits"]
+    expected = [h["id"] for h in every if h["evalue"] <= cut and h["identity"] >= 0.2]
+    assert [h["id"] for h in kept] == expected and 0 < len(kept) < len(every)
+    code, _, err = run(capsys, "--catalog", location, "search", QUERY, "--where", "identity >= high")
+    assert code != EXIT_OK and "needs a number" in err
 
 
 def test_help_states_the_real_defaults(capsys: pytest.CaptureFixture[str]) -> None:

@@ -193,8 +193,20 @@ def test_cancel_leaves_the_catalog_unchanged(qtbot: Any, window: MainWindow, dat
 @pytest.fixture
 def searched(qtbot: Any, window: MainWindow, data_dir: Path) -> MainWindow:
     _import(qtbot, window, data_dir / "families_small.faa", data_dir / "mmseqs2_QUERY.fasta")
+    window.search_page.set_mode("fast")  # the embedding view (cosine); the default aligns (next test)
     _search(qtbot, window, f">globin_query\n{GLOBIN}")
     return window
+
+
+def test_the_default_mode_aligns_and_says_which_mode_ran(qtbot: Any, window: MainWindow, data_dir: Path) -> None:
+    _import(qtbot, window, data_dir / "families_small.faa")
+    page = window.search_page
+    assert page.mode() == "auto" and page.mode_combo.toolTip()
+    _search(qtbot, window, f">globin_query\n{GLOBIN}")
+    source = page.hits_table.source
+    bits = [source.row_dict(r)["bits"] for r in range(source.rowCount())]
+    assert bits and bits == sorted(bits, reverse=True) and source.row_dict(0)["id"].startswith("Globin|")
+    assert "exhaustive (auto: " in page.results_label.text()  # a small catalog: every sequence aligned
 
 
 def test_search_fills_the_table_detail_and_histogram(qtbot: Any, searched: MainWindow) -> None:
@@ -303,7 +315,7 @@ def test_search_errors_are_shown_with_their_message(qtbot: Any, searched: MainWi
 
 def test_alignment_reranking_adds_alignment_columns(qtbot: Any, searched: MainWindow) -> None:
     w = searched
-    w.search_page.align_check.setChecked(True)
+    w.search_page.set_mode("align")
     outcome = _search(qtbot, w, f">globin_query\n{GLOBIN}")
     hits = outcome.results[0].hits
     assert {"aln_score", "evalue", "identity"} <= set(hits.column_names)

@@ -54,7 +54,7 @@ w = MainWindow(sys.argv[1], [])
 
 def search(summary):
     w.search_page.query_edit.setPlainText(sys.argv[2])
-    w.search_page.align_check.setChecked(True)
+    w.search_page.set_mode("align")
     w.search_page.search_filters.add_row("length", ">", "100")
     w.run_search()
 

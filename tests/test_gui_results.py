@@ -58,7 +58,7 @@ def aligned(qtbot: Any, tmp_path: Path, data_dir: Path) -> Iterator[MainWindow]:
         window.import_paths([str(data_dir / "families_small.faa"), str(data_dir / "mmseqs2_QUERY.fasta")])
     window.import_panel.setVisible(False)
     page = window.search_page
-    page.align_check.setChecked(True)
+    page.set_mode("align")
     _search(qtbot, window, _query(data_dir))
     yield window
     window.confirm = lambda title, text: True

@@ -74,8 +74,9 @@ def test_history_survives_a_restart_and_reruns_in_one_click(qtbot: Any, window_f
     page.description_edit.setText("kinase")
     with qtbot.waitSignal(first.results_shown, timeout=LONG_MS):
         first.run_search()
-    assert page.history.last() == SearchEntry(QUERY, 7, page.align_check.isChecked(), page.evalue_edit.text(),
-                                              page.embedder_combo.currentData(), "kinase")
+    assert page.mode() == "auto"  # the default: the most sensitive mode the catalog's size allows
+    assert page.history.last() == SearchEntry(QUERY, 7, False, page.evalue_edit.text(),
+                                              page.embedder_combo.currentData(), "kinase", mode="auto")
     first.confirm = lambda title, text: True
     first.close()
 

@@ -38,6 +38,9 @@ class SearchEntry:
     description: str = ""
     filters: tuple[tuple[str, str, str], ...] = ()
     when: str = field(default="", compare=False)
+    #: The search mode (``auto``, ``fast``, ``align``, ``sensitive``, ``exhaustive``); entries saved before
+    #: modes existed read as ``align`` or ``fast`` from ``align``.
+    mode: str = "auto"
 
     def label(self, width: int = 60) -> str:
         """One line for a menu: the query's first identifier or residues, then what differs from the defaults."""
@@ -49,8 +52,10 @@ class SearchEntry:
             text = text[: width - 1] + "…"
         extras = [f"{records} queries"] if records > 1 else []
         extras.append(f"k={self.k}")
-        if self.align:
-            extras.append(f"aligned, E ≤ {self.evalue}" if self.evalue else "aligned")
+        if self.mode != "auto":
+            extras.append(self.mode)
+        if self.mode != "fast" and self.evalue:
+            extras.append(f"E ≤ {self.evalue}")
         if self.filters or self.description:
             extras.append(f"{len(self.filters) + bool(self.description)} filter(s)")
         return f"{text}  ({', '.join(extras)})"
@@ -69,9 +74,13 @@ class SearchEntry:
         try:
             filters = tuple((str(a), str(b), str(c)) for a, b, c in value.get("filters") or ())
             column = value.get("column")
-            return SearchEntry(value["query"], int(value.get("k", 10)), bool(value.get("align", False)),
+            align = bool(value.get("align", False))
+            mode = str(value.get("mode") or ("align" if align else "fast"))
+            if mode not in ("auto", "fast", "align", "sensitive", "exhaustive"):
+                return None
+            return SearchEntry(value["query"], int(value.get("k", 10)), align,
                                str(value.get("evalue", "")), str(column) if column else None,
-                               str(value.get("description", "")), filters, str(value.get("when", "")))
+                               str(value.get("description", "")), filters, str(value.get("when", "")), mode)
         except (TypeError, ValueError):
             return None
 

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from genocat_desktop.engine.search.pairwise import PairAlignment
 
 __all__ = [
+    "ALIGNED_MODES",
     "DEFAULT_EVALUE_CUTOFF",
     "MAX_QUERY_TEXT",
+    "SEARCH_MODES",
     "SearchOutcome",
     "SearchRequest",
     "accession_links",
@@ -44,6 +46,22 @@ __all__ = [
     "write_hits",
 ]
 
+#: The search modes as the fronts offer them: (mode, label, what it does). The engine's
+#: :mod:`~genocat_desktop.engine.search.modes` defines them; ``auto`` is the default.
+SEARCH_MODES: tuple[tuple[str, str, str], ...] = (
+    ("auto", "Automatic", "The most sensitive mode the catalog's size allows: every sequence aligned on small\n"
+     "catalogs, k-mer seeds then alignment on larger ones. The results say which ran."),
+    ("fast", "Fast (embedding only)", "Embedding similarity only: milliseconds on any catalog, no alignment,\n"
+     "no E-values. Close relatives rank well; distant homologues may be missed."),
+    ("align", "Aligned embedding candidates", "The best candidates by embedding, aligned (Smith-Waterman) and\n"
+     "ranked by bit score."),
+    ("sensitive", "Sensitive (seeds + alignment)", "Candidates from substitution-tolerant k-mer seeds scored on\n"
+     "diagonals (proteins), aligned and ranked by bit score: finds distant homologues in large catalogs."),
+    ("exhaustive", "Exhaustive (align every sequence)", "Every sequence of the query's type aligned, as BLAST\n"
+     "does: the most sensitive, slow on large catalogs."),
+)
+#: Modes whose hits carry alignment columns (bits, E-value, identity, coverage).
+ALIGNED_MODES = frozenset({"align", "sensitive", "exhaustive"})
 #: Largest query file shown in the query box (bigger ones are searched from the file).
 MAX_QUERY_TEXT = 2_000_000
 #: Queries named in the provenance of a GUI search before "...".
@@ -87,6 +105,9 @@ class SearchRequest:
         How several queries were given (a file name, or their ids), for the provenance.
     filter_text
         The filters in the user's words, for the provenance.
+    mode
+        The search mode (:data:`genocat_desktop.engine.search.modes.MODES`); ``None``: ``align``
+        with ``align``, else ``fast``. ``auto`` picks by the catalog's size.
     """
 
     queries: list[Query]
@@ -98,6 +119,12 @@ class SearchRequest:
     rank_by: str = "alignment"
     source: str = ""
     filter_text: str = ""
+    mode: str | None = None
+
+    @property
+    def asked_mode(self) -> str:
+        """The mode asked for, ``align``/``fast`` standing for the legacy ``align`` flag."""
+        return self.mode if self.mode is not None else ("align" if self.align else "fast")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +169,9 @@ def search_provenance(request: SearchRequest, location: str, first: SearchResult
     -------
     dict
         ``query`` (its id, or the source of several), ``queries`` (their number), ``catalog``,
-        ``version``, ``embedding``, ``filter``, ``hits_per_query``, ``alignment`` (the scoring of
-        each molecule searched, and the order; ``"none"`` without), ``candidates`` (aligned ones),
-        ``genocat_version`` and ``date`` (UTC, ISO 8601).
+        ``version``, ``embedding``, ``filter``, ``hits_per_query``, ``mode`` (as run, and why),
+        ``alignment`` (the scoring of each molecule searched, and the order; ``"none"`` without),
+        ``candidates`` (aligned ones), ``genocat_version`` and ``date`` (UTC, ISO 8601).
     """
     from datetime import UTC, datetime
 
@@ -159,13 +186,30 @@ def search_provenance(request: SearchRequest, location: str, first: SearchResult
         "embedding": first.column,
         "filter": request.filter_text or "none",
         "hits_per_query": request.k,
-        "alignment": _alignment_text(request) if request.align else "none",
+        "mode": mode_summary(first),
+        "alignment": _alignment_text(request) if first_aligned(first) else "none",
     }
-    if request.align:
+    if first.extra.get("mode") == "align":
         provenance["candidates"] = request.candidates or "default: max(10 × hits per query, 100)"
+    elif "aligned_rows" in first.extra:
+        provenance["candidates"] = f"{first.extra['aligned_rows']:,} rows aligned (first query)"
     provenance["genocat_version"] = __version__
     provenance["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     return provenance
+
+
+def first_aligned(result: SearchResult) -> bool:
+    """Whether a result's hits carry alignment columns."""
+    return "bits" in result.hits.column_names
+
+
+def mode_summary(result: SearchResult) -> str:
+    """The mode a search ran in and, when chosen automatically, why: ``"sensitive (auto: ...)"``."""
+    mode = str(result.extra.get("mode", "fast"))
+    reason = str(result.extra.get("mode_reason", ""))
+    if result.extra.get("strategy") == "translated":
+        return f"translated ({result.extra.get('translated', '')})"
+    return f"{mode} ({reason})" if reason.startswith("auto") else mode
 
 
 def _alignment_text(request: SearchRequest) -> str:
@@ -186,7 +230,7 @@ def search_request_job(session: Session, request: SearchRequest) -> Job[SearchOu
         results = session.searcher.search_many(
             request.queries, k=request.k, conditions=request.conditions, column=request.column,
             align=request.align, candidates=request.candidates, rank_by=request.rank_by,
-            progress=progress, cancel=cancel,
+            progress=progress, cancel=cancel, mode=request.mode,
         )
         return SearchOutcome(results, search_provenance(request, session.catalog.location, results[0]))
 
@@ -202,11 +246,12 @@ def search_job(
     description: str = "",
     column: str | None = None,
     align: bool = False,
+    mode: str | None = None,
 ) -> Job[SearchOutcome]:
     """Search ``query`` (FASTA text, bare sequence or a file path) as the window asks; returns a :class:`SearchOutcome`.
 
-    With ``align``, the best candidates by embedding are aligned to the query
-    (Smith-Waterman, the engine's re-ranking) and ranked by alignment score.
+    ``mode`` is the search mode (the window's default is ``auto``); with ``align`` and no mode, the
+    best candidates by embedding are aligned to the query and ranked by alignment score.
     """
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> SearchOutcome:
@@ -218,9 +263,9 @@ def search_job(
         queries = read_queries(query)
         ids = ", ".join(q.id for q in queries[:NAMED_QUERIES]) + (" ..." if len(queries) > NAMED_QUERIES else "")
         request = SearchRequest(queries, k, conditions, column=column, align=align, source=ids,
-                                filter_text=" AND ".join(str(c) for c in conditions))
+                                filter_text=" AND ".join(str(c) for c in conditions), mode=mode)
         outcome = search_request_job(session, request)(progress, cancel)
-        if align:
+        if outcome.aligned:
             outcome = dataclasses.replace(outcome, regions=[_regions(r) for r in outcome.results])
         return outcome
 
@@ -288,14 +333,18 @@ def export_hits_job(outcome: SearchOutcome, path: str, rows: dict[int, list[int]
     return run
 
 
-def align_job(session: Session, query: str, target: str) -> Job[PairAlignment]:
-    """Align a hit to its query (in the session's aligner process); returns a ``PairAlignment``."""
+def align_job(session: Session, query: str, target: str, region: tuple[int, int] | None = None
+              ) -> Job[PairAlignment]:
+    """Align a hit to its query (in the session's aligner process); returns a ``PairAlignment``.
+
+    ``region``: a located hit's ``hit_start``/``hit_end`` in a long record (only that part is aligned).
+    """
 
     def run(progress: ProgressCallback, cancel: CancelToken) -> PairAlignment:
         from genocat_desktop.engine import InputError
 
         try:
-            return session.aligner.align(query, target, lambda: bool(cancel.cancelled))
+            return session.aligner.align(query, target, lambda: bool(cancel.cancelled), region=region)
         except ValueError as exc:
             raise InputError(str(exc)) from None
 

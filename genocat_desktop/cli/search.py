@@ -55,16 +55,25 @@ def add_parsers(sub: Any) -> None:
                     help="filter, e.g. 'length > 300', 'organism contains coli' (repeatable; all must hold)")
     se.add_argument("--embedding", metavar="COLUMN", help="embedding to search: a vector column or a model name "
                     "(default: the catalog's; see `genocat info`)")
-    se.add_argument("--align", action="store_true",
-                    help="align the query to the best candidates by Smith-Waterman local alignment (protein "
-                    "queries: BLOSUM62, gaps 11+L; DNA/RNA queries: blastn's match 2, mismatch -3, gaps 5+2L, "
-                    "on both strands) and rank by alignment; the hits then lead with bits, evalue, identity, "
-                    "query_cov (and sstrand, the hit's strand, for nucleotide queries) and the embedding "
-                    "similarity is called cosine")
-    se.add_argument("--candidates", type=int, metavar="N", help="with --align: candidates to align "
-                    "(default max(10 × k, 100))")
-    se.add_argument("--rank-by", choices=["alignment", "embedding"], default=None,
-                    help="with --align: order of the hits (default: alignment)")
+    modes = se.add_argument_group("search mode (default: auto, the most sensitive the catalog's size allows)")
+    modes.add_argument("--mode", choices=["auto", "fast", "align", "sensitive", "exhaustive"], default=None,
+                       help="auto (default): exhaustive alignment on small catalogs, sensitive (k-mer seeds, then "
+                       "Smith-Waterman) on larger ones; fast: embedding similarity only; align: the best "
+                       "candidates by embedding aligned; sensitive: candidates from k-mer seeds (proteins) "
+                       "aligned; exhaustive: every row aligned. Aligned hits lead with bits, evalue, identity, "
+                       "query_cov (and sstrand for nucleotide queries); the embedding similarity is called cosine. "
+                       "Proteins: BLOSUM62, gaps 11+L, composition-adjusted E-values; DNA/RNA: blastn's match 2, "
+                       "mismatch -3, gaps 5+2L, both strands")
+    modes.add_argument("--fast", action="store_true", help="embedding similarity only (same as --mode fast): "
+                       "milliseconds on any catalog, no alignment columns")
+    modes.add_argument("--align", action="store_true", help="the best candidates by embedding aligned (same as "
+                       "--mode align)")
+    modes.add_argument("--candidates", type=int, metavar="N", help="rows to align: with --mode align the best N by "
+                       "embedding (default max(10 × k, 100)); with --mode sensitive the best N by seeds (default 1000)")
+    modes.add_argument("--rank-by", choices=["alignment", "embedding"], default=None,
+                       help="with --mode align: order of the hits (default: alignment)")
+    modes.add_argument("--evalue", type=float, metavar="E", help="keep aligned hits with an E-value <= E "
+                       "(e.g. 1e-3); other alignment columns filter with --where, e.g. 'identity >= 0.4'")
     se.add_argument("--out", "-o", type=Path, help="write the hits to a file instead of the screen: .csv, .tsv, "
                     ".json or .fasta; a CSV/TSV file starts with its header and the search's provenance goes to "
                     "NAME.provenance.json next to it (a JSON file holds it)")
@@ -78,10 +87,19 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     from genocat_desktop.engine.search.export import format_of
 
     if args.text is None:
-        if args.candidates is not None and not args.align:
-            return "--candidates needs --align"
-        if args.rank_by is not None and not args.align:
-            return "--rank-by needs --align"
+        chosen = [name for name, given in (("--mode", args.mode is not None), ("--fast", args.fast),
+                                           ("--align", args.align)) if given]
+        if len(chosen) > 1:
+            return f"{' and '.join(chosen)} both choose the mode: give one"
+        mode = _mode(args)
+        if args.candidates is not None and mode not in ("align", "sensitive"):
+            return "--candidates needs --mode align or --mode sensitive"
+        if args.rank_by is not None and mode != "align":
+            return "--rank-by needs --mode align"
+        if args.evalue is not None and mode == "fast":
+            return "--evalue needs an aligned mode (not --fast)"
+        if args.evalue is not None and not args.evalue >= 0:
+            return "--evalue needs a number >= 0"
     if args.out is None:
         if args.format in FILE_FORMATS and args.format not in SCREEN_FORMATS:
             return f"--format {args.format} writes a file: add --out FILE"
@@ -97,6 +115,13 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     if named is not None and named != args.format:
         return f"--format {args.format} contradicts --out {shown(args.out.name)} (a {named} file); change one"
     return None
+
+
+def _mode(args: argparse.Namespace) -> str:
+    """The search mode the options ask for (``auto`` when none does)."""
+    if args.mode is not None:
+        return str(args.mode)
+    return "fast" if args.fast else "align" if args.align else "auto"
 
 
 def _out_format(args: argparse.Namespace) -> str:
@@ -139,7 +164,15 @@ def _cmd_text_search(args: argparse.Namespace, catalog: Catalog, conditions: lis
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from genocat_desktop.app.search import SearchRequest, search_request_job, write_hits
-    from genocat_desktop.engine import Cancelled, InputError, SearchEffort, Searcher, parse_condition, read_queries
+    from genocat_desktop.engine import (
+        Cancelled,
+        Condition,
+        InputError,
+        SearchEffort,
+        Searcher,
+        parse_condition,
+        read_queries,
+    )
 
     if (args.query is None) == (args.text is None):
         raise InputError("give either a query sequence or --text WORDS")
@@ -154,15 +187,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
     session = open_session(args, create=False, searcher=lambda catalog: Searcher(
         catalog, use_index=False if args.exact else None, effort=effort))
     conditions = [parse_condition(w) for w in args.where]
+    if args.evalue is not None:
+        conditions.append(Condition("evalue", "<=", args.evalue))
     queries = read_queries(sys.stdin.read() if args.query == "-" else args.query)
     column = None
     if args.embedding:
         from genocat_desktop.engine import resolve_column
 
         column = resolve_column(session.catalog, args.embedding)
-    request = SearchRequest(queries, args.hits, conditions, column=column, align=args.align,
-                            candidates=args.candidates, rank_by=args.rank_by or "alignment", source=args.query,
-                            filter_text=" AND ".join(args.where))
+    filter_text = " AND ".join([*args.where, *([f"evalue <= {args.evalue:g}"] if args.evalue is not None else [])])
+    request = SearchRequest(queries, args.hits, conditions, column=column, candidates=args.candidates,
+                            rank_by=args.rank_by or "alignment", source=args.query, filter_text=filter_text,
+                            mode=_mode(args))
     try:
         # A progress line on stderr (a terminal only, not with --quiet): many queries or a big
         # alignment take minutes.
@@ -191,7 +227,7 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
     fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
     hits = _shown_hits(results)
     cols = ["rank", "score", "id", "name", "organism", "length"]
-    if args.align:
+    if any("bits" in r.hits.column_names and r.extra.get("strategy") != "translated" for r in results):
         cols = ["rank", "bits", "evalue", "identity", "query_cov", "cosine", "id", "name", "organism", "length"]
         if any(r.query.molecule in ("dna", "rna") for r in results):
             cols.insert(5, "sstrand")  # the strand of the hit each nucleotide query aligned to
@@ -200,6 +236,11 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
         # A translated search aligns (even without --align) and ranks by bits: its frame and coordinates.
         cols = ["rank", "bits", "evalue", "identity", "query_cov", *translated, "id", "name", "organism", "length"]
         hits = [_with_columns(h, cols) for h in hits]
+    if any(r.extra.get("strategy") == "sketch" for r in results):
+        from genocat_desktop.engine.search.sketches import SKETCH_COLUMNS
+
+        # A MinHash sketch column: containment (the score), ANI and the Mash-like distance.
+        cols = ["rank", *SKETCH_COLUMNS, "id", "name", "organism", "length"]
     if fmt == "json":
         out = [
             {"query_id": r.query.id, "version": r.version, "exact": r.exact,
@@ -235,12 +276,15 @@ def _print_table(results: list[SearchResult], hits: list[Any], cols: list[str]) 
     from rich.table import Table
     from rich.text import Text
 
+    from genocat_desktop.app.search import mode_summary
+
     console = Console()
     for r, h in zip(results, hits, strict=True):
         # Text, not str: rich would read "[...]" in a header as markup; shown() escapes control characters.
         t = Table(title=Text(f"{shown(r.query.id)} ({len(r.query.sequence)} {r.query.molecule} residues): "
                              f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms, "
-                             f"{'exact' if r.exact else 'approximate (vector index)'}"))
+                             f"{'exact' if r.exact else 'approximate (vector index)'}, "
+                             f"mode {mode_summary(r)}"))
         for c in cols:
             t.add_column(c, justify="right" if c in ("rank", "score", "cosine", "bits", "length") else "left")
         for row in h.select(cols).to_pylist():

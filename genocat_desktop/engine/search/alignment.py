@@ -8,7 +8,11 @@ gets in the list is the score its alignment shows in the detail pane.
 :func:`align_to` (the hit list) aligns a query to many candidates with
 `pyopal <https://pyopal.readthedocs.io>`_ (SIMD Smith-Waterman, the Opal
 library) and reports what BLAST users expect: ``aln_score`` (raw local
-score); ``bits``, the bit score ``(λS − ln K) / ln 2``; ``evalue``,
+score); ``bits``, the bit score ``(λS − ln K) / ln 2``, for proteins with
+composition-based statistics as BLAST+ computes them by default
+(:mod:`~genocat_desktop.engine.search.composition`: matrix adjustment for the
+hits traced (``detail``), scaling for the other candidates), so that two low-complexity or
+coiled-coil proteins do not look related by composition alone; ``evalue``,
 ``m · n · 2^−bits`` with ``m`` the query length and ``n`` the catalog's
 residues (Karlin-Altschul; no edge-effect correction, so values are
 slightly lower than BLAST's for short sequences); ``identity``, identical
@@ -32,6 +36,7 @@ from genocat_desktop.engine.search.scoring import (
     NUCLEOTIDE,
     PROTEIN,
     Scheme,
+    evalue,
     opal_matrix,
     reverse_complement,
     scheme_for,
@@ -96,7 +101,9 @@ def align_to(
     detail
         Given the alignment scores, the indexes of the targets that get identity,
         coverage and strand (the hits shown); ``None``: every target. The others
-        keep 0 and an empty strand.
+        keep 0 and an empty strand. For proteins the same targets get the full
+        composition adjustment (an alignment each, as the detail pane computes it);
+        the others get the cheaper scaling, which never makes them more significant.
 
     Returns
     -------
@@ -134,10 +141,16 @@ def align_to(
         out["query_cov"][i] = (hit.query_end - hit.query_start + 1) / max(len(query), 1)
         out["target_cov"][i] = (hit.target_end - hit.target_start + 1) / max(len(targets[i]), 1)
     scheme = scheme_for(query_molecule)
+    if scheme is PROTEIN:
+        from genocat_desktop.engine.search.composition import adjusted_bits
+
+        traced = np.fromiter(chosen, dtype=np.int64)
+        # Hits are shown from the traced targets only (search.homology): the others keep standard bits.
+        out["bits"] = adjusted_bits(query, targets, out["aln_score"], traced, among=traced)
+    elif scheme.lam is not None and scheme.k is not None:
+        out["bits"] = scheme.bits(out["aln_score"])
     if scheme.lam is not None and scheme.k is not None:
-        bits = scheme.bits(out["aln_score"])
-        out["bits"] = bits
-        out["evalue"] = len(query) * max(db_residues, 1) * np.exp2(-bits)
+        out["evalue"] = evalue(out["bits"], len(query), db_residues)
     return out
 
 

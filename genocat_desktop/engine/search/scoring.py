@@ -12,6 +12,9 @@ match 2, mismatch −3, a gap of length L costs 5 + 2L, with BLAST's published
 gapped statistics for that system (``blastn_values_2_3`` in BLAST's
 ``blast_stat.c``: λ = 0.625, K = 0.41, valid for even scores, so an odd score
 is rounded down first, as BLAST does).
+
+Protein bit scores are composition-adjusted (:mod:`~genocat_desktop.engine.search.composition`,
+as BLAST+ does by default); :func:`evalue` turns bits into E-values for both uses alike.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "PROTEIN",
     "Scheme",
     "bio_matrix",
+    "evalue",
     "match_mismatch_rows",
     "opal_matrix",
     "reverse_complement",
@@ -76,6 +80,26 @@ _COMPLEMENT: Final = bytes.maketrans(b"ACGTUN", b"TGCAAN")
 def scheme_for(molecule: str) -> Scheme:
     """The scoring scheme for ``"protein"``, ``"dna"`` or ``"rna"``."""
     return NUCLEOTIDE if molecule in ("dna", "rna") else PROTEIN
+
+
+def evalue(bits: np.ndarray | float, query_length: int, db_residues: int) -> np.ndarray:
+    """Karlin-Altschul E-values ``m · n · 2^−bits`` (no edge-effect correction).
+
+    Parameters
+    ----------
+    bits
+        Bit scores.
+    query_length
+        ``m``, the query's residues.
+    db_residues
+        ``n``, the residues of the catalog searched (at least 1 is used).
+
+    Returns
+    -------
+    numpy.ndarray
+        The E-values, shaped like ``bits``.
+    """
+    return np.asarray(query_length * max(db_residues, 1) * np.exp2(-np.asarray(bits, dtype=np.float64)))
 
 
 def reverse_complement(sequence: str) -> str:

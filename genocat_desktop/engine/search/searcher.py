@@ -33,6 +33,15 @@ from genocat_desktop.engine.catalog.table import ALIGNMENT_COLUMNS, Catalog
 from genocat_desktop.engine.core.errors import QueryError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, gc_paused, no_progress
 from genocat_desktop.engine.search.ann import DEFAULT_EFFORT, SearchEffort, VectorIndexRef, vector_index
+from genocat_desktop.engine.search.homology import (
+    KIND_SQL,
+    STORE_SQL,
+    SequenceStores,
+    align_rows,
+    split_conditions,
+)
+from genocat_desktop.engine.search.locate import Located, Locator, merge_located, without_long
+from genocat_desktop.engine.search.modes import SEED_CANDIDATES, ModeChoice, check_mode, choose_mode
 from genocat_desktop.engine.search.queries import Query, detect_molecule, read_queries
 from genocat_desktop.engine.search.strategies import (
     LanceIndex,
@@ -97,7 +106,7 @@ class _Counts:
     """Per-version counts: the rows passing a filter, the residues of the catalog (the E-value's space)."""
 
     def __init__(self) -> None:
-        self.passing: dict[tuple[int, str], int] = {}
+        self.passing: dict[tuple[int, str], Any] = {}
         self.residues: tuple[int, int] | None = None
 
     def rows_passing(self, ds: Any, sql: str) -> int:
@@ -107,6 +116,19 @@ class _Counts:
             count = ds.count_rows(sql)
             remember(self.passing, key, count)
         return count
+
+    def kind_size(self, ds: Any, sql: str | None, kind: str) -> tuple[int, int]:
+        """Rows and residues of one molecule kind passing ``sql`` (cached per version and filter)."""
+        key = (ds.version, f"size:{kind}:{sql}")
+        size = self.passing.get(key)
+        if size is None:
+            import pyarrow.compute as pc
+
+            where = f"({sql}) AND {STORE_SQL[kind]}" if sql else STORE_SQL[kind]
+            lengths = ds.to_table(columns=["length"], filter=where).column("length")
+            size = (len(lengths), int(pc.sum(lengths).as_py() or 0))
+            remember(self.passing, key, size)
+        return size
 
     def residues_of(self, ds: Any, held: pa.Table | None) -> int:
         if self.residues is not None and self.residues[0] == ds.version:
@@ -171,6 +193,8 @@ class Searcher:
         self._refine = RefinementVectors()
         self._counts = _Counts()
         self._translated = TranslatedSearch()
+        self._sequences = SequenceStores()
+        self._locator = Locator()  # nucleotide queries placed in long records (.locate)
 
     def _current(self) -> int:
         now = time.monotonic()
@@ -213,8 +237,18 @@ class Searcher:
                 self._exact.load(self.catalog, version, column, self.memory_budget, cancel)
             # The molecule counts the first search checks (_translated_kinds): a scan of one column
             # (10 ms at 100k rows) done here, on open, rather than inside the first search.
-            for sql in _MOLECULE_SQL.values():
+            for sql in KIND_SQL.values():
                 self._counts.rows_passing(ds, sql)
+        # The protein sequences and their seed index, when the default mode will use them: at 100k
+        # proteins a few seconds, better spent on open than inside the first search.
+        rows, residues = self._counts.kind_size(ds, None, "protein")
+        if choose_mode("auto", False, residues, rows).mode == "sensitive":
+            store = self._sequences.load(ds, "protein", cancel)
+            self._sequences.seeds(store, cancel=cancel)
+        # The long records' minimap2 index (.locate), built here rather than by the first nucleotide
+        # search (~0.1 s per Mbp; loaded from the cache folder for large sets).
+        if self._counts.rows_passing(ds, KIND_SQL["nucleotide"]):
+            self._locator.index(ds)
 
     def _prewarm(self, ds: Any, index: VectorIndexRef) -> None:
         """Load a local catalog's whole vector index into Lance's index cache.
@@ -243,6 +277,7 @@ class Searcher:
         candidates: int | None = None,
         rank_by: str = "alignment",
         fields: Sequence[str] | None = None,
+        mode: str | None = None,
     ) -> SearchResult:
         """Find the ``k`` rows most similar to ``query`` that satisfy all ``conditions``.
 
@@ -259,15 +294,21 @@ class Searcher:
         align
             Align the query to the best ``candidates`` rows by embedding
             (Smith-Waterman, see :mod:`.alignment`) and add ``aln_score``,
-            ``bits``, ``evalue``, ``identity``, ``query_cov``, ``target_cov``.
+            ``bits``, ``evalue``, ``identity``, ``query_cov``, ``target_cov``
+            (the ``align`` mode; ignored when ``mode`` is given).
         candidates
-            How many rows to align (default ``max(10 * k, 100)``).
+            How many rows to align (default ``max(10 * k, 100)``; in ``sensitive``
+            mode the rows the seeds propose, default :data:`.modes.SEED_CANDIDATES`).
         rank_by
             With ``align``: ``"alignment"`` (by alignment score, the default)
             or ``"embedding"`` (by cosine score, alignments only reported).
         fields
             The metadata fields to return for each hit (default: all); fewer
             fields make a search through the ANN index faster.
+        mode
+            One of :data:`.modes.MODES` (``None``: ``align`` with ``align=True``, else ``fast``).
+            Conditions on alignment columns (``evalue <= 1e-3``, ``identity >= 0.4``) need an
+            aligned mode; they apply to the aligned hits.
 
         Returns
         -------
@@ -280,7 +321,7 @@ class Searcher:
         """
         return self.search_many(
             [query], k=k, conditions=conditions, column=column, align=align, candidates=candidates,
-            rank_by=rank_by, fields=fields,
+            rank_by=rank_by, fields=fields, mode=mode,
         )[0]
 
     @gc_paused()  # no full GC pass inside a query (see ann._nearest)
@@ -298,6 +339,7 @@ class Searcher:
         cancel: CancelToken | None = None,
         vectors: np.ndarray | None = None,
         fields: Sequence[str] | None = None,
+        mode: str | None = None,
     ) -> list[SearchResult]:
         """Search several queries against the same version; see :meth:`search`.
 
@@ -313,16 +355,29 @@ class Searcher:
         list of SearchResult
             One per query, in order.
         """
-        fetch = _fetch_count(k, align, candidates, rank_by)
+        asked = check_mode(mode if mode is not None else ("align" if align else "fast"))
+        conditions, cutoffs = split_conditions(conditions)
+        if cutoffs and asked == "fast":
+            raise QueryError("a filter on an alignment column (bits, evalue, identity, query_cov, ...) needs "
+                             "an aligned search mode, not 'fast'")
+        may_align = asked != "fast"
+        fetch = _fetch_count(k, may_align, candidates if asked == "align" else None, rank_by)
+        if self.catalog.vector_columns().get(column or self.catalog.default_vector, {}).get("name") == "sketch":
+            # A MinHash sketch column: containment, ANI and distance (.sketches), not vectors or alignment
+            # (alignment cut-offs do not apply: its hits have no alignment).
+            from genocat_desktop.engine.search.sketches import search_sketches
+
+            return search_sketches(self, queries, column or self.catalog.default_vector, k=k, conditions=conditions,
+                                   fields=fields, progress=progress, cancel=cancel, result=SearchResult)
         qs = [q if isinstance(q, Query) else read_queries(q)[0] for q in queries]
         column = column or self.catalog.default_vector
         embedder = self.catalog.embedder(column) if vectors is None else None
         if vectors is not None:
             vectors = self._given_vectors(vectors, len(qs), column)
         cancel = cancel or CancelToken()
-        plan = self._plan(column, conditions, fields, align, len(qs))
+        plan = self._plan(column, conditions, fields, may_align, len(qs))
         translated = self._translated_kinds(plan, qs) if embedder is not None else set()
-        if translated and fields is not None and not align:
+        if translated and fields is not None and not may_align:
             plan = self._plan(column, conditions, fields, True, len(qs))  # a translated search aligns
         if embedder is not None and len(qs) > 1 and not translated:
             vectors = embedder.embed([q.sequence for q in qs], [q.molecule for q in qs])
@@ -341,11 +396,24 @@ class Searcher:
             else:
                 assert embedder is not None
                 vec = embedder.embed([q.sequence], [q.molecule])[0]
+            choice = self._choose(plan, q, asked)
+            if choice.mode in ("sensitive", "exhaustive"):
+                result = self._homology_search(plan, q, vec, k, choice, candidates, cutoffs, column, cancel)
+                result.seconds = time.perf_counter() - started
+                out.append(result)
+                progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
+                continue
             found = plan.strategy.find(n, vec, fetch)
             rows, scores = found.rows, found.scores
-            if align:
-                rows, scores = self._align(plan, q, rows, scores, k, rank_by)
-            extra: dict[str, object] = {"strategy": found.strategy}
+            located = self._located(plan, q, k, cutoffs)
+            if located is not None:
+                rows, scores = without_long(rows, scores)  # located instead: whole, they align in seconds
+            if choice.aligned:
+                rows, scores = self._align(plan, q, rows, scores, k, rank_by, cutoffs)
+            if located is not None:
+                cosines = self._cosines(plan, column, located.addresses, vec)
+                rows, scores = merge_located(rows, scores, located, cosines, k, aligned=choice.aligned)
+            extra: dict[str, object] = {"strategy": found.strategy, "mode": choice.mode, "mode_reason": choice.reason}
             if found.refine is not None:
                 extra["refine"] = found.refine
             out.append(
@@ -356,6 +424,91 @@ class Searcher:
             )
             progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
         return out
+
+    def _choose(self, plan: _Plan, q: Query, asked: str) -> ModeChoice:
+        """The mode this query runs in: ``asked``, or for ``auto`` the one its kind's rows allow."""
+        if asked in ("fast", "align"):
+            return choose_mode(asked, _kind(q.molecule) == "nucleotide", 0, 0)
+        rows, residues = self._counts.kind_size(plan.ds, plan.sql, _kind(q.molecule))
+        return choose_mode(asked, _kind(q.molecule) == "nucleotide", residues, rows)
+
+    def _homology_search(
+        self, plan: _Plan, q: Query, vec: np.ndarray, k: int, choice: ModeChoice, candidates: int | None,
+        cutoffs: Sequence[Condition], column: str, cancel: CancelToken,
+    ) -> SearchResult:
+        """A ``sensitive`` or ``exhaustive`` search: rows beyond the embedding's candidates aligned."""
+        kind = _kind(q.molecule)
+        store = self._sequences.load(plan.ds, kind, cancel)
+        allowed = None
+        if plan.sql is not None:
+            allowed = store.positions(self._refine.matching_ids(plan.ds, plan.sql))
+        if choice.mode == "exhaustive":
+            positions = allowed if allowed is not None else np.arange(store.ids.size)
+        else:
+            seeds = self._sequences.seeds(store, cancel=cancel)
+            allowed_ids = store.ids[allowed] if allowed is not None else None
+            found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids)
+            positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
+            # The embedding's own nearest rows join the seeds' (cheap where the vectors are in RAM).
+            near = plan.strategy.find(0, vec, 100)
+            if near.ids is not None:
+                positions = np.union1d(positions, store.positions(near.ids))
+        residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
+        aligned = align_rows(q.sequence, q.molecule, store, positions, residues, k, cutoffs)
+        rows = self._rows_of(plan, aligned.ids)
+        cosine = self._cosines(plan, column, aligned.ids, vec)
+        for name in ALIGNMENT_COLUMNS:
+            values = aligned.stats[name]
+            exact_values = name in ("aln_score", "evalue", "sstrand")
+            rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
+        located = self._located(plan, q, k, cutoffs)  # the long records, kept out of the store (.homology)
+        if located is not None:
+            cosines = self._cosines(plan, column, located.addresses, vec)
+            rows, cosine = merge_located(rows, cosine, located, cosines, k, aligned=True)
+        extra: dict[str, object] = {"strategy": choice.mode, "mode": choice.mode, "mode_reason": choice.reason,
+                                    "aligned_rows": aligned.examined}
+        return SearchResult(q, _with_rank(rows, cosine), plan.version, column, plan.sql, True, 0.0,
+                            plan.strategy.passing, extra)
+
+    def _located(self, plan: _Plan, q: Query, k: int, cutoffs: Sequence[Condition]) -> Located | None:
+        """A nucleotide query's placements in the long records (:mod:`.locate`); ``None`` for a protein
+        query or a catalog without long records. The alignment cut-offs apply to them as to every hit."""
+        if _kind(q.molecule) != "nucleotide" or not self._locator.has_long_records(plan.ds):
+            return None
+        residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
+        located = self._locator.locate(plan.ds, plan.sql, plan.columns, q.sequence, k, residues)
+        if not cutoffs:
+            return located
+        from genocat_desktop.engine.search.homology import ALIGNMENT_FIELDS, alignment_mask
+
+        stats = {name: located.rows.column(name).to_numpy(zero_copy_only=False) for name in ALIGNMENT_FIELDS}
+        keep = np.flatnonzero(alignment_mask(stats, cutoffs))
+        return Located(located.rows.take(pa.array(keep)), located.bits[keep], located.addresses[keep])
+
+    def _rows_of(self, plan: _Plan, ids: np.ndarray) -> pa.Table:
+        """The hit columns of the rows ``ids`` (addresses), in that order: from RAM when held, else one take."""
+        held = plan.strategy.held_rows
+        strategy = plan.strategy
+        if held is not None and isinstance(strategy, MemoryScan):
+            addresses = strategy.matrix.addresses
+            pos = np.searchsorted(addresses, ids)
+            return held.take(pa.array(pos)).select(plan.columns)
+        if ids.size == 0:
+            return plan.ds.to_table(columns=plan.columns, limit=0)
+        return plan.ds._take_rows(ids.tolist(), columns=plan.columns)
+
+    def _cosines(self, plan: _Plan, column: str, ids: np.ndarray, vec: np.ndarray) -> np.ndarray:
+        """The embedding similarity of the rows ``ids`` to the query (reported beside the alignment)."""
+        strategy = plan.strategy
+        if ids.size == 0:
+            return np.empty(0, dtype=np.float32)
+        if isinstance(strategy, MemoryScan):
+            pos = np.searchsorted(strategy.matrix.addresses, ids)
+            return strategy.matrix.vectors[pos] @ vec.astype(np.float32)
+        table = plan.ds._take_rows(ids.tolist(), columns=[column])
+        dim = vec.shape[0]
+        matrix = table.column(column).combine_chunks().flatten().to_numpy().reshape(-1, dim)
+        return np.asarray(matrix, dtype=np.float32) @ vec.astype(np.float32)
 
     def _translated_kinds(self, plan: _Plan, qs: Sequence[Query]) -> set[str]:
         """The query kinds that no searched row shares: they are searched translated (:mod:`.translated`).
@@ -370,7 +523,7 @@ class Searcher:
         if searched == 0:
             return kinds
         for kind in sorted({_kind(q.molecule) for q in qs}):
-            sql = _MOLECULE_SQL[kind]
+            sql = KIND_SQL[kind]
             if self._counts.rows_passing(plan.ds, f"({plan.sql}) AND {sql}" if plan.sql else sql) == 0:
                 self._translated.check(plan.ds, plan.sql, kind)
                 kinds.add(kind)
@@ -460,33 +613,49 @@ class Searcher:
         return [c for c in columns if c in fields or c in needed]
 
     def _align(
-        self, plan: _Plan, q: Query, rows: pa.Table, scores: np.ndarray, k: int, rank_by: str
+        self, plan: _Plan, q: Query, rows: pa.Table, scores: np.ndarray, k: int, rank_by: str,
+        cutoffs: Sequence[Condition] = (),
     ) -> tuple[pa.Table, np.ndarray]:
         from genocat_desktop.engine.search.alignment import align_to
+        from genocat_desktop.engine.search.homology import ALIGNMENT_FIELDS, alignment_mask, untraced
 
         residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
 
-        def ranked(aln_score: np.ndarray) -> np.ndarray:
+        def ranked(aln_score: np.ndarray, bits: np.ndarray | None = None) -> np.ndarray:
             if rank_by == "alignment":
-                # Best alignment first; the embedding score breaks ties.
-                return np.lexsort((-scores, -aln_score))
+                # Best bit score first (the raw score where a scheme has no statistics); the
+                # embedding score breaks ties.
+                first = aln_score if bits is None else np.nan_to_num(bits, nan=-np.inf)
+                return np.lexsort((-scores, -aln_score, -first))
             return np.arange(len(scores))
+
+        room = 2 * k + 10 if not cutoffs else max(4 * k, 200)
+        traced: list[int] = []
+
+        def detail(aln_score: np.ndarray) -> list[int]:  # tracebacks for the hits that can be shown
+            traced.extend(ranked(aln_score)[:room].tolist())
+            return traced
 
         stats = align_to(
             q.sequence, q.molecule, rows.column("sequence").to_pylist(), rows.column("molecule").to_pylist(),
-            residues, detail=lambda aln_score: ranked(aln_score)[:k].tolist(),  # tracebacks for the hits shown only
+            residues, detail=detail,
         )
+        untraced(stats, traced)
         for name in ALIGNMENT_COLUMNS:
             values = stats[name]
             # E-values span hundreds of orders of magnitude: never round them.
             exact_values = name in ("aln_score", "evalue", "sstrand")
             rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
-        order = ranked(stats["aln_score"])[:k]
+        order = ranked(stats["aln_score"], stats["bits"])
+        if rank_by == "alignment":
+            # From the traced rows only (see homology.align_rows): their bits are the realigned ones.
+            order = order[np.isin(order, np.asarray(traced, dtype=np.int64))]
+        if cutoffs:
+            keep = alignment_mask({n: v[order] for n, v in stats.items() if n in ALIGNMENT_FIELDS}, cutoffs)
+            order = order[keep]
+        order = order[:k]
         return rows.take(order), scores[order]
 
-
-#: The rows of each query kind, as a Lance filter.
-_MOLECULE_SQL: Final = {"nucleotide": "molecule IN ('dna', 'rna')", "protein": "molecule = 'protein'"}
 
 
 def _kind(molecule: str) -> str:

@@ -43,6 +43,8 @@ class Found:
     exact: bool
     strategy: str
     refine: str | None = None
+    #: The rows' addresses where the strategy knows them without a read (the exact matrix in RAM).
+    ids: np.ndarray | None = None
 
 
 class Strategy:
@@ -93,7 +95,7 @@ class MemoryScan(Strategy):
             rows = self.ds._take_rows(matrix.addresses[top].tolist(), columns=self.columns)
         else:
             rows = self.ds.to_table(columns=self.columns, limit=0)
-        return Found(rows, scores, True, "memory")
+        return Found(rows, scores, True, "memory", ids=matrix.addresses[top])
 
 
 class LanceScan(Strategy):

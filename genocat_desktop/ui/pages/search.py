@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QDoubleValidator, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QDoubleValidator, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -112,7 +111,7 @@ class SearchPage(QWidget):
         left = self._build_query_side()
         self.split.addWidget(left)
         self.split.addWidget(self._build_results_side())
-        self.form = SearchForm(self.query_edit, self.k_spin, self.align_check, self.evalue_edit, self.embedder_combo,
+        self.form = SearchForm(self.query_edit, self.k_spin, self.mode_combo, self.evalue_edit, self.embedder_combo,
                                self.description_edit, self.search_filters)
         self.split.setStretchFactor(0, 0)
         self.split.setStretchFactor(1, 1)
@@ -184,11 +183,17 @@ class SearchPage(QWidget):
         self.description_edit.setClearButtonEnabled(True)
         self.description_edit.setToolTip("Keep only hits whose FASTA description contains this text")
         self.description_edit.returnPressed.connect(self.run_search)
-        self.align_check = QCheckBox("Re-rank by alignment")
-        self.align_check.setToolTip(
-            "Align the best candidates to the query (Smith-Waterman, BLOSUM62) and rank hits by alignment\n"
-            "score, with bits, E-value, identity and coverage columns. Slower, more sensitive."
+        self.mode_combo = QComboBox()
+        for i, (mode, label, tip) in enumerate(search_ops.SEARCH_MODES):
+            self.mode_combo.addItem(label, mode)
+            self.mode_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.mode_combo.setToolTip(
+            "How much of the catalog is aligned to the query (Smith-Waterman: BLOSUM62 for proteins,\n"
+            "blastn's scores on both strands for DNA). Automatic: the most sensitive mode the catalog's\n"
+            "size allows (the results say which ran). Fast: embedding similarity only (Ctrl+Shift+F)."
         )
+        fast = QShortcut(QKeySequence("Ctrl+Shift+F"), self)
+        fast.activated.connect(lambda: self.set_mode("fast"))
         self.evalue_edit = QLineEdit(f"{search_ops.DEFAULT_EVALUE_CUTOFF:g}")
         validator = QDoubleValidator(0.0, 1e6, 300, self.evalue_edit)
         validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
@@ -200,7 +205,7 @@ class SearchPage(QWidget):
         )
         self.evalue_edit.editingFinished.connect(self._apply_significance)
         form.addRow("Hits per query", self.k_spin)
-        form.addRow("", self.align_check)
+        form.addRow("Mode", self.mode_combo)
         form.addRow("E-value cut-off", self.evalue_edit)
         form.addRow("Embedding", self.embedder_combo)
         form.addRow("Description contains", self.description_edit)
@@ -278,7 +283,8 @@ class SearchPage(QWidget):
         if k is not None:
             with contextlib.suppress(ValueError):
                 self.k_spin.setValue(int(str(k)))
-        self.align_check.setChecked(str(s.value("search/align", "false")).lower() == "true")
+        legacy = "align" if str(s.value("search/align", "false")).lower() == "true" else "auto"
+        self.set_mode(str(s.value("search/mode", legacy)))
         cutoff = str(s.value("search/evalue", ""))
         if cutoff and parse_cutoff(cutoff) is not None:
             self.evalue_edit.setText(cutoff)
@@ -293,7 +299,7 @@ class SearchPage(QWidget):
         s.setValue("window/search_split", self.split.saveState())
         s.setValue("window/results_split", self.results_split.saveState())
         s.setValue("search/k", self.k_spin.value())
-        s.setValue("search/align", self.align_check.isChecked())
+        s.setValue("search/mode", self.mode())
         s.setValue("search/evalue", self.evalue_edit.text())
         self.hits_table.save_state()
 
@@ -333,6 +339,16 @@ class SearchPage(QWidget):
         job.failed.connect(lambda m, d: self.on_error("Cannot read the query file", m, d))
         return job
 
+    def mode(self) -> str:
+        """The search mode chosen (``auto``, ``fast``, ``align``, ``sensitive``, ``exhaustive``)."""
+        return str(self.mode_combo.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        """Choose a search mode (an unknown one leaves the choice as it is)."""
+        index = self.mode_combo.findData(mode)
+        if index >= 0:
+            self.mode_combo.setCurrentIndex(index)
+
     def search_for(self, ident: str, sequence: str) -> Job | None:
         """Search with one sequence (Find similar), replacing the query box's content."""
         self.query_edit.setPlainText(f">{ident}\n{sequence}")
@@ -351,7 +367,7 @@ class SearchPage(QWidget):
         fn = search_ops.search_job(
             session, text, k=self.k_spin.value(), filters=self.search_filters.specs(),
             description=self.description_edit.text(), column=self.embedder_combo.currentData(),
-            align=self.align_check.isChecked(),
+            mode=self.mode(),
         )
         job = self.engine.submit("search", "Searching", fn, supersede=True)
         self.history.add(self.current_entry())
@@ -432,9 +448,11 @@ class SearchPage(QWidget):
         # Said when not every sequence was compared: through the vector index a close hit can be missed.
         how = "" if r.exact else ", approximate (vector index)"
         sig = f", {significant:,} with E-value ≤ {self._cutoff():g}" if significant is not None else ""
+        mode = f" · {html.escape(search_ops.mode_summary(r))}"
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
-            f"{len(r):,} hits{sig} of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}{html.escape(filt)}"
+            f"{len(r):,} hits{sig} of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}"
+            f"{html.escape(filt)}{mode}"
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
         # the table, the window repainted all three in one pass and stopped responding for
@@ -485,7 +503,8 @@ class SearchPage(QWidget):
         self.hit_detail.show_row(values, "Aligning to the query…")
         query = result.query
         table_row = self.hits_table.source.table_row(row)
-        fn = search_ops.align_job(session, query.sequence, str(values["sequence"]))
+        located = (values["hit_start"], values["hit_end"]) if values.get("hit_end") is not None else None
+        fn = search_ops.align_job(session, query.sequence, str(values["sequence"]), located)
         job = self.engine.submit("align", "Aligning", fn, supersede=True)
         job.finished.connect(lambda a: self._on_alignment(table_row, a, query.id, len(query.sequence)))
         job.failed.connect(lambda m, d: self.hit_detail.show_alignment_error(m))

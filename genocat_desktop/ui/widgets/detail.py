@@ -15,6 +15,8 @@ __all__ = ["DetailPane", "HitDetailsDialog", "ScoreHistogram", "blast_lines"]
 
 _SKIP = {"sequence", "rank", "score", "seq_hash", "title"}
 _WIDTH = 60
+#: Residues of a hit's sequence written into the pane (1,000 lines); longer records are cut there.
+_MAX_SEQUENCE_SHOWN = 60_000
 #: Fewest and most alignment columns per line (the pane's width chooses in between).
 _MIN_ALIGN_WIDTH, _MAX_ALIGN_WIDTH = 20, 120
 #: How long a selected hit waits for its alignment before it is shown without it (see show_row).
@@ -177,7 +179,12 @@ class DetailPane(QTextBrowser):
         parts.append("<h4>Metadata</h4><p>" + "<br>".join(fields) + "</p>")
         seq = str(row.get("sequence") or "")
         if seq:
-            lines = [f"{i + 1:>6} {seq[i:i + _WIDTH]}" for i in range(0, len(seq), _WIDTH)]
+            # A genome's whole sequence would take the text layout a second at every selection:
+            # its first residues are shown (the alignment above shows the hit's region).
+            shown_seq = seq[:_MAX_SEQUENCE_SHOWN]
+            lines = [f"{i + 1:>6} {shown_seq[i:i + _WIDTH]}" for i in range(0, len(shown_seq), _WIDTH)]
+            if len(seq) > len(shown_seq):
+                lines.append(f"… {len(seq) - len(shown_seq):,} more residues (Export → FASTA for the whole record)")
             parts.append(f"<h4>Sequence ({len(seq):,} residues)</h4><pre style='font-family:monospace'>"
                          + html.escape("\n".join(lines)) + "</pre>")
         self.setHtml("".join(parts))
@@ -190,16 +197,20 @@ def blast_lines(a: Any, width: int) -> list[str]:
     (``|`` identical, ``+`` similar) sits between, under the residues.
     """
     out: list[str] = []
-    qpos, tpos = a.query_start, a.target_start
+    # On the minus strand the Sbjct rows read the hit's reverse complement: its positions count down.
+    minus = getattr(a, "strand", "plus") == "minus"
+    length = getattr(a, "target_length", 0)
+    qpos, tpos = a.query_start, (length - a.target_end if minus else a.target_start)
     digits = len(str(max(a.query_end, a.target_end)))
     for start in range(0, a.length, width):
         q = a.aligned_query[start : start + width]
         t = a.aligned_target[start : start + width]
         q_end = qpos + sum(c != "-" for c in q)
         t_end = tpos + sum(c != "-" for c in t)
+        first, last = (length - tpos, length - t_end + 1) if minus else (tpos + 1, t_end)
         out.append(f"Query  {qpos + 1:<{digits}}  {q}  {q_end}")
         out.append(f"       {'':<{digits}}  {a.match_line[start : start + width]}")
-        out.append(f"Sbjct  {tpos + 1:<{digits}}  {t}  {t_end}")
+        out.append(f"Sbjct  {first:<{digits}}  {t}  {last}")
         out.append("")
         qpos, tpos = q_end, t_end
     return out[:-1]

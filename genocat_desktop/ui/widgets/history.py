@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QMenu, QPlainTextEdit, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QMenu, QPlainTextEdit, QSpinBox, QToolButton, QWidget
 
 from genocat_desktop.app.history import SearchEntry, SearchHistory
+from genocat_desktop.app.search import ALIGNED_MODES
 from genocat_desktop.ui.widgets.filters import FilterEditor
 from genocat_desktop.ui.widgets.significance import parse_cutoff
 
@@ -68,7 +69,7 @@ class SearchForm:
 
     query: QPlainTextEdit
     k: QSpinBox
-    align: QCheckBox
+    mode: QComboBox
     evalue: QLineEdit
     embedder: QComboBox
     description: QLineEdit
@@ -77,16 +78,19 @@ class SearchForm:
     def entry(self) -> SearchEntry:
         """The search the form describes (query, parameters, filters), as the history keeps it."""
         return SearchEntry(
-            self.query.toPlainText().strip(), self.k.value(), self.align.isChecked(),
+            self.query.toPlainText().strip(), self.k.value(), self.mode.currentData() in ALIGNED_MODES,
             self.evalue.text(), self.embedder.currentData(), self.description.text(),
             tuple(tuple(spec) for spec in self.filters.specs()),  # type: ignore[misc]
+            mode=str(self.mode.currentData()),
         )
 
     def fill(self, entry: SearchEntry) -> None:
         """Fill the fields that need no catalog: query, parameters, cut-off (when valid), description."""
         self.query.setPlainText(entry.query)
         self.k.setValue(entry.k)
-        self.align.setChecked(entry.align)
+        index = self.mode.findData(entry.mode)
+        if index >= 0:
+            self.mode.setCurrentIndex(index)
         if entry.evalue and parse_cutoff(entry.evalue) is not None:
             self.evalue.setText(entry.evalue)
         self.description.setText(entry.description)

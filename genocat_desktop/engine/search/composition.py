@@ -1,0 +1,377 @@
+"""Composition-based statistics for protein alignments: E-values that hold for biased sequences.
+
+Karlin-Altschul statistics with BLOSUM62's λ and K assume both sequences have the background amino
+acid composition. Two low-complexity or coiled-coil proteins (rich in E, K, L, A, Q, R) align with
+large scores by composition alone; without a correction they get E-values like 1e-36 where BLAST+
+(which corrects by default) reports 4. This module does what BLAST's ``-comp_based_stats`` does,
+for each aligned pair, from the two sequences' amino acid compositions:
+
+- **Scaling** (Schaffer et al. 2001, BLAST's mode 1): the ungapped λ of BLOSUM62 for the pair's
+  compositions, solved from ``Σ p_i q_j exp(λ s_ij) = 1`` (vectorised over the targets), divided by
+  λ for the standard background (0.3176); the ratio, bounded to [0.5, 1] as BLAST bounds it, scales
+  the raw score before the gapped statistics. It only ever lowers significance.
+- **Matrix adjustment** (Yu & Altschul 2005, Altschul et al. 2005, BLAST's default mode 2,
+  "conditional"): target frequencies ``Q`` closest in relative entropy to BLOSUM62's, with the
+  query's and the target's compositions (20 pseudocounts towards the background) as marginals and
+  BLAST's relative entropy for BLOSUM62 (0.44 nats). ``Q`` has the form ``a_i P_ij^β b_j``: row and
+  column scaling (Sinkhorn) for a given ``β``, ``β`` found by the secant method. Their log-odds
+  ``ln(Q_ij / p_i q_j) / λ`` are a new matrix; the pair is aligned again with it (pyopal, same gap
+  costs) and that score gets the standard gapped statistics. BLOSUM62's target frequencies ``P``
+  are those it is the exact log-odds matrix of (its implied background, λ 0.3240); the ``λ`` that
+  divides the new scores is BLAST's standard 0.3176, as in BLAST, so that at the standard
+  composition the new matrix is BLOSUM62 × 1.02 and adjusted bit scores match BLAST+'s (median
+  ratio 0.995 over 800 family pairs, ``bench/evalue_bench.py``; dividing by 0.3240 gave 0.973).
+  As in BLAST, a pair of unequal lengths whose compositions are far apart is scaled instead (the
+  rule of ``compo_mode_condition.c``).
+
+Matrix adjustment costs an alignment per pair (about 1 ms for 300 × 300 residues), so
+:func:`adjusted_bits` gives it only to the pairs asked for (the rows the hit list traces); the
+others are scaled, which never makes them more significant. Compositions are those of the whole
+sequences, as BLAST's for protein subjects: the hit list has them for every candidate without a
+traceback, and the same pair then gets the same statistics in the hit list and the detail pane.
+Nucleotide alignments are not adjusted.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from genocat_desktop.engine.search.scoring import PROTEIN
+
+__all__ = [
+    "AMINO_ACIDS",
+    "MAX_ADJUST_CELLS",
+    "ROBINSON_FREQUENCIES",
+    "TARGET_ENTROPY",
+    "adjusted_bits",
+    "adjusted_matrices",
+    "compositions",
+    "lambda_ratios",
+    "ungapped_lambdas",
+]
+
+#: The 20 true amino acids, in the order of every array here.
+AMINO_ACIDS: Final = "ARNDCQEGHILKMFPSTWYV"
+#: Robinson & Robinson's amino acid frequencies: BLAST's standard background for BLOSUM62's λ.
+ROBINSON_FREQUENCIES: Final = np.array([
+    0.07805, 0.05129, 0.04487, 0.05364, 0.01925, 0.04264, 0.06295, 0.07377, 0.02199, 0.05142,
+    0.09019, 0.05744, 0.02243, 0.03856, 0.05203, 0.07120, 0.05841, 0.01330, 0.03216, 0.06441,
+])
+#: BLAST's bounds on the λ ratio: never more significant than standard, at most twice less.
+RATIO_BOUNDS: Final = (0.5, 1.0)
+#: Pseudocounts towards the background added to each composition before matrix adjustment (BLAST's).
+PSEUDOCOUNTS: Final = 20
+#: The relative entropy (nats) of every adjusted matrix's target frequencies: BLAST's value for BLOSUM62.
+TARGET_ENTROPY: Final = 0.44
+#: The adjusted matrix is rounded at this many units per score unit (pyopal takes integers).
+SCALE: Final = 8
+#: Largest pair (query length × target length) aligned again for matrix adjustment: about 30 ms
+#: (one pair is aligned at ~2 ns a cell). Longer pairs, such as two titins, are scaled instead.
+MAX_ADJUST_CELLS: Final = 16_000_000
+_UNKNOWN: Final = 20  # code of any other letter
+
+
+@dataclass(frozen=True, slots=True)
+class _Blosum:
+    scores: np.ndarray  # (20, 20) BLOSUM62
+    unknown: int  # its score for X
+    values: np.ndarray  # the distinct scores, ascending
+    indicator: np.ndarray  # (400, len(values)): which score each letter pair has
+    lam: float  # ungapped λ with the Robinson background
+    background: np.ndarray  # the frequencies BLOSUM62 is the exact log-odds matrix of (with lam_implied)
+    lam_implied: float
+    log_joint: np.ndarray  # ln of BLOSUM62's target frequencies under that background
+
+
+@functools.cache
+def _blosum() -> _Blosum:
+    from scoring_matrices import ScoringMatrix
+
+    matrix = ScoringMatrix.from_name(PROTEIN.matrix)
+    letters = matrix.alphabet
+    rows = [list(r) for r in matrix]  # type: ignore[attr-defined]  # a ScoringMatrix iterates its rows
+    index = [letters.index(c) for c in AMINO_ACIDS]
+    scores = np.array([[rows[i][j] for j in index] for i in index], dtype=np.float64)
+    x = letters.index("X")
+    values = np.unique(scores)
+    indicator = (scores.reshape(400, 1) == values.reshape(1, -1)).astype(np.float64)
+    lam = float(_solve_lambda(np.outer(ROBINSON_FREQUENCIES, ROBINSON_FREQUENCIES).reshape(1, 400) @ indicator,
+                              values)[0])
+    # The background and λ under which BLOSUM62 is exactly a log-odds matrix, P_ij = f_i f_j e^{λ s_ij}
+    # with marginals f: at that composition the adjusted matrix is BLOSUM62 itself.
+    lam_implied, background = _implied_background(scores)
+    log_joint = np.log(np.outer(background, background)) + lam_implied * scores
+    return _Blosum(scores, int(rows[x][x]), values, indicator, lam, background, lam_implied, log_joint)
+
+
+def _implied_background(scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """λ and frequencies f with ``Σ_j f_j e^{λ s_ij} = 1`` for every ``i`` and ``Σ f = 1`` (bisection)."""
+
+    def excess(lam: float) -> float:
+        return float(np.linalg.solve(np.exp(lam * scores), np.ones(len(scores))).sum()) - 1.0
+
+    lo, hi = 0.2, 0.5  # excess(lo) > 0 > excess(hi) for BLOSUM62
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    lam = 0.5 * (lo + hi)
+    return lam, np.linalg.solve(np.exp(lam * scores), np.ones(len(scores)))
+
+
+def _codes() -> bytes:
+    table = bytearray([_UNKNOWN]) * 256
+    for k, c in enumerate(AMINO_ACIDS):
+        table[ord(c)] = table[ord(c.lower())] = k
+    return bytes(table)
+
+
+#: Letter -> its index in :data:`AMINO_ACIDS`, any other byte -> 20 (a ``bytes.translate`` table).
+_CODES: Final = _codes()
+
+
+def compositions(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Amino acid frequencies of each sequence, counted over the 20 true amino acids.
+
+    One pass over all residues (``bytes.translate`` and one ``bincount``): about 5 ms per
+    million residues.
+
+    Parameters
+    ----------
+    sequences
+        Protein sequences (other letters, such as X, B, Z, are left out of the counts).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Frequencies ``(n, 20)`` in :data:`AMINO_ACIDS` order (zeros for a sequence with no true
+        amino acid) and the number of true amino acids of each sequence ``(n,)``.
+    """
+    n = len(sequences)
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
+    codes = np.frombuffer("".join(sequences).encode("ascii", "replace").translate(_CODES), dtype=np.uint8)
+    cells = np.repeat(np.arange(0, n * 21, 21, dtype=np.int64), lengths)
+    cells += codes
+    counts = np.bincount(cells, minlength=n * 21).reshape(n, 21)[:, :20].astype(np.float64)
+    total = counts.sum(axis=1)
+    return counts / np.maximum(total, 1.0)[:, None], total
+
+
+def _solve_lambda(probs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """λ > 0 with ``Σ_s probs[s] e^{λ s} = 1`` for each row; NaN where the expected score is not negative
+    or no score is positive (no local-alignment statistics exist)."""
+    mean = probs @ values
+    valid = (mean < 0) & (probs[:, values > 0].sum(axis=1) > 0)
+    # f(λ) = Σ probs e^{λs} − 1 is convex, 0 at 0 and decreasing there: Newton from the right of its
+    # positive root converges monotonically. Find such a start by doubling.
+    lam = np.full(len(probs), 0.5)
+    for _ in range(12):
+        above = (np.exp(lam[:, None] * values) * probs).sum(axis=1)
+        grow = valid & (above < 1.0)
+        if not grow.any():
+            break
+        lam = np.where(grow, 2 * lam, lam)
+    for _ in range(60):
+        terms = np.exp(lam[:, None] * values) * probs
+        f = terms.sum(axis=1) - 1.0
+        slope = (terms * values).sum(axis=1)
+        step = np.where(valid & (slope > 0), f / np.where(slope > 0, slope, 1.0), 0.0)
+        lam = lam - step
+        if np.all(np.abs(step) <= 1e-9 * lam):
+            break
+    return np.where(valid, lam, np.nan)
+
+
+def ungapped_lambdas(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """BLOSUM62's ungapped λ for a query composition ``(20,)`` against each target composition ``(n, 20)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)``; NaN where the pair's expected score is not negative (no λ exists).
+    """
+    b = _blosum()
+    # P(score = v) = Σ_ij p_i q_j [s_ij = v]: the query's part first, (20, values), then one product.
+    by_target_letter = np.einsum("i,ijv->jv", query, b.indicator.reshape(20, 20, -1))
+    return _solve_lambda(targets @ by_target_letter, b.values)
+
+
+def lambda_ratios(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The pair's λ over the standard λ, bounded to :data:`RATIO_BOUNDS` (no λ: the lower bound)."""
+    ratio = ungapped_lambdas(query, targets) / _blosum().lam
+    return np.clip(np.nan_to_num(ratio, nan=RATIO_BOUNDS[0]), *RATIO_BOUNDS)
+
+
+def _js_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The square root of the Jensen-Shannon divergence of rows of ``a`` and ``b`` (a metric)."""
+    mid = (a + b) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(a > 0, a * np.log(a / mid), 0.0) + np.where(b > 0, b * np.log(b / mid), 0.0)
+    return np.sqrt(np.maximum(terms.sum(axis=-1) / 2, 0.0))
+
+
+def _scaled_instead(query: np.ndarray, query_n: float, targets: np.ndarray, target_n: np.ndarray) -> np.ndarray:
+    """Where BLAST's conditional rule scales instead of adjusting the matrix: neither sequence is dominated
+    by two letters, the compositions are far apart (in directions away from the background) and one
+    sequence is over 3 times longer than the other."""
+
+    def two_letters(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+        top = np.sort(p, axis=-1)[..., -2:].sum(axis=-1)
+        return (n > 50) & (top > 0.4)
+
+    background = _blosum().background
+    d_t = _js_distance(targets, background[None, :])
+    d_q = _js_distance(query[None, :], background[None, :])
+    d_qt = _js_distance(targets, query[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = (d_t**2 + d_q**2 - d_qt**2) / (2 * d_t * d_q)
+    angle = np.degrees(np.arccos(np.clip(np.nan_to_num(cosine, nan=1.0), -1, 1)))
+    longer = np.maximum(query_n, target_n) / np.maximum(np.minimum(query_n, target_n), 1)
+    dominated = two_letters(query[None, :], np.array([query_n])) | two_letters(targets, target_n)
+    return ~dominated & (d_qt > 0.16) & (longer > 3.0) & (angle > 70.0)
+
+
+def adjusted_matrices(query: np.ndarray, query_n: float, targets: np.ndarray, target_n: np.ndarray) -> np.ndarray:
+    """BLOSUM62 adjusted to each pair's compositions (compositional matrix adjustment).
+
+    Parameters
+    ----------
+    query, query_n
+        The query's composition ``(20,)`` and its number of true amino acids.
+    targets, target_n
+        The targets' compositions ``(n, 20)`` and numbers of true amino acids ``(n,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 20, 20)`` scores in BLOSUM62's units (rows: the query's letters); NaN where the
+        optimisation did not converge.
+    """
+    b = _blosum()
+    n = len(targets)
+    p = _with_pseudocounts(np.broadcast_to(query, (n, 20)), np.full(n, float(query_n)))
+    q = _with_pseudocounts(targets, target_n)
+    log_pq = np.log(p)[:, :, None] + np.log(q)[:, None, :]
+    row, col = np.ones((n, 20)), np.ones((n, 20))
+
+    def fitted(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Q = a P^β b with the pair's marginals (Sinkhorn, from the last β's scalings), and its relative
+        entropy to p qᵀ."""
+        nonlocal row, col
+        kernel = np.exp(beta[:, None, None] * b.log_joint[None])
+        for _ in range(500):
+            row = p / np.einsum("nij,nj->ni", kernel, col)
+            sums = np.einsum("nij,ni->nj", kernel, row)
+            if np.abs(sums * col - q).max() < 1e-11:  # the column sums, with the rows just fitted
+                break
+            col = q / sums
+        joint = row[:, :, None] * kernel * col[:, None, :]
+        return joint, (joint * (np.log(joint) - log_pq)).sum(axis=(1, 2))
+
+    # The relative entropy grows with β (β = 0 gives Q = p qᵀ, entropy 0): secant steps on β,
+    # kept inside a bracket that always holds the root.
+    lo, hi = np.zeros(n), np.full(n, 4.0)
+    beta = np.ones(n)
+    joint, entropy = fitted(beta)
+    prev_beta, prev_gap = np.zeros(n), np.full(n, -TARGET_ENTROPY)
+    for _ in range(30):
+        gap = entropy - TARGET_ENTROPY
+        if np.all(np.abs(gap) < 1e-9):
+            break
+        lo, hi = np.where(gap < 0, beta, lo), np.where(gap > 0, beta, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secant = beta - gap * (beta - prev_beta) / (gap - prev_gap)
+        inside = np.isfinite(secant) & (secant > lo) & (secant < hi)
+        prev_beta, prev_gap = beta, gap
+        beta = np.where(inside, secant, (lo + hi) / 2)
+        joint, entropy = fitted(beta)
+    matrices = (np.log(joint) - log_pq) / b.lam
+    converged = np.isfinite(matrices).all(axis=(1, 2)) & (np.abs(entropy - TARGET_ENTROPY) < 1e-6)
+    return np.where(converged[:, None, None], matrices, np.nan)
+
+
+def _with_pseudocounts(probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    weight = (PSEUDOCOUNTS / (counts + PSEUDOCOUNTS))[:, None]
+    return (1 - weight) * probs + weight * _blosum().background[None, :]
+
+
+def _realigned(query: str, targets: Sequence[str], matrices: np.ndarray) -> np.ndarray:
+    """Each target's best local score to the query with its own matrix (BLOSUM62 units, gap costs unchanged)."""
+    import pyopal
+    from scoring_matrices import ScoringMatrix
+
+    letters = AMINO_ACIDS + "X"
+    unknown = _blosum().unknown * SCALE
+    to_letters = bytes(ord(letters[c]) for c in _CODES)  # anything else becomes X
+    q = query.encode("ascii", "replace").translate(to_letters)
+    out = np.zeros(len(targets))
+    for i, (target, matrix) in enumerate(zip(targets, matrices, strict=True)):
+        rows = np.full((21, 21), unknown, dtype=np.int64)
+        rows[:20, :20] = np.rint(matrix * SCALE)
+        aligner = pyopal.Aligner(
+            ScoringMatrix(rows.tolist(), alphabet=letters, name="BLOSUM62, composition-adjusted"),
+            gap_open=PROTEIN.gap_open * SCALE, gap_extend=PROTEIN.gap_extend * SCALE,
+        )
+        database = pyopal.Database([target.encode("ascii", "replace").translate(to_letters)], alphabet=aligner.alphabet)
+        out[i] = aligner.align(q, database, mode="score")[0].score / SCALE
+    return out
+
+
+def adjusted_bits(
+    query: str, targets: Sequence[str], scores: np.ndarray, adjust: np.ndarray | Sequence[int] | None = None,
+    among: np.ndarray | Sequence[int] | None = None,
+) -> np.ndarray:
+    """Composition-adjusted bit scores of protein alignments.
+
+    Parameters
+    ----------
+    query, targets
+        The protein query and the aligned targets.
+    scores
+        Each target's raw local alignment score with BLOSUM62 and BLAST's gap costs.
+    adjust
+        Indexes of the targets that get matrix adjustment (an alignment each); the others, and
+        those where BLAST's rule, a failed optimisation or :data:`MAX_ADJUST_CELLS` says so, get
+        their score scaled by the pair's λ ratio. ``None``: every target.
+    among
+        Indexes of the targets adjusted at all (``adjust`` should be among them); the others keep
+        the standard bit score. ``None``: every target.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bit scores ``(λ S' − ln K) / ln 2`` with BLOSUM62's gapped λ and K, ``S'`` the adjusted score
+        (never above the raw score for a scaled pair).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = len(targets)
+    if n == 0:
+        return np.zeros(0)
+    query_ps, query_ns = compositions([query])
+    query_p, query_n = query_ps[0], float(query_ns[0])
+    target_p, target_n = compositions(targets)
+    adjusted = scores.copy()
+    if query_n > 0:
+        known = target_n > 0  # nothing to adjust for a sequence of X only
+        # Only the ``among`` targets are scaled: the others keep the standard bits (an upper bound;
+        # the hit list shows none of them), which saves solving λ for thousands of rows.
+        scaled = np.arange(n) if among is None else np.asarray(among, dtype=np.int64)
+        scaled = scaled[known[scaled]]
+        adjusted[scaled] = scores[scaled] * lambda_ratios(query_p, target_p[scaled])
+        chosen = np.arange(n) if adjust is None else np.asarray(adjust, dtype=np.int64)
+        lengths = np.fromiter(map(len, targets), dtype=np.int64, count=n)
+        chosen = chosen[known[chosen] & (scores[chosen] > 0) & (len(query) * lengths[chosen] <= MAX_ADJUST_CELLS)]
+        chosen = chosen[~_scaled_instead(query_p, query_n, target_p[chosen], target_n[chosen])]
+        if len(chosen):
+            matrices = adjusted_matrices(query_p, query_n, target_p[chosen], target_n[chosen])
+            ok = np.isfinite(matrices).all(axis=(1, 2))
+            chosen, matrices = chosen[ok], matrices[ok]
+            adjusted[chosen] = _realigned(query, [targets[i] for i in chosen], matrices)
+    lam, k = PROTEIN.lam, PROTEIN.k
+    assert lam is not None and k is not None
+    return (lam * adjusted - math.log(k)) / math.log(2)

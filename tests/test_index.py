@@ -142,7 +142,9 @@ def test_candidates_are_refined_in_ram_like_lance_refines_them(catalog: Catalog)
         truth = dict(zip(e.hits.column("id").to_pylist(), e.hits.column("score").to_pylist(), strict=True))
         for ident, score in zip(a.hits.column("id").to_pylist(), a.hits.column("score").to_pylist(), strict=True):
             if ident in truth:
-                assert abs(score - truth[ident]) < 2e-4
+                # Half precision: a relative error of 2^-11 per value; dense 3-mer vectors (cosines
+                # near 0.8) reach 2.1e-4, sparse hashed 4-mers stayed below 1e-4.
+                assert abs(score - truth[ident]) < 5e-4
         scores = a.hits.column("score").to_pylist()
         assert scores == sorted(scores, reverse=True)
     assert float(np.mean(same)) >= 0.98
@@ -209,7 +211,7 @@ def test_filtered_search_returns_full_k(catalog: Catalog) -> None:
     # The same with the RAM copy loaded: the matching rows are scored from it.
     ann.warm()
     again = ann.search(q, k=10, conditions=narrow)
-    assert again.extra == {"strategy": "exact-filtered", "refine": "memory"} and again.exact
+    assert _path(again) == ("exact-filtered", "memory") and again.exact
     assert set(again.hits.column("id").to_pylist()) == set(expected)
     exact_scores = exact.search(q, k=10, conditions=narrow).hits.column("score").to_numpy()
     assert np.abs(again.hits.column("score").to_numpy() - exact_scores).max() < 2e-4
@@ -239,7 +241,7 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
     ann.warm()
     for q in queries:
         got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
-        assert got.exact and got.extra == {"strategy": "exact-filtered", "refine": "memory"}
+        assert got.exact and _path(got) == ("exact-filtered", "memory")
         assert got.hits.column("id").to_pylist() == want.hits.column("id").to_pylist()
         assert np.abs(got.hits.column("score").to_numpy() - want.hits.column("score").to_numpy()).max() < 2e-4
     assert calls == [] and len(ann._refine.subsets) == 1  # one float32 matrix, kept for the next query
@@ -254,7 +256,7 @@ def test_filtered_search_with_the_ram_copy(catalog: Catalog, monkeypatch: pytest
     for q in queries:
         calls.clear()
         got, want = ann.search(q, k=10, conditions=broad), exact.search(q, k=10, conditions=broad)
-        assert calls == [None] and not got.exact and got.extra == {"strategy": "index", "refine": "memory"}
+        assert calls == [None] and not got.exact and _path(got) == ("index", "memory")
         assert len(got) == 10 and set(got.hits.column("organism").to_pylist()) == {"Organism 3"}
         found += len(set(got.hits.column("id").to_pylist()) & set(want.hits.column("id").to_pylist()))
     assert found >= 0.95 * 10 * len(queries)
@@ -384,7 +386,11 @@ def test_choose_params() -> None:
     assert choose_vector_params(50, 512).num_partitions == 1
 
 
-def test_auto_index_after_import(base: Path, tmp_path: Path) -> None:
+def test_auto_index_after_import(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As for a catalog whose vectors the searcher does not hold in RAM (tests/test_index_policy.py: one it holds).
+    from genocat_desktop.engine.search import index_policy
+
+    monkeypatch.setattr(index_policy, "held_in_memory", lambda catalog, column, rows: False)
     shutil.copytree(base, tmp_path / "c")
     cat = Catalog.open(tmp_path / "c", create=False)
     assert auto_index(cat, threshold=ROWS + 1) is None and index_status(cat).indexes == []
@@ -462,6 +468,12 @@ def test_build_in_a_child_process_and_cancel_it(base: Path, tmp_path: Path) -> N
     assert {"train_ivf", "shuffle", "merge_partitions", "done"} <= set(phases)
     q = _queries(cat, 1)[0]
     assert Searcher(cat, use_index=True).search(q, k=5).extra["strategy"] == "index"
+
+
+def _path(result: object) -> tuple[object, object]:
+    """How a search found its hits: its strategy and who refined the candidates (``extra`` says more)."""
+    extra = result.extra  # type: ignore[attr-defined]
+    return extra.get("strategy"), extra.get("refine")
 
 
 def _exact_ids(vectors: np.ndarray, q: np.ndarray, own: int, k: int = 10) -> set[int]:

@@ -50,6 +50,8 @@ def _print_status(catalog: Catalog, status: IndexStatus, as_json: bool) -> None:
     print(f"catalog {catalog.location}: {status.rows:,} rows, version {status.version}")
     if not status.indexes:
         print("no indexes" + (" (recommended: genocat index build)" if status.recommended else ""))
+    if status.decision is not None:
+        print(f"vector index policy ({status.decision.rows:,} rows): {status.decision.reason}")
     for i in status.indexes:
         extra = f", {i.num_partitions} partitions" if i.num_partitions else ""
         stale = f", {i.rows_unindexed:,} new rows not indexed yet" if i.rows_unindexed else ""
@@ -91,6 +93,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     vec = status.vector()
     what = f"vector index {vec.index_type} ({vec.num_partitions} partitions), " if vec else ""
     print(f"{what}{len(status.indexes)} index(es); catalog version {status.version}")
+    if vec and status.decision is not None and status.decision.action != "ivf":
+        print(f"note: {status.decision.reason}")  # the measurement says this index will not help
     return EXIT_OK
 
 

@@ -3,7 +3,15 @@
 :func:`auto_index` runs after an import (when the caller asks for it): it builds the indexes once the
 catalog reaches :data:`~genocat_desktop.engine.search.indexes.AUTO_INDEX_ROWS` rows, and adds new rows
 to existing indexes once they are more than
-:data:`~genocat_desktop.engine.search.indexes.OPTIMIZE_FRACTION` of the catalog. An automatic build
+:data:`~genocat_desktop.engine.search.indexes.OPTIMIZE_FRACTION` of the catalog.
+
+The vector index is built only where it beats exact search (:mod:`.index_policy`): not while the
+searcher holds the vectors in RAM (it searches them exactly and would not use one; the scalar and
+full-text indexes are still built), and, beyond that, an IVF index only where a measurement on a
+sample of the catalog's own vectors says it can prune; otherwise one partition (a compressed scan,
+no k-means). The measured decision is stored in the catalog metadata.
+
+An automatic build
 runs under a *pending* marker (:func:`~genocat_desktop.engine.catalog.writers.mark_index_pending`) that
 stays until its indexes are published, so :func:`resume_index`, when the catalog is next opened,
 finishes a build that a kill interrupted.
@@ -22,10 +30,12 @@ from genocat_desktop.engine.catalog.writers import (
     mark_index_pending,
 )
 from genocat_desktop.engine.core.errors import GenoCatError
-from genocat_desktop.engine.core.progress import CancelToken, ProgressCallback, no_progress
+from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from genocat_desktop.engine.search.index_policy import IndexDecision, plan_vector_index
 from genocat_desktop.engine.search.indexes import (
     AUTO_INDEX_ROWS,
     OPTIMIZE_FRACTION,
+    IndexStatus,
     build_indexes,
     index_status,
     optimize_indexes,
@@ -44,6 +54,9 @@ def auto_index(
     """After an import: build the indexes once the catalog reaches ``threshold`` rows,
     or add new rows to existing indexes once they are more than 5 % of the catalog.
 
+    The vector index is left out while the searcher holds the vectors in RAM, and is one partition
+    where IVF cannot prune them (see the module docstring).
+
     Returns
     -------
     str or None
@@ -56,16 +69,33 @@ def auto_index(
         # A build that a kill interrupted left its marker: it is resumed whatever the row count.
         if status.rows == 0 or (status.rows < threshold and not index_pending(catalog)):
             return None
-        return _unless_lost(lambda: _build_marked(catalog, threshold, progress, cancel))
+        decision = plan_vector_index(catalog, cancel=cancel)
+        if decision.action == "none":
+            if index_pending(catalog):
+                clear_index_pending(catalog)
+            return _unless_lost(lambda: _other_indexes(catalog, status, decision, progress, cancel))
+        return _unless_lost(lambda: _build_marked(catalog, threshold, progress, cancel, decision))
     if index_pending(catalog):
         clear_index_pending(catalog)  # built since, by another process or by hand
     if vec.rows_unindexed > OPTIMIZE_FRACTION * status.rows:
+        return _unless_lost(lambda: _optimize(catalog, progress, cancel))
+    return None
 
-        def optimize() -> str:
-            optimize_indexes(catalog, progress=progress, cancel=cancel)
-            return "optimized"
 
-        return _unless_lost(optimize)
+def _optimize(catalog: Catalog, progress: ProgressCallback, cancel: CancelToken | None) -> str:
+    optimize_indexes(catalog, progress=progress, cancel=cancel)
+    return "optimized"
+
+
+def _other_indexes(catalog: Catalog, status: IndexStatus, decision: IndexDecision, progress: ProgressCallback,
+                   cancel: CancelToken | None) -> str | None:
+    """No vector index (see ``decision``): build the scalar and full-text indexes, or bring them up to date."""
+    progress(Progress(0, None, "steps", "policy", f"No vector index: {decision.reason}"))
+    if not status.indexes:
+        build_indexes(catalog, vector=False, progress=progress, cancel=cancel)
+        return "built"
+    if max(i.rows_unindexed for i in status.indexes) > OPTIMIZE_FRACTION * status.rows:
+        return _optimize(catalog, progress, cancel)
     return None
 
 
@@ -85,12 +115,16 @@ def _unless_lost(action: Callable[[], str | None]) -> str | None:
 
 
 def _build_marked(catalog: Catalog, threshold: int, progress: ProgressCallback,
-                  cancel: CancelToken | None) -> str | None:
+                  cancel: CancelToken | None, decision: IndexDecision | None = None) -> str | None:
     """The automatic build, under a marker that stays until its indexes are published."""
     if live_writers(catalog, "index"):
         return None  # another process is building them now
+    decision = decision or plan_vector_index(catalog, cancel=cancel)
+    if decision.action == "none":  # (resumed: the catalog is now searched in RAM)
+        clear_index_pending(catalog)
+        return None
     mark_index_pending(catalog, threshold)
-    build_indexes(catalog, progress=progress, cancel=cancel)
+    build_indexes(catalog, decision=decision, progress=progress, cancel=cancel)
     clear_index_pending(catalog)
     return "built"
 

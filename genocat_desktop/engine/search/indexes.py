@@ -18,6 +18,11 @@ by Lance with an IVF index (searched by :mod:`.ann`):
   refinement stayed near recall 0.7.
 * **Calibration** (:mod:`.calibration`): right after the build, the cheapest
   search effort reaching the recall target is measured and stored.
+* **Policy** (:mod:`.index_policy`): before the build, a sample of the catalog's
+  own vectors says whether IVF partitions can prune them; where they cannot,
+  the index has one partition (a compressed scan, no k-means), and the
+  automatic build after imports builds no vector index at all while the
+  searcher holds the vectors in RAM.
 * Scalar indexes (BTree, Bitmap) on the filter fields make counting the rows
   that pass a filter fast; a full-text index serves :func:`.text.text_search`.
 
@@ -53,10 +58,17 @@ import pyarrow.compute as pc
 from genocat_desktop.engine.catalog.commits import retry_conflicts
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.catalog.writers import WriterLease
-from genocat_desktop.engine.core.errors import CatalogError
+from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from genocat_desktop.engine.search.ann import index_kind, index_partitions
 from genocat_desktop.engine.search.calibration import CalibrationSample, calibrate, calibration_sample
+from genocat_desktop.engine.search.index_policy import (
+    IndexDecision,
+    decision_params,
+    plan_vector_index,
+    store_decision,
+    stored_decision,
+)
 from genocat_desktop.engine.search.lance_errors import storage_errors
 from genocat_desktop.engine.search.text import TEXT_FIELD
 from genocat_desktop.engine.search.vector_build import (
@@ -170,12 +182,16 @@ class IndexStatus:
         Every index (GenoCat's and any other).
     auto_threshold
         Row count from which an import builds the indexes automatically.
+    decision
+        The last measured decision on the default vector column's index (:mod:`.index_policy`):
+        whether IVF can prune these vectors, and why.
     """
 
     rows: int
     version: int
     indexes: list[IndexInfo] = field(default_factory=list)
     auto_threshold: int = AUTO_INDEX_ROWS
+    decision: IndexDecision | None = None
 
     def vector(self, column: str | None = None) -> IndexInfo | None:
         """The vector index (on ``column``, if given), or ``None``."""
@@ -186,8 +202,9 @@ class IndexStatus:
 
     @property
     def recommended(self) -> bool:
-        """Whether building a vector index is advised (large catalog, none built yet)."""
-        return self.vector() is None and self.rows >= self.auto_threshold
+        """Whether building a vector index is advised (large catalog, none built yet, none measured useless)."""
+        useless = self.decision is not None and self.decision.action == "none" and self.decision.rows == self.rows
+        return self.vector() is None and self.rows >= self.auto_threshold and not useless
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -196,6 +213,7 @@ class IndexStatus:
             "version": self.version,
             "auto_threshold": self.auto_threshold,
             "recommended": self.recommended,
+            "decision": self.decision.to_dict() if self.decision else None,
             "indexes": [
                 asdict(i) | {
                     "rows_unindexed": i.rows_unindexed,
@@ -243,7 +261,7 @@ def index_status(catalog: Catalog) -> IndexStatus:
                 )
             )
     out.sort(key=lambda i: ({"vector": 0, "text": 1, "scalar": 2}[i.kind], i.name))
-    return IndexStatus(rows, ds.version, out)
+    return IndexStatus(rows, ds.version, out, decision=stored_decision(ds, catalog.default_vector))
 
 
 # ---------------------------------------------------------------------------- building
@@ -286,6 +304,7 @@ class _IndexBuild:
     spec: dict[str, Any] = field(default_factory=dict)
     others: list[Any] = field(default_factory=list)
     sample: CalibrationSample | None = None
+    decision: IndexDecision | None = None
     committed: bool = False
 
 
@@ -300,6 +319,7 @@ def build_indexes(
     rebuild: bool = False,
     isolate: bool | None = None,
     calibration: bool | None = None,
+    decision: IndexDecision | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> IndexStatus:
@@ -318,7 +338,9 @@ def build_indexes(
     column
         The vector column (the catalog's default if ``None``).
     params
-        Vector index parameters; :func:`choose_vector_params` if ``None``.
+        Vector index parameters; if ``None``, what the measurement chose
+        (:func:`.index_policy.decision_params`: :func:`choose_vector_params`, or one partition when
+        IVF cannot prune these vectors).
     rebuild
         Rebuild indexes that exist already (the vector index is always rebuilt).
     isolate
@@ -328,6 +350,11 @@ def build_indexes(
         After publishing, measure the search effort the vector index needs (:func:`.calibration.calibrate`)
         and store it in the catalog metadata; without it searches probe every partition. ``None``: on
         local catalogs only (on object storage every refinement read is a request, ~1 s per query).
+    decision
+        The index policy's decision (:func:`.index_policy.plan_vector_index`); measured here if
+        ``None`` (seconds). Its reason is reported when the index will not help (the searcher
+        keeps the vectors in RAM, or IVF cannot prune them), and it is stored in the catalog
+        metadata with the index.
     progress, cancel
         As for every job. In-process, cancel is honoured at Lance's next progress event.
 
@@ -351,7 +378,7 @@ def build_indexes(
     column = column or catalog.default_vector
     calibration = "://" not in catalog.uri if calibration is None else calibration
     job = _IndexBuild(catalog, ds, progress, cancel or CancelToken(), {d.name for d in ds.describe_indices()},
-                      _fragment_ids(ds))
+                      _fragment_ids(ds), decision=decision)
     lease = WriterLease(catalog, "index").take()  # a kill leaves segments: the record says whose
     try:
         if vector:
@@ -361,6 +388,8 @@ def build_indexes(
         _publish(job)
         if vector and calibration:
             _calibrate_after_build(job, column)
+        if vector:
+            _store_decision(job, column)
     finally:
         _discard_unpublished(job)
         lease.release()
@@ -385,7 +414,14 @@ def _build_vector_index(
     """Write the vector index as an uncommitted segment (in a child process for large or silent builds)."""
     catalog, ds, rows = job.catalog, job.ds, job.ds.count_rows()
     dim = int(catalog.vector_columns()[column]["dim"])
-    chosen = params or choose_vector_params(rows, dim)
+    if dim == 0:  # a MinHash sketch column (hashes, not vectors): searched in memory, no index
+        raise CatalogError(f"{column} holds MinHash sketches, which are searched without a vector index")
+    if job.decision is None:
+        job.progress(Progress(0, None, "steps", "policy", "Measuring whether an index can prune these vectors"))
+        job.decision = plan_vector_index(catalog, column, measure=True, cancel=job.cancel)
+    if job.decision.action != "ivf":
+        job.progress(Progress(0, None, "steps", "policy", f"Measured: {job.decision.reason}"))
+    chosen = params or decision_params(job.decision, rows, dim)
     if chosen.num_partitions > rows:
         raise CatalogError(
             f"{chosen.num_partitions:,} partitions need at least as many rows; the catalog has {rows:,}"
@@ -482,6 +518,21 @@ def _calibrate_after_build(job: _IndexBuild, column: str) -> None:
     job.progress(Progress(0, None, "steps", "calibrate",
                           f"Search effort: probe {cal.nprobes} partitions, refine {cal.refine_factor} × k "
                           f"(recall@{cal.k} {cal.recall:.2f} on {cal.queries} sample queries)"))
+
+
+def _store_decision(job: _IndexBuild, column: str) -> None:
+    """Record a measured decision with the published index (unless the same one is stored already)."""
+    decision = job.decision
+    if decision is None or decision.probe_fraction is None:
+        return
+    job.catalog.refresh()
+    if stored_decision(job.catalog.dataset(), column) != decision:
+        try:
+            with storage_errors(job.catalog, "save the index decision of"):
+                store_decision(job.catalog, column, decision)
+        except GenoCatError as exc:
+            # The index is published: a decision that could not be saved is measured again next time.
+            job.progress(Progress(0, None, "steps", "policy", f"Index decision not saved: {exc}"))
 
 
 def drop_indexes(

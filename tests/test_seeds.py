@@ -116,6 +116,8 @@ def test_build_reports_progress_and_cancels(database: tuple[np.ndarray, list[str
     reports: list[Progress] = []
     SeedIndex.build(ids, seqs, progress=reports.append)
     assert reports and reports[-1].fraction == 1.0 and {r.unit for r in reports} == {"rows"}
+    fractions = [r.fraction or 0.0 for r in reports]
+    assert fractions == sorted(fractions)  # never goes back
     token = CancelToken()
 
     def cancel_on_first(p: Progress) -> None:
@@ -176,3 +178,17 @@ def test_compiled_loops_are_built() -> None:
     from genocat_desktop.engine.search.seeds import compiled
 
     assert compiled()  # a test run on an install without them would not test the index at all
+
+
+def test_hit_budget_bounds_the_work_and_keeps_rare_seeds(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    generous = SeedIndex.build(ids, seqs)
+    tight = SeedIndex.build(ids, seqs, params=SeedParams(max_hits=300))
+    q = encode(query)
+    keys, bounds = generous._similar(q)
+    few, few_bounds = tight._similar(q)
+    counts = tight._key_counts()
+    assert counts[keys].sum() > 300 >= counts[few].sum() > 0
+    assert len(few_bounds) == len(bounds) and few_bounds[-1] == len(few)
+    assert set(few) <= set(keys)
+    assert tight.candidates(query, 5)[0][0] == ids[700]  # the homologue still leads

@@ -67,7 +67,8 @@ class SeedParams:
     shape
         The spaced seed: ``1`` = a position that counts, ``0`` = one that does not.
     threshold
-        The least reduced-BLOSUM62 score (in bits, roughly) of a similar seed.
+        The least score of a similar seed against the query's window: BLOSUM62 summed over the
+        seed's positions (raw units; over a reduced alphabet, the mean of each group pair).
     stride
         Index every ``stride``-th window of each row (2 halves the memory and the hits).
     xdrop
@@ -78,8 +79,8 @@ class SeedParams:
     max_similar
         At most this many similar keys per query (long queries then fall back to exact keys).
     max_hits
-        The seed hits a query may look up: past it, the threshold rises (the time per query is
-        about proportional to the hits).
+        The seed hits a query may look up (the time per query is about proportional to them):
+        past it, the threshold rises, and past that the query's most frequent seeds go.
     """
 
     alphabet: tuple[str, ...] = ALPHABET
@@ -185,7 +186,7 @@ def _encode_all(sequences: Sequence[str], progress: ProgressCallback, cancel: Ca
         last = min(n, first + _BATCH)
         joined = "".join(sequences[first:last]).encode("ascii", "replace")
         codes[offsets[first]:offsets[last]] = _LUT[np.frombuffer(joined, dtype=np.uint8)]
-        progress(Progress(last, n, "rows", "seeds", f"seed index: {last:,} of {n:,} rows read"))
+        progress(Progress(last, 3 * n, "rows", "seeds", f"seed index: {last:,} of {n:,} rows read"))
     return codes, offsets
 
 
@@ -214,8 +215,12 @@ class _Segment:
 
 
 def _build_segment(row_ids: np.ndarray, codes: np.ndarray, offsets: np.ndarray, params: SeedParams,
-                   progress: ProgressCallback, cancel: CancelToken | None) -> _Segment:
-    """Counting sort of the rows' windows by key: one pass counts, one writes (in batches of rows)."""
+                   progress: ProgressCallback, cancel: CancelToken | None, done: int = 0,
+                   total: int | None = None) -> _Segment:
+    """Counting sort of the rows' windows by key: one pass counts, one writes (in batches of rows).
+
+    Progress goes from ``done`` by two units per row, out of ``total`` (default: just this work).
+    """
     from genocat_desktop.engine.search import _seeds
 
     shape = _shape_offsets(params.shape)
@@ -238,13 +243,14 @@ def _build_segment(row_ids: np.ndarray, codes: np.ndarray, offsets: np.ndarray, 
         else:
             _seeds.fill_seeds(codes, offsets, first, last, shape, params.span, lut, alpha, params.stride,
                               cursor, postings)
-        done = last + (n if phase == "fill" else 0)
-        progress(Progress(done, 2 * n, "rows", "seeds", f"seed index: {phase}ing seeds, {last:,} of {n:,} rows"))
+        step_done = done + last + (n if phase == "fill" else 0)
+        progress(Progress(step_done, total or 2 * n, "rows", "seeds",
+                          f"seed index: {phase}ing seeds, {last:,} of {n:,} rows"))
     if n == 0:
         starts, postings = counts, np.empty(0, dtype=np.uint32)
     blocks = (int(offsets[-1]) >> _BLOCK_SHIFT) + 1
-    # The row holding each block's first position: the last row starting at or before it that is
-    # not empty (rows are found from here by walking forward past rows that end before a position).
+    # The row holding each block's first position (the first row ending after it); a position
+    # later in the block is found from there by walking past the rows that end before it.
     block_row = (np.searchsorted(offsets[1:], np.arange(blocks, dtype=np.int64) << _BLOCK_SHIFT, side="right")
                  ).astype(np.int32)
     return _Segment(row_ids, codes, offsets, starts, postings, np.minimum(block_row, max(n - 1, 0)))
@@ -308,11 +314,12 @@ class SeedIndex:
         if len(row_ids) != len(sequences):
             raise ValueError(f"{len(row_ids)} row ids for {len(sequences)} sequences")
         codes, offsets = _encode_all(sequences, progress, cancel)
+        n = len(row_ids)
         for first, last in _cuts(offsets):
             seg_offsets = offsets[first:last + 1] - offsets[first]
             seg_codes = codes[offsets[first]:offsets[last]]
             self._segments.append(_build_segment(row_ids[first:last], seg_codes, seg_offsets, self.params,
-                                                 progress, cancel))
+                                                 progress, cancel, n + 2 * first, 3 * n))
             self._merge_tail(progress, cancel)
         return self
 
@@ -407,7 +414,8 @@ class SeedIndex:
 
         A long query, or one rich in common seeds, would cost more than the budget: the threshold
         then rises (in steps of 1), so the time per query is bounded while short queries keep the
-        most sensitive seeds. Each window keeps at least its own key.
+        most sensitive seeds. Each window keeps at least its own key, unless even those cost too
+        much: then the most frequent of them go.
         """
         from genocat_desktop.engine.search import _seeds
 
@@ -425,6 +433,12 @@ class SeedIndex:
         rise = int(np.argmax(above <= p.max_hits)) if (above <= p.max_hits).any() else 40
         rise = min(rise, 40)  # the windows' own keys (step 40) stay whatever the budget
         keep = steps >= rise
+        if rise == 40 and int(cost[keep].sum()) > p.max_hits:
+            # even the windows' own keys cost too much (a long query in a large catalog): keep the
+            # rarest of them, the ones that say most about a row, up to the budget
+            ordered = np.sort(cost[keep])
+            within = int(np.searchsorted(np.cumsum(ordered), p.max_hits, side="right"))
+            keep &= cost <= (ordered[within - 1] if within else -1)
         window = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
         new_bounds = np.zeros_like(bounds)
         np.cumsum(np.bincount(window[keep], minlength=len(bounds) - 1), out=new_bounds[1:])

@@ -1,6 +1,6 @@
-"""ARCHITECTURE.md's map matches the source tree.
+"""The module map (docs/MODULES.md, linked from ARCHITECTURE.md) matches the source tree.
 
-The "Map" section of ARCHITECTURE.md holds one code block. A line that starts in the first column
+The "Map" section of docs/MODULES.md holds one code block. A line that starts in the first column
 names a package by its path from the repository root; the indented lines under it name that
 package's modules (file names first, then what they do). Every path and module it names must exist,
 and every package and module under ``genocat_desktop/`` must be named, so the map cannot go stale
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+ARCHITECTURE = ROOT / "docs" / "MODULES.md"
 PACKAGE = "genocat_desktop"
 MODULE = re.compile(r"^[\w.]+\.pyx?$")
 
@@ -26,7 +26,7 @@ def map_entries(text: str) -> list[str]:
     Parameters
     ----------
     text
-        The Markdown of ARCHITECTURE.md.
+        The Markdown of docs/MODULES.md.
 
     Returns
     -------
@@ -36,10 +36,10 @@ def map_entries(text: str) -> list[str]:
     """
     section = re.search(r"^## Map\b(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
     if section is None:
-        raise AssertionError("ARCHITECTURE.md has no '## Map' section")
+        raise AssertionError("docs/MODULES.md has no '## Map' section")
     block = re.search(r"^```[^\n]*\n(.*?)^```", section.group(1), flags=re.M | re.S)
     if block is None:
-        raise AssertionError("the '## Map' section of ARCHITECTURE.md has no code block")
+        raise AssertionError("the '## Map' section of docs/MODULES.md has no code block")
     entries: list[str] = []
     package = ""
     for line in block.group(1).splitlines():
@@ -86,14 +86,14 @@ def test_map_names_paths_of_the_package(named: list[str]) -> None:
 
 def test_every_path_in_the_map_exists(named: list[str]) -> None:
     missing = [p for p in named if not (ROOT / p).exists()]
-    assert not missing, f"ARCHITECTURE.md's map names paths that do not exist: {missing}"
+    assert not missing, f"docs/MODULES.md's map names paths that do not exist: {missing}"
     not_folders = [p for p in named if p.endswith("/") and not (ROOT / p).is_dir()]
     assert not not_folders, f"the map names these as folders, but they are files: {not_folders}"
 
 
 def test_every_package_and_module_is_in_the_map(named: list[str]) -> None:
     absent = sorted(tree(ROOT) - set(named))
-    assert not absent, f"packages or modules missing from ARCHITECTURE.md's map: {absent}"
+    assert not absent, f"packages or modules missing from docs/MODULES.md's map: {absent}"
 
 
 def test_map_entries_reads_the_map_block_only() -> None:

@@ -196,7 +196,8 @@ class Searcher:
         self._sequences = SequenceStores()
         self._locator = Locator()  # nucleotide queries placed in long records (.locate)
 
-    def _current(self) -> int:
+    def current_version(self) -> int:
+        """The catalog version to search: a newer one is looked for at most every :data:`REFRESH_SECONDS`."""
         now = time.monotonic()
         if now - self._checked > REFRESH_SECONDS:
             self._checked = now
@@ -227,7 +228,7 @@ class Searcher:
         """
         column = column or self.catalog.default_vector
         with self._lock:
-            version = self._current()
+            version = self.current_version()
             ds = self.catalog.dataset(version)
             index = self._vector_index(ds, column)
             if index is not None:
@@ -564,7 +565,7 @@ class Searcher:
     ) -> _Plan:
         """The version to search, its filter and hit columns, and the strategy that finds the hits."""
         with self._lock:
-            version = self._current()
+            version = self.current_version()
             ds = self.catalog.dataset(version)
             sql = to_sql(conditions, ds.schema)
             columns = self._hit_columns(ds, fields, align)

@@ -49,10 +49,6 @@ __all__ = ["SKETCH_COLUMNS", "SketchIndex", "ani_from", "search_sketches"]
 SKETCH_COLUMNS: Final = ("containment", "ani", "distance", "jaccard", "shared_hashes")
 #: Filter masks kept per searcher (version, filter).
 _MASKS_KEPT: Final = 16
-#: The searcher's limits (``searcher.MAX_K``, ``searcher.REFRESH_SECONDS``), repeated here because the
-#: searcher imports this module to delegate to it.
-MAX_K: Final = 10_000
-REFRESH_SECONDS: Final = 2.0
 
 
 @dataclass(slots=True)
@@ -137,7 +133,6 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     index: SketchIndex | None = None
     masks: dict[tuple[int, str, str], np.ndarray] = field(default_factory=dict)
-    checked: float = 0.0
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
@@ -223,9 +218,7 @@ def search_sketches(
     QueryError
         A protein query, or a query too short to keep a single hash.
     """
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"the number of hits must be between 1 and {MAX_K:,}, not {k}")
-    catalog: Catalog = searcher.catalog
+    catalog: Catalog = searcher.catalog  # the searcher has checked k
     emb = catalog.embedder(column)
     qs = [q if isinstance(q, Query) else read_queries(q)[0] for q in queries]
     for q in qs:
@@ -235,7 +228,7 @@ def search_sketches(
     cancel = cancel or CancelToken()
     cache = _cache_of(searcher)
     with cache.lock:
-        index, ds = _index(cache, catalog, column, cancel)
+        index, ds = _index(cache, searcher, column, cancel)
         sql = to_sql(conditions, ds.schema)
         mask = _mask(cache, index, ds, sql)
     columns = _hit_columns(catalog, ds, fields)
@@ -251,15 +244,10 @@ def search_sketches(
     return out
 
 
-def _index(cache: _Cache, catalog: Catalog, column: str, cancel: CancelToken) -> tuple[SketchIndex, Any]:
-    """The index of the current version (looking for a newer one at most every few seconds)."""
-    now = time.monotonic()
-    if now - cache.checked > REFRESH_SECONDS:
-        cache.checked = now
-        version = catalog.refresh()
-    else:
-        version = catalog.version
-    ds = catalog.dataset(version)
+def _index(cache: _Cache, searcher: Any, column: str, cancel: CancelToken) -> tuple[SketchIndex, Any]:
+    """The index of the version the searcher searches (it looks for a newer one every few seconds)."""
+    version = searcher.current_version()
+    ds = searcher.catalog.dataset(version)
     index = cache.index
     if index is None or index.version != version or index.column != column:
         index = cache.index = SketchIndex.load(ds, column, cancel)

@@ -34,6 +34,7 @@ __all__ = [
     "SequenceStores",
     "align_rows",
     "alignment_mask",
+    "ranked_alignment",
     "split_conditions",
     "untraced",
 ]
@@ -239,31 +240,69 @@ def align_rows(
     Aligned
         Ranked by bit score (for schemes without statistics, raw score), then raw score, then row.
     """
-    from genocat_desktop.engine.search.alignment import align_to
-
     positions = np.unique(np.asarray(positions, dtype=np.int64))
     targets = store.sequences.take(pa.array(positions)).to_pylist() if positions.size else []
     ids = store.ids[positions]
+    order, stats = ranked_alignment(query, molecule, targets, [molecule] * len(targets), residues, k, conditions,
+                                    tiebreak=ids)
+    return Aligned(ids[order], {name: values[order] for name, values in stats.items()}, len(targets))
+
+
+def ranked_alignment(
+    query: str,
+    molecule: str,
+    targets: Sequence[str],
+    target_molecules: Sequence[str],
+    residues: int,
+    k: int,
+    conditions: Sequence[Condition] = (),
+    *,
+    tiebreak: np.ndarray,
+    by_alignment: bool = True,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Align ``query`` to ``targets`` and pick the best ``k`` that pass ``conditions``.
+
+    Parameters
+    ----------
+    query, molecule, targets, target_molecules, residues
+        As for :func:`.alignment.align_to`.
+    k, conditions
+        Hits to keep; cut-offs on alignment columns (:func:`split_conditions`).
+    tiebreak
+        Per target, ascending, after bit score and raw score (row addresses, or minus the embedding score).
+    by_alignment
+        ``False``: the targets' own order is kept (alignments only reported).
+
+    Returns
+    -------
+    tuple
+        The indexes of the kept targets, best first, and :func:`.alignment.align_to`'s columns for every target.
+    """
+    from genocat_desktop.engine.search.alignment import align_to
+
+    room = 2 * k + 10 if not conditions else max(4 * k, 200)
+    traced: list[int] = []
+
+    def ordered(primary: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        if not by_alignment:
+            return np.arange(len(raw))
+        return np.lexsort((tiebreak, -raw, -primary))
 
     def detail(scores: np.ndarray) -> list[int]:
         # Tracebacks (identity, coverage) cost more than scores: only for the hits that can be shown,
         # with room for those a cut-off removes and for the few that the composition-adjusted bit
         # score ranks differently from the raw score.
-        order = np.lexsort((ids, -scores))
-        room = 2 * k + 10 if not conditions else max(4 * k, 200)
-        traced.extend(order[:room].tolist())
+        traced.extend(ordered(scores, scores)[:room].tolist())
         return traced
 
-    traced: list[int] = []
-    stats = align_to(query, molecule, targets, [molecule] * len(targets), residues, detail=detail)
+    stats = align_to(query, molecule, targets, target_molecules, residues, detail=detail)
     untraced(stats, traced)
-    bits = np.nan_to_num(stats["bits"], nan=-np.inf)
-    order = np.lexsort((ids, -stats["aln_score"], -bits))
-    # Hits come from the traced rows only: their bits are composition-adjusted by realignment (BLAST's
-    # default), the others' only scaled, a cheaper bound that must not place a row above them.
-    order = order[np.isin(order, np.asarray(traced, dtype=np.int64))]
+    order = ordered(np.nan_to_num(stats["bits"], nan=-np.inf), stats["aln_score"])
+    if by_alignment:
+        # Hits come from the traced rows only: their bits are composition-adjusted by realignment (BLAST's
+        # default), the others' only scaled, a cheaper bound that must not place a row above them.
+        order = order[np.isin(order, np.asarray(traced, dtype=np.int64))]
     if conditions:
         order = order[alignment_mask({n: v[order] for n, v in stats.items() if n in ALIGNMENT_FIELDS},
                                      conditions)]
-    order = order[:k]
-    return Aligned(ids[order], {name: values[order] for name, values in stats.items()}, len(targets))
+    return order[:k], stats

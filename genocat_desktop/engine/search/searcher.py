@@ -458,10 +458,7 @@ class Searcher:
         aligned = align_rows(q.sequence, q.molecule, store, positions, residues, k, cutoffs)
         rows = self._rows_of(plan, aligned.ids)
         cosine = self._cosines(plan, column, aligned.ids, vec)
-        for name in ALIGNMENT_COLUMNS:
-            values = aligned.stats[name]
-            exact_values = name in ("aln_score", "evalue", "sstrand")
-            rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
+        rows = _with_alignment(rows, aligned.stats)
         located = self._located(plan, q, k, cutoffs)  # the long records, kept out of the store (.homology)
         if located is not None:
             cosines = self._cosines(plan, column, located.addresses, vec)
@@ -617,45 +614,16 @@ class Searcher:
         self, plan: _Plan, q: Query, rows: pa.Table, scores: np.ndarray, k: int, rank_by: str,
         cutoffs: Sequence[Condition] = (),
     ) -> tuple[pa.Table, np.ndarray]:
-        from genocat_desktop.engine.search.alignment import align_to
-        from genocat_desktop.engine.search.homology import ALIGNMENT_FIELDS, alignment_mask, untraced
+        from genocat_desktop.engine.search.homology import ranked_alignment
 
         residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
-
-        def ranked(aln_score: np.ndarray, bits: np.ndarray | None = None) -> np.ndarray:
-            if rank_by == "alignment":
-                # Best bit score first (the raw score where a scheme has no statistics); the
-                # embedding score breaks ties.
-                first = aln_score if bits is None else np.nan_to_num(bits, nan=-np.inf)
-                return np.lexsort((-scores, -aln_score, -first))
-            return np.arange(len(scores))
-
-        room = 2 * k + 10 if not cutoffs else max(4 * k, 200)
-        traced: list[int] = []
-
-        def detail(aln_score: np.ndarray) -> list[int]:  # tracebacks for the hits that can be shown
-            traced.extend(ranked(aln_score)[:room].tolist())
-            return traced
-
-        stats = align_to(
+        # Best bit score first (the raw score where a scheme has no statistics); the embedding score
+        # breaks ties.
+        order, stats = ranked_alignment(
             q.sequence, q.molecule, rows.column("sequence").to_pylist(), rows.column("molecule").to_pylist(),
-            residues, detail=detail,
+            residues, k, cutoffs, tiebreak=-scores, by_alignment=rank_by == "alignment",
         )
-        untraced(stats, traced)
-        for name in ALIGNMENT_COLUMNS:
-            values = stats[name]
-            # E-values span hundreds of orders of magnitude: never round them.
-            exact_values = name in ("aln_score", "evalue", "sstrand")
-            rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
-        order = ranked(stats["aln_score"], stats["bits"])
-        if rank_by == "alignment":
-            # From the traced rows only (see homology.align_rows): their bits are the realigned ones.
-            order = order[np.isin(order, np.asarray(traced, dtype=np.int64))]
-        if cutoffs:
-            keep = alignment_mask({n: v[order] for n, v in stats.items() if n in ALIGNMENT_FIELDS}, cutoffs)
-            order = order[keep]
-        order = order[:k]
-        return rows.take(order), scores[order]
+        return _with_alignment(rows, stats).take(order), scores[order]
 
 
 
@@ -672,6 +640,16 @@ def _fetch_count(k: int, align: bool, candidates: int | None, rank_by: str) -> i
     if align:
         return min(MAX_K, max(candidates or max(10 * k, 100), k))
     return k
+
+
+def _with_alignment(rows: pa.Table, stats: dict[str, np.ndarray]) -> pa.Table:
+    """``rows`` with the :data:`ALIGNMENT_COLUMNS` of ``stats`` appended (aligned with the rows)."""
+    for name in ALIGNMENT_COLUMNS:
+        values = stats[name]
+        # E-values span hundreds of orders of magnitude: never round them.
+        exact_values = name in ("aln_score", "evalue", "sstrand")
+        rows = rows.append_column(name, pa.array(values if exact_values else np.round(values, 6)))
+    return rows
 
 
 def _with_rank(rows: pa.Table, scores: np.ndarray) -> pa.Table:

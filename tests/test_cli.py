@@ -123,3 +123,14 @@ def test_help_works_without_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "genocat" in out
+
+
+@pytest.mark.parametrize(("cancelled", "failed", "files", "error", "code"), [
+    (False, 0, 3, False, EXIT_OK), (False, 1, 3, False, EXIT_PARTIAL), (False, 3, 3, False, EXIT_ERROR),
+    (False, 0, 3, True, EXIT_ERROR), (True, 1, 3, True, EXIT_CANCELLED),
+])
+def test_import_and_ingest_share_one_exit_code_rule(cancelled: bool, failed: int, files: int, error: bool,
+                                                    code: int) -> None:
+    from genocat_desktop.cli.catalog import _exit_code
+
+    assert _exit_code(cancelled=cancelled, failed=failed, files=files, error=error) == code

@@ -502,3 +502,51 @@ def test_cli_ingest_of_an_s3_prefix_into_a_local_catalog(s3: dict[str, str], tmp
     ref = Catalog.open(tmp_path / "ref")
     assert ingest(ref, files, engine="local", workers=0).committed
     assert _rows(Catalog.open(location, create=False)) == _rows(ref)
+
+
+# ----------------------------------------------------------------------------- gene calling
+@pytest.fixture
+def dna_inputs(tmp_path: Path, shared_file: Callable[[str], Path]) -> list[Path]:
+    """A contig (gzip: one part) and 100 CDS records (plain: cut into parts), and a protein file."""
+    return [shared_file("dna/MIIJ01000039.fna.gz"), shared_file("dna/CP040672.1.genes_100.fna"),
+            shared_file("proteins/unlabeled/diamond_nr_300.faa")]
+
+
+def test_ingest_with_gene_calling_equals_an_import_with_it(tmp_path: Path, dna_inputs: list[Path],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from genocat_desktop.cli.main import EXIT_OK, main
+
+    ref = Catalog.open(tmp_path / "ref")
+    expected = import_files(ref, dna_inputs, call_genes=True)
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, dna_inputs, engine="local", workers=0, part_bytes=20_000, call_genes=True)
+    assert report.committed and report.parts > len(dna_inputs), report.error
+    assert "cds_contig" in cat.schema.names
+    assert _rows(cat) == _rows(ref)
+    for got, want in zip(report.files, expected.files, strict=True):
+        assert (got.proteins_predicted, got.contigs_called, got.gene_modes) == (
+            want.proteins_predicted, want.contigs_called, want.gene_modes)
+    assert report.files[0].proteins_predicted == 404 and report.files[2].contigs_called == 0  # single mode
+    # Without the option: no protein predicted, no gene field.
+    plain = Catalog.open(tmp_path / "plain")
+    assert ingest(plain, dna_inputs[:1], engine="local", workers=0).committed
+    assert "cds_contig" not in plain.schema.names and plain.count() == 1
+    # The CLI flag, through the application layer.
+    location = str(tmp_path / "cli")
+    assert main(["--catalog", location, "ingest", str(dna_inputs[0]), "--workers", "0", "--call-genes",
+                 "--json"]) == EXIT_OK
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"][0]["proteins_predicted"] == 404 and out["imported"] == 405
+
+
+@needs_ray
+def test_ray_ingest_with_gene_calling_equals_an_import_with_it(ray_cluster: None, tmp_path: Path,
+                                                               dna_inputs: list[Path]) -> None:
+    ref = Catalog.open(tmp_path / "ref")
+    import_files(ref, dna_inputs[:2], call_genes=True)
+    cat = Catalog.open(tmp_path / "dist")
+    report = ingest(cat, dna_inputs[:2], engine="ray", part_bytes=40_000, call_genes=True)
+    assert report.committed and report.engine == "ray", report.error
+    assert _rows(cat) == _rows(ref)

@@ -202,3 +202,59 @@ def test_accession_links_and_aligned_fasta() -> None:
     text = search_ops.aligned_fasta("q", "ACDEFGHIK", pairs)  # type: ignore[arg-type]
     rows = {r.splitlines()[0]: "".join(r.splitlines()[1:]) for r in text.split(">")[1:]}
     assert rows == {"q": "ACDE-FGHIK", "h1": "--DEWFG---", "h2": "AC--------"}
+
+
+def _result(strategy: str, molecule: str, column: str = "vec_kmer") -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(extra={"strategy": strategy}, query=SimpleNamespace(molecule=molecule), column=column)
+
+
+def test_every_score_header_says_what_the_score_is() -> None:
+    from genocat_desktop.ui.widgets.significance import hit_headers
+    from genocat_desktop.ui.widgets.table_model import HEADER_TIPS
+
+    labels, tips = hit_headers(_result("sketch", "dna", "vec_sketch"), aligned=False)
+    assert labels["score"] == "Score (containment)" and "containment" in tips["score"]
+    assert "cosine" not in tips["score"].lower()
+    labels, tips = hit_headers(_result("translated", "protein"), aligned=True)
+    assert "bit score" in tips["score"] and "cosine" not in (labels["score"] + tips["score"]).lower()
+    assert "minus frame" in tips["hit_start"] and "BLOSUM62" in tips["aln_score"]
+    labels, tips = hit_headers(_result("memory", "dna"), aligned=True)  # aligned DNA, located in long records
+    assert labels == {"bits": "Score (bits)", "score": "Cosine"} and "ranked by bit score" in tips["score"]
+    assert "blastn" in tips["aln_score"] and "BLOSUM62" not in tips["aln_score"]
+    assert "minus strand" in tips["hit_start"] and "minus" not in tips["query_start"]
+    labels, tips = hit_headers(_result("memory", "protein", "vec_esm2"), aligned=False)
+    assert labels == {"score": "Score (cosine)"} and "vec_esm2" in tips["score"] and "ranked by it" in tips["score"]
+    assert "composition" not in tips["score"]  # an ESM-2 embedding is not a composition
+    assert "sstrand" in HEADER_TIPS and "plus" in HEADER_TIPS["sstrand"]
+
+
+def test_the_models_own_tips_come_first(qtbot: Any) -> None:
+    import pyarrow as pa
+
+    from genocat_desktop.ui.widgets.table_model import ArrowTableModel
+
+    model = ArrowTableModel()
+    model.set_table(pa.table({"score": [0.5], "sstrand": ["minus"]}))
+    tip = model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "cosine" in tip
+    model.tips = {"score": "containment of the query"}
+    tip = model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert tip == "score: containment of the query"
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "Strand"
+
+
+def test_blast_titles_tell_shared_names_apart_and_proteins_have_no_strand() -> None:
+    import pyarrow as pa
+
+    from genocat_desktop.ui.widgets.significance import blast_table
+
+    hits = pa.table({"rank": [1, 2, 3], "id": ["c_1", "c_2", "x"], "name": ["predicted protein"] * 2 + ["RecA"],
+                     "description": ["predicted CDS 1..90 (+) of c", None, "recombinase"],
+                     "bits": [50.0, 40.0, 30.0], "sstrand": ["", "", ""]})
+    table = blast_table(hits)
+    assert table.column("title").to_pylist() == ["predicted CDS 1..90 (+) of c", "predicted protein · c_2", "RecA"]
+    assert "sstrand" not in table.column_names
+    dna = blast_table(hits.set_column(5, "sstrand", pa.array(["minus", "plus", "plus"])), nucleotide=True)
+    assert dna.column_names.index("sstrand") == dna.column_names.index("bits") + 1

@@ -143,3 +143,20 @@ def test_ray_ingest_through_the_dialog(
     report = blocker.args[0].report
     assert report.committed and report.engine == "ray", report.error
     assert _catalog(window).count() == report.imported > 250
+
+
+def test_the_dialog_calls_genes_as_the_window_does(qtbot: Any, window: MainWindow,
+                                                    shared_file: Callable[[str], Path]) -> None:
+    contig = shared_file("dna/MIIJ01000039.fna.gz")
+    window.act_call_genes.setChecked(True)
+    window.act_call_genes.triggered.emit()  # remembered, as a click on the menu item does
+    dialog = _dialog(qtbot, window)
+    assert dialog.call_genes.isChecked()  # the window's choice is the default
+    dialog.add_inputs([str(contig)])
+    dialog.workers.setValue(0)
+    with qtbot.waitSignal(dialog.ingest_finished, timeout=LONG_MS) as blocker:
+        dialog.start()
+    report = blocker.args[0].report
+    assert report.committed and report.proteins_predicted == 404 and report.imported == 405, report.error
+    assert "404 proteins predicted on 1 DNA record " in dialog.report_view.toPlainText()
+    assert "cds_contig" in _catalog(window).schema.names

@@ -315,7 +315,7 @@ def test_the_same_region_in_several_genomes_is_found_in_each(tmp_path: Path, lon
 def test_the_window_locates_a_fragment_and_shows_its_region(qtbot: Any, tmp_path: Path,
                                                             long_records: dict[str, str]) -> None:
     """End to end: import a contig, search a minus-strand fragment, the detail pane aligns the region."""
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
 
     from genocat_desktop.ui.main_window import MainWindow
 
@@ -341,6 +341,13 @@ def test_the_window_locates_a_fragment_and_shows_its_region(qtbot: Any, tmp_path
         qtbot.waitUntil(lambda: "Identities = 1000/1000" in pane.toPlainText(), timeout=120_000)
         sbjct = [line.split() for line in pane.toPlainText().splitlines() if line.startswith("Sbjct ")]
         assert sbjct[0][1] == "251000" and sbjct[-1][-1] == "250001"
+        # Strand and region at the top of the pane, and as columns of the hit table.
+        assert "Strand minus" in pane.toPlainText() and "Hit region 251,000–250,001" in pane.toPlainText()
+        view = window.search_page.hits_table
+        names = view.source.column_names
+        for name, label in (("sstrand", "Strand"), ("hit_start", "Start"), ("hit_end", "End")):
+            assert not view.isColumnHidden(names.index(name))
+            assert view.source.headerData(names.index(name), Qt.Orientation.Horizontal) == label
     finally:
         window.confirm = lambda title, text: True  # type: ignore[method-assign]
         window.close()
@@ -355,3 +362,28 @@ def test_without_mappy_long_records_are_ranked_as_before(catalog: Catalog, long_
     locator = Locator(cache_dir=False)
     assert not locator.has_long_records(catalog.dataset())
     assert locator.skipped is not None and "mappy" in locator.skipped
+
+
+def test_the_cli_shows_a_located_hits_strand_and_region(catalog: Catalog, long_records: dict[str, str],
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The table, the TSV and the CSV all give a located hit's strand and region (not only JSON)."""
+    import csv
+
+    from genocat_desktop.cli.main import EXIT_OK, main
+
+    name = _read(DNA / CONTIG)[0][0]
+    query = reverse_complement(long_records[name][120_000:121_200])
+    base = ["--catalog", str(catalog.location), "search", query, "-k", "3"]
+    for mode in ([], ["--fast"]):  # aligned, and vectors only (the located hits are still aligned)
+        assert main([*base, *mode, "--format", "tsv"]) == EXIT_OK
+        lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+        first = dict(zip(lines[0], lines[1], strict=True))
+        assert (first["id"], first["sstrand"], first["hit_start"], first["hit_end"]) == (name, "minus", "121200",
+                                                                                          "120001")
+        assert "cosine" in lines[0]
+    assert main([*base, "--format", "table"]) == EXIT_OK  # capsys: an 80-column console
+    table = capsys.readouterr().out
+    assert "sstrand" in table and "hit_start" in table and "121200" in table and "120001" in table
+    assert main([*base, "--out", str(tmp_path / "hits.csv")]) == EXIT_OK
+    row = next(csv.DictReader((tmp_path / "hits.csv").open(newline="")))
+    assert (row["id"], row["sstrand"], row["hit_start"], row["hit_end"]) == (name, "minus", "121200", "120001")

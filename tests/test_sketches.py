@@ -340,5 +340,11 @@ def test_search_page_shows_sketch_hits(qtbot: Any, tmp_path: Path) -> None:
         assert not view.isColumnHidden(names.index(name))
     first = view.source.row_dict(0)
     assert first["id"] == "carrier" and first["containment"] == 1.0 and view.source.rowCount() == 1
+    # The score is the containment, not a cosine: its header and the histogram say so; it is hidden
+    # beside its own Containment column.
+    tip = view.source.headerData(names.index("score"), Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "containment" in tip and "cosine" not in tip.lower() and view.isColumnHidden(names.index("score"))
+    qtbot.waitUntil(lambda: page.histogram.label == "containment (sketch)", timeout=120_000)
+    qtbot.waitUntil(lambda: "Containment" in page.hit_detail.toPlainText(), timeout=120_000)
     window.confirm = lambda title, text: True
     window.close()

@@ -204,6 +204,8 @@ class IngestTuning:
         ``"driver"`` (every hash in this process) or ``"partitioned"`` (hash partitions decided by tasks).
     partitions
         Hash partitions for ``dedup="partitioned"`` (``None``: the engine's default).
+    call_genes
+        Predict the proteins of DNA records and ingest them too (as :func:`import_job`'s ``call_genes``).
     """
 
     retries: int = 2
@@ -211,11 +213,12 @@ class IngestTuning:
     strip_gaps: bool = False
     dedup: str = "driver"
     partitions: int | None = None
+    call_genes: bool = False
 
     def engine_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the engine's ``ingest`` these settings stand for."""
         kwargs: dict[str, Any] = {"retries": self.retries, "strip_gaps": self.strip_gaps, "dedup": self.dedup,
-                                  "partitions": self.partitions}
+                                  "partitions": self.partitions, "call_genes": self.call_genes}
         if self.part_bytes is not None:
             kwargs["part_bytes"] = self.part_bytes
         return kwargs

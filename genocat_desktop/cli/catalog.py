@@ -40,9 +40,7 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps ('-', '.') instead of "
                      "rejecting aligned files")
-    imp.add_argument("--call-genes", action="store_true", help="predict the proteins of DNA records (genomes, "
-                     "contigs) with Prodigal (pyrodigal) and import them too, linked to their record by the fields "
-                     "cds_contig, cds_start, cds_end, cds_strand (added to the catalog the first time)")
+    imp.add_argument("--call-genes", action="store_true", help=CALL_GENES_HELP)
     imp.add_argument("--json", action="store_true", help="print the import report as JSON")
     imp.add_argument("--auto-index-rows", type=int, default=None, metavar="N",
                      help="build the indexes after the import once the catalog has N rows (default 100,000; "
@@ -62,6 +60,12 @@ def add_parsers(sub: Any) -> None:
     rs.add_argument("version", type=int)
 
 
+#: ``--call-genes`` of ``import`` and ``ingest`` (the same gene calling, engine/ingest/genes.py).
+CALL_GENES_HELP = ("predict the proteins of DNA records (genomes, contigs) with Prodigal (pyrodigal) and import them "
+                   "too, linked to their record by the fields cds_contig, cds_start, cds_end, cds_strand (added to "
+                   "the catalog the first time)")
+
+
 def _add_ingest_parser(sub: Any) -> None:
     ing = sub.add_parser(
         "ingest", help="bulk-ingest FASTA files with parallel workers (this machine or a Ray cluster)",
@@ -79,6 +83,7 @@ def _add_ingest_parser(sub: Any) -> None:
     ing.add_argument("--part-mb", type=int, default=32, help="cut uncompressed files into parts of about this "
                      "many MiB (default 32)")
     ing.add_argument("--strip-gaps", action="store_true", help="remove alignment gaps instead of rejecting")
+    ing.add_argument("--call-genes", action="store_true", help=CALL_GENES_HELP)
     ing.add_argument("--dedup", choices=["driver", "partitioned"], default="driver",
                      help="driver: every hash in this process's memory (~310 bytes per record; default); "
                      "partitioned: hash partitions spilled to the catalog's storage and decided by tasks "
@@ -154,11 +159,20 @@ def _cmd_import(args: argparse.Namespace) -> int:
                            "import builds them",
                "cancelled": "index build cancelled; the import is kept"}[auto], file=sys.stderr)
     _print_import(args, session, report)
-    if report.cancelled:
+    return _exit_code(cancelled=report.cancelled, failed=len(report.failed), files=len(report.files))
+
+
+def _exit_code(*, cancelled: bool, failed: int, files: int, error: bool = False) -> int:
+    """The exit code of an import or a bulk ingest.
+
+    Cancelled; else an error that stopped the whole run, or every file failed; else some files
+    failed (the others were imported); else all went in.
+    """
+    if cancelled:
         return EXIT_CANCELLED
-    if report.failed:
-        return EXIT_PARTIAL if len(report.failed) < len(report.files) else EXIT_ERROR
-    return EXIT_OK
+    if error or (failed and failed >= files):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def _print_leftovers(args: argparse.Namespace, catalog: Any) -> None:
@@ -197,7 +211,9 @@ def _print_ingest(args: argparse.Namespace, session: Session, report: IngestRepo
         for part in report.failed_parts[1:]:
             print(f"  also failed: {shown(part)}", file=sys.stderr)
         return
-    print(f"{report.records:,} records from {len(report.files) - len(report.failed)} file(s): "
+    genes = (f" ({report.proteins_predicted:,} protein(s) predicted on {report.contigs_called:,} DNA record(s))"
+             if report.contigs_called else "")
+    print(f"{report.records:,} records from {len(report.files) - len(report.failed)} file(s){genes}: "
           f"{report.imported:,} new, {report.aliases_added:,} aliases added, in {report.seconds:.1f} s "
           f"({report.rate:,.0f} records/s; {report.engine}, {report.workers} workers, {report.parts} parts)")
     print(f"catalog {shown(catalog.location)}: {catalog.count():,} sequences, version {catalog.version}")
@@ -215,20 +231,15 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _print_leftovers(args, session.catalog)
     tuning = IngestTuning(retries=args.retries, part_bytes=args.part_mb << 20, strip_gaps=args.strip_gaps,
-                          dedup=args.dedup, partitions=args.partitions)
+                          dedup=args.dedup, partitions=args.partitions, call_genes=args.call_genes)
     job = ingest_job(session, args.inputs, engine=args.engine, workers=args.workers, address=args.address,
                      input_options=input_storage_options(args.inputs, session.catalog.location, s3_settings(args)),
                      tuning=tuning)
     with cancel_on_sigint() as token, Reporter(args.quiet) as reporter:
         report = job(reporter, token).report
     _print_ingest(args, session, report)
-    if report.cancelled:
-        return EXIT_CANCELLED
-    if report.error:
-        return EXIT_ERROR
-    if report.failed:
-        return EXIT_PARTIAL if len(report.failed) < len(report.files) else EXIT_ERROR
-    return EXIT_OK
+    return _exit_code(cancelled=report.cancelled, failed=len(report.failed), files=len(report.files),
+                      error=bool(report.error))
 
 
 # ---------------------------------------------------------------------------------------- export, info

@@ -5,8 +5,9 @@ the files of ``--out`` (CSV and TSV that start with their header, the
 search's provenance in ``NAME.provenance.json`` next to them; JSON with the
 provenance inside; FASTA). Every output calls a hit's query ``query_id``;
 aligned hits lead with ``bits``, ``evalue``, ``identity``, ``query_cov`` (and
-``sstrand`` for nucleotide queries) and call the embedding similarity
-``cosine`` (:func:`~genocat_desktop.engine.search.export.aligned_view`).
+``sstrand`` for nucleotide queries, with ``hit_start``/``hit_end`` for hits located
+in long records) and call the embedding similarity ``cosine``
+(:func:`~genocat_desktop.engine.search.export.aligned_view`).
 """
 
 from __future__ import annotations
@@ -226,21 +227,7 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
     """The hits on the screen, as a table (a terminal), TSV (a pipe) or JSON."""
     fmt = args.format or ("table" if sys.stdout.isatty() else "tsv")
     hits = _shown_hits(results)
-    cols = ["rank", "score", "id", "name", "organism", "length"]
-    if any("bits" in r.hits.column_names and r.extra.get("strategy") != "translated" for r in results):
-        cols = ["rank", "bits", "evalue", "identity", "query_cov", "cosine", "id", "name", "organism", "length"]
-        if any(r.query.molecule in ("dna", "rna") for r in results):
-            cols.insert(5, "sstrand")  # the strand of the hit each nucleotide query aligned to
-    translated = [c for c in TRANSLATED_COLUMNS if any(c in h.column_names for h in hits)]
-    if translated:
-        # A translated search aligns (even without --align) and ranks by bits: its frame and coordinates.
-        cols = ["rank", "bits", "evalue", "identity", "query_cov", *translated, "id", "name", "organism", "length"]
-        hits = [_with_columns(h, cols) for h in hits]
-    if any(r.extra.get("strategy") == "sketch" for r in results):
-        from genocat_desktop.engine.search.sketches import SKETCH_COLUMNS
-
-        # A MinHash sketch column: containment (the score), ANI and the Mash-like distance.
-        cols = ["rank", *SKETCH_COLUMNS, "id", "name", "organism", "length"]
+    cols = _screen_columns(results, hits)
     if fmt == "json":
         out = [
             {"query_id": r.query.id, "version": r.version, "exact": r.exact,
@@ -248,7 +235,9 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
             for r, h in zip(results, hits, strict=True)
         ]
         print(json.dumps(out, indent=2, default=str))
-    elif fmt == "tsv":
+        return
+    hits = [_with_columns(h, cols) for h in hits]  # a batch may mix kinds of hits: the others' cells empty
+    if fmt == "tsv":
         print("\t".join(["query_id", *cols]))
         for r, h in zip(results, hits, strict=True):
             for row in h.select(cols).to_pylist():
@@ -259,6 +248,38 @@ def _print_results(args: argparse.Namespace, results: list[SearchResult]) -> Non
 
 #: The columns of a translated search's hits (:mod:`genocat_desktop.engine.search.translated`).
 TRANSLATED_COLUMNS = ("frame", "hit_start", "hit_end", "query_start", "query_end")
+#: The screen's score and alignment columns, in this order, when some result has them.
+_SCORE_ORDER = ("score", "bits", "evalue", "identity", "query_cov", "sstrand", *TRANSLATED_COLUMNS, "cosine")
+#: The record's columns, after the scores.
+_RECORD_COLUMNS = ("id", "name", "organism", "length")
+
+
+def _screen_columns(results: list[SearchResult], hits: list[Any]) -> list[str]:
+    """The columns the screen shows for a batch of results (their union, in one order).
+
+    Aligned hits lead with the alignment's columns and ``cosine``; nucleotide ones add ``sstrand``,
+    and those located in long records (:mod:`~genocat_desktop.engine.search.locate`) ``hit_start`` and
+    ``hit_end`` on the record; translated hits their frame and coordinates (no cosine: their score is
+    the bit score); a sketch search its containment, ANI and distances.
+    """
+    if any(r.extra.get("strategy") == "sketch" for r in results):
+        from genocat_desktop.engine.search.sketches import SKETCH_COLUMNS
+
+        return ["rank", *SKETCH_COLUMNS, *_RECORD_COLUMNS]
+    wanted: set[str] = set()
+    for r, h in zip(results, hits, strict=True):
+        names = h.column_names
+        if "frame" in names:  # translated
+            wanted.update(("bits", "evalue", "identity", "query_cov"))
+            wanted.update(c for c in TRANSLATED_COLUMNS if c in names)
+        elif "bits" in names:
+            wanted.update(("bits", "evalue", "identity", "query_cov", "cosine"))
+            if r.query.molecule in ("dna", "rna"):
+                wanted.add("sstrand")
+                wanted.update(c for c in ("hit_start", "hit_end") if c in names)  # located in long records
+        else:
+            wanted.add("score")
+    return ["rank", *(c for c in _SCORE_ORDER if c in wanted), *_RECORD_COLUMNS]
 
 
 def _with_columns(hits: Any, cols: list[str]) -> Any:
@@ -285,11 +306,27 @@ def _print_table(results: list[SearchResult], hits: list[Any], cols: list[str]) 
                              f"{len(r)} hit(s) of {r.candidates:,} in {r.seconds * 1000:.1f} ms, "
                              f"{'exact' if r.exact else 'approximate (vector index)'}, "
                              f"mode {mode_summary(r)}"))
-        for c in cols:
-            t.add_column(c, justify="right" if c in ("rank", "score", "cosine", "bits", "length") else "left")
-        for row in h.select(cols).to_pylist():
-            t.add_row(*(Text(shown(_cell(c, row[c]))) for c in cols))
-        console.print(t)
+        cells = [[shown(_cell(c, row[c])) for c in cols] for row in h.select(cols).to_pylist()]
+        needed = 1
+        for i, c in enumerate(cols):
+            width = max([len(c), *(len(row[i]) for row in cells)])
+            if c in _FREE_TEXT:  # names and organisms give way on a narrow terminal (ellipsis)
+                t.add_column(c, overflow="ellipsis", no_wrap=True, min_width=min(width, 10))
+                needed += min(width, 10) + 3
+            else:  # numbers, strands and coordinates are never cut: a cut E-value reads as another number
+                t.add_column(c, justify="right" if c in _RIGHT_ALIGNED else "left", no_wrap=True, min_width=width)
+                needed += width + 3
+        for row in cells:
+            t.add_row(*(Text(v) for v in row))
+        # Narrower than the columns need, rich would squeeze numbers to nothing: the lines wrap instead.
+        (console if console.width >= needed else Console(width=needed)).print(t)
+
+
+#: Columns of free text in the terminal table (the others are short and never cut).
+_FREE_TEXT = frozenset({"id", "name", "organism"})
+#: Numbers, right-aligned in the terminal table.
+_RIGHT_ALIGNED = frozenset({"rank", "score", "cosine", "bits", "length", "hit_start", "hit_end", "query_start",
+                            "query_end", "shared_hashes"})
 
 
 def _cell(column: str, value: Any) -> str:

@@ -56,7 +56,8 @@ CSV_COLUMNS: Final = (
 )
 #: Aligned hits: the columns a BLAST user sorts by first, then the embedding's ``cosine``.
 ALIGNED_COLUMNS: Final = (
-    "query_id", "rank", "bits", "evalue", "identity", "query_cov", "sstrand", "cosine", "aln_score", "target_cov",
+    "query_id", "rank", "bits", "evalue", "identity", "query_cov", "sstrand", "frame", "hit_start", "hit_end",
+    "query_start", "query_end", "cosine", "aln_score", "target_cov",
     "id", "accession", "name", "organism", "taxid", "gene", "length",
     "molecule", "protein_existence", "description", "aliases", "db", "entry_name", "seq_hash", "source_file",
 )

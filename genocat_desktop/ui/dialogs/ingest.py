@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from genocat_desktop.app import catalog as catalog_ops
 from genocat_desktop.ui.engine_thread import EngineThread, Job
+from genocat_desktop.ui.settings import settings
 from genocat_desktop.ui.widgets.progress import format_eta, show_fraction
 
 __all__ = ["RAY_ADDRESSES", "BulkIngestDialog", "ingest_report_html"]
@@ -100,7 +102,10 @@ def ingest_report_html(report: Any) -> str:
     else:
         version = f" (catalog version {report.version})" if report.version is not None else ""
         rows.append(
-            f"<p><b>{report.imported:,} new sequences added</b>{version} from {report.records:,} records in "
+            f"<p><b>{report.imported:,} new sequences added</b>{version} from {report.records:,} records"
+            + (f" and {_plural(report.proteins_predicted, 'protein')} predicted on "
+               f"{_plural(report.contigs_called, 'DNA record')}"
+               if report.contigs_called else "") + " in "
             f"{report.seconds:.1f} s ({report.rate:,.0f} records/s; {html.escape(report.engine)}, "
             f"{_plural(report.workers, 'worker')}).</p>"
             f"<p>{record_accounting(report)}; {_plural(report.aliases_added, 'identifier')} added as aliases.</p>"
@@ -230,6 +235,13 @@ class BulkIngestDialog(QDialog):
         self.workers.setToolTip("Worker processes here, or CPUs of a Ray started here (ignored for a running "
                                 "cluster)")
         form.addRow("&Workers:", self.workers)
+        # The window's File → Call genes at import is the default: the same gene calling as an import.
+        self.call_genes = QCheckBox("Call &genes: also ingest the proteins predicted on DNA records")
+        self.call_genes.setToolTip("Prodigal (pyrodigal) finds the genes of each DNA record; their proteins are "
+                                   "ingested too,\nlinked to their record by cds_contig, cds_start, cds_end and "
+                                   "cds_strand")
+        self.call_genes.setChecked(bool(settings().value("import/call_genes", False, type=bool)))
+        form.addRow(self.call_genes)
         return ebox
 
     def _build_actions(self) -> QHBoxLayout:
@@ -323,7 +335,8 @@ class BulkIngestDialog(QDialog):
             workers_arg: int | None = None  # a running cluster has its own CPUs
         else:
             workers_arg = workers
-        fn = catalog_ops.ingest_job(self.session, inputs, engine=engine, workers=workers_arg, address=address)
+        fn = catalog_ops.ingest_job(self.session, inputs, engine=engine, workers=workers_arg, address=address,
+                                    tuning=catalog_ops.IngestTuning(call_genes=self.call_genes.isChecked()))
         self.outcome = None
         self.report_view.setVisible(False)
         self.bar.setVisible(True)
@@ -411,7 +424,7 @@ class BulkIngestDialog(QDialog):
         self.start_button.setEnabled(not running and self.inputs.count() > 0)
         self.cancel_button.setEnabled(running)
         for w in (self.add_files_button, self.add_folder_button, self.add_s3_button, self.remove_button,
-                  self.inputs, self.local_radio, self.workers):
+                  self.inputs, self.local_radio, self.workers, self.call_genes):
             w.setEnabled(not running)
         self.ray_radio.setEnabled(not running and _ray_installed())
         self.address.setEnabled(not running and self.ray_radio.isChecked())

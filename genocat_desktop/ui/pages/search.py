@@ -48,6 +48,7 @@ from genocat_desktop.ui.widgets.significance import (
     SignificanceBanner,
     blast_table,
     fit_blast_columns,
+    hit_headers,
     parse_cutoff,
 )
 from genocat_desktop.ui.widgets.summary_line import SummaryLine
@@ -204,6 +205,11 @@ class SearchPage(QWidget):
             "usual threshold for inferring homology from a protein search of a large database."
         )
         self.evalue_edit.editingFinished.connect(self._apply_significance)
+        for combo in (self.mode_combo, self.embedder_combo):
+            # Not as wide as their longest item (the popup shows it whole): on a 1024-pixel screen the
+            # form took 390 pixels and pushed the hit table's E-value and identity out of sight.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         form.addRow("Hits per query", self.k_spin)
         form.addRow("Mode", self.mode_combo)
         form.addRow("E-value cut-off", self.evalue_edit)
@@ -428,13 +434,16 @@ class SearchPage(QWidget):
         view = self.hits_table
         if aligned:
             view.set_profile("hits_aligned", HIDDEN_ALIGNED_COLUMNS)
+        elif r.extra.get("strategy") == "sketch":  # its score is the containment, a column of its own
+            view.set_profile("hits_sketch", (*HIDDEN_HIT_COLUMNS, "score"))
         else:
             view.set_profile("hits", HIDDEN_HIT_COLUMNS)
         # New results start in their own order (rank 1 first), not in the last results' sort order.
         view.reset_sort()
-        view.source.labels = {"bits": "Score (bits)", "score": "Cosine"} if aligned else {"score": "Score (cosine)"}
+        view.source.labels, view.source.tips = hit_headers(r, aligned)
         self._alignment = None
-        view.set_table(blast_table(r.hits) if aligned else r.hits, docs)
+        nucleotide = r.query.molecule in ("dna", "rna")
+        view.set_table(blast_table(r.hits, nucleotide=nucleotide) if aligned else r.hits, docs)
         if aligned:
             fit_blast_columns(view)
         cov = view.source.column_names.index("query_cov") if aligned else -1
@@ -451,7 +460,8 @@ class SearchPage(QWidget):
         mode = f" · {html.escape(search_ops.mode_summary(r))}"
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
-            f"{len(r):,} hits{sig} of {r.candidates:,} sequences in {r.seconds * 1000:.0f} ms{how}"
+            f"{len(r):,} hit{'' if len(r) == 1 else 's'}{sig} of {r.candidates:,} sequences in "
+            f"{r.seconds * 1000:.0f} ms{how}"
             f"{html.escape(filt)}{mode}"
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
@@ -459,7 +469,8 @@ class SearchPage(QWidget):
         # up to ~90 ms of CPU (bench/gui_bench.py); 30 ms apart, each pass is short.
         key = self._score_key()
         scores = r.hits.column(key).to_numpy(zero_copy_only=False)
-        label = "bit score (alignment)" if aligned else "score (cosine similarity)"
+        label = ("bit score (alignment)" if aligned else "containment (sketch)" if r.extra.get("strategy") == "sketch"
+                 else "score (cosine similarity)")
         shown = view.source  # rank 1 is selected first, or the first row the hit filter leaves
         first_row = shown.view_row(0) if shown.view_row(0) >= 0 else (0 if shown.rowCount() else -1)
         first = shown.value(first_row, key) if first_row >= 0 else None

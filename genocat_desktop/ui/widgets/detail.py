@@ -154,9 +154,13 @@ class DetailPane(QTextBrowser):
                 score = f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Frame</b> {html.escape(str(row['frame']))}"
             elif aligned:
                 score = f"<b>Score</b> {bits:.1f} bits &nbsp; <b>Cosine</b> {float(row['score']):.4f}"
+            elif row.get("containment") is not None:  # a sketch hit: its score is the containment
+                score = f"<b>Containment</b> {float(row['containment']):.3f}"
+                if row.get("ani") is not None:
+                    score += f" &nbsp; <b>ANI</b> {float(row['ani']):.3f}"
             else:
-                score = f"<b>Score</b> {float(row['score']):.4f}"
-            parts.append(f"<p><b>Rank</b> {row.get('rank')} &nbsp; {score}</p>")
+                score = f"<b>Score</b> {float(row['score']):.4f} (cosine)"
+            parts.append(f"<p><b>Rank</b> {row.get('rank')} &nbsp; {score}{_where(row)}</p>")
         if self._alignment_html:
             parts.append("<h4>Alignment to the query</h4>" + self._alignment_html)
         # One line per field, not an HTML table: QTextDocument lays a table out cell by cell, which was
@@ -188,6 +192,19 @@ class DetailPane(QTextBrowser):
             parts.append(f"<h4>Sequence ({len(seq):,} residues)</h4><pre style='font-family:monospace'>"
                          + html.escape("\n".join(lines)) + "</pre>")
         self.setHtml("".join(parts))
+
+
+def _where(row: dict[str, Any]) -> str:
+    """Where a nucleotide hit aligned: its strand and, located in a long record or translated, the region."""
+    out = ""
+    if row.get("sstrand") in ("plus", "minus"):
+        out += f"<br><b>Strand</b> {html.escape(str(row['sstrand']))}"
+    if row.get("hit_start") is not None and row.get("hit_end") is not None:
+        length = f" of {int(row['length']):,}" if row.get("length") else ""
+        out += f" &nbsp; <b>Hit region</b> {int(row['hit_start']):,}–{int(row['hit_end']):,}{length}"
+    if row.get("query_start") is not None and row.get("query_end") is not None:
+        out += f" &nbsp; <b>Query region</b> {int(row['query_start']):,}–{int(row['query_end']):,}"
+    return out
 
 
 def blast_lines(a: Any, width: int) -> list[str]:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["COLUMN_LABELS", "ArrowTableModel"]
+__all__ = ["COLUMN_LABELS", "HEADER_TIPS", "ArrowTableModel"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -45,7 +45,8 @@ COLUMN_LABELS = {
     "sequence": "Sequence", "imported_at": "Imported", "query_id": "Query",
     "aln_score": "Aln score", "bits": "Bits", "evalue": "E-value", "identity": "% identity",
     "query_cov": "Query cover", "target_cov": "Hit cover", "title": "Description",
-    "frame": "Frame", "hit_start": "Start", "hit_end": "End", "query_start": "Query start", "query_end": "Query end",
+    "sstrand": "Strand", "frame": "Frame", "hit_start": "Start", "hit_end": "End", "query_start": "Query start",
+    "query_end": "Query end",
     "containment": "Containment", "ani": "ANI", "distance": "Distance", "jaccard": "Jaccard",
     "shared_hashes": "Shared hashes",
 }
@@ -108,6 +109,8 @@ class ArrowTableModel(QAbstractTableModel):
         self.editable: set[str] = set()
         #: Header labels that differ from :data:`COLUMN_LABELS` for this table (e.g. which score).
         self.labels: dict[str, str] = {}
+        #: Header tooltips that differ from the built-in ones for this table (what the score is).
+        self.tips: dict[str, str] = {}
         #: Per table row: drawn dimmed (hits past the E-value cut-off); None: none is.
         self._dimmed: np.ndarray | None = None
 
@@ -261,7 +264,7 @@ class ArrowTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.labels.get(name) or COLUMN_LABELS.get(name, name)
             if role == Qt.ItemDataRole.ToolTipRole:
-                doc = self._docs.get(name) or _HEADER_TIPS.get(name, "")
+                doc = self.tips.get(name) or self._docs.get(name) or HEADER_TIPS.get(name, "")
                 return f"{name}: {doc}" if doc else name
         if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
             return section + 1
@@ -357,17 +360,20 @@ class ArrowTableModel(QAbstractTableModel):
         return indices.to_numpy()
 
 
-_HEADER_TIPS = {
+#: Header tooltips of the built-in columns (a hit table's own, :attr:`ArrowTableModel.tips`, come first).
+HEADER_TIPS = {
     "rank": "position in the hit list (1 = most similar)",
-    "score": "cosine similarity of the embeddings (1 = same composition)",
+    "score": "cosine similarity of the query's and the hit's embeddings (1 = the same vector)",
     "query_id": "the query this hit answers",
-    "aln_score": "Smith-Waterman score of the alignment to the query (BLOSUM62, gaps 11 + 1 per residue)",
+    "aln_score": "raw Smith-Waterman score of the alignment to the query (the scheme is under the alignment "
+                 "in the detail pane)",
     "bits": "bit score of the alignment (higher is better; independent of the catalog's size)",
     "title": "the hit's name, or its FASTA description",
     "evalue": "expected number of alignments this good by chance in a catalog of this size",
     "identity": "identical positions / alignment length (gaps count)",
     "query_cov": "share of the query inside the alignment",
     "target_cov": "share of the hit inside the alignment",
+    "sstrand": "strand of the hit the query aligned to: plus (as stored) or minus (its reverse complement)",
     "frame": "reading frame of the translated alignment (+1..+3 as stored, -1..-3 on the reverse complement)",
     "hit_start": "first aligned base on the record (1-based; above End on the minus strand)",
     "hit_end": "last aligned base on the record",

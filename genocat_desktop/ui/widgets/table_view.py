@@ -116,9 +116,12 @@ class ArrowTableView(QTableView):
     def _size_columns(self) -> None:
         widths = {"rank": 52, "score": 104, "length": 64, "taxid": 64, "id": 180, "name": 200, "organism": 190,
                   "description": 320, "accession": 90, "gene": 70, "molecule": 70, "title": 260, "bits": 96,
-                  "evalue": 70, "identity": 74, "query_cov": 104, "aln_score": 70, "target_cov": 70}
+                  "evalue": 70, "identity": 74, "query_cov": 104, "aln_score": 70, "target_cov": 70, "sstrand": 64,
+                  "frame": 56, "hit_start": 84, "hit_end": 84, "query_start": 90, "query_end": 90}
+        header = self.horizontalHeader()
         for col, name in enumerate(self.source.column_names):
-            self.setColumnWidth(col, widths.get(name, 110))
+            # Never narrower than the header's label: at 150 % or with a larger font, "% identity" was cut.
+            self.setColumnWidth(col, max(widths.get(name, 110), header.sectionSizeFromContents(col).width()))
 
     def source_rows(self, selected_only: bool = True) -> list[int]:
         """Model rows: the selected ones, in table order (or all rows that pass the filter)."""

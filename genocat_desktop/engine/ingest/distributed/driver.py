@@ -84,6 +84,7 @@ from genocat_desktop.engine.ingest.distributed.tasks import (
     scan_part,
     write_part,
 )
+from genocat_desktop.engine.ingest.genes import add_gene_fields, missing_gene_fields
 from genocat_desktop.engine.ingest.importer import add_aliases
 from genocat_desktop.engine.ingest.reports import FileReport
 
@@ -108,6 +109,7 @@ def ingest(
     input_options: Mapping[str, str] | None = None,
     dedup: str = "driver",
     partitions: int | None = None,
+    call_genes: bool = False,
     _fault: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest FASTA files with parallel tasks and publish them in one commit.
@@ -150,6 +152,11 @@ def ingest(
     partitions
         Hash partitions of ``dedup="partitioned"`` (default
         :data:`~genocat_desktop.engine.ingest.distributed.dedup.DEFAULT_PARTITIONS`).
+    call_genes
+        Predict the proteins of DNA records with Prodigal in the tasks and ingest them too, as
+        ``import_files(call_genes=True)`` does (:mod:`~genocat_desktop.engine.ingest.genes`): the
+        same rows, linked to their record by the ``cds_*`` fields, which the catalog gets in a
+        schema-only version after the scan when a protein was predicted.
 
     Returns
     -------
@@ -169,7 +176,7 @@ def ingest(
         runner.close()
         raise InputError(f"unknown deduplication {dedup!r}; use one of {', '.join(DEDUP_MODES)}")
     run = _IngestRun(catalog, plan, runner, report, strip_gaps, progress, cancel, _fault, options,
-                     _spill_area(catalog, dedup, partitions))
+                     _spill_area(catalog, dedup, partitions), call_genes=call_genes)
     _execute(run)
     report.seconds = time.perf_counter() - started
     progress(Progress(1, 1, "parts", "done", _summary(report)))
@@ -191,6 +198,7 @@ class _IngestRun:
     input_options: dict[str, str] | None
     spill: tuple[Any, int] | None = None  # (SpillArea, partitions): hash-partitioned deduplication
     written: list[WriteResult] = field(default_factory=list)
+    call_genes: bool = False
 
     @property
     def who(self) -> str:
@@ -262,6 +270,8 @@ def _run(run: _IngestRun) -> None:
     t = time.perf_counter()
     scans, records = _scan_parts(run)
     phases["scan"] = time.perf_counter() - t
+    if run.call_genes:
+        _gene_fields(run, scans)
 
     t = time.perf_counter()
     run.progress(Progress(0, None, "records", "deduplicating", f"Deduplicating {records:,} records"))
@@ -291,6 +301,23 @@ def _run(run: _IngestRun) -> None:
             f.version = run.report.version
 
 
+def _gene_fields(run: _IngestRun, scans: dict[int, ScanResult]) -> None:
+    """Count the predicted proteins per file; give the catalog the ``cds_*`` fields if any was predicted.
+
+    As a local import does (``importer._add_gene_fields``): a schema-only version of its own,
+    before the write tasks build rows with the catalog's schema.
+    """
+    for p in run.plan.parts:
+        res, fr = scans[p.index], run.report.files[p.file_index]
+        fr.proteins_predicted += res.proteins
+        fr.contigs_called += res.contigs
+        for mode, n in res.gene_modes.items():
+            fr.gene_modes[mode] = fr.gene_modes.get(mode, 0) + n
+    if any(f.proteins_predicted for f in run.report.files) and missing_gene_fields(run.catalog):
+        run.cancel.raise_if_cancelled()
+        add_gene_fields(run.catalog)
+
+
 def _scan_parts(run: _IngestRun) -> tuple[dict[int, ScanResult], int]:
     """Pass 1: scan every part. Returns the results by part and the records read."""
     plan, progress = run.plan, run.progress
@@ -313,7 +340,8 @@ def _scan_parts(run: _IngestRun) -> tuple[dict[int, ScanResult], int]:
                           f"Checking {len(scans)}/{len(plan.parts)} parts, {files_done}/{len(parts_left)} files "
                           f"({run.who}): {records:,} records" + (f", {rate:,.0f}/s" if rate else ""), rate))
 
-    handles = {run.runner.submit(scan_part, ScanTask(p, run.strip_gaps, run.fault, run.input_options, run.spill)): p
+    handles = {run.runner.submit(scan_part, ScanTask(p, run.strip_gaps, run.fault, run.input_options, run.spill,
+                                                     run.call_genes)): p
                for p in plan.parts}
     gather(run.runner, handles, scanned, run.cancel)
     return scans, records
@@ -353,7 +381,7 @@ def _write_parts(
             part, run.strip_gaps, catalog.uri, schema, dict(catalog.storage_options), columns, idx,
             dedup.within.get(part.index, {}), dedup.later.get(part.index, {}), fa.names.get(part.index, {}),
             fa.majority, Path(part.path).name, now, scans[part.index].digest, run.fault, run.input_options,
-            (spill[0], sources[part.index]) if spill is not None else None,
+            (spill[0], sources[part.index]) if spill is not None else None, run.call_genes,
         ))] = part
     gather(run.runner, tasks, wrote, run.cancel)
 

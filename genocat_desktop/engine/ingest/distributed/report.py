@@ -50,6 +50,16 @@ class IngestReport:
         return [f for f in self.files if not f.ok]
 
     @property
+    def proteins_predicted(self) -> int:
+        """Proteins predicted on the DNA records over all files (gene calling; 0 without)."""
+        return sum(f.proteins_predicted for f in self.files)
+
+    @property
+    def contigs_called(self) -> int:
+        """DNA records gene calling went through, over all files."""
+        return sum(f.contigs_called for f in self.files)
+
+    @property
     def rate(self) -> float:
         """Records per second over the whole ingest."""
         return self.records / self.seconds if self.seconds else 0.0
@@ -67,7 +77,9 @@ class IngestReport:
                 {"path": f.path, "records": f.records, "imported": f.imported if self.committed else 0,
                  "duplicates_in_file": f.duplicates_in_file, "already_in_catalog": f.already_in_catalog,
                  "skipped": f.skipped, "warnings": f.warnings, "error": f.error,
-                 "issues": [str(i) for i in f.issues]}
+                 "issues": [str(i) for i in f.issues],
+                 **({"proteins_predicted": f.proteins_predicted, "contigs_called": f.contigs_called,
+                     "gene_modes": f.gene_modes} if f.contigs_called else {})}
                 for f in self.files
             ],
         }

@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 
 from genocat_desktop.engine.core.errors import EmbedderMismatchError, FastaFormatError, StorageError
+from genocat_desktop.engine.core.progress import CancelToken, no_progress
 from genocat_desktop.engine.embed.embedders import base as embedders
 from genocat_desktop.engine.ingest.distributed.plan import Part
 from genocat_desktop.engine.ingest.distributed.reading import PartReader, readable
@@ -49,6 +51,7 @@ class ScanTask:
     fault: dict[str, Any] | None = None
     input_options: dict[str, str] | None = None
     spill: tuple[Any, int] | None = None  # (SpillArea, partitions): hash-partitioned deduplication
+    call_genes: bool = False  # the predicted proteins of DNA records are records too (ingest.genes)
 
 
 @dataclass(slots=True)
@@ -68,6 +71,25 @@ class ScanResult:
     seconds: float = 0.0
     valid: int = -1  # valid records when their hashes were spilled (``hashes`` is then empty)
     unnamed: list[int] = field(default_factory=list)  # positions (among valid records) of unnamed ones
+    proteins: int = 0  # with gene calling: proteins predicted, DNA records called, records per Prodigal mode
+    contigs: int = 0
+    gene_modes: dict[str, int] = field(default_factory=dict)
+
+
+def _records(local: Part, task: ScanTask | WriteTask) -> tuple[PartReader, Any]:
+    """The part's reader, and the batches to read: with gene calling, each followed by its predicted proteins.
+
+    The same :class:`~genocat_desktop.engine.ingest.genes.GeneCallingReader` as a local import's,
+    so both give the same rows; deterministic, so the write pass reads what the scan hashed.
+    """
+    reader = PartReader(local, task.strip_gaps)
+    if not task.call_genes:
+        return reader, reader
+    from genocat_desktop.engine.ingest.genes import GeneCallingReader
+
+    # No progress from inside a task (the driver reports parts done) and a token of its own: the
+    # driver cancels a task by stopping it.
+    return reader, GeneCallingReader(reader, no_progress, CancelToken(), Path(task.part.path).name)
 
 
 def scan_part(task: ScanTask) -> ScanResult:
@@ -85,8 +107,8 @@ def scan_part(task: ScanTask) -> ScanResult:
     digest = hashlib.md5()
     try:
         with readable(part, task.input_options) as local:
-            reader = PartReader(local, task.strip_gaps)
-            for batch in reader:
+            reader, batches = _records(local, task)
+            for batch in batches:
                 hashes.append(batch.hashes)
                 digest.update(batch.hashes.tobytes())
                 for number, title in zip(batch.numbers.tolist(), batch.titles, strict=True):
@@ -116,9 +138,12 @@ def scan_part(task: ScanTask) -> ScanResult:
         area, partitions = task.spill
         spill_records(area, partitions, part.index, h, id_array, numbers, unnamed)
         valid, h, id_array = h.size, np.empty(0, "S32"), pa.array([], pa.string())
+    genes = batches if batches is not reader else None
     return ScanResult(part.index, h, id_array, numbers, reader.records, mol_counts, issues,
                        issue_count, skipped,
-                       lines, digest.hexdigest(), None, time.perf_counter() - started, valid, unnamed)
+                       lines, digest.hexdigest(), None, time.perf_counter() - started, valid, unnamed,
+                       genes.proteins if genes else 0, genes.contigs if genes else 0,
+                       dict(genes.modes) if genes else {})
 
 
 def _located(exc: FastaFormatError, part: Part) -> str:
@@ -146,6 +171,7 @@ class WriteTask:
     fault: dict[str, Any] | None = None
     input_options: dict[str, str] | None = None
     decisions: tuple[Any, list[tuple[int, int]]] | None = None  # (SpillArea, (partition, batch)): read here
+    call_genes: bool = False  # as the scan: the predicted proteins are records (their rows fill cds_*)
 
 
 @dataclass(slots=True)
@@ -196,7 +222,7 @@ def _write_local(task: WriteTask, local: Part, embedder_objs: dict[str, embedder
     from lance.fragment import write_fragments
 
     part = task.part
-    reader = PartReader(local, task.strip_gaps)
+    _, batches = _records(local, task)
     digest = hashlib.md5()
     written = aliases = 0
     # build_rows reads identifiers as ctx.ids[pos + j], part-local.
@@ -205,7 +231,7 @@ def _write_local(task: WriteTask, local: Part, embedder_objs: dict[str, embedder
     def tables() -> Iterator[pa.RecordBatch]:
         nonlocal written, aliases
         pos = 0
-        for batch in reader:
+        for batch in batches:
             n = len(batch)
             digest.update(batch.hashes.tobytes())
             ctx.ids.extend(split_title(t)[0] or task.names.get(pos + j, "") for j, t in enumerate(batch.titles))

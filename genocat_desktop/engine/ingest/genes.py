@@ -1,7 +1,8 @@
 """Gene calling at import: the predicted proteins of genomes and contigs, as rows linked to their record.
 
 With gene calling on (``import_files(..., call_genes=True)``, ``genocat import --call-genes``, the
-window's File → Call genes at import), every DNA record of a file goes through Prodigal (the
+window's File → Call genes at import; bulk ingest with ``genocat ingest --call-genes`` and its
+dialog's checkbox runs the same reader in every task), every DNA record of a file goes through Prodigal (the
 ``pyrodigal`` binding) and each predicted protein becomes one more record of the file, right after
 the batch of its contig. The rest of the import treats them like any record: the same checks,
 hashes, deduplication (one row per sequence; a protein already in the catalog gains the

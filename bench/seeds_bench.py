@@ -17,8 +17,11 @@ database: run here (``--threads 1``) unless ``bench/out/quality-scale-cache`` ho
 this very file (same SHA-1). Times are CPU time of the searching thread (the benchmark machine is
 shared, so wall times mislead).
 
-Run: ``python -m bench.seeds_bench --db bench/out/data/quality-scale/db-100k.faa [--candidates 1000]``
-or ``--rows 100000`` (a database made here). Writes ``bench/out/seeds/results-<name>.json``.
+Run: ``python -m bench.seeds_bench --db bench/out/data/quality-scale/db-100k.faa [--candidates 1000]
+[--queries 150] [--try max_hits=300000 --try max_hits=600000,xdrop=20]``
+or ``--rows 100000`` (a database made here). ``--queries N``: the stratified subset
+``bench/quality/scale_run.py`` searches (same seed); ``--try``: query-time settings compared on the one
+index built (``--set`` changes the index's own). Writes ``bench/out/seeds/results-<name>.json``.
 """
 
 from __future__ import annotations
@@ -120,13 +123,14 @@ def mmseqs_ranking(ids: list[str], seqs: list[str], nq: int, work: Path) -> tupl
     return {q: sorted(t, key=lambda x: -t[x]) for q, t in best.items()}, seconds
 
 
-def metrics(ids: list[str], nq: int, ranking: dict[str, list[str]]) -> dict[str, object]:
+def metrics(ids: list[str], nq: int, ranking: dict[str, list[str]], queries: list[str] | None = None,
+            ) -> dict[str, object]:
     sizes: dict[str, int] = defaultdict(int)
     for i in ids[:nq]:
         sizes[family(i)] += 1
     p1, p10, sens = [], [], []
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for q in ids[:nq]:
+    for q in queries if queries is not None else ids[:nq]:
         hits = [h for h in ranking.get(q, []) if h != q][:TOP]
         right = [family(h) == family(q) for h in hits]
         p1.append(float(right[0]) if right else 0.0)
@@ -163,7 +167,11 @@ def cached_mmseqs(path: Path) -> dict[str, list[str]] | None:
     return None
 
 
-def seeds_run(ids: list[str], seqs: list[str], nq: int, n: int, params: object | None) -> dict[str, object]:
+def seeds_run(ids: list[str], seqs: list[str], nq: int, ns: list[int], params: object | None,
+              variants: list[dict[str, object]], qsel: list[int]) -> dict[str, dict[str, object]]:
+    """One index build, then each query-time variant of ``params`` at each candidate count ``ns``."""
+    import dataclasses
+
     from genocat_desktop.engine.search.alignment import best_scores
     from genocat_desktop.engine.search.seeds import SeedIndex
 
@@ -172,39 +180,52 @@ def seeds_run(ids: list[str], seqs: list[str], nq: int, n: int, params: object |
     index = SeedIndex.build(np.arange(len(seqs), dtype=np.int64), seqs, params=params)  # type: ignore[arg-type]
     build, build_cpu = time.perf_counter() - started, time.thread_time() - cpu
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    index.candidates(seqs[0], n)  # warm
-    cand_ms, sw_ms, found = [], [], []
-    ranking: dict[str, list[str]] = {}
+    base = index.params
     sizes: dict[str, int] = defaultdict(int)
     for i in ids[:nq]:
         sizes[family(i)] += 1
-    for qi in range(nq):
-        t0 = time.thread_time()
-        rows, _ = index.candidates(seqs[qi], n)
-        t1 = time.thread_time()
-        targets = [seqs[r] for r in rows]
-        scores, _ = best_scores(seqs[qi], "protein", targets, ["protein"] * len(targets))
-        t2 = time.thread_time()
-        cand_ms.append(1000 * (t1 - t0))
-        sw_ms.append(1000 * (t2 - t1))
-        order = np.lexsort((rows, -scores))
-        ranking[ids[qi]] = [ids[rows[j]] for j in order[: TOP + 1]]
-        fam = family(ids[qi])
-        members = sum(1 for r in rows if r < nq and r != qi and family(ids[r]) == fam)
-        found.append(members / max(sizes[fam] - 1, 1))
-    out = metrics(ids, nq, ranking)
-    out.update({
-        "candidates": n, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
-        "index_mb": round(index.nbytes / 2**20, 1),
-        "rss_growth_mb": round((rss1 - rss0) / 1024, 1), "segments": index.segments,
-        "family_in_candidates": round(float(np.mean(found)), 4),
-        "candidates_ms_p50": round(float(np.percentile(cand_ms, 50)), 2),
-        "candidates_ms_p99": round(float(np.percentile(cand_ms, 99)), 2),
-        "sw_ms_p50": round(float(np.percentile(sw_ms, 50)), 2),
-        "sw_ms_p99": round(float(np.percentile(sw_ms, 99)), 2),
-        "total_ms_p99": round(float(np.percentile(np.add(cand_ms, sw_ms), 99)), 2),
-    })
-    return out
+    results: dict[str, dict[str, object]] = {}
+    for variant in variants:
+        index.params = dataclasses.replace(base, **variant)  # type: ignore[arg-type]  # query-time fields only
+        index._skip = None
+        index.candidates(seqs[0], max(ns))  # warm
+        for n in ns:
+            cand_ms, sw_ms, found, lengths = [], [], [], []
+            ranking: dict[str, list[str]] = {}
+            for qi in qsel:
+                t0 = time.thread_time()
+                rows, _ = index.candidates(seqs[qi], n)
+                t1 = time.thread_time()
+                targets = [seqs[r] for r in rows]
+                scores, _ = best_scores(seqs[qi], "protein", targets, ["protein"] * len(targets))
+                t2 = time.thread_time()
+                cand_ms.append(1000 * (t1 - t0))
+                sw_ms.append(1000 * (t2 - t1))
+                lengths.append(len(seqs[qi]))
+                order = np.lexsort((rows, -scores))
+                ranking[ids[qi]] = [ids[rows[j]] for j in order[: TOP + 1]]
+                fam = family(ids[qi])
+                members = sum(1 for r in rows if r < nq and r != qi and family(ids[r]) == fam)
+                found.append(members / max(sizes[fam] - 1, 1))
+            out = metrics(ids, nq, ranking, [ids[q] for q in qsel])
+            total = np.add(cand_ms, sw_ms)
+            slow = np.argsort(-total)[:3]
+            out.update({
+                "variant": variant, "candidates": n, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
+                "index_mb": round(index.nbytes / 2**20, 1),
+                "rss_growth_mb": round((rss1 - rss0) / 1024, 1), "segments": index.segments,
+                "family_in_candidates": round(float(np.mean(found)), 4),
+                "candidates_ms_p50": round(float(np.percentile(cand_ms, 50)), 2),
+                "candidates_ms_p99": round(float(np.percentile(cand_ms, 99)), 2),
+                "sw_ms_p50": round(float(np.percentile(sw_ms, 50)), 2),
+                "sw_ms_p99": round(float(np.percentile(sw_ms, 99)), 2),
+                "total_ms_p50": round(float(np.percentile(total, 50)), 2),
+                "total_ms_p99": round(float(np.percentile(total, 99)), 2),
+                "slowest": [(lengths[j], round(cand_ms[j], 1), round(sw_ms[j], 1)) for j in slow],
+            })
+            results[f"{variant}|{n}"] = out
+            print(json.dumps({k: v for k, v in out.items() if k != "per_family_sens_at_50"}), flush=True)
+    return results
 
 
 def main() -> None:
@@ -214,11 +235,19 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, action="append", help="top N handed to Smith-Waterman")
     parser.add_argument("--no-mmseqs", action="store_true", help="skip the MMseqs2 reference")
     parser.add_argument("--set", action="append", default=[], help="a SeedParams field, e.g. threshold=19")
+    parser.add_argument("--try", dest="variants", action="append", default=[],
+                        help="query-time fields to compare on the same index, e.g. max_hits=300000,xdrop=20")
+    parser.add_argument("--queries", type=int, help="a stratified subset of the queries (as scale_run picks them)")
     args = parser.parse_args()
+    from bench.quality.scale_run import stratified
     from genocat_desktop.engine.search.seeds import SeedParams
 
-    fields = {k: type(getattr(SeedParams(), k))(v) for k, v in (s.split("=", 1) for s in args.set)}
-    params = SeedParams(**fields)  # type: ignore[arg-type]
+    def fields(text: str) -> dict[str, object]:
+        pairs = [s.split("=", 1) for s in text.split(",") if s]
+        return {k: type(getattr(SeedParams(), k))(v) for k, v in pairs}
+
+    params = SeedParams(**fields(",".join(args.set)))  # type: ignore[arg-type]
+    variants = [fields(v) for v in args.variants] or [{}]
     SEEDS_OUT.mkdir(parents=True, exist_ok=True)
     jobs: list[Path | int] = [*args.db, *args.rows] or [5000, 100_000]
     for job in jobs:
@@ -226,18 +255,19 @@ def main() -> None:
             work = Path(tmp)
             ids, seqs, nq = read_db(job) if isinstance(job, Path) else database(job, work)
             name = job.stem if isinstance(job, Path) else str(job)
-            result: dict[str, object] = {"database": str(job), "rows": len(ids), "queries": nq,
+            chosen = set(stratified(ids[:nq], args.queries))
+            qsel = [i for i in range(nq) if ids[i] in chosen]
+            result: dict[str, object] = {"database": str(job), "rows": len(ids), "queries": len(qsel),
                                          "residues": sum(map(len, seqs)), "params": repr(params)}
-            for n in args.candidates or [1000]:
-                result[f"seeds_top{n}"] = r = seeds_run(ids, seqs, nq, n, params)
-                print(name, n, json.dumps({k: v for k, v in r.items() if k != "per_family_sens_at_50"}), flush=True)
+            result["seeds"] = seeds_run(ids, seqs, nq, args.candidates or [1000], params, variants, qsel)
             if not args.no_mmseqs:
+                names = [ids[q] for q in qsel]
                 cached = cached_mmseqs(job) if isinstance(job, Path) else None
                 if cached is not None:
-                    result["mmseqs_s7.5"] = m = metrics(ids, nq, cached) | {"source": "quality-scale cache"}
+                    result["mmseqs_s7.5"] = m = metrics(ids, nq, cached, names) | {"source": "quality-scale cache"}
                 else:
                     ranking, seconds = mmseqs_ranking(ids, seqs, nq, work)
-                    result["mmseqs_s7.5"] = m = metrics(ids, nq, ranking) | {"ms_per_query": 1000 * seconds / nq}
+                    result["mmseqs_s7.5"] = m = metrics(ids, nq, ranking, names) | {"ms_per_query": 1000 * seconds / nq}
                 print(name, "mmseqs", json.dumps({k: v for k, v in m.items() if k != "per_family_sens_at_50"}))
         (SEEDS_OUT / f"results-{name}.json").write_text(json.dumps(result, indent=1))
 

@@ -301,14 +301,18 @@ def test_hit_fields_come_from_ram_with_the_copy_and_follow_edits(catalog: Catalo
             assert a.hits.equals(b.hits)  # same columns, types, order and values, the sequences too
             assert a.hits.column_names == b.hits.column_names
     # A field edit writes new files for that field only: the fields are re-read, the vectors kept.
-    vectors = {i: piece.vectors for i, piece in ram._refine.fragments.items()}
+    vectors = {i: piece.vectors.copy() for i, piece in ram._refine.fragments.items()}
+    reads = ram._refine.vector_reads
     add_field(catalog, "assay", "text")
     set_values(catalog, "assay", "done", all_rows=True)
     ram._checked = 0.0  # see the new version now, not after REFRESH_SECONDS
     hit = ram.search(_queries(catalog, 1)[0], k=3)
     assert hit.hits.column("assay").to_pylist() == ["done"] * 3
     assert ram._refine.copy.rows is not None and "assay" in ram._refine.copy.rows.column_names
-    assert all(ram._refine.fragments[i].vectors is v for i, v in vectors.items())  # not re-read
+    assert ram._refine.vector_reads == reads  # not re-read
+    assert all(np.array_equal(ram._refine.fragments[i].vectors, v) for i, v in vectors.items())
+    # the fragments' pieces are views of the one copy searched, not a second copy of every vector
+    assert all(np.shares_memory(p.vectors, ram._refine.copy.vectors) for p in ram._refine.fragments.values())
 
 
 def test_rows_appended_after_the_build_are_found_then_optimized(catalog: Catalog, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,54 @@ def test_hit_budget_bounds_the_work_and_keeps_rare_seeds(database: tuple[np.ndar
     assert len(few_bounds) == len(bounds) and few_bounds[-1] == len(few)
     assert set(few) <= set(keys)
     assert tight.candidates(query, 5)[0][0] == ids[700]  # the homologue still leads
+
+
+def test_arrow_array_builds_the_same_index(database: tuple[np.ndarray, list[str], str]) -> None:
+    import pyarrow as pa
+
+    ids, seqs, query = database
+    from_strings = SeedIndex.build(ids, seqs)
+    # a slice of a larger array (non-zero offset) with a null, large and plain string types
+    padded = pa.array(["MKV", *seqs, None])
+    for array in (padded.slice(1, len(seqs)), pa.array(seqs, pa.large_string())):
+        from_arrow = SeedIndex.build(ids, array)
+        assert from_arrow.nbytes == from_strings.nbytes
+        for q in (query, seqs[10], seqs[1200][20:200]):
+            a, sa = from_strings.candidates(q, 100)
+            b, sb = from_arrow.candidates(q, 100)
+            assert list(a) == list(b) and list(sa) == list(sb)
+    extended = SeedIndex.build(ids[:1000], pa.array(seqs[:1000])).extend(ids[1000:], pa.array(seqs[1000:]))
+    assert list(extended.candidates(query, 50)[0]) == list(from_strings.candidates(query, 50)[0])
+    with_null = SeedIndex.build(np.array([1, 2], dtype=np.int64), pa.array([None, seqs[700]]))
+    assert list(with_null.candidates(query, 5)[0]) == [2]
+    with pytest.raises(TypeError, match="strings"):
+        SeedIndex.build(np.array([1], dtype=np.int64), pa.array([1]))
+
+
+def test_sensitive_search_finds_rows_appended_after_the_index(database: tuple[np.ndarray, list[str], str],
+                                                               tmp_path: Path) -> None:
+    """The searcher's seed index is built from the stored sequences and extended by an import."""
+    from genocat_desktop.engine import Catalog, Searcher, import_files
+    from genocat_desktop.engine.search.queries import Query
+
+    _, seqs, query = database
+    first, second = tmp_path / "first.faa", tmp_path / "second.faa"
+    first.write_text("".join(f">bg{i}\n{s}\n" for i, s in enumerate(seqs[:600])))
+    second.write_text(f">homologue\n{seqs[700]}\n" + "".join(f">more{i}\n{s}\n" for i, s in enumerate(seqs[800:900])))
+    catalog = Catalog.open(str(tmp_path / "catalog"))
+    import_files(catalog, [first])
+    searcher = Searcher(catalog)
+    before = searcher.search(Query("q", query), k=5, mode="sensitive")
+    assert "homologue" not in before.hits.column("id").to_pylist()
+    store = searcher._sequences.stores["protein"]
+    assert store.seeds is not None and store.seeds.rows == 600
+    import_files(catalog, [second])
+    after = searcher.search(Query("q", query), k=5, mode="sensitive")
+    assert after.hits.column("id").to_pylist()[0] == "homologue"
+    store = searcher._sequences.stores["protein"]
+    assert store.seeds.rows == 701 and len(store.sequences) == 701
+    assert store.seeds.segments == 2  # extended with the new fragment, not rebuilt
+    # the stored pieces share the store's one array of sequences (no second copy)
+    pieces = searcher._sequences.pieces["protein"].values()
+    assert sum(len(p.sequences) for p in pieces) == 701
+    assert all(p.sequences.buffers()[2].address == store.sequences.buffers()[2].address for p in pieces)

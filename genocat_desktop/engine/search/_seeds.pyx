@@ -177,7 +177,7 @@ def hsp_hits(const int64_t[::1] keys, const int64_t[::1] bounds, const int64_t[:
     cdef Py_ssize_t m = query.shape[0]
     cdef Py_ssize_t i, e, qi
     cdef int64_t j, key, stop, p, tp, lo, hi
-    cdef int32_t r, d, ntouched = 0, run, top, t
+    cdef int32_t r, d, ntouched = 0, run, top, t, ahead
     with nogil:
         for i in range(n):
             for e in range(bounds[i], bounds[i + 1]):
@@ -187,9 +187,17 @@ def hsp_hits(const int64_t[::1] keys, const int64_t[::1] bounds, const int64_t[:
                 stop = starts[key + 1]
                 for j in range(starts[key], stop):
                     p = postings[j]
-                    if j + 4 < stop:  # the residues of a hit a few postings ahead: a memory miss otherwise
-                        __builtin_prefetch(&codes[postings[j + 4]])
-                        __builtin_prefetch(&block_row[postings[j + 4] >> block_shift])
+                    # Each hit reads a row's residues, its offsets and its state at random: memory misses
+                    # unless asked for a few hits ahead (the residues and block six ahead, then, once that
+                    # block's row is cached, the row's offsets and state three ahead: a third less time
+                    # per hit at 1M rows than the residues alone four ahead, bench/seeds_bench.py).
+                    if j + 6 < stop:
+                        __builtin_prefetch(&codes[postings[j + 6]])
+                        __builtin_prefetch(&block_row[postings[j + 6] >> block_shift])
+                    if j + 3 < stop:
+                        ahead = block_row[postings[j + 3] >> block_shift]
+                        __builtin_prefetch(&offsets[ahead])
+                        __builtin_prefetch(&state[ahead, 0])
                     r = block_row[p >> block_shift]
                     while offsets[r + 1] <= p:
                         r += 1

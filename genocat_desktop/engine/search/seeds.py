@@ -28,20 +28,32 @@ The index is a list of segments, each an independent counting-sorted index of co
 ``uint32``. A row's hits are found in one segment and processed in the same order whatever the
 segmentation, and the frequency cut-off and hit budget use counts over the whole index, so an
 extended index ranks exactly like one built from scratch.
+
+**Nucleotides** (:data:`NUCLEOTIDE_SEEDS`, blastn's seeding): the same index over the letters ACGT
+(``residues``), exact words only (BLAST's word of 11, or a spaced template as discontiguous
+megablast's), extended with the match/mismatch scores of the DNA scoring scheme
+(:data:`.scoring.NUCLEOTIDE`), and the reverse-complemented query looked up as well
+(``both_strands``), so a row scores the best diagonal on either strand: one index serves both.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from genocat_desktop.engine.search.scoring import NUCLEOTIDE
 
-__all__ = ["ALPHABET", "SHAPE", "THRESHOLD", "SeedIndex", "SeedParams", "compiled", "encode"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ALPHABET", "NUCLEOTIDE_SEEDS", "NUCLEOTIDE_SHAPE", "SHAPE", "THRESHOLD", "UNGAPPED_STATISTICS",
+           "SeedIndex", "SeedParams", "compiled", "encode", "nucleotide_params", "ungapped_cutoff"]
 
 AMINO: Final = "ARNDCQEGHILKMFPSTWYV"
 # Every residue its own letter: substitutions are tolerated by the similar seeds instead, which
@@ -81,6 +93,13 @@ class SeedParams:
     max_hits
         The seed hits a query may look up (the time per query is about proportional to them):
         past it, the threshold rises, and past that the query's most frequent seeds go.
+    residues
+        The letters coded ``0..len - 1`` (any other letter never seeds): the 20 amino acids, or ACGT.
+    match_mismatch
+        Score matching and mismatching letters so (nucleotides) instead of by BLOSUM62.
+    both_strands
+        Also look up the query's reverse complement (nucleotides); a row scores its best diagonal
+        on either strand.
     """
 
     alphabet: tuple[str, ...] = ALPHABET
@@ -90,7 +109,12 @@ class SeedParams:
     xdrop: int = 16
     frequent: float = 64.0
     max_similar: int = 4_000_000
-    max_hits: int = 150_000
+    # 600,000 at 1M proteins: sens@50 0.631 against 0.550 at 150,000, for the CPU time per query the
+    # smaller budget took with the embedding's 100 nearest also aligned (bench/seeds_bench.py, BENCHMARKS.md)
+    max_hits: int = 600_000
+    residues: str = AMINO
+    match_mismatch: tuple[int, int] | None = None
+    both_strands: bool = False
 
     @property
     def span(self) -> int:
@@ -108,10 +132,18 @@ class SeedParams:
         return int(len(self.alphabet) ** self.weight)
 
 
-_LUT: Final = np.full(256, 20, dtype=np.uint8)
-for _i, _a in enumerate(AMINO):
-    _LUT[ord(_a)] = _i
-    _LUT[ord(_a.lower())] = _i
+def _letter_codes(residues: str) -> np.ndarray:
+    """Byte -> code: ``residues`` are ``0..len - 1`` (either case), anything else ``20``."""
+    lut = np.full(256, 20, dtype=np.uint8)
+    for i, a in enumerate(residues):
+        lut[ord(a)] = i
+        lut[ord(a.lower())] = i
+    return lut
+
+
+_LUT: Final = _letter_codes(AMINO)
+_NUCLEOTIDE_LUT: Final = _letter_codes("ACGT")
+_NUCLEOTIDE_LUT[[ord("U"), ord("u")]] = 3  # RNA reads as DNA, as the DNA scoring does
 
 
 def compiled() -> bool:
@@ -127,10 +159,21 @@ def compiled() -> bool:
     return True
 
 
-def encode(sequence: str | bytes) -> np.ndarray:
-    """Residue codes ``0..19`` in :data:`AMINO` order; anything else is ``20``."""
+def encode(sequence: str | bytes, residues: str = AMINO) -> np.ndarray:
+    """Residue codes ``0..19`` in :data:`AMINO` order (or ``0..3`` in ACGT order, ``U`` as ``T``); else ``20``."""
     raw = sequence.encode("ascii", "replace") if isinstance(sequence, str) else sequence
-    return _LUT[np.frombuffer(raw, dtype=np.uint8)]
+    return _lut(residues)[np.frombuffer(raw, dtype=np.uint8)]
+
+
+def _lut(residues: str) -> np.ndarray:
+    if residues == AMINO:
+        return _LUT
+    return _NUCLEOTIDE_LUT if residues == "ACGT" else _letter_codes(residues)
+
+
+def _reverse_complement(codes: np.ndarray) -> np.ndarray:
+    """The reverse complement of ACGT codes (``3 - code``; anything else stays ``20``)."""
+    return np.ascontiguousarray(np.where(codes < 4, 3 - codes, codes)[::-1]).astype(np.uint8)
 
 
 _MATRICES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
@@ -157,13 +200,39 @@ def _matrices(alphabet: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return full, reduced
 
 
-def _reduction(alphabet: tuple[str, ...]) -> np.ndarray:
+def _reduction(alphabet: tuple[str, ...], residues: str = AMINO) -> np.ndarray:
     """Residue code -> seed letter (``uint8``, 21 entries; "other" never reaches a seed)."""
     lut = np.zeros(21, dtype=np.uint8)
     for g, group in enumerate(alphabet):
         for a in group:
-            lut[AMINO.index(a)] = g
+            lut[residues.index(a)] = g
     return lut
+
+
+def _scores(params: SeedParams) -> tuple[np.ndarray, np.ndarray]:
+    """The residue matrix of the extension (``int32``, 21 x 21) and the seed letters' (``float64``)."""
+    if params.match_mismatch is None:
+        return _matrices(params.alphabet)
+    match, mismatch = params.match_mismatch
+    size = len(params.residues)
+    full = np.full((21, 21), mismatch, dtype=np.int32)  # "other" (N ...) mismatches everything, N included
+    full[np.arange(size), np.arange(size)] = match
+    lut = _reduction(params.alphabet, params.residues)
+    alpha = len(params.alphabet)
+    letters = np.full((alpha, alpha), float(mismatch))
+    letters[lut[:size], lut[:size]] = float(match)
+    return full, letters
+
+
+def nucleotide_params(shape: str | None = None, **changes: Any) -> SeedParams:
+    """:data:`NUCLEOTIDE_SEEDS` with another ``shape`` (or other settings): exact words stay exact."""
+    base = NUCLEOTIDE_SEEDS
+    shape = shape or base.shape
+    match = (base.match_mismatch or (1, -1))[0]
+    fields = {"shape": shape, "threshold": float(shape.count("1") * match + 1), **changes}
+    from dataclasses import replace
+
+    return replace(base, **fields)
 
 
 def _shape_offsets(shape: str) -> np.ndarray:
@@ -172,9 +241,11 @@ def _shape_offsets(shape: str) -> np.ndarray:
     return np.array([i for i, c in enumerate(shape) if c == "1"], dtype=np.int32)
 
 
-def _encode_all(sequences: Sequence[str], progress: ProgressCallback, cancel: CancelToken | None,
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _encode_all(sequences: Sequence[str] | pa.Array, progress: ProgressCallback, cancel: CancelToken | None,
+                lut: np.ndarray = _LUT) -> tuple[np.ndarray, np.ndarray]:
     """All sequences' codes, concatenated, and the row offsets (``int64``, ``n + 1``)."""
+    if hasattr(sequences, "buffers"):
+        return _encode_arrow(sequences, progress, cancel, lut)
     n = len(sequences)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -185,7 +256,37 @@ def _encode_all(sequences: Sequence[str], progress: ProgressCallback, cancel: Ca
             cancel.raise_if_cancelled()
         last = min(n, first + _BATCH)
         joined = "".join(sequences[first:last]).encode("ascii", "replace")
-        codes[offsets[first]:offsets[last]] = _LUT[np.frombuffer(joined, dtype=np.uint8)]
+        codes[offsets[first]:offsets[last]] = lut[np.frombuffer(joined, dtype=np.uint8)]
+        progress(Progress(last, 3 * n, "rows", "seeds", f"seed index: {last:,} of {n:,} rows read"))
+    return codes, offsets
+
+
+def _encode_arrow(sequences: pa.Array, progress: ProgressCallback, cancel: CancelToken | None,
+                  lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_encode_all` straight from an Arrow string array's buffers.
+
+    A million Python strings cost ~0.4 GB and seconds to make at 1M proteins: here each residue
+    is read once from the array's data buffer (one byte a residue: positions count bytes).
+    """
+    import pyarrow as pa
+
+    if sequences.null_count:
+        sequences = sequences.fill_null("")
+    wide = pa.types.is_large_string(sequences.type) or pa.types.is_large_binary(sequences.type)
+    if not (wide or pa.types.is_string(sequences.type) or pa.types.is_binary(sequences.type)):
+        raise TypeError(f"sequences must be strings, not {sequences.type}")
+    n = len(sequences)
+    _, offsets_buffer, data_buffer = sequences.buffers()[:3]
+    raw = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)[sequences.offset:sequences.offset + n + 1]
+    offsets = raw.astype(np.int64) - int(raw[0]) if n else np.zeros(1, dtype=np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[int(raw[0]):int(raw[-1])] if n and data_buffer is not None \
+        else np.empty(0, dtype=np.uint8)
+    codes = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for first in range(0, n, _BATCH):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        last = min(n, first + _BATCH)
+        np.take(lut, data[offsets[first]:offsets[last]], out=codes[offsets[first]:offsets[last]])
         progress(Progress(last, 3 * n, "rows", "seeds", f"seed index: {last:,} of {n:,} rows read"))
     return codes, offsets
 
@@ -224,7 +325,7 @@ def _build_segment(row_ids: np.ndarray, codes: np.ndarray, offsets: np.ndarray, 
     from genocat_desktop.engine.search import _seeds
 
     shape = _shape_offsets(params.shape)
-    lut = _reduction(params.alphabet)
+    lut = _reduction(params.alphabet, params.residues)
     alpha = len(params.alphabet)
     n = len(row_ids)
     counts = np.zeros(params.keys + 1, dtype=np.int64)
@@ -257,7 +358,7 @@ def _build_segment(row_ids: np.ndarray, codes: np.ndarray, offsets: np.ndarray, 
 
 
 class SeedIndex:
-    """Seeds of the protein rows of one catalog version, held in RAM.
+    """Seeds of the protein (or, with :data:`NUCLEOTIDE_SEEDS`, nucleotide) rows of one catalog version, in RAM.
 
     Build with :meth:`build`, add appended rows with :meth:`extend`, ask :meth:`candidates`.
     """
@@ -273,16 +374,18 @@ class SeedIndex:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def build(cls, row_ids: np.ndarray, sequences: Sequence[str], *, progress: ProgressCallback = no_progress,
-              cancel: CancelToken | None = None, params: SeedParams | None = None) -> SeedIndex:
-        """Index the seeds of ``sequences`` (protein residues), whose ids are ``row_ids``.
+    def build(cls, row_ids: np.ndarray, sequences: Sequence[str] | pa.Array, *,
+              progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+              params: SeedParams | None = None) -> SeedIndex:
+        """Index the seeds of ``sequences`` (residues of ``params.residues``), whose ids are ``row_ids``.
 
         Parameters
         ----------
         row_ids
             One id per sequence (``int64``); :meth:`candidates` returns these.
         sequences
-            The residues (upper or lower case; letters outside the 20 amino acids never seed).
+            The residues (upper or lower case; letters outside ``params.residues`` never seed): strings,
+            or an Arrow string array (read from its buffers, without making Python strings).
         progress, cancel
             Progress reports (unit ``rows``, phase ``seeds``) and the cancel token, polled between batches.
         params
@@ -300,8 +403,8 @@ class SeedIndex:
         index = cls([], params or SeedParams())
         return index._add(np.asarray(row_ids, dtype=np.int64), sequences, progress, cancel)
 
-    def extend(self, row_ids: np.ndarray, sequences: Sequence[str], *, progress: ProgressCallback = no_progress,
-               cancel: CancelToken | None = None) -> SeedIndex:
+    def extend(self, row_ids: np.ndarray, sequences: Sequence[str] | pa.Array, *,
+               progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> SeedIndex:
         """A new index with these rows (newly appended fragments) added; ``self`` is unchanged.
 
         Ranks exactly as :meth:`build` over all the rows would.
@@ -309,11 +412,11 @@ class SeedIndex:
         index = SeedIndex(list(self._segments), self.params)
         return index._add(np.asarray(row_ids, dtype=np.int64), sequences, progress, cancel)
 
-    def _add(self, row_ids: np.ndarray, sequences: Sequence[str], progress: ProgressCallback,
+    def _add(self, row_ids: np.ndarray, sequences: Sequence[str] | pa.Array, progress: ProgressCallback,
              cancel: CancelToken | None) -> SeedIndex:
         if len(row_ids) != len(sequences):
             raise ValueError(f"{len(row_ids)} row ids for {len(sequences)} sequences")
-        codes, offsets = _encode_all(sequences, progress, cancel)
+        codes, offsets = _encode_all(sequences, progress, cancel, _lut(self.params.residues))
         n = len(row_ids)
         for first, last in _cuts(offsets):
             seg_offsets = offsets[first:last + 1] - offsets[first]
@@ -373,7 +476,7 @@ class SeedIndex:
         Parameters
         ----------
         query
-            Protein residues.
+            Protein residues (nucleotides with :data:`NUCLEOTIDE_SEEDS`).
         n
             How many candidates at most.
         allowed
@@ -383,31 +486,60 @@ class SeedIndex:
         -------
         tuple of numpy.ndarray
             Row ids (``int64``) and their prefilter scores (``int32``, the ungapped alignment score
-            of the row's best diagonal, BLOSUM62), best first. Rows without a seed hit are not
-            candidates, so there may be fewer than ``n``.
+            of the row's best diagonal, BLOSUM62 or match/mismatch; with ``both_strands`` the best
+            of either strand), best first. Rows without a seed hit are not candidates, so there may
+            be fewer than ``n``.
         """
-
-        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32))
-        q = encode(query)
-        if n <= 0 or len(q) < self.params.span or not self._segments:
-            return empty
-        full = _matrices(self.params.alphabet)[0]
-        keys, bounds = self._similar(q)
-        with self._lock:
-            masks = self._allowed_masks(allowed)
-            found = [self._hits(i, q, keys, bounds, masks[i] if masks else None, full)
-                     for i in range(len(self._segments))]
-        local = np.concatenate([f[0] for f in found])
-        if len(local) == 0:
-            return empty
-        bases = np.cumsum([0] + [s.rows for s in self._segments])
-        where = np.concatenate([f[0].astype(np.int64) + bases[i] for i, f in enumerate(found)])
-        best = np.concatenate([f[1] for f in found])
-        hits = np.concatenate([f[2] for f in found])
+        where, best, hits = self._row_scores(query, n, allowed)
+        if len(where) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         chosen = _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)
         ids = self._segments[0].row_ids if len(self._segments) == 1 else \
             np.concatenate([s.row_ids for s in self._segments])
         return ids[where[chosen]], best[chosen]
+
+    def significant(self, query: str, n: int, allowed: np.ndarray | None, db_residues: int,
+                    evalue: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`candidates` whose best diagonal is significant: expected by chance at most ``evalue``
+        times in a search of ``db_residues`` (ungapped Karlin-Altschul statistics, :func:`ungapped_cutoff`).
+
+        Raises
+        ------
+        ValueError
+            For settings without published ungapped statistics (BLOSUM62 seeds: use :meth:`candidates`).
+        """
+        ids, scores = self.candidates(query, n, allowed)
+        keep = scores >= ungapped_cutoff(self.params, len(query), db_residues, evalue)
+        return ids[keep], scores[keep]
+
+    def _row_scores(self, query: str, n: int, allowed: np.ndarray | None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every touched row (index over all segments), its best diagonal score and its seed hits."""
+        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32))
+        q = encode(query, self.params.residues)
+        if n <= 0 or len(q) < self.params.span or not self._segments:
+            return empty
+        full = _scores(self.params)[0]
+        strands = [q, _reverse_complement(q)] if self.params.both_strands else [q]
+        parts = []
+        for codes in strands:
+            keys, bounds = self._similar(codes)
+            with self._lock:
+                masks = self._allowed_masks(allowed)
+                found = [self._hits(i, codes, keys, bounds, masks[i] if masks else None, full)
+                         for i in range(len(self._segments))]
+            bases = np.cumsum([0] + [s.rows for s in self._segments])
+            parts.append((np.concatenate([f[0].astype(np.int64) + bases[i] for i, f in enumerate(found)]),
+                          np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])))
+        where, best, hits = (np.concatenate(c) for c in zip(*parts, strict=True))
+        if len(parts) > 1 and len(where):
+            # a row touched on both strands: its better diagonal, and the hits of both
+            rows, inverse = np.unique(where, return_inverse=True)
+            top = np.full(len(rows), np.iinfo(np.int32).min, dtype=np.int32)
+            np.maximum.at(top, inverse, best)
+            where, best = rows, top
+            hits = np.bincount(inverse, weights=hits, minlength=len(rows)).astype(np.int32)
+        return where, best, hits
 
     def _similar(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The query's similar seeds, at the least threshold whose hits stay within the budget.
@@ -420,9 +552,9 @@ class SeedIndex:
         from genocat_desktop.engine.search import _seeds
 
         p = self.params
-        keys, bounds, scores = _seeds.similar_seeds(query, _shape_offsets(p.shape), p.span, _reduction(p.alphabet),
-                                                    len(p.alphabet), _matrices(p.alphabet)[1], p.threshold,
-                                                    p.max_similar)
+        keys, bounds, scores = _seeds.similar_seeds(query, _shape_offsets(p.shape), p.span,
+                                                    _reduction(p.alphabet, p.residues), len(p.alphabet),
+                                                    _scores(p)[1], p.threshold, p.max_similar)
         cost = np.where(self._skip_mask()[keys] == 0, self._key_counts()[keys], 0)
         if int(cost.sum()) <= p.max_hits:
             return keys, bounds
@@ -512,3 +644,37 @@ def _top(key: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:
         part = np.arange(len(key))
     chosen = part[np.lexsort((order[part], -key[part]))]
     return chosen[:n]
+
+
+#: blastn's word: 11 contiguous exact letters (``-task blastn``); see :data:`NUCLEOTIDE_SEEDS`.
+NUCLEOTIDE_SHAPE: Final = "11111111111"
+#: The nucleotide seed settings: exact words over ACGT on both strands, extended with the DNA
+#: scheme's match/mismatch scores and blastn's ungapped X-drop (20 raw at 2/-3).
+NUCLEOTIDE_SEEDS: Final = SeedParams(
+    alphabet=tuple("ACGT"), shape=NUCLEOTIDE_SHAPE,
+    threshold=float(NUCLEOTIDE_SHAPE.count("1") * (NUCLEOTIDE.match_mismatch or (1, -1))[0] + 1),
+    xdrop=20, residues="ACGT", match_mismatch=NUCLEOTIDE.match_mismatch, both_strands=True,
+    max_hits=150_000,  # the budget these settings were measured with (the protein default is larger)
+)
+
+#: Ungapped Karlin-Altschul λ and K per (match, mismatch), as BLAST publishes them for uniform base
+#: frequencies (``blastn_values_2_3`` in its ``blast_stat.c``: the row without gaps).
+UNGAPPED_STATISTICS: Final = {(2, -3): (0.55, 0.21)}
+
+
+def ungapped_cutoff(params: SeedParams, query_length: int, db_residues: int, evalue: float) -> float:
+    """The least best-diagonal score expected by chance at most ``evalue`` times: ``ln(K·m·n / E) / λ``.
+
+    ``m`` is the query's length (twice it when both strands are looked up), ``n`` the residues searched.
+
+    Raises
+    ------
+    ValueError
+        When ``params`` score with a matrix whose ungapped statistics are not tabulated here.
+    """
+    stats = UNGAPPED_STATISTICS.get(params.match_mismatch) if params.match_mismatch else None
+    if stats is None:
+        raise ValueError(f"no ungapped statistics for the seed scores {params.match_mismatch or 'BLOSUM62'}")
+    lam, k = stats
+    space = max(query_length, 1) * (2 if params.both_strands else 1) * max(db_residues, 1)
+    return math.log(k * space / evalue) / lam

@@ -217,6 +217,7 @@ class RefinementVectors:
         self.fragments_column: str | None = None
         self.subsets: dict[tuple[int, str, str], FilteredSubset] = {}  # least recently used first
         self.matching: dict[tuple[int, str], np.ndarray] = {}
+        self.vector_reads = 0  # fragments whose vectors were read from disk (unchanged ones are reused)
 
     def load(self, catalog: Any, ds: Any, column: str, budget: int, cancel: CancelToken | None = None
              ) -> RefinementCopy | None:
@@ -245,6 +246,14 @@ class RefinementVectors:
             order = np.argsort(ids, kind="stable")
             ids, vectors = ids[order], vectors[order]
             rows = rows.take(order) if rows is not None else None
+        else:
+            # The pieces (kept to reuse unchanged fragments next version) become views of the copy
+            # instead of a second copy of every vector (~1 GB at 1M rows of 512 dimensions).
+            start = 0
+            for p in pieces:
+                size = len(p.vectors)
+                p.vectors = vectors[start:start + size]
+                start += size
         held = rows.combine_chunks() if rows is not None else None
         self.copy = RefinementCopy(ds.version, column, vectors, ids, held)
         return self.copy
@@ -268,6 +277,7 @@ class RefinementVectors:
                     piece = FragmentPiece(vec_sig, full_sig, old.vectors, old.keys, frag.to_table(columns=other))
                 else:
                     table = frag.to_table(columns=[column, *other] if room > 0 else [column], with_row_id=True)
+                    self.vector_reads += 1
                     flat = table.column(column).combine_chunks().flatten().to_numpy()
                     piece = FragmentPiece(
                         vec_sig, full_sig, flat.reshape(-1, dim).astype(np.float16),

@@ -387,3 +387,17 @@ def test_the_cli_shows_a_located_hits_strand_and_region(catalog: Catalog, long_r
     assert main([*base, "--out", str(tmp_path / "hits.csv")]) == EXIT_OK
     row = next(csv.DictReader((tmp_path / "hits.csv").open(newline="")))
     assert (row["id"], row["sstrand"], row["hit_start"], row["hit_end"]) == (name, "minus", "121200", "120001")
+
+
+def test_no_placement_gives_the_columns_of_a_placement_reused_per_version(catalog: Catalog,
+                                                                         long_records: dict[str, str]) -> None:
+    locator = Locator(cache_dir=False)
+    ds = catalog.dataset()
+    name = _read(DNA / CONTIG)[0][0]
+    found = locator.locate(ds, None, COLUMNS, long_records[name][200_000:200_500], 5)
+    noise = "".join(random.Random(6).choices("ACGT", k=40))
+    empty = locator.locate(ds, None, COLUMNS, noise, 5)
+    assert found.rows.num_rows == 1 and empty.rows.num_rows == 0
+    assert empty.rows.schema == found.rows.schema and empty.bits.size == empty.addresses.size == 0
+    assert locator.locate(ds, None, COLUMNS, noise[::-1], 5).rows is empty.rows  # kept, not scanned again
+    assert locator.locate(ds, None, COLUMNS[:1], noise, 5).rows.schema.names[0] == COLUMNS[0]

@@ -259,3 +259,25 @@ def test_a_large_scan_in_parts_scores_every_row_as_one_product_does(
     np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
     parts = min(4, rows // (search.PARALLEL_SCAN_ROWS // 2))
     assert len(threads) == (parts if parts >= 2 else 1)
+
+
+def test_aligned_hits_read_from_storage_take_rows_and_vectors_at_once(catalog: Catalog,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not held in RAM, an aligned hit list reads its rows and their vectors (the cosine) in one take."""
+    import lance
+
+    q = read_queries(Path(__file__).parent / "data" / "mmseqs2_QUERY.fasta")[10]
+    fast = Searcher(catalog).search(q, k=5, mode="exhaustive")
+    takes: list[list[str]] = []
+    original = lance.LanceDataset._take_rows
+
+    def counted(self: lance.LanceDataset, indices: list[int], columns: list[str] | None = None) -> object:
+        takes.append(list(columns or []))
+        return original(self, indices, columns=columns)
+
+    monkeypatch.setattr(lance.LanceDataset, "_take_rows", counted)
+    slow = Searcher(catalog, memory_budget=1).search(q, k=5, mode="exhaustive")
+    assert slow.hits.column("id").to_pylist() == fast.hits.column("id").to_pylist()
+    assert slow.hits.column("score").to_pylist() == pytest.approx(fast.hits.column("score").to_pylist(), abs=1e-4)
+    assert len(takes) == 1 and catalog.default_vector in takes[0] and "id" in takes[0]
+    assert catalog.default_vector not in slow.hits.column_names

@@ -107,6 +107,90 @@ def test_a_gene_and_a_reversed_fragment_find_their_protein(tmp_path: Path) -> No
     assert top["query_start"] > top["query_end"] and top["query_cov"] > 0.95
 
 
+def test_the_seeded_tblastn_path_reports_what_aligning_every_frame_does(
+    genes: tuple[Catalog, list[tuple[str, str, int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat, pairs = genes
+    sample = random.Random(7).sample(pairs, 8)
+    seeded = Searcher(cat)
+    results = seeded.search_many([p for p, _, _ in sample], k=3)
+    targets = seeded._translated._targets
+    assert targets is not None and targets.seeds is not None  # the 404 genes are above SEED_ABOVE
+    monkeypatch.setattr(translated, "SEED_ABOVE", 10**12)
+    every = Searcher(cat).search_many([p for p, _, _ in sample], k=3)
+    columns = ["id", "frame", "hit_start", "hit_end", "aln_score", "bits", "evalue", "identity", "query_cov",
+               "target_cov"]
+    for (protein, gene, strand), a, b in zip(sample, results, every, strict=True):
+        top = a.hits.to_pylist()[0]
+        assert top["id"] == gene and (top["frame"] > 0) == (strand > 0)
+        assert {c: top[c] for c in columns} == {c: b.hits.to_pylist()[0][c] for c in columns}
+        # the coordinates translate back to the protein, on the strand the frame names (the first
+        # codon aside: a GTG or TTG start codon is read as M)
+        lo, hi = sorted((top["hit_start"], top["hit_end"]))
+        region = top["sequence"][lo - 1 : hi]
+        assert six_frames(region if top["frame"] > 0 else reverse_complement(region))[0][1:] in protein
+
+
+def test_the_frame_seed_index_reports_progress_and_can_be_cancelled(
+    genes: tuple[Catalog, list[tuple[str, str, int]]]
+) -> None:
+    from genocat_desktop.engine.core.errors import Cancelled
+    from genocat_desktop.engine.core.progress import CancelToken, Progress
+
+    cat, pairs = genes
+    ds = cat.dataset()
+    seen: list[Progress] = []
+    rows, _ = translated.TranslatedSearch().protein_to_nucleotides(ds, None, ["id"], pairs[0][0], 1,
+                                                                   progress=seen.append)
+    assert rows.column("id").to_pylist() == [pairs[0][1]]
+    assert {p.phase for p in seen} >= {"translating", "seeds"}
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        translated.TranslatedSearch().protein_to_nucleotides(ds, None, ["id"], pairs[0][0], 1, cancel=token)
+
+
+def test_blastx_above_the_bound_seeds_each_frame_and_reports_what_aligning_every_row_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
+    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
+    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
+    cat = Catalog.open(tmp_path / "cat")
+    import_files(cat, [tmp_path / "p.faa"])
+    protein_of = {_stop(h): h.split()[0] for h in proteins}
+    chosen = [(h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900][:3]
+    queries = [q for _, s in chosen for q in (s, reverse_complement(s[300:900]))]
+    every = Searcher(cat).search_many(queries, k=3)
+    monkeypatch.setattr(translated, "MAX_PROTEIN_RESIDUES", 1_000)
+    searcher = Searcher(cat)
+    seeded = searcher.search_many(queries, k=3)
+    assert searcher._sequences.stores["protein"].seeds is not None  # the frames were looked up in it
+    columns = ["id", "frame", "query_start", "query_end", "aln_score", "bits", "evalue", "identity", "query_cov",
+               "target_cov"]
+    for n, (a, b) in enumerate(zip(seeded, every, strict=True)):
+        top = a.hits.to_pylist()[0]
+        assert a.extra["translated"] == "translated (blastx-style)"
+        assert top["id"] == protein_of[_stop(chosen[n // 2][0])] and (top["frame"] > 0) == (n % 2 == 0)
+        assert {c: top[c] for c in columns} == {c: b.hits.to_pylist()[0][c] for c in columns}
+
+
+def test_blastx_above_the_bound_keeps_to_the_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine.catalog.query import Condition
+
+    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
+    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
+    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
+    cat = Catalog.open(tmp_path / "cat")
+    import_files(cat, [tmp_path / "p.faa"])
+    protein_of = {_stop(h): h.split()[0] for h in proteins}
+    header, gene = next((h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900)
+    monkeypatch.setattr(translated, "MAX_PROTEIN_RESIDUES", 1_000)
+    right = protein_of[_stop(header)]
+    result = Searcher(cat).search(gene, k=3, conditions=[Condition("id", "!=", right)])
+    assert right not in result.hits.column("id").to_pylist()
+
+
 def test_too_many_nucleotides_for_a_protein_query_are_refused(
     genes: tuple[Catalog, list[tuple[str, str, int]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

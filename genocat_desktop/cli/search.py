@@ -60,9 +60,10 @@ def add_parsers(sub: Any) -> None:
     modes.add_argument("--mode", choices=["auto", "fast", "align", "sensitive", "exhaustive"], default=None,
                        help="auto (default): exhaustive alignment on small catalogs, sensitive (k-mer seeds, then "
                        "Smith-Waterman) on larger ones; fast: embedding similarity only; align: the best "
-                       "candidates by embedding aligned; sensitive: candidates from k-mer seeds (proteins) "
-                       "aligned; exhaustive: every row aligned. Aligned hits lead with bits, evalue, identity, "
-                       "query_cov (and sstrand for nucleotide queries); the embedding similarity is called cosine. "
+                       "candidates by embedding aligned; sensitive: candidates from seeds (protein k-mers; DNA "
+                       "words on both strands) aligned; exhaustive: every row aligned. Aligned hits lead with "
+                       "bits, evalue, identity, query_cov (and sstrand for nucleotide queries); the embedding "
+                       "similarity is called cosine. "
                        "Proteins: BLOSUM62, gaps 11+L, composition-adjusted E-values; DNA/RNA: blastn's match 2, "
                        "mismatch -3, gaps 5+2L, both strands")
     modes.add_argument("--fast", action="store_true", help="embedding similarity only (same as --mode fast): "

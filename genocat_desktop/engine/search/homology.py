@@ -29,6 +29,7 @@ from genocat_desktop.engine.search.locate import LONG_RECORD
 
 __all__ = [
     "ALIGNMENT_FIELDS",
+    "TRACED_FIELDS",
     "Aligned",
     "SequenceStore",
     "SequenceStores",
@@ -41,6 +42,11 @@ __all__ = [
 
 #: Alignment columns a filter may name; applied to the aligned hits, not by Lance.
 ALIGNMENT_FIELDS: Final = frozenset({"aln_score", "bits", "evalue", "identity", "query_cov", "target_cov"})
+#: The alignment columns that need a traceback (the others come from the score-only pass).
+TRACED_FIELDS: Final = frozenset({"identity", "query_cov", "target_cov"})
+#: A store up to this many residues keeps its sequences encoded for the aligner (about a byte a
+#: residue), which saves encoding them for every query.
+ENCODED_MAX_RESIDUES: Final = 64_000_000
 _COMPARE: Final = {
     "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
 }
@@ -117,8 +123,24 @@ class SequenceStore:
     sequences: pa.Array
     residues: int
     fragments: tuple[int, ...]
-    seeds: Any = None  # the protein seed index (:class:`.seeds.SeedIndex`), built on first use
+    seeds: Any = None  # the seed index (:class:`.seeds.SeedIndex`), built on first use
     seed_fragments: tuple[int, ...] = ()
+    whole: Any = None  # every sequence encoded for the aligner (:meth:`encoded`), built on first use
+
+    def encoded(self, positions: np.ndarray) -> Any:
+        """The rows at ``positions`` (sorted, unique) encoded for the batch aligner, from the whole store
+        encoded once; ``None`` for a store over :data:`ENCODED_MAX_RESIDUES` (encoded per query)."""
+        if self.residues > ENCODED_MAX_RESIDUES:
+            return None
+        if self.whole is None:
+            from genocat_desktop.engine.search.alignment import encoded
+            from genocat_desktop.engine.search.scoring import NUCLEOTIDE, PROTEIN
+
+            # Two threads may both build it: the same result, one kept.
+            self.whole = encoded(self.sequences.to_pylist(), PROTEIN if self.kind == "protein" else NUCLEOTIDE)
+        if positions.size == self.ids.size:
+            return self.whole
+        return self.whole.extract(positions.tolist())
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Positions in this store of the row addresses ``ids`` (those absent dropped)."""
@@ -165,6 +187,11 @@ class SequenceStores:
             ids = np.concatenate([pieces[i].ids for i in order]) if order else np.empty(0, np.uint64)
             chunks = [pieces[i].sequences for i in order]
             sequences = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+            start = 0
+            for i in order:  # the pieces keep slices of this array, not copies of their own (0.36 GB at 1M)
+                size = len(pieces[i].sequences)
+                pieces[i].sequences = sequences.slice(start, size)
+                start += size
             residues = int(pc.sum(pc.binary_length(sequences)).as_py() or 0) if len(sequences) else 0
             store = SequenceStore(ds.version, kind, ids, sequences, residues, tuple(order))
             if old is not None and old.seeds is not None:
@@ -174,8 +201,12 @@ class SequenceStores:
 
     def seeds(self, store: SequenceStore, progress: ProgressCallback = no_progress,
               cancel: CancelToken | None = None) -> Any:
-        """The protein seed index of ``store``, built (or extended with new fragments) on first use."""
-        from genocat_desktop.engine.search.seeds import SeedIndex
+        """The seed index of ``store``, built (or extended with new fragments) on first use.
+
+        Protein rows get :class:`.seeds.SeedParams`'s defaults, nucleotide rows
+        :data:`.seeds.NUCLEOTIDE_SEEDS` (exact words, both strands).
+        """
+        from genocat_desktop.engine.search.seeds import NUCLEOTIDE_SEEDS, SeedIndex
 
         with self.lock:
             if store.seeds is not None and store.seed_fragments == store.fragments:
@@ -185,10 +216,12 @@ class SequenceStores:
                 pieces = self.pieces[store.kind]
                 new = [pieces[i] for i in store.fragments if i not in known]
                 for piece in new:
-                    store.seeds = store.seeds.extend(piece.ids.astype(np.int64), piece.sequences.to_pylist())
+                    # the Arrow arrays themselves: no Python strings (~0.4 GB at 1M proteins)
+                    store.seeds = store.seeds.extend(piece.ids.astype(np.int64), piece.sequences)
             else:
-                store.seeds = SeedIndex.build(store.ids.astype(np.int64), store.sequences.to_pylist(),
-                                              progress=progress, cancel=cancel)
+                store.seeds = SeedIndex.build(store.ids.astype(np.int64), store.sequences,
+                                              progress=progress, cancel=cancel,
+                                              params=NUCLEOTIDE_SEEDS if store.kind == "nucleotide" else None)
             store.seed_fragments = store.fragments
             return store.seeds
 
@@ -244,7 +277,7 @@ def align_rows(
     targets = store.sequences.take(pa.array(positions)).to_pylist() if positions.size else []
     ids = store.ids[positions]
     order, stats = ranked_alignment(query, molecule, targets, [molecule] * len(targets), residues, k, conditions,
-                                    tiebreak=ids)
+                                    tiebreak=ids, database=store.encoded(positions) if positions.size else None)
     return Aligned(ids[order], {name: values[order] for name, values in stats.items()}, len(targets))
 
 
@@ -259,6 +292,7 @@ def ranked_alignment(
     *,
     tiebreak: np.ndarray,
     by_alignment: bool = True,
+    database: Any = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Align ``query`` to ``targets`` and pick the best ``k`` that pass ``conditions``.
 
@@ -272,6 +306,8 @@ def ranked_alignment(
         Per target, ascending, after bit score and raw score (row addresses, or minus the embedding score).
     by_alignment
         ``False``: the targets' own order is kept (alignments only reported).
+    database
+        The targets encoded for the aligner (:meth:`SequenceStore.encoded`), or ``None``.
 
     Returns
     -------
@@ -281,6 +317,9 @@ def ranked_alignment(
     from genocat_desktop.engine.search.alignment import align_to
 
     room = 2 * k + 10 if not conditions else max(4 * k, 200)
+    if not by_alignment and not conditions:
+        room = k  # the targets' own order: only the first k can be shown
+    candidates: list[int] = []
     traced: list[int] = []
 
     def ordered(primary: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -288,21 +327,40 @@ def ranked_alignment(
             return np.arange(len(raw))
         return np.lexsort((tiebreak, -raw, -primary))
 
+    # With the list's order by bits and no cut-off, the k hits are known once k candidates are adjusted:
+    # the others are adjusted only if they could still enter the list (composition.adjusted_bits).
+    keep = k if by_alignment and not conditions else None
+
     def detail(scores: np.ndarray) -> list[int]:
-        # Tracebacks (identity, coverage) cost more than scores: only for the hits that can be shown,
-        # with room for those a cut-off removes and for the few that the composition-adjusted bit
-        # score ranks differently from the raw score.
-        traced.extend(ordered(scores, scores)[:room].tolist())
+        # The candidates for the list, best raw score first: with room for those a cut-off removes and
+        # for the few that the composition-adjusted bit score ranks differently from the raw score.
+        best = ordered(scores, scores)[:room]
+        if keep is not None and molecule == "protein":
+            from genocat_desktop.engine.search.composition import preliminary
+
+            best = preliminary(best, scores, len(query), residues, keep)
+        candidates.extend(best.tolist())
+        return candidates
+
+    def ranking(stats: dict[str, np.ndarray]) -> np.ndarray:
+        order = ordered(np.nan_to_num(stats["bits"], nan=-np.inf), stats["aln_score"])
+        if by_alignment:
+            # Hits come from the candidates only: their bits are composition-adjusted by realignment (BLAST's
+            # default), the others' standard, a bound that must not place a row above them.
+            order = order[np.isin(order, np.asarray(candidates, dtype=np.int64))]
+        if conditions:
+            order = order[alignment_mask({n: v[order] for n, v in stats.items() if n in ALIGNMENT_FIELDS},
+                                         conditions)]
+        return order
+
+    def shown(stats: dict[str, np.ndarray]) -> list[int]:
+        # Tracebacks (identity, coverage) cost more than scores: only for the hits shown, or for every
+        # candidate where a cut-off needs identity or coverage.
+        needed = any(c.field in TRACED_FIELDS for c in conditions)
+        traced.extend(candidates if needed else ranking(stats)[:k].tolist())
         return traced
 
-    stats = align_to(query, molecule, targets, target_molecules, residues, detail=detail)
+    stats = align_to(query, molecule, targets, target_molecules, residues, detail=detail, shown=shown, keep=keep,
+                     database=database)
     untraced(stats, traced)
-    order = ordered(np.nan_to_num(stats["bits"], nan=-np.inf), stats["aln_score"])
-    if by_alignment:
-        # Hits come from the traced rows only: their bits are composition-adjusted by realignment (BLAST's
-        # default), the others' only scaled, a cheaper bound that must not place a row above them.
-        order = order[np.isin(order, np.asarray(traced, dtype=np.int64))]
-    if conditions:
-        order = order[alignment_mask({n: v[order] for n, v in stats.items() if n in ALIGNMENT_FIELDS},
-                                     conditions)]
-    return order[:k], stats
+    return ranking(stats)[:k], stats

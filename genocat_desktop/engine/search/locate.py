@@ -127,6 +127,7 @@ class Locator:
         self._index: LocateIndex | None = None
         self._allowed: dict[tuple[int, str], set[str]] = {}
         self._residues: tuple[int, int] | None = None
+        self._empty: tuple[tuple[int, tuple[str, ...]], pa.Table] | None = None
         #: Why the long records of the last version checked are not located (too many, or no mappy), or None.
         self.skipped: str | None = None
 
@@ -242,11 +243,23 @@ class Locator:
         chosen = list(best.values())[:k]
         at = np.array([listing.where[p.name] for p in chosen], dtype=np.int64)
         addresses = listing.addresses[at].astype(np.uint64)
-        rows = (ds._take_rows(addresses.tolist(), columns=list(columns)) if chosen
-                else ds.to_table(columns=list(columns), limit=0))
+        if not chosen:
+            return Located(self._no_rows(ds, columns), np.zeros(0), addresses)
+        rows = ds._take_rows(addresses.tolist(), columns=list(columns))
         residues = db_residues if db_residues is not None else self._db_residues(ds)
         rows, bits = _with_columns(rows, chosen, len(query), residues, listing.lengths[at])
         return Located(rows, bits, addresses)
+
+    def _no_rows(self, ds: Any, columns: Sequence[str]) -> pa.Table:
+        """No hit rows: ``columns`` as Lance types them and the located columns. Most queries of a gene
+        catalog place nothing in its long records, and a scan of no rows costs ~0.7 ms, the columns
+        added ~0.2 ms: the empty table is kept per version and columns."""
+        key = (ds.version, tuple(columns))
+        found = self._empty
+        if found is None or found[0] != key:
+            empty = _with_columns(ds.to_table(columns=list(columns), limit=0), [], 0, 0, np.zeros(0, np.int64))[0]
+            found = self._empty = (key, empty)
+        return found[1]
 
     def hits(
         self, ds: Any, sql: str | None, columns: Sequence[str], query: str, k: int, db_residues: int | None = None

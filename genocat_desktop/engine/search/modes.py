@@ -3,19 +3,31 @@
 * ``fast``: embedding similarity only (cosine of the vectors), milliseconds at any size.
 * ``align``: the best candidates by embedding, aligned and ranked by alignment (the ``--align`` of
   earlier versions). Cheap, but a distant homologue whose vector is not among the candidates is lost.
-* ``sensitive`` (proteins): candidates from substitution-tolerant k-mer seeds scored on diagonals
-  (:mod:`.seeds`, the idea of the MMseqs2 and DIAMOND prefilters) together with the embedding's,
-  aligned and ranked by bit score.
+* ``sensitive``: candidates from seeds scored on diagonals (:mod:`.seeds`), aligned and ranked by
+  bit score. Proteins: substitution-tolerant k-mer seeds (the idea of the MMseqs2 and DIAMOND
+  prefilters), with the embedding's nearest rows where its vectors are in RAM. Nucleotides:
+  blastn's exact words of 11 on both strands, each hit extended without gaps; a row is aligned when
+  its best diagonal is significant (:data:`NUCLEOTIDE_SEED_EVALUE`), at most
+  :data:`NUCLEOTIDE_SEED_CANDIDATES` of them.
 * ``exhaustive``: every row of the query's molecule type that passes the filter is aligned
   (Smith-Waterman, SIMD through pyopal), as BLAST examines every subject.
 * ``auto`` (the GUI's and the CLI's default): the most sensitive of these that holds the latency
   targets at the catalog's size; the results name the mode chosen and why.
 
 The thresholds below come from ``python -m bench.quality.scale_run`` (BENCHMARKS.md, "Protein search at
-5k, 100k and 1M rows"): Smith-Waterman over every row costs ~19 ms per million residues per query of
-average length on one core, so an exhaustive search of a few thousand proteins stays within the CPU
-time MMseqs2 spends on the same catalog, and beyond that the seeded prefilter keeps the sensitivity at a
-bounded cost.
+5k, 100k and 1M rows"). At 5k proteins (1.8 M residues) no aligned mode reaches the CPU time MMseqs2
+spends per query (22 ms on two threads): ``exhaustive`` costs ~4.4x that (its score-only pass over every
+row alone ~2x), ``sensitive`` ~3.4x and ``align`` ~3x, each less sensitive than the one before; so
+``auto`` aligns every row up to a few thousand proteins, the most sensitive at a few times MMseqs2's
+CPU, and beyond that the seeded prefilter keeps the sensitivity at a bounded cost.
+
+For nucleotides (``python -m bench.dna.run``, BENCHMARKS.md "DNA"): the word seeds put the same
+row first as aligning every row, with the same bits, on both strands and up to 15 % divergence
+(R@1 equal to blastn's), and hand Smith-Waterman ~2 rows per query instead of all; the seeds
+themselves cost ~1-2 ms per query at 1-40 M nucleotides, the alignment of those rows the rest.
+Both ways cost the same at ~25,000 nucleotides (``EXHAUSTIVE_MAX_NUCLEOTIDES``), and seeding is
+3x faster at 100,000 and 4x at 0.9 M; so ``auto`` aligns every row only of a tiny nucleotide
+catalog and otherwise seeds, up to what the index may hold in RAM (~5 bytes per nucleotide).
 """
 
 from __future__ import annotations
@@ -28,8 +40,12 @@ from genocat_desktop.engine.core.errors import QueryError
 __all__ = [
     "ALIGNED_MODES",
     "AUTO",
+    "EXHAUSTIVE_MAX_NUCLEOTIDES",
     "EXHAUSTIVE_MAX_RESIDUES",
     "MODES",
+    "NUCLEOTIDE_SEED_CANDIDATES",
+    "NUCLEOTIDE_SEED_EVALUE",
+    "SEEDED_MAX_NUCLEOTIDES",
     "SEEDED_MAX_RESIDUES",
     "SEED_CANDIDATES",
     "ModeChoice",
@@ -49,8 +65,16 @@ EXHAUSTIVE_MAX_RESIDUES: Final = 2_000_000
 SEEDED_MAX_RESIDUES: Final = 600_000_000
 #: Rows the seeds hand to Smith-Waterman per query in ``sensitive`` mode (``candidates`` overrides it).
 SEED_CANDIDATES: Final = 1_000
-#: Nucleotide residues ``auto`` aligns exhaustively (both strands; long DNA costs more per residue).
-EXHAUSTIVE_MAX_NUCLEOTIDES: Final = 1_000_000
+#: Nucleotide residues ``auto`` aligns exhaustively (both strands); beyond, the seeds choose the rows.
+EXHAUSTIVE_MAX_NUCLEOTIDES: Final = 25_000
+#: ``auto`` seeds nucleotide catalogs up to this many nucleotides (the index: ~5 bytes each, plus
+#: 36 MB of key table per segment); beyond, the embedding's candidates are aligned (``align``).
+SEEDED_MAX_NUCLEOTIDES: Final = 600_000_000
+#: Nucleotide rows the seeds hand to Smith-Waterman per query at most (``candidates`` overrides it).
+NUCLEOTIDE_SEED_CANDIDATES: Final = 100
+#: A nucleotide row is aligned only when its best ungapped diagonal would be expected by chance at
+#: most this often in the whole search (BLAST's ungapped statistics; blastn's default E cut-off).
+NUCLEOTIDE_SEED_EVALUE: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +112,19 @@ def choose_mode(mode: str, nucleotide: bool, residues: int, rows: int) -> ModeCh
     Returns
     -------
     ModeChoice
-        ``sensitive`` asked for a nucleotide query runs as ``align`` (the seeds are for proteins).
+        For nucleotides ``sensitive`` seeds with exact words on both strands (:mod:`.seeds`).
     """
     check_mode(mode)
     if mode != AUTO:
-        if mode == "sensitive" and nucleotide:
-            return ModeChoice("align", "sensitive seeds are for proteins: nucleotide candidates by embedding")
         return ModeChoice(mode, "as asked")
     size = f"{rows:,} {'nucleotide' if nucleotide else 'protein'} rows, {residues:,} residues"
     if nucleotide:
         if residues <= EXHAUSTIVE_MAX_NUCLEOTIDES:
             return ModeChoice("exhaustive", f"auto: {size}, every row aligned")
-        return ModeChoice("align", f"auto: {size}, candidates by embedding aligned")
+        if residues <= SEEDED_MAX_NUCLEOTIDES:
+            return ModeChoice("sensitive", f"auto: {size}, rows with a significant word match on either "
+                              "strand aligned (as blastn; no others listed)")
+        return ModeChoice("align", f"auto: {size}, too many for the seed index: candidates by embedding aligned")
     if residues <= EXHAUSTIVE_MAX_RESIDUES:
         return ModeChoice("exhaustive", f"auto: {size}, every row aligned")
     if residues <= SEEDED_MAX_RESIDUES:

@@ -75,6 +75,11 @@ NUCLEOTIDE: Final = Scheme(
 )
 NUCLEOTIDE_LETTERS: Final = "ACGTN"
 _COMPLEMENT: Final = bytes.maketrans(b"ACGTUN", b"TGCAAN")
+#: Any byte to its complement's upper-case letter: either case of ACGTU, and N for every other byte.
+_REVERSE_TABLE: Final = bytes(
+    _COMPLEMENT[c] if chr(c) in "ACGTUN" else _COMPLEMENT[ord(chr(c).upper())] if chr(c) in "acgtun" else ord("N")
+    for c in range(256)
+)
 
 
 def scheme_for(molecule: str) -> Scheme:
@@ -104,9 +109,7 @@ def evalue(bits: np.ndarray | float, query_length: int, db_residues: int) -> np.
 
 def reverse_complement(sequence: str) -> str:
     """The reverse complement of a nucleotide sequence (``U`` read as ``T``; other letters become ``N``)."""
-    raw = sequence.upper().encode("ascii", "replace")
-    known = bytes(c if c in b"ACGTUN" else ord("N") for c in raw)
-    return known.translate(_COMPLEMENT)[::-1].decode("ascii")
+    return sequence.encode("ascii", "replace").translate(_REVERSE_TABLE)[::-1].decode("ascii")
 
 
 def match_mismatch_rows(scheme: Scheme) -> list[list[float]]:

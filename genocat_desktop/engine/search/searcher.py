@@ -41,7 +41,14 @@ from genocat_desktop.engine.search.homology import (
     split_conditions,
 )
 from genocat_desktop.engine.search.locate import Located, Locator, merge_located, without_long
-from genocat_desktop.engine.search.modes import SEED_CANDIDATES, ModeChoice, check_mode, choose_mode
+from genocat_desktop.engine.search.modes import (
+    NUCLEOTIDE_SEED_CANDIDATES,
+    NUCLEOTIDE_SEED_EVALUE,
+    SEED_CANDIDATES,
+    ModeChoice,
+    check_mode,
+    choose_mode,
+)
 from genocat_desktop.engine.search.queries import Query, detect_molecule, read_queries
 from genocat_desktop.engine.search.strategies import (
     LanceIndex,
@@ -51,7 +58,7 @@ from genocat_desktop.engine.search.strategies import (
     Strategy,
     SubsetScan,
 )
-from genocat_desktop.engine.search.translated import BLASTX, TBLASTN, TranslatedSearch
+from genocat_desktop.engine.search.translated import BLASTX, TBLASTN, ProteinSeeds, TranslatedSearch
 from genocat_desktop.engine.search.vectors import ExactVectors, RefinementVectors, remember
 
 __all__ = ["HIT_COLUMNS", "Query", "SearchResult", "Searcher", "detect_molecule", "read_queries"]
@@ -223,8 +230,9 @@ class Searcher:
 
         The float32 matrix for exact search, or, for a catalog searched through
         its ANN index, the half-precision copy that refines the candidates
-        (1M 320-d rows: 640 MB, several seconds) and the index itself (into
-        Lance's cache). ``cancel`` is checked between fragments.
+        (1M 320-d rows: 640 MB, several seconds; not where the default protein
+        search is seeded) and the index itself (into Lance's cache). ``cancel``
+        is checked between fragments.
         """
         column = column or self.catalog.default_vector
         with self._lock:
@@ -232,7 +240,11 @@ class Searcher:
             ds = self.catalog.dataset(version)
             index = self._vector_index(ds, column)
             if index is not None:
-                self._refine.load(self.catalog, ds, column, self.memory_budget, cancel)
+                rows, residues = self._counts.kind_size(ds, None, "protein")
+                # The default protein search (seeds) reads no vector: the half-precision copy (3.4 GB of
+                # RAM at 1M 512-d rows) is left to the batches that use it (_strategy).
+                if choose_mode("auto", False, residues, rows).mode != "sensitive":
+                    self._refine.load(self.catalog, ds, column, self.memory_budget, cancel)
                 self._prewarm(ds, index)
             else:
                 self._exact.load(self.catalog, version, column, self.memory_budget, cancel)
@@ -242,10 +254,11 @@ class Searcher:
                 self._counts.rows_passing(ds, sql)
         # The protein sequences and their seed index, when the default mode will use them: at 100k
         # proteins a few seconds, better spent on open than inside the first search.
-        rows, residues = self._counts.kind_size(ds, None, "protein")
-        if choose_mode("auto", False, residues, rows).mode == "sensitive":
-            store = self._sequences.load(ds, "protein", cancel)
-            self._sequences.seeds(store, cancel=cancel)
+        for kind in ("protein", "nucleotide"):  # the nucleotides' word index: ~0.4 s per Mbp
+            rows, residues = self._counts.kind_size(ds, None, kind)
+            if choose_mode("auto", kind == "nucleotide", residues, rows).mode == "sensitive":
+                store = self._sequences.load(ds, kind, cancel)
+                self._sequences.seeds(store, cancel=cancel)
         # The long records' minimap2 index (.locate), built here rather than by the first nucleotide
         # search (~0.1 s per Mbp; loaded from the cache folder for large sets).
         if self._counts.rows_passing(ds, KIND_SQL["nucleotide"]):
@@ -389,7 +402,7 @@ class Searcher:
             cancel.raise_if_cancelled()
             started = time.perf_counter()
             if _kind(q.molecule) in translated:
-                out.append(self._translated_search(plan, q, k, column, embedder, fetch, started))
+                out.append(self._translated_search(plan, q, k, column, started, progress, cancel))
                 progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
                 continue
             if vectors is not None:
@@ -443,21 +456,32 @@ class Searcher:
         allowed = None
         if plan.sql is not None:
             allowed = store.positions(self._refine.matching_ids(plan.ds, plan.sql))
+        residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
         if choice.mode == "exhaustive":
             positions = allowed if allowed is not None else np.arange(store.ids.size)
+        elif kind == "nucleotide":
+            # Word seeds on both strands; only rows whose best diagonal is significant are aligned (.seeds).
+            seeds = self._sequences.seeds(store, cancel=cancel)
+            allowed_ids = store.ids[allowed] if allowed is not None else None
+            found_ids, _ = seeds.significant(q.sequence, candidates or NUCLEOTIDE_SEED_CANDIDATES, allowed_ids,
+                                             residues, NUCLEOTIDE_SEED_EVALUE)
+            positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
+            if len(q.sequence) < seeds.params.span:  # shorter than a word, nothing seeds: align every row
+                positions = allowed if allowed is not None else np.arange(store.ids.size)
         else:
             seeds = self._sequences.seeds(store, cancel=cancel)
             allowed_ids = store.ids[allowed] if allowed is not None else None
             found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids)
             positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
-            # The embedding's own nearest rows join the seeds' (cheap where the vectors are in RAM).
-            near = plan.strategy.find(0, vec, 100)
-            if near.ids is not None:
-                positions = np.union1d(positions, store.positions(near.ids))
-        residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
+            # The embedding's own nearest rows join the seeds' where the vectors are in RAM (free). Read
+            # through the disk index they cost 40 ms a query, and at 100k and 1M rows they added no family
+            # member to any top 50 (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
+            if not isinstance(plan.strategy, (LanceIndex, LanceScan)):
+                near = plan.strategy.find(0, vec, 100)
+                if near.ids is not None:
+                    positions = np.union1d(positions, store.positions(near.ids))
         aligned = align_rows(q.sequence, q.molecule, store, positions, residues, k, cutoffs)
-        rows = self._rows_of(plan, aligned.ids)
-        cosine = self._cosines(plan, column, aligned.ids, vec)
+        rows, cosine = self._rows_and_cosines(plan, column, aligned.ids, vec)
         rows = _with_alignment(rows, aligned.stats)
         located = self._located(plan, q, k, cutoffs)  # the long records, kept out of the store (.homology)
         if located is not None:
@@ -503,10 +527,16 @@ class Searcher:
         if isinstance(strategy, MemoryScan):
             pos = np.searchsorted(strategy.matrix.addresses, ids)
             return strategy.matrix.vectors[pos] @ vec.astype(np.float32)
-        table = plan.ds._take_rows(ids.tolist(), columns=[column])
-        dim = vec.shape[0]
-        matrix = table.column(column).combine_chunks().flatten().to_numpy().reshape(-1, dim)
-        return np.asarray(matrix, dtype=np.float32) @ vec.astype(np.float32)
+        return _similarity(plan.ds._take_rows(ids.tolist(), columns=[column]).column(column), vec)
+
+    def _rows_and_cosines(self, plan: _Plan, column: str, ids: np.ndarray,
+                          vec: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """:meth:`_rows_of` and :meth:`_cosines` of the rows ``ids``: from RAM when held, else one take of both."""
+        if isinstance(plan.strategy, MemoryScan) or ids.size == 0:
+            return self._rows_of(plan, ids), self._cosines(plan, column, ids, vec)
+        # Through the vector index or a scan the rows are read from storage: their fields and vectors at once.
+        table = plan.ds._take_rows(ids.tolist(), columns=list(dict.fromkeys([*plan.columns, column])))
+        return table.select(plan.columns), _similarity(table.column(column), vec)
 
     def _translated_kinds(self, plan: _Plan, qs: Sequence[Query]) -> set[str]:
         """The query kinds that no searched row shares: they are searched translated (:mod:`.translated`).
@@ -528,27 +558,53 @@ class Searcher:
         return kinds
 
     def _translated_search(
-        self, plan: _Plan, q: Query, k: int, column: str, embedder: Any, fetch: int, started: float
+        self, plan: _Plan, q: Query, k: int, column: str, started: float, progress: ProgressCallback,
+        cancel: CancelToken,
     ) -> SearchResult:
         """One query searched through six frames: scored by bits, with ``frame`` and coordinates."""
         if _kind(q.molecule) == "protein":
-            rows, bits = self._translated.protein_to_nucleotides(plan.ds, plan.sql, plan.columns, q.sequence, k)
+            rows, bits = self._translated.protein_to_nucleotides(plan.ds, plan.sql, plan.columns, q.sequence, k,
+                                                                 progress, cancel)
             how = TBLASTN
         else:
-            def candidates(proteins: list[str]) -> pa.Table:
-                found = [plan.strategy.find(0, vec, max(fetch, 100)).rows
-                         for vec in embedder.embed(proteins, ["protein"] * len(proteins))]
-                table = pa.concat_tables(found)
-                _, first = np.unique(table.column("sequence").to_numpy(zero_copy_only=False), return_index=True)
-                return table.take(np.sort(first))
+            from genocat_desktop.engine.search.seeds import compiled
 
+            seeds = self._protein_seeds(plan, progress, cancel) if compiled() else None
             rows, bits = self._translated.nucleotides_to_proteins(
-                plan.ds, plan.sql, plan.columns, q.sequence, k, candidates)
+                plan.ds, plan.sql, plan.columns, q.sequence, k, seeds)
             how = BLASTX
         return SearchResult(
             q, _with_rank(rows, bits), plan.version, column, plan.sql, True, time.perf_counter() - started,
             plan.strategy.passing, {"strategy": "translated", "translated": how},
         )
+
+    def _protein_seeds(self, plan: _Plan, progress: ProgressCallback, cancel: CancelToken) -> ProteinSeeds:
+        """The protein rows' seed index (the ``sensitive`` mode's) as a blastx-style search asks it.
+
+        The store and its index are loaded on the first proposal: below the bound no frame is seeded.
+        """
+        loaded: dict[str, Any] = {}
+
+        def ready() -> dict[str, Any]:
+            if not loaded:
+                store = self._sequences.load(plan.ds, "protein", cancel)
+                allowed = None
+                if plan.sql is not None:
+                    found = store.positions(self._refine.matching_ids(plan.ds, plan.sql))
+                    allowed = np.sort(store.ids[found].astype(np.int64))
+                loaded.update(store=store, seeds=self._sequences.seeds(store, progress, cancel), allowed=allowed)
+            return loaded
+
+        def propose(frame: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+            held = ready()
+            ids, scores = held["seeds"].candidates(frame, n, held["allowed"])
+            return np.asarray(ids, dtype=np.int64), scores
+
+        def sequences(ids: np.ndarray) -> list[str]:
+            store = ready()["store"]
+            return list(store.sequences.take(pa.array(store.positions(ids.astype(np.uint64)))).to_pylist())
+
+        return ProteinSeeds(propose, sequences, lambda ids: self._rows_of(plan, ids.astype(np.uint64)))
 
     def _given_vectors(self, vectors: np.ndarray, count: int, column: str) -> np.ndarray:
         dim = int(self.catalog.vector_columns()[column]["dim"])
@@ -640,6 +696,12 @@ def _fetch_count(k: int, align: bool, candidates: int | None, rank_by: str) -> i
     if align:
         return min(MAX_K, max(candidates or max(10 * k, 100), k))
     return k
+
+
+def _similarity(vectors: pa.ChunkedArray, vec: np.ndarray) -> np.ndarray:
+    """Dot products of a fixed-size-list vector column with the (unit) query vector ``vec``."""
+    matrix = vectors.combine_chunks().flatten().to_numpy().reshape(-1, vec.shape[0])
+    return np.asarray(matrix, dtype=np.float32) @ vec.astype(np.float32)
 
 
 def _with_alignment(rows: pa.Table, stats: dict[str, np.ndarray]) -> pa.Table:

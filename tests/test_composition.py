@@ -144,3 +144,61 @@ def test_pairs_too_long_to_align_again_are_scaled(monkeypatch: pytest.MonkeyPatc
     assert adjusted[0] < scaled[0] - 5  # matrix adjustment: far less significant than scaling alone
     monkeypatch.setattr(composition, "MAX_ADJUST_CELLS", 300 * 600 - 1)
     assert composition.adjusted_bits(query, [target], raw)[0] == scaled[0]
+
+
+def test_the_list_adjusts_what_can_enter_it_and_traces_what_it_shows() -> None:
+    from genocat_desktop.engine.search.homology import ranked_alignment
+
+    families = _families()
+    query = families["Globin"][0]
+    targets = [*families["Globin"][1:30], *families["RRM_1"][:40], *families["Pkinase"][:20]]
+    k = 12
+    order, stats = ranked_alignment(query, "protein", targets, ["protein"] * len(targets), DB_RESIDUES, k,
+                                    tiebreak=np.arange(len(targets)))
+    assert len(order) == k
+    # Every hit shown has the detail pane's bits and E-value, and its traceback (identity, coverage).
+    for i in order:
+        pane = align_pair(query, targets[i])
+        assert stats["bits"][i] == pane.bits and stats["evalue"][i] == pane.evalue(DB_RESIDUES)
+        assert 0 < stats["identity"][i] <= 1 and 0 < stats["query_cov"][i] <= 1
+    # The rows not shown have no traceback: a cut-off on identity cannot keep them unseen.
+    hidden = np.setdiff1d(np.arange(len(targets)), order)
+    assert np.isnan(stats["identity"][hidden]).all()
+    # The same hits, in the same order, as when every candidate is adjusted.
+    full = align_to(query, "protein", targets, ["protein"] * len(targets), DB_RESIDUES)
+    best = np.lexsort((np.arange(len(targets)), -full["aln_score"], -full["bits"]))[:k]
+    assert order.tolist() == best.tolist()
+
+
+def test_candidates_that_cannot_reach_the_list_are_only_scaled() -> None:
+    families = _families()
+    query = families["Globin"][0]
+    targets = [families["Globin"][1], *families["fn3"][:6]]  # one homologue, then unrelated proteins
+    raw = align_to(query, "protein", targets, ["protein"] * len(targets), DB_RESIDUES)["aln_score"]
+    by_raw = np.argsort(-raw, kind="stable")
+    assert by_raw[0] == 0
+    every = composition.adjusted_bits(query, targets, raw, by_raw)
+    scaled = composition.adjusted_bits(query, targets, raw, adjust=[])
+    early = composition.adjusted_bits(query, targets, raw, by_raw, keep=1)
+    assert early[0] == every[0]  # the first keep candidates are always adjusted
+    standard = _standard_bits(raw)
+    cut = every[0] - math.log2(composition.EVALUE_STRETCH)
+    far, near = standard < cut, standard >= cut
+    assert far[1:].any()
+    assert (early[far] == scaled[far]).all() and (early[far] < every[0]).all()
+    assert (early[near] == every[near]).all()
+
+
+def test_a_long_homologue_realigned_in_32_bits_from_the_start_keeps_its_score() -> None:
+    rng = np.random.default_rng(31)
+    letters = list(composition.AMINO_ACIDS)
+    query = "".join(rng.choice(letters, 1500))
+    target = "".join(c if rng.random() < 0.85 else rng.choice(letters) for c in query)
+    raw = align_to(query, "protein", [target], ["protein"], DB_RESIDUES)["aln_score"]
+    assert raw[0] * composition.SCALE >= composition._WIDE_FROM  # the case of the wide range
+    qp, qn = composition.compositions([query])
+    tp, tn = composition.compositions([target])
+    matrices = composition.adjusted_matrices(qp[0], float(qn[0]), tp, tn)
+    narrow = composition._realigned(query, [target], matrices)
+    wide = composition._realigned(query, [target], matrices, raw)
+    assert wide[0] == narrow[0] > 0.8 * raw[0]

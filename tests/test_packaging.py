@@ -97,6 +97,19 @@ def test_spec_excludes_the_export_extra_and_tk() -> None:
     assert "console=False" in spec and "console=True" in spec
 
 
+def test_spec_collects_parasail_and_its_shared_library() -> None:
+    # parasail opens libparasail.so from its package folder with ctypes: the analysis cannot see it.
+    spec = (PACKAGING / "genocat.spec").read_text()
+    hidden = spec.split("hiddenimports = [", 1)[1].split("]", 1)[0]
+    assert '"parasail"' in hidden
+    assert 'parasail_binaries = collect_dynamic_libs("parasail")' in spec
+    assert "binaries=sourmash_binaries + parasail_binaries" in spec
+    assert '"parasail==' in (ROOT / "pyproject.toml").read_text()
+    hooks = pytest.importorskip("PyInstaller.utils.hooks")
+    assert any(Path(src).name.startswith("libparasail") and dest == "parasail"
+               for src, dest in hooks.collect_dynamic_libs("parasail"))
+
+
 def test_selftest_model_is_package_data() -> None:
     model = ROOT / "genocat_desktop" / "resources" / "selftest" / "tiny.onnx"
     assert 100 < model.stat().st_size < 10_000

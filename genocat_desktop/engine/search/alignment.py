@@ -11,7 +11,7 @@ library) and reports what BLAST users expect: ``aln_score`` (raw local
 score); ``bits``, the bit score ``(λS − ln K) / ln 2``, for proteins with
 composition-based statistics as BLAST+ computes them by default
 (:mod:`~genocat_desktop.engine.search.composition`: matrix adjustment for the
-hits traced (``detail``), scaling for the other candidates), so that two low-complexity or
+candidates that can enter the list (``detail``, ``keep``), scaling for the others), so that two low-complexity or
 coiled-coil proteins do not look related by composition alone; ``evalue``,
 ``m · n · 2^−bits`` with ``m`` the query length and ``n`` the catalog's
 residues (Karlin-Altschul; no edge-effect correction, so values are
@@ -21,6 +21,16 @@ aligned fraction of each sequence. Nucleotide queries are aligned on both
 strands; each hit keeps the better one, and ``sstrand`` says which (``plus``
 or ``minus``, BLAST's names). A query of one molecule type against targets of
 another is refused.
+
+pyopal runs its SIMD lanes across targets; with the few rows that the nucleotide seeds
+leave (about two per query) most lanes idle. Up to :data:`STRIPED_MAX_TARGETS` nucleotide
+targets are therefore aligned one pair at a time with parasail's striped SIMD
+(:mod:`~genocat_desktop.engine.search.striped`): the same scores, regions and strands
+(tested on real genes, both strands), several times faster. Among alignments of equal score
+and region the two may keep different paths (identity then differs by a column or two;
+parasail's agrees with the detail pane's more often). The tracebacks of protein hits go to parasail
+for a long query or a few hits (:func:`_striped_protein`): the same scores; on ties, at times another
+path (of 600 real pairs, 10 differ in identity, 0 or 1 in region: ``bench/protein_traced_bench.py``).
 """
 
 from __future__ import annotations
@@ -45,10 +55,28 @@ from genocat_desktop.engine.search.scoring import (
 __all__ = [
     "ALIGNMENT_COLUMNS",
     "align_to",
+    "best_scores",
+    "encoded",
     "query_regions",
 ]
 
 _BATCH_ALIGNERS: dict[str, Any] = {}
+
+#: Nucleotide targets up to this many are aligned one pair at a time with parasail (:mod:`.striped`),
+#: more with pyopal. Measured (``python -m bench.dna.striped_crossover``, a query with 5 % substitutions
+#: against its gene and n - 1 other real genes): both strands' scores cost the same in both at ~32
+#: targets for a 150 bp query, and parasail is still faster at 64 for 1 kb; tracebacks of a 1 kb query
+#: cost 22x less in parasail for 1 target, 1.5x less for 16, the same at 32; of a 150 bp query (~0.5 ms
+#: either way) the same at ~6.
+STRIPED_MAX_TARGETS = 16
+#: The largest query x target matrix parasail traces: its traceback table takes ~2 bytes per cell (178 MB
+#: for a 9.3 kb gene against itself, traced in 0.18 s; pyopal, in linear memory, 0.87 s), so at most
+#: ~280 MB here; larger pairs go to pyopal.
+STRIPED_MAX_CELLS = 1 << 27
+#: Protein hits are traced with parasail for a query of at least this many residues, or when at most
+#: :data:`STRIPED_PROTEIN_TARGETS` are traced (:func:`_striped_protein`); otherwise with pyopal.
+STRIPED_PROTEIN_QUERY = 400
+STRIPED_PROTEIN_TARGETS = 4
 
 
 def _batch_aligner(scheme: Scheme) -> Any:
@@ -83,12 +111,16 @@ def align_to(
     db_residues: int,
     *,
     detail: Callable[[np.ndarray], Sequence[int]] | None = None,
+    shown: Callable[[dict[str, np.ndarray]], Sequence[int]] | None = None,
+    keep: int | None = None,
+    database: Any = None,
 ) -> dict[str, np.ndarray]:
     """Align ``query`` to each target (local, Smith-Waterman).
 
-    Scores come from pyopal's score-only pass over every target (both strands for
-    nucleotides); the traceback behind identity, coverage and strand, which costs
-    several times more on long true hits, is computed for the ``detail`` targets only.
+    Scores come from a score-only pass over every target (both strands for nucleotides;
+    pyopal, or parasail for few nucleotide targets); the traceback behind identity, coverage
+    and strand, which costs several times more on long true hits, is computed for the
+    ``detail`` targets only.
 
     Parameters
     ----------
@@ -103,7 +135,19 @@ def align_to(
         coverage and strand (the hits shown); ``None``: every target. The others
         keep 0 and an empty strand. For proteins the same targets get the full
         composition adjustment (an alignment each, as the detail pane computes it);
-        the others get the cheaper scaling, which never makes them more significant.
+        the others keep the standard bit score. With ``shown`` or ``keep``, the
+        ``detail`` targets are the *candidates* for the hit list, best first.
+    shown
+        Given the columns with scores, bits and E-values, the indexes of the targets that
+        get identity, coverage and strand (a traceback each); ``None``: the ``detail`` ones.
+        The hits shown need tracebacks, the candidates only their bits.
+    keep
+        The hits the list shows: once ``keep`` candidates are adjusted, those whose standard
+        E-value is over :data:`.composition.EVALUE_STRETCH` times the ``keep``-th adjusted one
+        are only scaled (BLAST's early termination of its composition-adjusted realignment).
+        ``None``: every candidate adjusted.
+    database
+        The targets already encoded (:func:`encoded`), reused across queries; ``None``: encoded here.
 
     Returns
     -------
@@ -128,9 +172,22 @@ def align_to(
     }
     if n == 0:
         return out
-    scores, strands = best_scores(query, query_molecule, targets, target_molecules)
+    scores, strands = best_scores(query, query_molecule, targets, target_molecules, database=database)
     out["aln_score"][:] = scores
     chosen = range(n) if detail is None else detail(scores)
+    scheme = scheme_for(query_molecule)
+    if scheme is PROTEIN:
+        from genocat_desktop.engine.search.composition import adjusted_bits
+
+        candidates = np.fromiter(chosen, dtype=np.int64)
+        # Hits are shown from the candidates only (search.homology): the others keep standard bits.
+        out["bits"] = adjusted_bits(query, targets, out["aln_score"], candidates, among=candidates, keep=keep)
+    elif scheme.lam is not None and scheme.k is not None:
+        out["bits"] = scheme.bits(out["aln_score"])
+    if scheme.lam is not None and scheme.k is not None:
+        out["evalue"] = evalue(out["bits"], len(query), db_residues)
+    if shown is not None:
+        chosen = shown(out)
     for i, (hit, strand) in _traced(query, query_molecule, targets, target_molecules, scores, strands, chosen):
         if query_molecule in ("dna", "rna"):
             out["sstrand"][i] = strand
@@ -140,34 +197,34 @@ def align_to(
         out["identity"][i] = ops.count("M") / len(ops) if ops else 0.0
         out["query_cov"][i] = (hit.query_end - hit.query_start + 1) / max(len(query), 1)
         out["target_cov"][i] = (hit.target_end - hit.target_start + 1) / max(len(targets[i]), 1)
-    scheme = scheme_for(query_molecule)
-    if scheme is PROTEIN:
-        from genocat_desktop.engine.search.composition import adjusted_bits
-
-        traced = np.fromiter(chosen, dtype=np.int64)
-        # Hits are shown from the traced targets only (search.homology): the others keep standard bits.
-        out["bits"] = adjusted_bits(query, targets, out["aln_score"], traced, among=traced)
-    elif scheme.lam is not None and scheme.k is not None:
-        out["bits"] = scheme.bits(out["aln_score"])
-    if scheme.lam is not None and scheme.k is not None:
-        out["evalue"] = evalue(out["bits"], len(query), db_residues)
     return out
 
 
 def best_scores(
-    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str]
+    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str], *,
+    database: Any = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Each target's best local alignment score to the query, and its strand (score-only pass).
 
     A nucleotide query is aligned as given (``plus``) and reverse-complemented (``minus``); each
-    target keeps the higher score (``plus`` on ties).
+    target keeps the higher score (``plus`` on ties). ``database``: the targets already encoded
+    (:func:`encoded`).
     """
+    nucleotide = _check_molecules(query_molecule, target_molecules)
+    if nucleotide and _striped(targets):
+        from genocat_desktop.engine.search import striped
+
+        plus, minus = striped.scores(query, targets), striped.scores(reverse_complement(query), targets)
+        return np.maximum(plus, minus), ["minus" if m > p else "plus" for p, m in zip(plus, minus, strict=True)]
+    if database is None:
+        database = encoded(targets, NUCLEOTIDE if nucleotide else PROTEIN)
     scores = np.zeros(len(targets), dtype=np.int64)
     strands = ["plus"] * len(targets)
-    for hit in _opal_hits(query, query_molecule, targets, target_molecules, mode="score"):
+    for hit in _opal_hits(query, query_molecule, targets, target_molecules, mode="score", database=database):
         scores[hit.target_index] = hit.score
     if query_molecule in ("dna", "rna"):
-        for hit in _opal_hits(reverse_complement(query), query_molecule, targets, target_molecules, mode="score"):
+        for hit in _opal_hits(reverse_complement(query), query_molecule, targets, target_molecules, mode="score",
+                              database=database):
             if hit.score > scores[hit.target_index]:
                 scores[hit.target_index] = hit.score
                 strands[hit.target_index] = "minus"
@@ -183,7 +240,7 @@ def _traced(
     strands: Sequence[str],
     chosen: Sequence[int] | range,
 ) -> list[tuple[int, tuple[Any, str]]]:
-    """pyopal's full results (regions, operations) for the ``chosen`` targets that score above 0, on
+    """Full results (regions, operations; pyopal or parasail) for the ``chosen`` targets that score above 0, on
     their best strand. A minus hit's query coordinates are those on the reverse complement:
     :func:`_on_query` maps them back."""
     out: list[tuple[int, tuple[Any, str]]] = []
@@ -192,9 +249,50 @@ def _traced(
         if not picked:
             continue
         q = query if strand == "plus" else reverse_complement(query)
+        if query_molecule in ("dna", "rna") and _striped([targets[i] for i in picked]):
+            from genocat_desktop.engine.search import striped
+
+            small = [i for i in picked if _striped([targets[i]], len(q))]
+            out += [(i, (striped.traced(q, targets[i], target_index=n), strand)) for n, i in enumerate(small)]
+            picked = [i for i in picked if not _striped([targets[i]], len(q))]
+            if not picked:
+                continue
+        if query_molecule not in ("dna", "rna") and _striped_protein(len(q), len(picked)):
+            from genocat_desktop.engine.search import striped
+
+            small = [i for i in picked if len(q) * len(targets[i]) <= STRIPED_MAX_CELLS]
+            out += [(i, (striped.protein_traced(q, targets[i], PROTEIN, target_index=n), strand))
+                    for n, i in enumerate(small)]
+            picked = [i for i in picked if len(q) * len(targets[i]) > STRIPED_MAX_CELLS]
+            if not picked:
+                continue
         found = _opal_hits(q, query_molecule, [targets[i] for i in picked], [target_molecules[i] for i in picked])
         out += [(picked[hit.target_index], (hit, strand)) for hit in found]
     return out
+
+
+def _striped(targets: Sequence[str], traced_length: int = 0) -> bool:
+    """Whether nucleotide ``targets`` are aligned with parasail (:mod:`.striped`), not pyopal.
+
+    pyopal's SIMD lanes run across targets, parasail's within one pair: parasail wins while the
+    targets are few (:data:`STRIPED_MAX_TARGETS`). A traceback (``traced_length``: the query's length)
+    takes ~2 bytes per cell of the pair's matrix in parasail, linear memory in pyopal: a pair over
+    :data:`STRIPED_MAX_CELLS` cells goes to pyopal.
+    """
+    if len(targets) > STRIPED_MAX_TARGETS:
+        return False
+    return not traced_length or all(traced_length * len(t) <= STRIPED_MAX_CELLS for t in targets)
+
+
+def _striped_protein(query_length: int, n_targets: int) -> bool:
+    """Whether protein tracebacks go to parasail (:func:`.striped.protein_traced`), not pyopal.
+
+    Measured (``bench/protein_traced_bench.py``, a family's longest member against 4 to 51 of its
+    homologues): parasail traces a 500 to 1,300 residue query's hits 1.0 to 6 times as fast as pyopal
+    whatever their number (pyopal's full mode slows down most on long queries), a 150 to 300 residue
+    query's 1.1 to 1.3 times as fast at 4 targets but 0.3 to 1.0 times from 16 (pyopal's lanes fill up).
+    """
+    return query_length >= STRIPED_PROTEIN_QUERY or n_targets <= STRIPED_PROTEIN_TARGETS
 
 
 def _on_query(hit: Any, strand: str, query_length: int) -> tuple[int, int]:
@@ -204,19 +302,28 @@ def _on_query(hit: Any, strand: str, query_length: int) -> tuple[int, int]:
     return hit.query_start, hit.query_end + 1
 
 
+def encoded(targets: Sequence[str], scheme: Scheme) -> Any:
+    """``targets`` encoded for the batch aligner of ``scheme`` (a ``pyopal.Database``).
+
+    Encoding costs about as much as a tenth of a score-only pass: a caller that aligns many
+    queries to the same rows encodes them once (:class:`.homology.SequenceStore`).
+    """
+    import pyopal
+
+    aligner = _batch_aligner(scheme)
+    return pyopal.Database([t.encode("ascii").translate(scheme.translate) for t in targets], alphabet=aligner.alphabet)
+
+
 def _opal_hits(
-    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str], mode: str = "full"
+    query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str], mode: str = "full",
+    database: Any = None,
 ) -> Any:
     """pyopal's results of ``query`` against each target (``mode="full"``: score, regions, operations)."""
     scheme = NUCLEOTIDE if _check_molecules(query_molecule, target_molecules) else PROTEIN
-    import pyopal
-
     q = query.encode("ascii").translate(scheme.translate)
-    aligner = _batch_aligner(scheme)
-    database = pyopal.Database(
-        [t.encode("ascii").translate(scheme.translate) for t in targets], alphabet=aligner.alphabet
-    )
-    return aligner.align(q, database, mode=mode)
+    if database is None:
+        database = encoded(targets, scheme)
+    return _batch_aligner(scheme).align(q, database, mode=mode)
 
 
 def query_regions(

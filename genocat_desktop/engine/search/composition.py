@@ -15,7 +15,7 @@ for each aligned pair, from the two sequences' amino acid compositions:
   query's and the target's compositions (20 pseudocounts towards the background) as marginals and
   BLAST's relative entropy for BLOSUM62 (0.44 nats). ``Q`` has the form ``a_i P_ij^β b_j``: row and
   column scaling (Sinkhorn) for a given ``β``, ``β`` found by the secant method. Their log-odds
-  ``ln(Q_ij / p_i q_j) / λ`` are a new matrix; the pair is aligned again with it (pyopal, same gap
+  ``ln(Q_ij / p_i q_j) / λ`` are a new matrix; the pair is aligned again with it (parasail, same gap
   costs) and that score gets the standard gapped statistics. BLOSUM62's target frequencies ``P``
   are those it is the exact log-odds matrix of (its implied background, λ 0.3240); the ``λ`` that
   divides the new scores is BLAST's standard 0.3176, as in BLAST, so that at the standard
@@ -24,9 +24,11 @@ for each aligned pair, from the two sequences' amino acid compositions:
   As in BLAST, a pair of unequal lengths whose compositions are far apart is scaled instead (the
   rule of ``compo_mode_condition.c``).
 
-Matrix adjustment costs an alignment per pair (about 1 ms for 300 × 300 residues), so
-:func:`adjusted_bits` gives it only to the pairs asked for (the rows the hit list traces); the
-others are scaled, which never makes them more significant. Compositions are those of the whole
+Matrix adjustment costs an alignment per pair (about 0.1 ms for 300 × 300 residues), so
+:func:`adjusted_bits` gives it only to the pairs asked for (the hit list's candidates, best raw
+score first, and of those, once the list is full, only the ones whose standard E-value is within
+:data:`EVALUE_STRETCH` times the list's last, as BLAST stops early); the others are scaled, which
+never makes them more significant. Compositions are those of the whole
 sequences, as BLAST's for protein subjects: the hit list has them for every candidate without a
 traceback, and the same pair then gets the same statistics in the hit list and the detail pane.
 Nucleotide alignments are not adjusted.
@@ -46,13 +48,16 @@ from genocat_desktop.engine.search.scoring import PROTEIN
 
 __all__ = [
     "AMINO_ACIDS",
+    "EVALUE_STRETCH",
     "MAX_ADJUST_CELLS",
+    "PRELIM_EVALUE",
     "ROBINSON_FREQUENCIES",
     "TARGET_ENTROPY",
     "adjusted_bits",
     "adjusted_matrices",
     "compositions",
     "lambda_ratios",
+    "preliminary",
     "ungapped_lambdas",
 ]
 
@@ -69,12 +74,24 @@ RATIO_BOUNDS: Final = (0.5, 1.0)
 PSEUDOCOUNTS: Final = 20
 #: The relative entropy (nats) of every adjusted matrix's target frequencies: BLAST's value for BLOSUM62.
 TARGET_ENTROPY: Final = 0.44
-#: The adjusted matrix is rounded at this many units per score unit (pyopal takes integers).
+#: The adjusted matrix is rounded at this many units per score unit (the aligners take integers).
 SCALE: Final = 8
-#: Largest pair (query length × target length) aligned again for matrix adjustment: about 30 ms
-#: (one pair is aligned at ~2 ns a cell). Longer pairs, such as two titins, are scaled instead.
+#: BLAST's ``EVALUE_STRETCH``: once the list is full, a hit is realigned with the adjusted matrix only
+#: if its standard E-value is at most this many times the list's last adjusted E-value.
+EVALUE_STRETCH: Final = 5.0
+#: Candidates beyond the list's first ``keep`` adjusted together, between two updates of its cut-off.
+_LATER_BATCH: Final = 16
+#: BLAST's preliminary E-value cut-off with composition-based statistics (``prelim_evalue``: the
+#: default expect value 10 times :data:`EVALUE_STRETCH`): hits with a worse standard E-value are never
+#: realigned; :func:`preliminary` keeps them out of a full list's candidates.
+PRELIM_EVALUE: Final = 50.0
+#: Largest pair (query length × target length) aligned again for matrix adjustment: about 10 ms
+#: (one pair is aligned at ~0.6 ns a cell). Longer pairs, such as two titins, are scaled instead.
 MAX_ADJUST_CELLS: Final = 16_000_000
 _UNKNOWN: Final = 20  # code of any other letter
+#: Scaled scores from which a realignment is run with 32-bit scores from the start (:func:`_realigned`):
+#: an adjusted score a few percent above the raw one would saturate 16 bits (32,767).
+_WIDE_FROM: Final = 27_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +282,9 @@ def adjusted_matrices(query: np.ndarray, query_n: float, targets: np.ndarray, ta
         nonlocal row, col
         kernel = np.exp(beta[:, None, None] * b.log_joint[None])
         for _ in range(500):
-            row = p / np.einsum("nij,nj->ni", kernel, col)
-            sums = np.einsum("nij,ni->nj", kernel, row)
+            # Batched matrix-vector products (matmul: several times faster than the same einsum).
+            row = p / np.matmul(kernel, col[:, :, None])[:, :, 0]
+            sums = np.matmul(row[:, None, :], kernel)[:, 0, :]
             if np.abs(sums * col - q).max() < 1e-11:  # the column sums, with the rows just fitted
                 break
             col = q / sums
@@ -300,31 +318,30 @@ def _with_pseudocounts(probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return (1 - weight) * probs + weight * _blosum().background[None, :]
 
 
-def _realigned(query: str, targets: Sequence[str], matrices: np.ndarray) -> np.ndarray:
-    """Each target's best local score to the query with its own matrix (BLOSUM62 units, gap costs unchanged)."""
-    import pyopal
-    from scoring_matrices import ScoringMatrix
+def _realigned(
+    query: str, targets: Sequence[str], matrices: np.ndarray, scores: np.ndarray | None = None
+) -> np.ndarray:
+    """Each target's best local score to the query with its own matrix (BLOSUM62 units, gap costs unchanged).
+
+    One pair at a time with parasail (:func:`.striped.pair_scores`, SIMD within the pair): pyopal's lanes
+    run across targets, and a pair with its own matrix would leave all but one idle. ``scores``, the raw
+    scores, only choose the integer range: a pair whose scaled score passes :data:`_WIDE_FROM` is aligned
+    with 32-bit scores from the start rather than saturating 16 bits first.
+    """
+    from genocat_desktop.engine.search.striped import pair_scores, protein_letters
 
     letters = AMINO_ACIDS + "X"
-    unknown = _blosum().unknown * SCALE
-    to_letters = bytes(ord(letters[c]) for c in _CODES)  # anything else becomes X
-    q = query.encode("ascii", "replace").translate(to_letters)
-    out = np.zeros(len(targets))
-    for i, (target, matrix) in enumerate(zip(targets, matrices, strict=True)):
-        rows = np.full((21, 21), unknown, dtype=np.int64)
-        rows[:20, :20] = np.rint(matrix * SCALE)
-        aligner = pyopal.Aligner(
-            ScoringMatrix(rows.tolist(), alphabet=letters, name="BLOSUM62, composition-adjusted"),
-            gap_open=PROTEIN.gap_open * SCALE, gap_extend=PROTEIN.gap_extend * SCALE,
-        )
-        database = pyopal.Database([target.encode("ascii", "replace").translate(to_letters)], alphabet=aligner.alphabet)
-        out[i] = aligner.align(q, database, mode="score")[0].score / SCALE
-    return out
+    rows = np.full((len(targets), 21, 21), _blosum().unknown * SCALE, dtype=np.int32)
+    rows[:, :20, :20] = np.rint(matrices * SCALE)
+    wide = None if scores is None else np.asarray(scores) * SCALE >= _WIDE_FROM
+    found = pair_scores(protein_letters(query, letters), [protein_letters(t, letters) for t in targets], rows,
+                        letters, PROTEIN.gap_open * SCALE, PROTEIN.gap_extend * SCALE, wide)
+    return found / SCALE
 
 
 def adjusted_bits(
     query: str, targets: Sequence[str], scores: np.ndarray, adjust: np.ndarray | Sequence[int] | None = None,
-    among: np.ndarray | Sequence[int] | None = None,
+    among: np.ndarray | Sequence[int] | None = None, keep: int | None = None,
 ) -> np.ndarray:
     """Composition-adjusted bit scores of protein alignments.
 
@@ -341,6 +358,12 @@ def adjusted_bits(
     among
         Indexes of the targets adjusted at all (``adjust`` should be among them); the others keep
         the standard bit score. ``None``: every target.
+    keep
+        How many hits are wanted, ``adjust`` then being ordered best first (by raw score): after
+        the first ``keep``, a target is adjusted only if its standard E-value is within
+        :data:`EVALUE_STRETCH` times the ``keep``-th adjusted one, as BLAST stops realigning
+        (``BlastCompo_EarlyTermination``); the others are scaled, which puts them below that hit.
+        ``None``: every ``adjust`` target.
 
     Returns
     -------
@@ -352,26 +375,68 @@ def adjusted_bits(
     n = len(targets)
     if n == 0:
         return np.zeros(0)
-    query_ps, query_ns = compositions([query])
-    query_p, query_n = query_ps[0], float(query_ns[0])
-    target_p, target_n = compositions(targets)
-    adjusted = scores.copy()
-    if query_n > 0:
-        known = target_n > 0  # nothing to adjust for a sequence of X only
-        # Only the ``among`` targets are scaled: the others keep the standard bits (an upper bound;
-        # the hit list shows none of them), which saves solving λ for thousands of rows.
-        scaled = np.arange(n) if among is None else np.asarray(among, dtype=np.int64)
-        scaled = scaled[known[scaled]]
-        adjusted[scaled] = scores[scaled] * lambda_ratios(query_p, target_p[scaled])
-        chosen = np.arange(n) if adjust is None else np.asarray(adjust, dtype=np.int64)
-        lengths = np.fromiter(map(len, targets), dtype=np.int64, count=n)
-        chosen = chosen[known[chosen] & (scores[chosen] > 0) & (len(query) * lengths[chosen] <= MAX_ADJUST_CELLS)]
-        chosen = chosen[~_scaled_instead(query_p, query_n, target_p[chosen], target_n[chosen])]
-        if len(chosen):
-            matrices = adjusted_matrices(query_p, query_n, target_p[chosen], target_n[chosen])
-            ok = np.isfinite(matrices).all(axis=(1, 2))
-            chosen, matrices = chosen[ok], matrices[ok]
-            adjusted[chosen] = _realigned(query, [targets[i] for i in chosen], matrices)
     lam, k = PROTEIN.lam, PROTEIN.k
     assert lam is not None and k is not None
+    query_ps, query_ns = compositions([query])
+    query_p, query_n = query_ps[0], float(query_ns[0])
+    adjusted = scores.copy()
+    if query_n > 0:
+        # Only the ``among`` targets are scaled: the others keep the standard bits (an upper bound;
+        # the hit list shows none of them), which saves solving λ, and counting residues, for
+        # thousands of rows.
+        scaled = np.arange(n) if among is None else np.asarray(among, dtype=np.int64)
+        chosen = np.arange(n) if adjust is None else np.asarray(adjust, dtype=np.int64)
+        counted = np.union1d(scaled, chosen)
+        target_p, target_n = np.zeros((n, 20)), np.zeros(n)
+        target_p[counted], target_n[counted] = compositions([targets[i] for i in counted])
+        known = target_n > 0  # nothing to adjust for a sequence of X only
+        scaled = scaled[known[scaled]]
+        adjusted[scaled] = scores[scaled] * lambda_ratios(query_p, target_p[scaled])
+        later = np.empty(0, dtype=np.int64)
+        if keep is not None and len(chosen) > keep:
+            chosen, later = chosen[:keep], chosen[keep:]
+        _realign_into(adjusted, query, query_p, query_n, targets, target_p, target_n, scores, known, chosen)
+        if keep is not None and len(later):
+            # As BLAST: the list so far is the ``keep`` best adjusted hits, and its cut-off rises as better
+            # hits arrive (a few at a time: each batch costs a vectorised matrix fit).
+            done, margin = chosen, math.log(EVALUE_STRETCH) / lam
+            for start in range(0, len(later), _LATER_BATCH):
+                kth = np.sort(adjusted[done])[::-1][keep - 1]
+                batch = later[start:start + _LATER_BATCH]
+                batch = batch[scores[batch] >= kth - margin]
+                if not len(batch):
+                    break  # best raw score first: none further on can pass
+                _realign_into(adjusted, query, query_p, query_n, targets, target_p, target_n, scores, known, batch)
+                done = np.concatenate([done, batch])
     return (lam * adjusted - math.log(k)) / math.log(2)
+
+
+def _realign_into(
+    adjusted: np.ndarray, query: str, query_p: np.ndarray, query_n: float, targets: Sequence[str],
+    target_p: np.ndarray, target_n: np.ndarray, scores: np.ndarray, known: np.ndarray, chosen: np.ndarray,
+) -> None:
+    """Matrix adjustment of the ``chosen`` targets that BLAST's rule and the limits allow, into ``adjusted``."""
+    lengths = np.fromiter((len(targets[i]) for i in chosen), dtype=np.int64, count=len(chosen))
+    chosen = chosen[known[chosen] & (scores[chosen] > 0) & (len(query) * lengths <= MAX_ADJUST_CELLS)]
+    chosen = chosen[~_scaled_instead(query_p, query_n, target_p[chosen], target_n[chosen])]
+    if len(chosen):
+        matrices = adjusted_matrices(query_p, query_n, target_p[chosen], target_n[chosen])
+        ok = np.isfinite(matrices).all(axis=(1, 2))
+        chosen, matrices = chosen[ok], matrices[ok]
+        adjusted[chosen] = _realigned(query, [targets[i] for i in chosen], matrices, scores[chosen])
+
+
+def preliminary(candidates: np.ndarray, scores: np.ndarray, query_length: int, db_residues: int,
+                keep: int) -> np.ndarray:
+    """The candidates for a list of ``keep`` hits, best raw score first, without those after the first
+    ``keep`` whose standard E-value is over :data:`PRELIM_EVALUE`.
+
+    BLAST never realigns such a hit; here it could only enter the list by displacing another hit as
+    insignificant, and it would cost a realignment (most of the candidates of a query with few
+    homologues, the slowest for a long query).
+    """
+    from genocat_desktop.engine.search.scoring import evalue
+
+    later = candidates[keep:]
+    standard = evalue(PROTEIN.bits(scores[later].astype(np.float64)), query_length, db_residues)
+    return np.concatenate([candidates[:keep], later[standard <= PRELIM_EVALUE]])

@@ -18,10 +18,12 @@ this very file (same SHA-1). Times are CPU time of the searching thread (the ben
 shared, so wall times mislead).
 
 Run: ``python -m bench.seeds_bench --db bench/out/data/quality-scale/db-100k.faa [--candidates 1000]
-[--queries 150] [--try max_hits=300000 --try max_hits=600000,xdrop=20]``
+[--queries 150] [--try max_hits=300000 --try cells=1e8,hits_length=none]``
 or ``--rows 100000`` (a database made here). ``--queries N``: the stratified subset
 ``bench/quality/scale_run.py`` searches (same seed); ``--try``: query-time settings compared on the one
-index built (``--set`` changes the index's own). Writes ``bench/out/seeds/results-<name>.json``.
+index built (``--set`` changes the index's own; ``cells=N`` is :meth:`SeedIndex.candidates`' budget of
+Smith-Waterman cells, ``hits_length=none`` a fixed hit budget). The index starts from
+:data:`.seeds.PROTEIN_SEEDS`, as a catalog's. Writes ``bench/out/seeds/results-<name>.json``.
 """
 
 from __future__ import annotations
@@ -186,7 +188,9 @@ def seeds_run(ids: list[str], seqs: list[str], nq: int, ns: list[int], params: o
         sizes[family(i)] += 1
     results: dict[str, dict[str, object]] = {}
     for variant in variants:
-        index.params = dataclasses.replace(base, **variant)  # type: ignore[arg-type]  # query-time fields only
+        cells = variant.get("cells")
+        fields = {k: v for k, v in variant.items() if k != "cells"}
+        index.params = dataclasses.replace(base, **fields)  # type: ignore[arg-type]  # query-time fields only
         index._skip = None
         index.candidates(seqs[0], max(ns))  # warm
         for n in ns:
@@ -194,7 +198,7 @@ def seeds_run(ids: list[str], seqs: list[str], nq: int, ns: list[int], params: o
             ranking: dict[str, list[str]] = {}
             for qi in qsel:
                 t0 = time.thread_time()
-                rows, _ = index.candidates(seqs[qi], n)
+                rows, _ = index.candidates(seqs[qi], n, cells=cells)  # type: ignore[arg-type]
                 t1 = time.thread_time()
                 targets = [seqs[r] for r in rows]
                 scores, _ = best_scores(seqs[qi], "protein", targets, ["protein"] * len(targets))
@@ -239,14 +243,21 @@ def main() -> None:
                         help="query-time fields to compare on the same index, e.g. max_hits=300000,xdrop=20")
     parser.add_argument("--queries", type=int, help="a stratified subset of the queries (as scale_run picks them)")
     args = parser.parse_args()
+    import dataclasses
+
     from bench.quality.scale_run import stratified
-    from genocat_desktop.engine.search.seeds import SeedParams
+    from genocat_desktop.engine.search.seeds import PROTEIN_SEEDS
+
+    def value(key: str, text: str) -> object:
+        if key in ("cells", "hits_length"):
+            return None if text == "none" else int(float(text))
+        return type(getattr(PROTEIN_SEEDS, key))(text)
 
     def fields(text: str) -> dict[str, object]:
         pairs = [s.split("=", 1) for s in text.split(",") if s]
-        return {k: type(getattr(SeedParams(), k))(v) for k, v in pairs}
+        return {k: value(k, v) for k, v in pairs}
 
-    params = SeedParams(**fields(",".join(args.set)))  # type: ignore[arg-type]
+    params = dataclasses.replace(PROTEIN_SEEDS, **fields(",".join(args.set)))  # type: ignore[arg-type]
     variants = [fields(v) for v in args.variants] or [{}]
     SEEDS_OUT.mkdir(parents=True, exist_ok=True)
     jobs: list[Path | int] = [*args.db, *args.rows] or [5000, 100_000]

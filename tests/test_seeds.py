@@ -9,7 +9,16 @@ import pytest
 
 from genocat_desktop.engine.core.errors import Cancelled
 from genocat_desktop.engine.core.progress import CancelToken, Progress
-from genocat_desktop.engine.search.seeds import AMINO, SeedIndex, SeedParams, encode
+from genocat_desktop.engine.search.seeds import (
+    AMINO,
+    MIN_CANDIDATES,
+    PROTEIN_SEEDS,
+    SeedIndex,
+    SeedParams,
+    encode,
+    hit_budget,
+    within_cells,
+)
 
 FREQ = np.array([7.8, 5.1, 4.5, 5.4, 1.9, 4.3, 6.3, 7.4, 2.2, 5.1, 9.0, 5.7, 2.2, 3.9, 5.2, 7.1, 5.9, 1.3, 3.2, 6.5])
 LETTERS = np.array(list(AMINO))
@@ -93,12 +102,14 @@ def test_extend_equals_full_build(database: tuple[np.ndarray, list[str], str]) -
     for first, last in ((1000, 1500), (1500, 1600), (1600, 1601), (1601, len(seqs))):
         parts = parts.extend(ids[first:last], seqs[first:last])
     assert parts.rows == full.rows == len(seqs)
-    assert parts.segments >= 1
+    assert parts.segments > 1
     rng = np.random.default_rng(3)
     for q in (query, seqs[10], seqs[1200][20:200], random_protein(rng, 120)):
         a, sa = full.candidates(q, 100)
         b, sb = parts.candidates(q, 100)
         assert list(a) == list(b) and list(sa) == list(sb)
+        cells = 40 * len(q) * 300  # the cell budget reads each row's length in its own segment
+        assert list(full.candidates(q, 1_000, cells=cells)[0]) == list(parts.candidates(q, 1_000, cells=cells)[0])
     allowed = np.sort(ids[::2])
     assert list(full.candidates(query, 30, allowed)[0]) == list(parts.candidates(query, 30, allowed)[0])
 
@@ -194,6 +205,47 @@ def test_hit_budget_bounds_the_work_and_keeps_rare_seeds(database: tuple[np.ndar
     assert len(few_bounds) == len(bounds) and few_bounds[-1] == len(few)
     assert set(few) <= set(keys)
     assert tight.candidates(query, 5)[0][0] == ids[700]  # the homologue still leads
+
+
+def test_hit_budget_shrinks_only_past_hits_length() -> None:
+    params = SeedParams(max_hits=600_000, hits_length=500)
+    assert hit_budget(params, 100) == hit_budget(params, 500) == 600_000
+    assert hit_budget(params, 1_000) == 300_000 and hit_budget(params, 1_200) == 250_000
+    assert hit_budget(SeedParams(max_hits=600_000), 5_000) == 600_000  # no hits_length: the fixed budget
+    assert PROTEIN_SEEDS.hits_length is not None and SeedIndex.build(np.arange(1), ["MKV" * 5]).params == PROTEIN_SEEDS
+
+
+def test_long_query_looks_up_fewer_hits(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    fixed = SeedIndex.build(ids, seqs, params=SeedParams(max_hits=2_000))
+    scaled = SeedIndex.build(ids, seqs, params=SeedParams(max_hits=2_000, hits_length=len(query) // 2))
+    counts = fixed._key_counts()
+    q = encode(query)
+    assert counts[scaled._similar(q)[0]].sum() <= 1_000 < counts[fixed._similar(q)[0]].sum() <= 2_000
+    short = encode(query[: len(query) // 2])  # at hits_length: the whole budget
+    assert np.array_equal(scaled._similar(short)[0], fixed._similar(short)[0])
+
+
+def test_cell_budget_counts_query_length_times_row_residues() -> None:
+    lengths = np.full(MIN_CANDIDATES + 50, 100)
+    assert within_cells(lengths[:10], 1_000, 0) == 10  # fewer than the floor: all of them
+    assert within_cells(lengths, 1_000, 0) == MIN_CANDIDATES
+    assert within_cells(lengths, 1_000, 20 * 100 * 1_000) == MIN_CANDIDATES + 20
+    assert within_cells(lengths, 100, 20 * 100 * 1_000) == MIN_CANDIDATES + 50  # a 10x shorter query: every row
+    assert within_cells(lengths, 1_000, 20 * 100 * 1_000 - 1) == MIN_CANDIDATES + 19
+
+
+def test_candidates_within_cells_keep_the_best_first(database: tuple[np.ndarray, list[str], str]) -> None:
+    ids, seqs, query = database
+    index = SeedIndex.build(ids, seqs)
+    every, scores = index.candidates(query, 1_000)
+    assert len(every) > MIN_CANDIDATES + 10
+    length = dict(zip(ids.tolist(), map(len, seqs), strict=True))
+    extra = sum(length[int(r)] for r in every[MIN_CANDIDATES:MIN_CANDIDATES + 10])
+    cut, cut_scores = index.candidates(query, 1_000, cells=extra * len(query))
+    assert list(cut) == list(every[: MIN_CANDIDATES + 10]) and list(cut_scores) == list(scores[: len(cut)])
+    assert cut[0] == ids[700]
+    assert list(index.candidates(query, 1_000, cells=None)[0]) == list(every)
 
 
 def test_arrow_array_builds_the_same_index(database: tuple[np.ndarray, list[str], str]) -> None:

@@ -197,3 +197,19 @@ def test_a_query_shorter_than_a_word_is_aligned_to_every_row(
     assert result.extra["aligned_rows"] == len(genes)  # no word of 11 in 10 bases: nothing could seed
     hits = {h["id"]: h["sstrand"] for h in result.hits.to_pylist()}
     assert hits.get(gid) == "minus"  # its exact 10 bases, read from the other strand
+
+
+def test_significant_strands_names_the_strands_that_seeded_each_row(rows: tuple[np.ndarray, list[str]]) -> None:
+    ids, seqs = rows
+    index = SeedIndex.build(ids, seqs, params=NUCLEOTIDE_SEEDS)
+    residues = sum(len(s) for s in seqs)
+    fragment = substituted(np.random.default_rng(8), seqs[120][200:500], 0.05)
+    for query, strand in ((fragment, 1), (revcomp(fragment), 2)):
+        found, scores, strands = index.significant_strands(query, 100, None, residues, 10.0)
+        plain, plain_scores = index.significant(query, 100, None, residues, 10.0)
+        assert found.tolist() == plain.tolist() and scores.tolist() == plain_scores.tolist()
+        assert found[0] == ids[120] and strands[0] == strand
+    # a palindrome (a sequence and its reverse complement) seeds its row on both strands
+    palindrome = seqs[60][:150] + revcomp(seqs[60][:150])
+    found, _, strands = index.significant_strands(palindrome, 100, None, residues, 10.0)
+    assert ids[60] in found and strands[found.tolist().index(ids[60])] == 3

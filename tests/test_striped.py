@@ -6,6 +6,7 @@ must give the same scores, regions and strands, and identity as the detail pane 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -193,3 +194,96 @@ def test_a_protein_query_is_still_refused_against_nucleotide_targets() -> None:
     with pytest.raises(QueryError):
         alignment.best_scores("ACGTACGT", "dna", ["MKVL"], ["protein"])
 
+
+
+def _region(found: striped.Traced) -> tuple[int, int, int, int, int]:
+    return found.score, found.query_start, found.query_end, found.target_start, found.target_end
+
+
+def test_a_fragments_traceback_in_its_window_is_the_whole_pairs(genes: list[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(21)
+    checked = 0
+    for gene in genes[:40]:
+        if len(gene) < 900:
+            continue
+        start = int(rng.integers(0, len(gene) - 200))
+        query = _mutated(rng, gene[start : start + 200], 0.15)
+        score, ends = striped.scored(query, [gene])
+        windowed = striped.traced(query, gene)
+        given = striped.traced(query, gene, end=(int(score[0]), int(ends[0, 0]), int(ends[0, 1])))
+        with monkeypatch.context() as patch:
+            patch.setattr(striped, "_windowed", lambda *args: None)
+            whole = striped.traced(query, gene)
+        assert _region(windowed) == _region(given) == _region(whole)
+        assert windowed.score == score[0] and (windowed.query_end, windowed.target_end) == tuple(ends[0])
+        assert windowed.alignment.count("M") == whole.alignment.count("M")
+        assert len(windowed.alignment) == len(whole.alignment)
+        checked += 1
+    assert checked >= 10
+
+
+def test_a_long_pair_traced_in_pieces_is_the_whole_pairs(genes: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    gene = max(genes, key=len)[:2500]
+    rng = np.random.default_rng(4)
+    pieces: list[bool] = []
+    original = striped._global_ops
+
+    def counted(*args: Any) -> str | None:
+        found = original(*args)
+        pieces.append(found is not None)
+        return found
+
+    for divergence in (0.0, 0.05, 0.15):
+        query = _mutated(rng, gene, divergence)
+        with monkeypatch.context() as patch:
+            patch.setattr(striped, "SPLIT_CELLS", 10**12)
+            whole = striped.traced(query, gene)
+        pieces.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(striped, "SPLIT_CELLS", 50_000)  # pieces of 50k cells: several levels of cuts
+            patch.setattr(striped, "_global_ops", counted)
+            cut = striped.traced(query, gene)
+        assert len(pieces) > 10 and all(pieces)  # cut into pieces, each traced
+        assert _region(cut) == _region(whole)
+        # the pieces make one best path: its columns add up to the score
+        match, mismatch = NUCLEOTIDE.match_mismatch or (1, -1)
+        gaps = [len(run) for run in re.findall("I+|D+", cut.alignment)]
+        assert cut.alignment.count("M") * match + cut.alignment.count("X") * mismatch - sum(
+            NUCLEOTIDE.gap_open + (n - 1) * NUCLEOTIDE.gap_extend for n in gaps) == whole.score
+        assert len(cut.alignment.replace("D", "")) == whole.query_end - whole.query_start + 1
+
+
+def test_each_row_is_aligned_on_the_strands_that_seeded_it() -> None:
+    rng = np.random.default_rng(9)
+    gene = "".join(rng.choice(list("ACGT"), size=900))
+    query = reverse_complement(gene[200:500])
+    both = alignment.align_to(query, "dna", [gene], ["dna"], 10**6)
+    minus = alignment.align_to(query, "dna", [gene], ["dna"], 10**6, strands=np.array([2], dtype=np.uint8))
+    plus = alignment.align_to(query, "dna", [gene], ["dna"], 10**6, strands=np.array([1], dtype=np.uint8))
+    assert both["aln_score"][0] == minus["aln_score"][0] == 600 and both["sstrand"][0] == minus["sstrand"][0] == "minus"
+    assert plus["aln_score"][0] < 100 and plus["sstrand"][0] == "plus"  # only the strand asked for
+
+
+def test_targets_all_shown_are_traced_without_a_score_pass(genes: list[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(13)
+    query = reverse_complement(_mutated(rng, genes[3][100:700], 0.1))
+    targets = [genes[3], genes[8], genes[3][:400]]
+    strands = np.array([2, 1, 2], dtype=np.uint8)
+    reference = alignment.align_to(query, "dna", targets, ["dna"] * 3, 10**6, strands=strands)
+    passes: list[int] = []
+    original = striped.scored
+
+    def counted(*args: Any) -> tuple[np.ndarray, np.ndarray]:
+        passes.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(striped, "scored", counted)
+    shown = alignment.align_to(query, "dna", targets, ["dna"] * 3, 10**6, strands=strands, keep=3)
+    assert not passes  # each target traced once, on its strand; no score-only pass
+    for name in ("aln_score", "identity", "query_cov", "target_cov", "sstrand"):
+        assert shown[name].tolist() == reference[name].tolist(), name
+    assert shown["sstrand"].tolist()[0] == "minus"
+    alignment.align_to(query, "dna", targets, ["dna"] * 3, 10**6, strands=strands, keep=2)  # not all shown
+    assert passes

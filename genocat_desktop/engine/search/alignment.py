@@ -114,6 +114,7 @@ def align_to(
     shown: Callable[[dict[str, np.ndarray]], Sequence[int]] | None = None,
     keep: int | None = None,
     database: Any = None,
+    strands: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Align ``query`` to each target (local, Smith-Waterman).
 
@@ -148,6 +149,9 @@ def align_to(
         ``None``: every candidate adjusted.
     database
         The targets already encoded (:func:`encoded`), reused across queries; ``None``: encoded here.
+    strands
+        Nucleotide queries: per target, the strands to align (``uint8``: 1 the query as given, 2 its
+        reverse complement, 3 both; :meth:`.seeds.SeedIndex.significant_strands`); ``None``: both.
 
     Returns
     -------
@@ -172,7 +176,20 @@ def align_to(
     }
     if n == 0:
         return out
-    scores, strands = best_scores(query, query_molecule, targets, target_molecules, database=database)
+    ends = None
+    traced: dict[int, tuple[Any, str]] | None = None
+    if _check_molecules(query_molecule, target_molecules) and _striped(targets):
+        if keep is not None and n <= keep and strands is not None and _one_strand(strands) \
+                and _striped(targets, len(query)):
+            # Every target will be shown, each aligned on one strand: its traceback gives its score too,
+            # so the score-only pass (a third of a traceback's time for a gene) is skipped.
+            traced = _traced_first(query, targets, strands)
+            scores = np.array([hit.score for hit, _ in traced.values()], dtype=np.int64)
+            best_strands = [strand if hit.score > 0 else "plus" for hit, strand in traced.values()]
+        else:
+            scores, best_strands, ends = _striped_scores(query, targets, strands)
+    else:
+        scores, best_strands = best_scores(query, query_molecule, targets, target_molecules, database=database)
     out["aln_score"][:] = scores
     chosen = range(n) if detail is None else detail(scores)
     scheme = scheme_for(query_molecule)
@@ -188,7 +205,9 @@ def align_to(
         out["evalue"] = evalue(out["bits"], len(query), db_residues)
     if shown is not None:
         chosen = shown(out)
-    for i, (hit, strand) in _traced(query, query_molecule, targets, target_molecules, scores, strands, chosen):
+    found = _traced(query, query_molecule, targets, target_molecules, scores, best_strands, chosen, ends) \
+        if traced is None else [(i, traced[i]) for i in chosen if scores[i] > 0]
+    for i, (hit, strand) in found:
         if query_molecule in ("dna", "rna"):
             out["sstrand"][i] = strand
         # BLAST's identity: identical columns over all aligned columns, gaps included
@@ -202,24 +221,22 @@ def align_to(
 
 def best_scores(
     query: str, query_molecule: str, targets: Sequence[str], target_molecules: Sequence[str], *,
-    database: Any = None,
+    database: Any = None, strands: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Each target's best local alignment score to the query, and its strand (score-only pass).
 
     A nucleotide query is aligned as given (``plus``) and reverse-complemented (``minus``); each
     target keeps the higher score (``plus`` on ties). ``database``: the targets already encoded
-    (:func:`encoded`).
+    (:func:`encoded`). ``strands``: as for :func:`align_to` (the targets aligned one pair at a time
+    skip the strand their seeds did not touch; the many that pyopal aligns get both).
     """
     nucleotide = _check_molecules(query_molecule, target_molecules)
     if nucleotide and _striped(targets):
-        from genocat_desktop.engine.search import striped
-
-        plus, minus = striped.scores(query, targets), striped.scores(reverse_complement(query), targets)
-        return np.maximum(plus, minus), ["minus" if m > p else "plus" for p, m in zip(plus, minus, strict=True)]
+        return _striped_scores(query, targets, strands)[:2]
     if database is None:
         database = encoded(targets, NUCLEOTIDE if nucleotide else PROTEIN)
     scores = np.zeros(len(targets), dtype=np.int64)
-    strands = ["plus"] * len(targets)
+    best = ["plus"] * len(targets)
     for hit in _opal_hits(query, query_molecule, targets, target_molecules, mode="score", database=database):
         scores[hit.target_index] = hit.score
     if query_molecule in ("dna", "rna"):
@@ -227,8 +244,48 @@ def best_scores(
                               database=database):
             if hit.score > scores[hit.target_index]:
                 scores[hit.target_index] = hit.score
-                strands[hit.target_index] = "minus"
-    return scores, strands
+                best[hit.target_index] = "minus"
+    return scores, best
+
+
+def _one_strand(strands: np.ndarray) -> bool:
+    """Whether the seeds found every target on one strand only (``strands``: as for :func:`align_to`)."""
+    seeded = np.asarray(strands)
+    return bool(((seeded == 1) | (seeded == 2)).all())
+
+
+def _traced_first(query: str, targets: Sequence[str], strands: np.ndarray) -> dict[int, tuple[Any, str]]:
+    """Each target traced on the one strand that seeded it (:func:`.striped.traced`), by index."""
+    from genocat_desktop.engine.search import striped
+
+    minus = reverse_complement(query)
+    out: dict[int, tuple[Any, str]] = {}
+    for i, (target, seeded) in enumerate(zip(targets, np.asarray(strands).tolist(), strict=True)):
+        strand = "plus" if seeded == 1 else "minus"
+        out[i] = (striped.traced(query if strand == "plus" else minus, target, target_index=i), strand)
+    return out
+
+
+def _striped_scores(query: str, targets: Sequence[str], strands: np.ndarray | None,
+                    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """:func:`best_scores` of few nucleotide targets (parasail), and per target its best score and end
+    cell on its best strand (``(n, 3)``: what :func:`.striped.traced` takes as ``end``)."""
+    from genocat_desktop.engine.search import striped
+
+    # A row that the seeds found on one strand only is aligned on that one: a score pass of a strand
+    # costs as much as its seeding, and the other strand's best alignment, without an 11-letter word,
+    # scores below the seeded one (checked on bench.dna.run: the same hits and bits).
+    seeded = np.full(len(targets), 3, dtype=np.uint8) if strands is None else np.asarray(strands)
+    found = {}
+    for bit, q in ((1, query), (2, reverse_complement(query))):
+        score, ends = np.zeros(len(targets), dtype=np.int64), np.full((len(targets), 2), -1, dtype=np.int64)
+        picked = np.flatnonzero(seeded & bit)
+        if picked.size:
+            score[picked], ends[picked] = striped.scored(q, [targets[i] for i in picked.tolist()])
+        found[bit] = np.column_stack([score, ends])
+    minus = found[2][:, 0] > found[1][:, 0]  # plus on ties
+    best = np.where(minus[:, None], found[2], found[1])
+    return best[:, 0].copy(), ["minus" if m else "plus" for m in minus.tolist()], best
 
 
 def _traced(
@@ -239,10 +296,11 @@ def _traced(
     scores: np.ndarray,
     strands: Sequence[str],
     chosen: Sequence[int] | range,
+    ends: np.ndarray | None = None,
 ) -> list[tuple[int, tuple[Any, str]]]:
     """Full results (regions, operations; pyopal or parasail) for the ``chosen`` targets that score above 0, on
     their best strand. A minus hit's query coordinates are those on the reverse complement:
-    :func:`_on_query` maps them back."""
+    :func:`_on_query` maps them back. ``ends``: :func:`_striped_scores`'s, or ``None``."""
     out: list[tuple[int, tuple[Any, str]]] = []
     for strand in ("plus", "minus"):
         picked = [i for i in chosen if scores[i] > 0 and strands[i] == strand]
@@ -253,7 +311,9 @@ def _traced(
             from genocat_desktop.engine.search import striped
 
             small = [i for i in picked if _striped([targets[i]], len(q))]
-            out += [(i, (striped.traced(q, targets[i], target_index=n), strand)) for n, i in enumerate(small)]
+            out += [(i, (striped.traced(q, targets[i], target_index=n,
+                                        end=None if ends is None else tuple(ends[i].tolist())), strand))
+                    for n, i in enumerate(small)]
             picked = [i for i in picked if not _striped([targets[i]], len(q))]
             if not picked:
                 continue

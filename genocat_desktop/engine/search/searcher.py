@@ -116,11 +116,11 @@ class _Counts:
         self.passing: dict[tuple[int, str], Any] = {}
         self.residues: tuple[int, int] | None = None
 
-    def rows_passing(self, ds: Any, sql: str) -> int:
-        key = (ds.version, sql)
+    def rows_passing(self, ds: Any, sql: str | None) -> int:
+        key = (ds.version, sql or "")
         count = self.passing.get(key)
         if count is None:
-            count = ds.count_rows(sql)
+            count = ds.count_rows(sql) if sql else ds.count_rows()
             remember(self.passing, key, count)
         return count
 
@@ -412,7 +412,7 @@ class Searcher:
                 vec = embedder.embed([q.sequence], [q.molecule])[0]
             choice = self._choose(plan, q, asked)
             if choice.mode in ("sensitive", "exhaustive"):
-                result = self._homology_search(plan, q, vec, k, choice, candidates, cutoffs, column, cancel)
+                result = self._homology_search(plan, q, vec, k, choice, candidates, cutoffs, column, cancel, n)
                 result.seconds = time.perf_counter() - started
                 out.append(result)
                 progress(Progress(n + 1, len(qs), "queries", "searching", f"Searched {n + 1:,} of {len(qs):,}"))
@@ -448,39 +448,50 @@ class Searcher:
 
     def _homology_search(
         self, plan: _Plan, q: Query, vec: np.ndarray, k: int, choice: ModeChoice, candidates: int | None,
-        cutoffs: Sequence[Condition], column: str, cancel: CancelToken,
+        cutoffs: Sequence[Condition], column: str, cancel: CancelToken, n: int = 0,
     ) -> SearchResult:
-        """A ``sensitive`` or ``exhaustive`` search: rows beyond the embedding's candidates aligned."""
+        """A ``sensitive`` or ``exhaustive`` search: rows beyond the embedding's candidates aligned.
+
+        ``n`` is the query's place in the batch (the strategy scores the batch's vectors in blocks).
+        """
         kind = _kind(q.molecule)
         store = self._sequences.load(plan.ds, kind, cancel)
         allowed = None
         if plan.sql is not None:
             allowed = store.positions(self._refine.matching_ids(plan.ds, plan.sql))
         residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
+        strands: np.ndarray | None = None  # both strands of a nucleotide query's rows
         if choice.mode == "exhaustive":
             positions = allowed if allowed is not None else np.arange(store.ids.size)
         elif kind == "nucleotide":
             # Word seeds on both strands; only rows whose best diagonal is significant are aligned (.seeds).
             seeds = self._sequences.seeds(store, cancel=cancel)
             allowed_ids = store.ids[allowed] if allowed is not None else None
-            found_ids, _ = seeds.significant(q.sequence, candidates or NUCLEOTIDE_SEED_CANDIDATES, allowed_ids,
-                                             residues, NUCLEOTIDE_SEED_EVALUE)
+            found_ids, _, seeded = seeds.significant_strands(q.sequence, candidates or NUCLEOTIDE_SEED_CANDIDATES,
+                                                             allowed_ids, residues, NUCLEOTIDE_SEED_EVALUE)
             positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
+            # each row aligned on the strands that seeded it (.alignment.align_to)
+            strands = seeded if len(positions) == len(found_ids) else None
             if len(q.sequence) < seeds.params.span:  # shorter than a word, nothing seeds: align every row
                 positions = allowed if allowed is not None else np.arange(store.ids.size)
+                strands = None
         else:
             seeds = self._sequences.seeds(store, cancel=cancel)
             allowed_ids = store.ids[allowed] if allowed is not None else None
-            found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids)
+            from genocat_desktop.engine.search.seeds import CANDIDATE_CELLS
+
+            # At most CANDIDATE_CELLS of Smith-Waterman beyond the best rows: a long query aligns fewer (.seeds).
+            found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids,
+                                            cells=None if candidates else CANDIDATE_CELLS)
             positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
             # The embedding's own nearest rows join the seeds' where the vectors are in RAM (free). Read
             # through the disk index they cost 40 ms a query, and at 100k and 1M rows they added no family
             # member to any top 50 (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
             if not isinstance(plan.strategy, (LanceIndex, LanceScan)):
-                near = plan.strategy.find(0, vec, 100)
+                near = plan.strategy.find(n, vec, 100)  # n: this query's row of the batch's scores
                 if near.ids is not None:
                     positions = np.union1d(positions, store.positions(near.ids))
-        aligned = align_rows(q.sequence, q.molecule, store, positions, residues, k, cutoffs)
+        aligned = align_rows(q.sequence, q.molecule, store, positions, residues, k, cutoffs, strands)
         rows, cosine = self._rows_and_cosines(plan, column, aligned.ids, vec)
         rows = _with_alignment(rows, aligned.stats)
         located = self._located(plan, q, k, cutoffs)  # the long records, kept out of the store (.homology)
@@ -546,7 +557,7 @@ class Searcher:
         translated search takes is refused here, before any query runs. The counts are cached per
         catalog version and filter.
         """
-        searched = self._counts.rows_passing(plan.ds, plan.sql) if plan.sql else plan.ds.count_rows()
+        searched = self._counts.rows_passing(plan.ds, plan.sql)  # cached: a count is ~0.1 ms a query
         kinds: set[str] = set()
         if searched == 0:
             return kinds
@@ -620,7 +631,7 @@ class Searcher:
         with self._lock:
             version = self.current_version()
             ds = self.catalog.dataset(version)
-            sql = to_sql(conditions, ds.schema)
+            sql = to_sql(conditions, ds.schema) if conditions else None  # Lance builds the schema anew: ~50 µs
             columns = self._hit_columns(ds, fields, align)
             strategy = self._strategy(ds, version, column, sql, columns, fields is not None, queries)
         return _Plan(ds, version, sql, columns, strategy)

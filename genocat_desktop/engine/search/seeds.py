@@ -13,12 +13,15 @@ tolerate substitutions, each hit extended along its diagonal.
 - **Similar seeds.** The query looks up, for each window, every key scoring at least
   :data:`THRESHOLD` against it under BLOSUM62 (BLAST's neighbourhood words, MMseqs2's similar
   k-mers), so a seed hit needs no exact match. A budget on the hits this costs
-  (``max_hits``) raises the threshold for long queries, so the time per query is bounded.
+  (``max_hits``) raises the threshold for long queries, so the time per query is bounded; past
+  ``hits_length`` residues the budget shrinks in proportion (:func:`hit_budget`).
 - **Diagonals.** Each hit is extended both ways along its diagonal without gaps until the score
   falls ``xdrop`` below its best (BLAST's ungapped X-drop extension); a hit inside a segment
   already found on the same diagonal is not extended again. A row scores its best segment:
   random hits make short, low segments, a homologue's reach far along its diagonal.
-- **Ranking.** Candidates come best-first by that ungapped score (then by how many hits).
+- **Ranking.** Candidates come best-first by that ungapped score (then by how many hits). A budget
+  of Smith-Waterman cells (query length times the rows' residues, :func:`within_cells`) may cut the
+  list, so a long query aligns fewer rows.
 - **Low complexity.** Seeds far more frequent than the average (counted over the whole index)
   are not looked up: their hits are mostly repeats and would cost more than all the others.
 
@@ -52,8 +55,9 @@ from genocat_desktop.engine.search.scoring import NUCLEOTIDE
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ALPHABET", "NUCLEOTIDE_SEEDS", "NUCLEOTIDE_SHAPE", "SHAPE", "THRESHOLD", "UNGAPPED_STATISTICS",
-           "SeedIndex", "SeedParams", "compiled", "encode", "nucleotide_params", "ungapped_cutoff"]
+__all__ = ["ALPHABET", "CANDIDATE_CELLS", "MIN_CANDIDATES", "NUCLEOTIDE_SEEDS", "NUCLEOTIDE_SHAPE", "PROTEIN_SEEDS",
+           "SHAPE", "THRESHOLD", "UNGAPPED_STATISTICS", "SeedIndex", "SeedParams", "compiled", "encode", "hit_budget",
+           "nucleotide_params", "ungapped_cutoff", "within_cells"]
 
 AMINO: Final = "ARNDCQEGHILKMFPSTWYV"
 # Every residue its own letter: substitutions are tolerated by the similar seeds instead, which
@@ -66,6 +70,13 @@ THRESHOLD: Final = 20.0
 _BATCH: Final = 65_536
 _MAX_SEGMENT_RESIDUES: Final = 2**32 - 1
 _BLOCK_SHIFT: Final = 8
+#: Candidates aligned whatever their cost (:meth:`SeedIndex.candidates` ``cells``): room for a full
+#: top 50 and the rows the composition adjustment reorders.
+MIN_CANDIDATES: Final = 200
+#: Smith-Waterman cells the seeds' candidates may cost a query (query length times their residues);
+#: see :func:`within_cells`. A 300-residue query still aligns ~1,000 average rows; a 1,200-residue one
+#: with long candidates a few hundred (at 100k and 1M rows sens@50 within 0.001, BENCHMARKS.md).
+CANDIDATE_CELLS: Final = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +104,11 @@ class SeedParams:
     max_hits
         The seed hits a query may look up (the time per query is about proportional to them):
         past it, the threshold rises, and past that the query's most frequent seeds go.
+    hits_length
+        Queries longer than this many residues may look up ``max_hits * hits_length / length``
+        hits (``None``: ``max_hits`` whatever the length). A long query has more windows on each
+        homologue's diagonal, so a higher threshold still seeds it: the budget need not grow
+        with the query (:func:`hit_budget`).
     residues
         The letters coded ``0..len - 1`` (any other letter never seeds): the 20 amino acids, or ACGT.
     match_mismatch
@@ -112,6 +128,7 @@ class SeedParams:
     # 600,000 at 1M proteins: sens@50 0.631 against 0.550 at 150,000, for the CPU time per query the
     # smaller budget took with the embedding's 100 nearest also aligned (bench/seeds_bench.py, BENCHMARKS.md)
     max_hits: int = 600_000
+    hits_length: int | None = None
     residues: str = AMINO
     match_mismatch: tuple[int, int] | None = None
     both_strands: bool = False
@@ -389,7 +406,7 @@ class SeedIndex:
         progress, cancel
             Progress reports (unit ``rows``, phase ``seeds``) and the cancel token, polled between batches.
         params
-            The settings; ``None``: :class:`SeedParams`'s defaults.
+            The settings; ``None``: :data:`PROTEIN_SEEDS`.
 
         Returns
         -------
@@ -400,7 +417,7 @@ class SeedIndex:
         Cancelled
             If ``cancel`` is cancelled.
         """
-        index = cls([], params or SeedParams())
+        index = cls([], params or PROTEIN_SEEDS)
         return index._add(np.asarray(row_ids, dtype=np.int64), sequences, progress, cancel)
 
     def extend(self, row_ids: np.ndarray, sequences: Sequence[str] | pa.Array, *,
@@ -470,7 +487,8 @@ class SeedIndex:
         return self._skip
 
     # -- searching --------------------------------------------------------------------------
-    def candidates(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, query: str, n: int, allowed: np.ndarray | None = None,
+                   cells: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The rows most likely homologous to ``query``, best first.
 
         Parameters
@@ -481,6 +499,10 @@ class SeedIndex:
             How many candidates at most.
         allowed
             Sorted row ids that pass a filter; ``None``: every row.
+        cells
+            At most this many Smith-Waterman cells (query length times the candidates' residues, best
+            first) beyond the first :data:`MIN_CANDIDATES`: the alignment's cost, so a long query
+            aligns fewer rows than a short one; ``None``: ``n`` rows whatever their length.
 
         Returns
         -------
@@ -494,9 +516,22 @@ class SeedIndex:
         if len(where) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         chosen = _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)
+        if cells is not None and len(chosen) > MIN_CANDIDATES:
+            chosen = chosen[:within_cells(self._lengths(where[chosen]), len(query), cells)]
         ids = self._segments[0].row_ids if len(self._segments) == 1 else \
             np.concatenate([s.row_ids for s in self._segments])
         return ids[where[chosen]], best[chosen]
+
+    def _lengths(self, where: np.ndarray) -> np.ndarray:
+        """The residues of the rows at ``where`` (indexes over all segments)."""
+        out = np.empty(len(where), dtype=np.int64)
+        first = 0
+        for seg in self._segments:
+            inside = (where >= first) & (where < first + seg.rows)
+            local = where[inside] - first
+            out[inside] = seg.offsets[local + 1] - seg.offsets[local]
+            first += seg.rows
+        return out
 
     def significant(self, query: str, n: int, allowed: np.ndarray | None, db_residues: int,
                     evalue: float) -> tuple[np.ndarray, np.ndarray]:
@@ -512,16 +547,37 @@ class SeedIndex:
         keep = scores >= ungapped_cutoff(self.params, len(query), db_residues, evalue)
         return ids[keep], scores[keep]
 
+    def significant_strands(self, query: str, n: int, allowed: np.ndarray | None, db_residues: int,
+                            evalue: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`significant`, with the strands that seeded each row (``uint8``: 1 the query as given,
+        2 its reverse complement, 3 both; 1 without ``both_strands``): a row seeded on one strand only
+        is aligned on that one (:func:`.alignment.align_to`'s ``strands``)."""
+        where, best, hits, strand = self._stranded_row_scores(query, n, allowed)
+        if len(where) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint8)
+        chosen = _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)  # as candidates()
+        chosen = chosen[best[chosen] >= ungapped_cutoff(self.params, len(query), db_residues, evalue)]
+        ids = self._segments[0].row_ids if len(self._segments) == 1 else \
+            np.concatenate([s.row_ids for s in self._segments])
+        return ids[where[chosen]], best[chosen], strand[chosen]
+
     def _row_scores(self, query: str, n: int, allowed: np.ndarray | None,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every touched row (index over all segments), its best diagonal score and its seed hits."""
-        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32))
+        return self._stranded_row_scores(query, n, allowed)[:3]
+
+    def _stranded_row_scores(self, query: str, n: int, allowed: np.ndarray | None,
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_row_scores` and, per row, the strands that seeded it (``uint8``: 1 the query as given,
+        2 its reverse complement, 3 both)."""
+        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32),
+                 np.empty(0, dtype=np.uint8))
         q = encode(query, self.params.residues)
         if n <= 0 or len(q) < self.params.span or not self._segments:
             return empty
         full = _scores(self.params)[0]
         strands = [q, _reverse_complement(q)] if self.params.both_strands else [q]
-        parts = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for codes in strands:
             keys, bounds = self._similar(codes)
             with self._lock:
@@ -529,17 +585,20 @@ class SeedIndex:
                 found = [self._hits(i, codes, keys, bounds, masks[i] if masks else None, full)
                          for i in range(len(self._segments))]
             bases = np.cumsum([0] + [s.rows for s in self._segments])
-            parts.append((np.concatenate([f[0].astype(np.int64) + bases[i] for i, f in enumerate(found)]),
-                          np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])))
-        where, best, hits = (np.concatenate(c) for c in zip(*parts, strict=True))
+            rows = np.concatenate([f[0].astype(np.int64) + bases[i] for i, f in enumerate(found)])
+            parts.append((rows, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found]),
+                          np.full(len(rows), 1 << len(parts), dtype=np.uint8)))
+        where, best, hits, strand = (np.concatenate(c) for c in zip(*parts, strict=True))
         if len(parts) > 1 and len(where):
-            # a row touched on both strands: its better diagonal, and the hits of both
+            # a row touched on both strands: its better diagonal, the hits of both, both strands
             rows, inverse = np.unique(where, return_inverse=True)
             top = np.full(len(rows), np.iinfo(np.int32).min, dtype=np.int32)
             np.maximum.at(top, inverse, best)
-            where, best = rows, top
+            seeded = np.zeros(len(rows), dtype=np.uint8)
+            np.bitwise_or.at(seeded, inverse, strand)
+            where, best, strand = rows, top, seeded
             hits = np.bincount(inverse, weights=hits, minlength=len(rows)).astype(np.int32)
-        return where, best, hits
+        return where, best, hits, strand
 
     def _similar(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The query's similar seeds, at the least threshold whose hits stay within the budget.
@@ -552,24 +611,25 @@ class SeedIndex:
         from genocat_desktop.engine.search import _seeds
 
         p = self.params
+        budget = hit_budget(p, len(query))
         keys, bounds, scores = _seeds.similar_seeds(query, _shape_offsets(p.shape), p.span,
                                                     _reduction(p.alphabet, p.residues), len(p.alphabet),
                                                     _scores(p)[1], p.threshold, p.max_similar)
         cost = np.where(self._skip_mask()[keys] == 0, self._key_counts()[keys], 0)
-        if int(cost.sum()) <= p.max_hits:
+        if int(cost.sum()) <= budget:
             return keys, bounds
         # the hits at each threshold, from the scores: the least threshold within the budget
         steps = np.floor(np.minimum(scores, p.threshold + 40) - p.threshold)
         per_step = np.bincount(steps.astype(np.int64), weights=cost, minlength=42)
         above = np.cumsum(per_step[::-1])[::-1]  # hits of the keys scoring at least threshold + k
-        rise = int(np.argmax(above <= p.max_hits)) if (above <= p.max_hits).any() else 40
+        rise = int(np.argmax(above <= budget)) if (above <= budget).any() else 40
         rise = min(rise, 40)  # the windows' own keys (step 40) stay whatever the budget
         keep = steps >= rise
-        if rise == 40 and int(cost[keep].sum()) > p.max_hits:
+        if rise == 40 and int(cost[keep].sum()) > budget:
             # even the windows' own keys cost too much (a long query in a large catalog): keep the
             # rarest of them, the ones that say most about a row, up to the budget
             ordered = np.sort(cost[keep])
-            within = int(np.searchsorted(np.cumsum(ordered), p.max_hits, side="right"))
+            within = int(np.searchsorted(np.cumsum(ordered), budget, side="right"))
             keep &= cost <= (ordered[within - 1] if within else -1)
         window = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
         new_bounds = np.zeros_like(bounds)
@@ -621,6 +681,29 @@ class SeedIndex:
 _NO_MASK: Final = np.zeros(1, dtype=np.uint8)
 
 
+def hit_budget(params: SeedParams, query_length: int) -> int:
+    """The seed hits a query of ``query_length`` residues may look up (``max_hits``, less for a query
+    longer than ``hits_length``: in proportion, so its hits per residue stay those of that length)."""
+    if params.hits_length is None or query_length <= params.hits_length:
+        return params.max_hits
+    return params.max_hits * params.hits_length // query_length
+
+
+def within_cells(lengths: np.ndarray, query_length: int, cells: int) -> int:
+    """How many of the candidates (``lengths``: their residues, best first) to align within ``cells``.
+
+    The first :data:`MIN_CANDIDATES` always; then rows while ``query_length`` times their residues,
+    summed, stays within ``cells``. The Smith-Waterman pass costs about that product, so the budget
+    bounds a long query's alignment time where a row count would let it grow with the query length;
+    a long query's family fills its top hits early (many seeds per homologue), the low-ranked rows
+    it drops are rarely homologues.
+    """
+    if len(lengths) <= MIN_CANDIDATES:
+        return len(lengths)
+    spent = np.cumsum(lengths[MIN_CANDIDATES:].astype(np.int64)) * max(query_length, 1)
+    return MIN_CANDIDATES + int(np.searchsorted(spent, cells, side="right"))
+
+
 def _cuts(offsets: np.ndarray) -> list[tuple[int, int]]:
     """Row ranges whose residues fit one segment (positions are ``uint32``)."""
     n = len(offsets) - 1
@@ -645,6 +728,12 @@ def _top(key: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:
     chosen = part[np.lexsort((order[part], -key[part]))]
     return chosen[:n]
 
+
+#: A catalog's protein seeds (``SeedIndex.build`` without ``params``): the defaults, with the seed-hit
+#: budget shrinking for queries over 500 residues. At 100k proteins that took the 1,200-residue
+#: queries from 600k hits to 250k and their search time by a third, sens@50 unchanged
+#: (BENCHMARKS.md).
+PROTEIN_SEEDS: Final = SeedParams(hits_length=500)
 
 #: blastn's word: 11 contiguous exact letters (``-task blastn``); see :data:`NUCLEOTIDE_SEEDS`.
 NUCLEOTIDE_SHAPE: Final = "11111111111"

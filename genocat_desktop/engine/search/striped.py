@@ -11,11 +11,14 @@ Both use :data:`.scoring.NUCLEOTIDE` with the same gap convention (a gap of leng
 ``gap_open + (L - 1) * gap_extend``, i.e. BLAST's 5 + 2L) and find the same best local score; 16-bit
 scores that saturate (pairs of tens of kb) are recomputed with 32-bit ones. Letters outside
 ``ACGTN`` (IUPAC ambiguity codes) are read as ``N``, as the detail pane (:mod:`.pairwise`) reads them.
+
+A nucleotide traceback covers only the window its best alignment spans where that is much smaller than
+the pair (a fragment against a gene: score passes forward and back find it), and a window of more than
+:data:`SPLIT_CELLS` is traced in pieces (:func:`_global_ops`); both give the whole pair's score and region.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,7 +29,6 @@ from genocat_desktop.engine.search.scoring import NUCLEOTIDE, NUCLEOTIDE_LETTERS
 
 __all__ = ["Traced", "letters", "scores", "traced"]
 
-_CIGAR: Final = re.compile(rb"(\d+)([=XIDM])")
 _MATRICES: dict[str, Any] = {}
 _TABLES: dict[str, bytes] = {}
 
@@ -78,6 +80,8 @@ def letters(sequence: str, scheme: Scheme = NUCLEOTIDE) -> str:
 def scores(query: str, targets: Sequence[str], scheme: Scheme = NUCLEOTIDE) -> np.ndarray:
     """The best local alignment score of ``query`` against each target (score only, no traceback).
 
+    :func:`scored` also gives where each best alignment ends.
+
     Parameters
     ----------
     query, targets
@@ -90,11 +94,24 @@ def scores(query: str, targets: Sequence[str], scheme: Scheme = NUCLEOTIDE) -> n
     numpy.ndarray
         ``int64`` scores, one per target (0 where nothing aligns).
     """
+    return scored(query, targets, scheme)[0]
+
+
+def scored(query: str, targets: Sequence[str], scheme: Scheme = NUCLEOTIDE) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scores`, and the cell where each best alignment ends (what :func:`traced` takes as ``end``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``int64`` scores, one per target, and ``(n, 2)`` ``int64`` 0-based end positions on the query
+        and on the target (``-1`` where nothing aligns).
+    """
     import parasail
 
     out = np.zeros(len(targets), dtype=np.int64)
+    ends = np.full((len(targets), 2), -1, dtype=np.int64)
     if not targets or not query:
-        return out
+        return out, ends
     matrix = _matrix(scheme)
     q = letters(query, scheme)
     # One query profile for every target; the 32-bit one only for pairs whose score passes 2^15.
@@ -110,10 +127,13 @@ def scores(query: str, targets: Sequence[str], scheme: Scheme = NUCLEOTIDE) -> n
                 wide = parasail.profile_create_32(q, matrix)
             result = parasail.sw_striped_profile_32(wide, t, scheme.gap_open, scheme.gap_extend)
         out[i] = result.score
-    return out
+        if out[i] > 0:
+            ends[i] = result.end_query, result.end_ref
+    return out, ends
 
 
-def traced(query: str, target: str, scheme: Scheme = NUCLEOTIDE, target_index: int = 0) -> Traced:
+def traced(query: str, target: str, scheme: Scheme = NUCLEOTIDE, target_index: int = 0,
+           end: tuple[int, int, int] | None = None) -> Traced:
     """The best local alignment of ``query`` and ``target`` with its columns (traceback).
 
     Parameters
@@ -124,6 +144,9 @@ def traced(query: str, target: str, scheme: Scheme = NUCLEOTIDE, target_index: i
         A match/mismatch scheme.
     target_index
         Carried into the result (the caller's index of ``target``).
+    end
+        The pair's best score and its end cell on the query and the target, from :func:`scored`
+        (saves a score pass where the traceback is cut to a window); ``None``: not known.
 
     Returns
     -------
@@ -136,22 +159,115 @@ def traced(query: str, target: str, scheme: Scheme = NUCLEOTIDE, target_index: i
     if not q or not t:
         return Traced(0, 0, -1, 0, -1, "", target_index)
     matrix = _matrix(scheme)
+    cells = len(q) * len(t)
+    # The window only where it can be much smaller than the pair: the best alignment has at least
+    # score / match columns on each sequence, so a pair of like lengths that aligns end to end (a gene
+    # against its homologue) is traced whole, without the two score passes.
+    match = (scheme.match_mismatch or (1, -1))[0]
+    if (end is not None and end[0] > 0 and 2 * (end[0] / match) ** 2 <= cells) \
+            or (end is None and 2 * min(len(q), len(t)) ** 2 <= cells) or cells > SPLIT_CELLS:
+        found = _windowed(q, t, scheme, matrix, target_index, end)
+        if found is not None:
+            return found
     result = parasail.sw_trace_scan_16(q, t, scheme.gap_open, scheme.gap_extend, matrix)
     if result.saturated:
         result = parasail.sw_trace_scan_32(q, t, scheme.gap_open, scheme.gap_extend, matrix)
-    if result.score <= 0:
+    return _traced_result(result, target_index)
+
+
+def _windowed(q: str, t: str, scheme: Scheme, matrix: Any, target_index: int,
+              end: tuple[int, int, int] | None) -> Traced | None:
+    """:func:`traced` of a pair of unequal lengths, the traceback only over the region that the best alignment spans.
+
+    A traceback costs about six times a score-only pass per cell, and a fragment against a whole gene
+    aligns over a small part of its matrix. A score-only pass gives the best score's end cell; the same pass
+    over the reversed prefixes that end there gives its start (the cell where the reversed alignment
+    reaches that score, as BLAST's gapped extension works from its seed both ways); the traceback then
+    covers that window only: a local alignment inside it with the whole pair's best score is a best local
+    alignment of the pair. ``None`` (trace the whole pair) where a pass saturates 16 bits or the window
+    does not give back the score. ``end``: the score pass's score and end cell, if already known.
+    """
+    import parasail
+
+    if end is None:
+        forward = parasail.sw_striped_16(q, t, scheme.gap_open, scheme.gap_extend, matrix)
+        if forward.saturated:
+            return None
+        end = int(forward.score), int(forward.end_query), int(forward.end_ref)
+    score, q_end, t_end = (int(x) for x in end)
+    if score <= 0:
         return Traced(0, 0, -1, 0, -1, "", target_index)
-    cigar = result.cigar
-    ops = "".join(("M" if op == b"=" else op.decode("ascii")) * int(n) for n, op in _CIGAR.findall(cigar.decode))
-    # parasail's local traceback can run on past the alignment's start as a gap back to the first row or
-    # column (b"300D150=" for 150 identical bases at 300); a local alignment never starts with a gap
-    # (it would score more without it), so the leading gap columns go and the start moves past them.
-    body = ops.lstrip("ID")
-    lead = ops[: len(ops) - len(body)]
-    query_start = int(cigar.beg_query) + lead.count("I")
-    target_start = int(cigar.beg_ref) + lead.count("D")
-    return Traced(int(result.score), query_start, int(result.end_query), target_start, int(result.end_ref),
-                  body, target_index)
+    back = parasail.sw_striped_16(q[q_end::-1], t[t_end::-1], scheme.gap_open, scheme.gap_extend, matrix)
+    if back.saturated or int(back.score) != score:
+        return None
+    q_start, t_start = q_end - int(back.end_query), t_end - int(back.end_ref)
+    if (q_end + 1 - q_start) * (t_end + 1 - t_start) > SPLIT_CELLS:
+        ops = _global_ops(q[q_start : q_end + 1], t[t_start : t_end + 1], score, scheme, matrix)
+        if ops is not None:
+            return Traced(score, q_start, q_end, t_start, t_end, ops, target_index)
+    result = parasail.sw_trace_scan_16(q[q_start : q_end + 1], t[t_start : t_end + 1], scheme.gap_open,
+                                       scheme.gap_extend, matrix)
+    if result.saturated or int(result.score) != score:
+        return None
+    found = _traced_result(result, target_index)
+    return Traced(found.score, found.query_start + q_start, found.query_end + q_start,
+                  found.target_start + t_start, found.target_end + t_start, found.alignment, target_index)
+
+
+#: Windows of more cells than this are traced in pieces (:func:`_global_ops`). parasail's traceback keeps a
+#: byte or more per cell: past ~16M cells it runs at memory speed (a 7.1 kb gene against itself, 51M cells:
+#: 88 ms whole, 44 cut; a 9.3 kb one 151 and 78 ms; CPU medians, bench/dna genes with 5 % substitutions),
+#: while below it the score passes that find the cuts cost more than they save (4.0 kb: 6 ms whole, 14 ms
+#: in 4M-cell pieces).
+SPLIT_CELLS: Final = 1 << 24
+
+
+def _global_ops(q: str, t: str, score: int, scheme: Scheme, matrix: Any) -> str | None:
+    """The columns of a global alignment of ``q`` and ``t`` that scores ``score`` (their best global score),
+    traced in pieces of at most :data:`SPLIT_CELLS` (Hirschberg's divide and conquer).
+
+    Two score-only global passes, the upper half of ``q`` forward and the lower half backward, give for every
+    cut of ``t`` the best score of each side (their last rows); where the two add up to ``score`` the best path
+    crosses the middle there, and each side is aligned the same way. ``None`` where no cut adds up (the
+    best path crosses the middle inside a gap, which the two sides would each open: the caller then traces
+    the whole window) or where a pass saturates 16 bits.
+    """
+    import parasail
+
+    gap_open, gap_extend = scheme.gap_open, scheme.gap_extend
+    if len(q) * len(t) <= SPLIT_CELLS or len(q) < 2 or len(t) < 2:
+        result = parasail.nw_trace_scan_16(q, t, gap_open, gap_extend, matrix)
+        if result.saturated:
+            result = parasail.nw_trace_scan_32(q, t, gap_open, gap_extend, matrix)
+        return _ops(result.cigar) if int(result.score) == score else None
+    mid = len(q) // 2
+    upper = parasail.nw_rowcol_striped_16(q[:mid], t, gap_open, gap_extend, matrix)
+    lower = parasail.nw_rowcol_striped_16(q[mid:][::-1], t[::-1], gap_open, gap_extend, matrix)
+    if upper.saturated or lower.saturated:
+        return None
+    forward = np.array(upper.score_row, dtype=np.int64)  # q[:mid] against t[:j + 1]
+    backward = np.array(lower.score_row, dtype=np.int64)[::-1]  # q[mid:] against t[j:]
+    # a cut at c gives t[:c] to the upper half and t[c:] to the lower one (both non-empty)
+    totals = forward[:-1] + backward[1:]
+    cut = int(np.argmax(totals))
+    if int(totals[cut]) != score:
+        return None
+    first = _global_ops(q[:mid], t[: cut + 1], int(forward[cut]), scheme, matrix)
+    second = _global_ops(q[mid:], t[cut + 1 :], int(backward[cut + 1]), scheme, matrix)
+    return None if first is None or second is None else first + second
+
+
+def _ops(cigar: Any) -> str:
+    """The columns of a parasail traceback's cigar (``result.cigar``, made anew at each read), one letter each
+    (:class:`Traced`'s ``alignment``)."""
+    import ctypes
+
+    # The packed operations (length << 4 | op) expanded with numpy: parsing the decoded string cost a third
+    # of the traceback itself for a 1,250-residue pair (0.26 ms, now 0.04). Read from the C array as bytes:
+    # parasail's ``seq`` property wraps it in numpy through ctypes, 20 µs a call, five times the copy.
+    struct = cigar.pointer[0]
+    packed = np.frombuffer(ctypes.string_at(struct.seq, struct.len * 4), dtype=np.uint32)
+    return _CIGAR_LETTERS[packed & 0xF].repeat(packed >> 4).tobytes().decode("ascii")
 
 
 # Proteins: the hit list's tracebacks and the composition-adjusted realignments (:mod:`.composition`),
@@ -220,10 +336,7 @@ def _traced_result(result: Any, target_index: int) -> Traced:
     if result.score <= 0:
         return Traced(0, 0, -1, 0, -1, "", target_index)
     cigar = result.cigar
-    # The packed operations (length << 4 | op) expanded with numpy: parsing the decoded string cost a third
-    # of the traceback itself for a 1,250-residue pair (0.26 ms, now 0.04).
-    packed = np.asarray(cigar.seq, dtype=np.uint32)
-    ops = _CIGAR_LETTERS[packed & 0xF].repeat(packed >> 4).tobytes().decode("ascii")
+    ops = _ops(cigar)
     # As in traced(): a local alignment never starts with a gap; parasail's can lead with one.
     body = ops.lstrip("ID")
     lead = ops[: len(ops) - len(body)]

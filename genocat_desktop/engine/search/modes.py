@@ -16,10 +16,13 @@
 
 The thresholds below come from ``python -m bench.quality.scale_run`` (BENCHMARKS.md, "Protein search at
 5k, 100k and 1M rows"). At 5k proteins (1.8 M residues) no aligned mode reaches the CPU time MMseqs2
-spends per query (22 ms on two threads): ``exhaustive`` costs ~4.4x that (its score-only pass over every
-row alone ~2x), ``sensitive`` ~3.4x and ``align`` ~3x, each less sensitive than the one before; so
-``auto`` aligns every row up to a few thousand proteins, the most sensitive at a few times MMseqs2's
-CPU, and beyond that the seeded prefilter keeps the sensitivity at a bounded cost.
+spends per query (22.5 ms on two threads) with BLAST+'s sensitivity: ``exhaustive`` costs ~3.3x that
+(sens@50 0.875, BLAST+ 0.812), ``sensitive`` ~1.9x (0.821). Fewer seed candidates do not get there
+(``python -m bench.quality.candidates_sweep``, 50 to 1,000 at 5k): the seeds cost ~6 ms a query whatever
+their number and the realignments and tracebacks of the hits ~15 ms, so 50 candidates cost MMseqs2's
+CPU at sens@50 0.756 and 300 reach 0.813 at ~1.5x. So ``auto`` aligns every row up to a few thousand
+proteins, the most sensitive at a few times MMseqs2's CPU, and beyond that the seeded prefilter keeps
+the sensitivity at a bounded cost.
 
 For nucleotides (``python -m bench.dna.run``, BENCHMARKS.md "DNA"): the word seeds put the same
 row first as aligning every row, with the same bits, on both strands and up to 15 % divergence
@@ -40,6 +43,7 @@ from genocat_desktop.engine.core.errors import QueryError
 __all__ = [
     "ALIGNED_MODES",
     "AUTO",
+    "EMBEDDING_NEIGHBOURS_MAX_ROWS",
     "EXHAUSTIVE_MAX_NUCLEOTIDES",
     "EXHAUSTIVE_MAX_RESIDUES",
     "MODES",
@@ -63,8 +67,13 @@ EXHAUSTIVE_MAX_RESIDUES: Final = 2_000_000
 #: ``auto`` uses the seeded prefilter up to this many protein residues (its index in RAM: ~6 bytes
 #: per residue); beyond, the embedding's candidates are aligned (``align``).
 SEEDED_MAX_RESIDUES: Final = 600_000_000
-#: Rows the seeds hand to Smith-Waterman per query in ``sensitive`` mode (``candidates`` overrides it).
+#: Rows the seeds hand to Smith-Waterman per query in ``sensitive`` mode (``candidates`` overrides it),
+#: fewer for a long query: past :data:`.seeds.MIN_CANDIDATES` rows, at most :data:`.seeds.CANDIDATE_CELLS`
+#: cells (query length times the rows' residues).
 SEED_CANDIDATES: Final = 1_000
+#: ``sensitive`` protein searches add the embedding's 100 nearest rows to the seeds' up to this many rows
+#: (their cost grows with the rows, their gain shrinks: +0.004 sens@50 at 5k, +0.0005 at 100k).
+EMBEDDING_NEIGHBOURS_MAX_ROWS: Final = 20_000
 #: Nucleotide residues ``auto`` aligns exhaustively (both strands); beyond, the seeds choose the rows.
 EXHAUSTIVE_MAX_NUCLEOTIDES: Final = 25_000
 #: ``auto`` seeds nucleotide catalogs up to this many nucleotides (the index: ~5 bytes each, plus

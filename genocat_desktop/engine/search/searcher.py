@@ -42,6 +42,7 @@ from genocat_desktop.engine.search.homology import (
 )
 from genocat_desktop.engine.search.locate import Located, Locator, merge_located, without_long
 from genocat_desktop.engine.search.modes import (
+    EMBEDDING_NEIGHBOURS_MAX_ROWS,
     NUCLEOTIDE_SEED_CANDIDATES,
     NUCLEOTIDE_SEED_EVALUE,
     SEED_CANDIDATES,
@@ -484,10 +485,11 @@ class Searcher:
             found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids,
                                             cells=None if candidates else CANDIDATE_CELLS)
             positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
-            # The embedding's own nearest rows join the seeds' where the vectors are in RAM (free). Read
-            # through the disk index they cost 40 ms a query, and at 100k and 1M rows they added no family
-            # member to any top 50 (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
-            if not isinstance(plan.strategy, (LanceIndex, LanceScan)):
+            # The embedding's own nearest rows join the seeds' in a small catalog whose vectors are in RAM:
+            # at 5k rows +0.004 sens@50 for ~2 CPU-ms a query; at 100k +0.0005 for ~18 ms, and through
+            # the disk index 40 ms (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
+            if store.ids.size <= EMBEDDING_NEIGHBOURS_MAX_ROWS and \
+                    not isinstance(plan.strategy, (LanceIndex, LanceScan)):
                 near = plan.strategy.find(n, vec, 100)  # n: this query's row of the batch's scores
                 if near.ids is not None:
                     positions = np.union1d(positions, store.positions(near.ids))

@@ -310,11 +310,12 @@ def _traced(
         if query_molecule in ("dna", "rna") and _striped([targets[i] for i in picked]):
             from genocat_desktop.engine.search import striped
 
-            small = [i for i in picked if _striped([targets[i]], len(q))]
+            fits = {i: _striped([targets[i]], len(q)) for i in picked}
+            small = [i for i in picked if fits[i]]
             out += [(i, (striped.traced(q, targets[i], target_index=n,
                                         end=None if ends is None else tuple(ends[i].tolist())), strand))
                     for n, i in enumerate(small)]
-            picked = [i for i in picked if not _striped([targets[i]], len(q))]
+            picked = [i for i in picked if not fits[i]]
             if not picked:
                 continue
         if query_molecule not in ("dna", "rna") and _striped_protein(len(q), len(picked)):

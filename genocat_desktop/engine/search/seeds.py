@@ -41,6 +41,7 @@ megablast's), extended with the match/mismatch scores of the DNA scoring scheme
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Sequence
@@ -217,6 +218,7 @@ def _matrices(alphabet: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return full, reduced
 
 
+@functools.cache  # per query and strand otherwise; the arrays are only read
 def _reduction(alphabet: tuple[str, ...], residues: str = AMINO) -> np.ndarray:
     """Residue code -> seed letter (``uint8``, 21 entries; "other" never reaches a seed)."""
     lut = np.zeros(21, dtype=np.uint8)
@@ -226,6 +228,7 @@ def _reduction(alphabet: tuple[str, ...], residues: str = AMINO) -> np.ndarray:
     return lut
 
 
+@functools.cache  # per query and strand otherwise; the arrays are only read
 def _scores(params: SeedParams) -> tuple[np.ndarray, np.ndarray]:
     """The residue matrix of the extension (``int32``, 21 x 21) and the seed letters' (``float64``)."""
     if params.match_mismatch is None:
@@ -252,6 +255,7 @@ def nucleotide_params(shape: str | None = None, **changes: Any) -> SeedParams:
     return replace(base, **fields)
 
 
+@functools.cache  # per query and strand otherwise; the arrays are only read
 def _shape_offsets(shape: str) -> np.ndarray:
     if not shape or shape[0] != "1" or shape[-1] != "1" or set(shape) - {"0", "1"}:
         raise ValueError(f"a seed shape is 0s and 1s starting and ending with 1, not {shape!r}")
@@ -512,15 +516,13 @@ class SeedIndex:
             of either strand), best first. Rows without a seed hit are not candidates, so there may
             be fewer than ``n``.
         """
-        where, best, hits = self._row_scores(query, n, allowed)
+        where, best, hits, _ = self._stranded_row_scores(query, n, allowed)
         if len(where) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
-        chosen = _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)
+        chosen = _ranked(where, best, hits, n)
         if cells is not None and len(chosen) > MIN_CANDIDATES:
             chosen = chosen[:within_cells(self._lengths(where[chosen]), len(query), cells)]
-        ids = self._segments[0].row_ids if len(self._segments) == 1 else \
-            np.concatenate([s.row_ids for s in self._segments])
-        return ids[where[chosen]], best[chosen]
+        return self._row_ids()[where[chosen]], best[chosen]
 
     def _lengths(self, where: np.ndarray) -> np.ndarray:
         """The residues of the rows at ``where`` (indexes over all segments)."""
@@ -555,21 +557,20 @@ class SeedIndex:
         where, best, hits, strand = self._stranded_row_scores(query, n, allowed)
         if len(where) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint8)
-        chosen = _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)  # as candidates()
+        chosen = _ranked(where, best, hits, n)
         chosen = chosen[best[chosen] >= ungapped_cutoff(self.params, len(query), db_residues, evalue)]
-        ids = self._segments[0].row_ids if len(self._segments) == 1 else \
-            np.concatenate([s.row_ids for s in self._segments])
-        return ids[where[chosen]], best[chosen], strand[chosen]
+        return self._row_ids()[where[chosen]], best[chosen], strand[chosen]
 
-    def _row_scores(self, query: str, n: int, allowed: np.ndarray | None,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every touched row (index over all segments), its best diagonal score and its seed hits."""
-        return self._stranded_row_scores(query, n, allowed)[:3]
+    def _row_ids(self) -> np.ndarray:
+        """The row ids of every segment, in the order of the indexes over all segments."""
+        if len(self._segments) == 1:
+            return self._segments[0].row_ids
+        return np.concatenate([s.row_ids for s in self._segments])
 
     def _stranded_row_scores(self, query: str, n: int, allowed: np.ndarray | None,
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_row_scores` and, per row, the strands that seeded it (``uint8``: 1 the query as given,
-        2 its reverse complement, 3 both)."""
+        """Every touched row (index over all segments), its best diagonal score, its seed hits and the
+        strands that seeded it (``uint8``: 1 the query as given, 2 its reverse complement, 3 both)."""
         empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32),
                  np.empty(0, dtype=np.uint8))
         q = encode(query, self.params.residues)
@@ -578,13 +579,13 @@ class SeedIndex:
         full = _scores(self.params)[0]
         strands = [q, _reverse_complement(q)] if self.params.both_strands else [q]
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        bases = np.cumsum([0] + [s.rows for s in self._segments])
         for codes in strands:
             keys, bounds = self._similar(codes)
             with self._lock:
                 masks = self._allowed_masks(allowed)
                 found = [self._hits(i, codes, keys, bounds, masks[i] if masks else None, full)
                          for i in range(len(self._segments))]
-            bases = np.cumsum([0] + [s.rows for s in self._segments])
             rows = np.concatenate([f[0].astype(np.int64) + bases[i] for i, f in enumerate(found)])
             parts.append((rows, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found]),
                           np.full(len(rows), 1 << len(parts), dtype=np.uint8)))
@@ -714,6 +715,11 @@ def _cuts(offsets: np.ndarray) -> list[tuple[int, int]]:
         cuts.append((first, min(last, n)))
         first = min(last, n)
     return cuts
+
+
+def _ranked(where: np.ndarray, best: np.ndarray, hits: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` best rows: best diagonal score first, then the most seed hits, then the row."""
+    return _top(best.astype(np.int64) << 24 | np.minimum(hits, 2**24 - 1), where, n)
 
 
 def _top(key: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 
 from genocat_desktop.engine.search.scoring import NUCLEOTIDE, NUCLEOTIDE_LETTERS, Scheme
 
-__all__ = ["Traced", "letters", "scores", "traced"]
+__all__ = ["Traced", "letters", "pair_scores", "protein_letters", "protein_traced", "scored", "scores", "traced"]
 
 _MATRICES: dict[str, Any] = {}
 _TABLES: dict[str, bytes] = {}

@@ -35,6 +35,7 @@ path (of 600 real pairs, 10 differ in identity, 0 or 1 in region: ``bench/protei
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,6 +78,14 @@ STRIPED_MAX_CELLS = 1 << 27
 #: :data:`STRIPED_PROTEIN_TARGETS` are traced (:func:`_striped_protein`); otherwise with pyopal.
 STRIPED_PROTEIN_QUERY = 400
 STRIPED_PROTEIN_TARGETS = 4
+#: pyopal's targets are split over the usable CPUs in runs of at least this many: a score pass over
+#: 128 average proteins costs ~2 ms, a thread's start ~0.1 ms (:func:`_in_parts`).
+SCORED_PART_TARGETS = 128
+#: The same for tracebacks (each costs several score passes) and parasail's pairs.
+TRACED_PART_TARGETS = 8
+#: Tracebacks run on several threads only while each pair's table (~2 bytes a cell in parasail) stays
+#: within ~32 MB, so that the threads together hold little more than one large pair would.
+PARALLEL_TRACE_CELLS = 1 << 24
 
 
 def _batch_aligner(scheme: Scheme) -> Any:
@@ -319,16 +328,40 @@ def _traced(
             if not picked:
                 continue
         if query_molecule not in ("dna", "rna") and _striped_protein(len(q), len(picked)):
-            from genocat_desktop.engine.search import striped
-
             small = [i for i in picked if len(q) * len(targets[i]) <= STRIPED_MAX_CELLS]
-            out += [(i, (striped.protein_traced(q, targets[i], PROTEIN, target_index=n), strand))
-                    for n, i in enumerate(small)]
+            paired = [targets[i] for i in small]
+            hits = _each_in_parts(functools.partial(_protein_traced, q, paired), len(paired),
+                                  max((len(q) * len(t) for t in paired), default=0))
+            out += [(i, (hit, strand)) for i, hit in zip(small, hits, strict=True)]
             picked = [i for i in picked if len(q) * len(targets[i]) > STRIPED_MAX_CELLS]
             if not picked:
                 continue
         found = _opal_hits(q, query_molecule, [targets[i] for i in picked], [target_molecules[i] for i in picked])
         out += [(picked[hit.target_index], (hit, strand)) for hit in found]
+    return out
+
+
+def _protein_traced(query: str, targets: Sequence[str], n: int) -> Any:
+    """Target ``n``'s traceback with parasail (:func:`.striped.protein_traced`)."""
+    from genocat_desktop.engine.search import striped
+
+    return striped.protein_traced(query, targets[n], PROTEIN, target_index=n)
+
+
+def _each_in_parts(work: Callable[[int], Any], count: int, largest_cells: int) -> list[Any]:
+    """``work(n)`` for each ``n`` in ``range(count)``, in interleaved runs on the usable CPUs (parasail's
+    calls release the GIL); the results in order. Pairs whose traceback table could be large
+    (``largest_cells`` over :data:`PARALLEL_TRACE_CELLS`) run one at a time, as the memory allows."""
+    from genocat_desktop.engine.core.parallel import part_count, run_parts
+
+    parts = part_count(count, TRACED_PART_TARGETS) if largest_cells <= PARALLEL_TRACE_CELLS else 1
+    out: list[Any] = [None] * count
+
+    def part(p: int) -> None:
+        for n in range(p, count, parts):
+            out[n] = work(n)
+
+    run_parts(part, parts, "genocat-trace")
     return out
 
 
@@ -387,8 +420,28 @@ def _opal_hits(
     if mode == "score":
         # Every target in 8 bits first, the saturated ones again in 16 and 32: the same scores as the
         # default "buckets" and 11-22 % less CPU over a catalog (bench/quality/candidates_sweep.py).
-        return _batch_aligner(scheme).align(q, database, mode=mode, overflow="simple")
-    return _batch_aligner(scheme).align(q, database, mode=mode)
+        return _in_parts(_batch_aligner(scheme), q, database, SCORED_PART_TARGETS, mode=mode, overflow="simple")
+    return _in_parts(_batch_aligner(scheme), q, database, TRACED_PART_TARGETS, mode=mode)
+
+
+def _in_parts(aligner: Any, query: bytes, database: Any, least: int, **options: str) -> list[Any]:
+    """pyopal's results of ``query`` against every target of ``database`` (``options``: ``mode``,
+    ``overflow``), the targets cut into runs of at least ``least`` aligned at once on the usable CPUs
+    (:mod:`..core.parallel`; pyopal releases the GIL). The same results as one call, in target order."""
+    from genocat_desktop.engine.core.parallel import part_count, run_parts
+
+    n = len(database)
+    parts = part_count(n, least)
+    if parts < 2:
+        return list(aligner.align(query, database, **options))
+    bounds = np.linspace(0, n, parts + 1).astype(int).tolist()
+    found: list[list[Any]] = [[] for _ in range(parts)]
+
+    def part(i: int) -> None:
+        found[i] = list(aligner.align(query, database, start=bounds[i], end=bounds[i + 1], **options))
+
+    run_parts(part, parts, "genocat-align")
+    return [hit for run in found for hit in run]
 
 
 def query_regions(

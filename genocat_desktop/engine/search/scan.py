@@ -3,24 +3,23 @@
 Vectors are L2-normalised, so cosine similarity is one matrix-vector product.
 The product is bound by memory bandwidth, not arithmetic: BLAS runs on one
 thread per part (:func:`~genocat_desktop.engine.core.process.single_thread_blas`)
-and large matrices are split into parts scanned on threads of their own.
+and large matrices are split into parts scanned on threads of their own
+(:func:`~genocat_desktop.engine.core.parallel.run_parts`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Final
 
 import numpy as np
 
+from genocat_desktop.engine.core.parallel import part_count, run_parts
 from genocat_desktop.engine.core.process import single_thread_blas
 
-__all__ = ["PARALLEL_SCAN_ROWS", "SCAN_PARTS", "scan_scores", "top_k"]
+__all__ = ["PARALLEL_SCAN_ROWS", "scan_scores", "top_k"]
 
-#: Matrices with at least this many rows are scanned in parts, one per CPU (up to SCAN_PARTS).
+#: Matrices with at least this many rows are scanned in parts, one per CPU (:mod:`..core.parallel`).
 PARALLEL_SCAN_ROWS: Final = 65_536
-SCAN_PARTS: Final = 4
 
 
 def scan_scores(vectors: np.ndarray, vec: np.ndarray) -> np.ndarray:
@@ -47,40 +46,20 @@ def scan_scores(vectors: np.ndarray, vec: np.ndarray) -> np.ndarray:
         One score per row of ``vectors``.
     """
     rows = vectors.shape[0]
-    if rows < PARALLEL_SCAN_ROWS:
-        parts = 1  # the common case, without asking for the CPU count (30 µs a call)
-    else:
-        parts = min(os.cpu_count() or 1, SCAN_PARTS, rows // (PARALLEL_SCAN_ROWS // 2))
+    parts = part_count(rows, PARALLEL_SCAN_ROWS // 2)
     out = np.empty(rows, dtype=np.result_type(vectors, vec))
     with single_thread_blas():
         if parts < 2:
             np.matmul(vectors, vec, out=out)
             return out
-        _scan_in_parts(vectors, vec, out, parts)
-    return out
+        bounds = np.linspace(0, rows, parts + 1).astype(int).tolist()
 
-
-def _scan_in_parts(vectors: np.ndarray, vec: np.ndarray, out: np.ndarray, parts: int) -> None:
-    bounds = np.linspace(0, vectors.shape[0], parts + 1).astype(int).tolist()
-    errors: list[BaseException] = []
-
-    def part(i: int) -> None:
-        lo, hi = bounds[i], bounds[i + 1]
-        try:
+        def part(i: int) -> None:
+            lo, hi = bounds[i], bounds[i + 1]
             np.matmul(vectors[lo:hi], vec, out=out[lo:hi])
-        except BaseException as exc:  # e.g. MemoryError: re-raised in the caller below
-            errors.append(exc)
 
-    # Threads of their own, not a pool: starting one costs ~0.1 ms against a scan of 5 ms or
-    # more, and nothing is left running between searches.
-    helpers = [threading.Thread(target=part, args=(i,), name=f"genocat-scan-{i}") for i in range(1, parts)]
-    for t in helpers:
-        t.start()
-    part(0)
-    for t in helpers:
-        t.join()
-    if errors:
-        raise errors[0]
+        run_parts(part, parts, "genocat-scan")
+    return out
 
 
 def top_k(

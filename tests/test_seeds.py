@@ -215,6 +215,20 @@ def test_hit_budget_shrinks_only_past_hits_length() -> None:
     assert PROTEIN_SEEDS.hits_length is not None and SeedIndex.build(np.arange(1), ["MKV" * 5]).params == PROTEIN_SEEDS
 
 
+def test_hit_budget_grows_with_the_square_root_of_a_catalog_below_hits_residues() -> None:
+    from genocat_desktop.engine.search.seeds import MIN_HITS
+
+    params = SeedParams(max_hits=600_000, hits_length=500, hits_residues=300_000_000)
+    assert hit_budget(params, 300, 300_000_000) == hit_budget(params, 300, 3_000_000_000) == 600_000
+    assert hit_budget(params, 300, 75_000_000) == 300_000  # a quarter of the residues: half the hits
+    assert hit_budget(params, 300, 1_000) == MIN_HITS  # a tiny catalog keeps the least budget
+    assert hit_budget(params, 1_000, 75_000_000) == 150_000  # and a long query its share of it
+    assert hit_budget(params, 300) == 600_000  # size unknown: the full budget
+    assert PROTEIN_SEEDS.hits_residues is not None
+    index = SeedIndex.build(np.arange(2), ["MKV" * 5, "W" * 20])
+    assert index.residues == 35
+
+
 def test_long_query_looks_up_fewer_hits(database: tuple[np.ndarray, list[str], str]) -> None:
     ids, seqs, query = database
     fixed = SeedIndex.build(ids, seqs, params=SeedParams(max_hits=2_000))

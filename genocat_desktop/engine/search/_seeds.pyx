@@ -9,6 +9,7 @@ letters read as a number in base ``alpha``. A segment's index is the positions o
 into ``postings``; a posting is the window's position in the segment's concatenated residues.
 """
 
+from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
@@ -69,24 +70,53 @@ def fill_seeds(const uint8_t[::1] codes, const int64_t[::1] offsets, Py_ssize_t 
                 t += stride
 
 
+cdef int[8] _GAPS = [701, 301, 132, 57, 23, 10, 4, 1]  # Ciura's shell-sort gaps
+
+
+cdef inline void _sort_keys(int64_t *keys, double *scores, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Sort ``keys[lo:hi]`` ascending, ``scores`` alongside (shell sort: a window's few hundred keys at most)."""
+    cdef Py_ssize_t g, a, b, gap
+    cdef int64_t key
+    cdef double score
+    for g in range(8):
+        gap = _GAPS[g]
+        for a in range(lo + gap, hi):
+            key = keys[a]
+            score = scores[a]
+            b = a
+            while b - gap >= lo and keys[b - gap] > key:
+                keys[b] = keys[b - gap]
+                scores[b] = scores[b - gap]
+                b -= gap
+            keys[b] = key
+            scores[b] = score
+
+
 def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, const uint8_t[::1] lut,
                   int64_t alpha, const double[:, ::1] matrix, double threshold, int64_t limit):
     """Every key that scores at least ``threshold`` against each query window (BLAST's neighbourhood).
 
     Returns ``(keys, bounds, scores)``: window ``i``'s keys are ``keys[bounds[i]:bounds[i + 1]]``
-    (none for a window with a residue outside the 20), each with its score against the window;
-    the window's own key is always there, with score ``inf`` (so that a higher threshold applied
-    to ``scores`` later keeps it, as enumerating at that threshold would). ``matrix`` scores
-    seed letters against each other. Past ``limit`` keys in all, windows get their own key only.
+    in ascending order (none for a window with a residue outside the 20), each with its score
+    against the window; the window's own key is always there, with score ``inf`` (so that a
+    higher threshold applied to ``scores`` later keeps it, as enumerating at that threshold
+    would). ``matrix`` scores seed letters against each other. Past ``limit`` keys in all,
+    windows get their own key only.
     """
     cdef Py_ssize_t n = query.shape[0] - span + 1 if query.shape[0] >= span else 0
     cdef int weight = <int>shape.shape[0]
-    cdef Py_ssize_t i, a
-    cdef int j, depth
+    cdef Py_ssize_t i, first
+    cdef int j, depth, row
     cdef int64_t count = 0, cap = 1024, own
     keys_arr = np.empty(cap, dtype=np.int64)
     scores_arr = np.empty(cap, dtype=np.float64)
     bounds_arr = np.zeros(n + 1, dtype=np.int64)
+    # Each letter's partners, best score first: the depth-first walk below stops at the first
+    # partner that cannot reach the threshold instead of trying every letter.
+    order_arr = np.ascontiguousarray(np.argsort(-np.asarray(matrix), axis=1, kind="stable").astype(np.int32))
+    ranked_arr = np.ascontiguousarray(np.take_along_axis(np.asarray(matrix), order_arr, 1))
+    cdef const int32_t[:, ::1] order = order_arr
+    cdef const double[:, ::1] ranked = ranked_arr
     cdef int64_t[::1] keys = keys_arr
     cdef double[::1] scores = scores_arr
     cdef int64_t[::1] bounds = bounds_arr
@@ -111,11 +141,7 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
             continue
         best[weight] = 0.0
         for j in range(weight - 1, -1, -1):
-            s = matrix[word[j], 0]
-            for a in range(1, alpha):
-                if matrix[word[j], a] > s:
-                    s = matrix[word[j], a]
-            best[j] = best[j + 1] + s
+            best[j] = best[j + 1] + ranked[word[j], 0]
         if best[0] < threshold or count >= limit:  # the window's own key only
             if count + 1 > cap:
                 cap *= 2
@@ -124,22 +150,25 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
                 keys = keys_arr
                 scores = scores_arr
             keys[count] = own
-            scores[count] = np.inf
+            scores[count] = INFINITY
             count += 1
             bounds[i + 1] = count
             continue
-        # depth-first over letters, pruned by the best the remaining positions can add
+        # depth-first over letters, best partner first, pruned by the best the remaining positions can add
+        first = count
         depth = 0
         choice[0] = -1
         partial[0] = 0.0
         prefix[0] = 0
         while depth >= 0:
             choice[depth] += 1
+            row = word[depth]
             if choice[depth] >= alpha:
                 depth -= 1
                 continue
-            s = partial[depth] + matrix[word[depth], choice[depth]]
+            s = partial[depth] + ranked[row, choice[depth]]
             if s + best[depth + 1] < threshold:
+                depth -= 1  # the partners after this one score less
                 continue
             if depth == weight - 1:
                 if count + 1 > cap:
@@ -148,14 +177,15 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
                     scores_arr = np.resize(scores_arr, cap)
                     keys = keys_arr
                     scores = scores_arr
-                keys[count] = prefix[depth] * alpha + choice[depth]
-                scores[count] = np.inf if keys[count] == own else s
+                keys[count] = prefix[depth] * alpha + order[row, choice[depth]]
+                scores[count] = INFINITY if keys[count] == own else s
                 count += 1
                 continue
             partial[depth + 1] = s
-            prefix[depth + 1] = prefix[depth] * alpha + choice[depth]
+            prefix[depth + 1] = prefix[depth] * alpha + order[row, choice[depth]]
             depth += 1
             choice[depth] = -1
+        _sort_keys(&keys[0], &scores[0], first, count)
         bounds[i + 1] = count
     return keys_arr[:count].copy(), bounds_arr, scores_arr[:count].copy()
 

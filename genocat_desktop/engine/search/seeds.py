@@ -14,7 +14,8 @@ tolerate substitutions, each hit extended along its diagonal.
   :data:`THRESHOLD` against it under BLOSUM62 (BLAST's neighbourhood words, MMseqs2's similar
   k-mers), so a seed hit needs no exact match. A budget on the hits this costs
   (``max_hits``) raises the threshold for long queries, so the time per query is bounded; past
-  ``hits_length`` residues the budget shrinks in proportion (:func:`hit_budget`).
+  ``hits_length`` residues the budget shrinks in proportion, and in a catalog of fewer than
+  ``hits_residues`` residues with the square root of its size (:func:`hit_budget`).
 - **Diagonals.** Each hit is extended both ways along its diagonal without gaps until the score
   falls ``xdrop`` below its best (BLAST's ungapped X-drop extension); a hit inside a segment
   already found on the same diagonal is not extended again. A row scores its best segment:
@@ -56,9 +57,9 @@ from genocat_desktop.engine.search.scoring import NUCLEOTIDE
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ALPHABET", "CANDIDATE_CELLS", "MIN_CANDIDATES", "NUCLEOTIDE_SEEDS", "NUCLEOTIDE_SHAPE", "PROTEIN_SEEDS",
-           "SHAPE", "THRESHOLD", "UNGAPPED_STATISTICS", "SeedIndex", "SeedParams", "compiled", "encode", "hit_budget",
-           "nucleotide_params", "ungapped_cutoff", "within_cells"]
+__all__ = ["ALPHABET", "CANDIDATE_CELLS", "MIN_CANDIDATES", "MIN_HITS", "NUCLEOTIDE_SEEDS", "NUCLEOTIDE_SHAPE",
+           "PROTEIN_SEEDS", "SHAPE", "THRESHOLD", "UNGAPPED_STATISTICS", "SeedIndex", "SeedParams", "compiled",
+           "encode", "hit_budget", "nucleotide_params", "ungapped_cutoff", "within_cells"]
 
 AMINO: Final = "ARNDCQEGHILKMFPSTWYV"
 # Every residue its own letter: substitutions are tolerated by the similar seeds instead, which
@@ -78,6 +79,9 @@ MIN_CANDIDATES: Final = 200
 #: see :func:`within_cells`. A 300-residue query still aligns ~1,000 average rows; a 1,200-residue one
 #: with long candidates a few hundred (at 100k and 1M rows sens@50 within 0.001, BENCHMARKS.md).
 CANDIDATE_CELLS: Final = 100_000_000
+#: The least seed-hit budget of a query up to ``hits_length`` residues, however small the catalog
+#: (:func:`hit_budget`).
+MIN_HITS: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,13 @@ class SeedParams:
         hits (``None``: ``max_hits`` whatever the length). A long query has more windows on each
         homologue's diagonal, so a higher threshold still seeds it: the budget need not grow
         with the query (:func:`hit_budget`).
+    hits_residues
+        Catalogs of fewer residues than this may look up ``max_hits * sqrt(residues / hits_residues)``
+        hits, at least :data:`MIN_HITS` (``None``: ``max_hits`` whatever the size). A seed's chance
+        hits grow with the catalog, so a small one reaches a lower threshold for the same budget,
+        where the similar seeds it adds find few homologues: at 100k proteins (38 M residues) 200k
+        hits lost 0.002 sens@50 to 600k for a third less time at the 99th percentile, at 1M
+        (377 M) 450k lost 0.022 (BENCHMARKS.md).
     residues
         The letters coded ``0..len - 1`` (any other letter never seeds): the 20 amino acids, or ACGT.
     match_mismatch
@@ -130,6 +141,7 @@ class SeedParams:
     # smaller budget took with the embedding's 100 nearest also aligned (bench/seeds_bench.py, BENCHMARKS.md)
     max_hits: int = 600_000
     hits_length: int | None = None
+    hits_residues: int | None = None
     residues: str = AMINO
     match_mismatch: tuple[int, int] | None = None
     both_strands: bool = False
@@ -469,6 +481,11 @@ class SeedIndex:
         return sum(s.nbytes for s in self._segments)
 
     @property
+    def residues(self) -> int:
+        """How many residues the indexed rows hold."""
+        return sum(int(s.offsets[-1]) for s in self._segments)
+
+    @property
     def segments(self) -> int:
         """How many segments the index is made of."""
         return len(self._segments)
@@ -612,7 +629,7 @@ class SeedIndex:
         from genocat_desktop.engine.search import _seeds
 
         p = self.params
-        budget = hit_budget(p, len(query))
+        budget = hit_budget(p, len(query), self.residues)
         keys, bounds, scores = _seeds.similar_seeds(query, _shape_offsets(p.shape), p.span,
                                                     _reduction(p.alphabet, p.residues), len(p.alphabet),
                                                     _scores(p)[1], p.threshold, p.max_similar)
@@ -682,12 +699,18 @@ class SeedIndex:
 _NO_MASK: Final = np.zeros(1, dtype=np.uint8)
 
 
-def hit_budget(params: SeedParams, query_length: int) -> int:
-    """The seed hits a query of ``query_length`` residues may look up (``max_hits``, less for a query
-    longer than ``hits_length``: in proportion, so its hits per residue stay those of that length)."""
+def hit_budget(params: SeedParams, query_length: int, residues: int | None = None) -> int:
+    """The seed hits a query of ``query_length`` residues may look up in an index of ``residues``
+    residues: ``max_hits``, less in a catalog smaller than ``hits_residues`` (with the square root of
+    its size, at least :data:`MIN_HITS`) and for a query longer than ``hits_length`` (in proportion,
+    so its hits per residue stay those of that length)."""
+    budget = params.max_hits
+    if params.hits_residues is not None and residues is not None and residues < params.hits_residues:
+        scaled = int(params.max_hits * math.sqrt(residues / params.hits_residues))
+        budget = min(budget, max(scaled, MIN_HITS))
     if params.hits_length is None or query_length <= params.hits_length:
-        return params.max_hits
-    return params.max_hits * params.hits_length // query_length
+        return budget
+    return budget * params.hits_length // query_length
 
 
 def within_cells(lengths: np.ndarray, query_length: int, cells: int) -> int:
@@ -736,10 +759,10 @@ def _top(key: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:
 
 
 #: A catalog's protein seeds (``SeedIndex.build`` without ``params``): the defaults, with the seed-hit
-#: budget shrinking for queries over 500 residues. At 100k proteins that took the 1,200-residue
-#: queries from 600k hits to 250k and their search time by a third, sens@50 unchanged
-#: (BENCHMARKS.md).
-PROTEIN_SEEDS: Final = SeedParams(hits_length=500)
+#: budget shrinking for queries over 500 residues (at 100k proteins that took the 1,200-residue
+#: queries from 600k hits to 250k and their search time by a third, sens@50 unchanged) and for
+#: catalogs under 300 M residues (~1M proteins; BENCHMARKS.md).
+PROTEIN_SEEDS: Final = SeedParams(hits_length=500, hits_residues=300_000_000)
 
 #: blastn's word: 11 contiguous exact letters (``-task blastn``); see :data:`NUCLEOTIDE_SEEDS`.
 NUCLEOTIDE_SHAPE: Final = "11111111111"

@@ -311,3 +311,33 @@ def test_sensitive_search_finds_rows_appended_after_the_index(database: tuple[np
     pieces = searcher._sequences.pieces["protein"].values()
     assert sum(len(p.sequences) for p in pieces) == 701
     assert all(p.sequences.buffers()[2].address == store.sequences.buffers()[2].address for p in pieces)
+
+
+@pytest.mark.parametrize("threshold", [12.0, 20.0, 26.0])
+def test_similar_seeds_are_every_key_at_the_threshold_in_ascending_order(threshold: float) -> None:
+    """The compiled enumeration (best partner first, pruned) against scoring every key of each window."""
+    from genocat_desktop.engine.search import _seeds
+    from genocat_desktop.engine.search.seeds import _reduction, _scores, _shape_offsets
+
+    p = PROTEIN_SEEDS
+    matrix, shape, lut = _scores(p)[1], _shape_offsets(p.shape), _reduction(p.alphabet, p.residues)
+    alpha = len(p.alphabet)
+    query = encode(random_protein(np.random.default_rng(int(threshold)), 14) + "XAC")  # an X: windows without keys
+    keys, bounds, scores = _seeds.similar_seeds(query, shape, p.span, lut, alpha, matrix, threshold, p.max_similar)
+    assert len(bounds) == len(query) - p.span + 2
+    for i in range(len(bounds) - 1):
+        got = keys[bounds[i]:bounds[i + 1]]
+        window = query[i + shape]
+        if (window >= 20).any():
+            assert got.size == 0
+            continue
+        letters = lut[window]
+        every = np.zeros(1)  # each key's score against the window, its letters read most significant first
+        for letter in letters:
+            every = np.add.outer(every, matrix[letter]).ravel()
+        own = int(np.ravel_multi_index(tuple(int(c) for c in letters), (alpha,) * len(letters)))
+        expected = np.union1d(np.flatnonzero(every >= threshold), [own])
+        assert np.array_equal(got, expected)  # every key once, ascending
+        window_scores = scores[bounds[i]:bounds[i + 1]]
+        assert np.isinf(window_scores[got == own]).all()
+        np.testing.assert_allclose(window_scores[got != own], every[got[got != own]])

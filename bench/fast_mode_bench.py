@@ -12,7 +12,8 @@ score ties the 10th best as found: the real proteins hold identical vectors (the
 source files), and which of a tie an index returns is arbitrary (without ties, IVF probing every
 partition got 0.989, not 1.0).
 
-Configurations (``--only`` picks some): Lance IVF_RQ with the policy's partitions and a probe sweep,
+Configurations (``--only`` picks some): Lance IVF_RQ with the policy's partitions and a probe sweep
+(4 bits per dimension, and 1),
 Lance IVF_RQ with one partition (the policy's choice for vectors IVF cannot prune), Lance
 IVF_HNSW_SQ (one partition, and several), FAISS IVF-Flat (probe sweep) and HNSW (efSearch sweep) as the
 references, numpy exact. Results: ``bench/out/fast_mode/results.jsonl`` (one line per configuration)
@@ -270,6 +271,8 @@ def configs(rows: int) -> dict[str, dict[str, Any]]:
         "numpy": {"engine": "numpy", "search": [{}]},
         "lance-ivf": {"engine": "lance", "type": "IVF_RQ", "build": {"num_partitions": parts, "num_bits": 4},
                       "search": [{"nprobes": n, "refine_factor": 10} for n in probes]},
+        "lance-ivf-1bit": {"engine": "lance", "type": "IVF_RQ", "build": {"num_partitions": parts, "num_bits": 1},
+                           "search": [{"nprobes": n, "refine_factor": r} for n in probes[2:5] for r in (10, 30)]},
         "lance-flat": {"engine": "lance", "type": "IVF_RQ", "build": {"num_partitions": 1, "num_bits": 4},
                        "search": [{"nprobes": 1, "refine_factor": r} for r in (5, 10, 20)]},
         "lance-hnsw": {"engine": "lance", "type": "IVF_HNSW_SQ",

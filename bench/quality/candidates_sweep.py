@@ -10,13 +10,15 @@ score-only pass over every row with ``overflow="buckets"`` and ``"simple"`` (sco
 Compare with MMseqs2 in the same session: ``python -m bench.quality.scale_run --sizes 5k --only
 references --rerun --references mmseqs``.
 
-Run: ``python -m bench.quality.candidates_sweep [--counts 50,100,...]``. Writes
+Run: ``python -m bench.quality.candidates_sweep [--counts 50,100,...] [--thresholds 17,19]`` (the
+thresholds: the similar seeds' least score, tried besides the default with each count). Writes
 ``bench/out/candidates-sweep-5k.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -35,8 +37,11 @@ from bench.quality.scale_run import OUT, K, evaluate, family
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--counts", default="50,100,150,200,300,500,1000")
+    parser.add_argument("--thresholds", default="",
+                        help="similar-seed thresholds to try besides the default (e.g. 17,19), each with --counts")
     args = parser.parse_args()
     counts = [int(x) for x in args.counts.split(",")]
+    thresholds = [float(x) for x in args.thresholds.split(",") if x]
     cpus = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpus[-1]})
     import lance  # noqa: F401  (loaded before any timing)
@@ -78,7 +83,8 @@ def main() -> None:
             hits = {r.query.id: list(zip(r.hits.column("id").to_pylist(), r.hits.column("evalue").to_pylist(),
                                          strict=True)) for r in results}
             m = evaluate(hits, qids, sizes)
-            row = {"mode": mode, "candidates": n, "embedding_nearest": near, "p_at_1": m["p_at_1"],
+            row = {"mode": mode, "candidates": n, "embedding_nearest": near,
+                   "threshold": searcher._sequences.stores["protein"].seeds.params.threshold, "p_at_1": m["p_at_1"],
                    "p_at_10": m["p_at_10"], "sens_at_50": m["sens_at_50"], "cpu_ms": cpu / len(qs) * 1000,
                    "aligned_rows_mean": float(np.mean([r.extra.get("aligned_rows", 0) for r in results])),
                    "load": os.getloadavg()[0]}
@@ -92,6 +98,13 @@ def main() -> None:
         out["rows"].append(run("exhaustive", None, True))
 
         store = searcher._sequences.stores["protein"]
+        # Lower thresholds: more similar seeds per window (and their enumeration), fewer homologues missed.
+        default = store.seeds.params
+        for threshold in thresholds:
+            store.seeds.params = dataclasses.replace(default, threshold=threshold)
+            for n in counts:
+                out["rows"].append(run("sensitive", n, True))
+        store.seeds.params = default
         seed_ms = {}
         for n in counts:
             cpu0 = time.process_time()

@@ -104,3 +104,22 @@ def test_tracebacks_and_realignments_in_parts_equal_one_at_a_time() -> None:
     alone = np.concatenate([striped.pair_scores(query, [t], matrices[i:i + 1], letters, 11, 1)
                             for i, t in enumerate(targets)])
     assert np.array_equal(together, alone) and (together > 0).all()
+
+
+def test_pyopal_tracebacks_in_parts_keep_each_targets_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genocat_desktop.engine.search import alignment
+
+    rng = np.random.default_rng(9)
+    query = _proteins(rng, 1, 200, 201)[0]
+    targets = _proteins(rng, 40, 50, 300)
+    targets[33] = query[10:150]
+
+    def traced() -> list[tuple[int, int, str]]:
+        return sorted((h.target_index, h.score, h.alignment)
+                      for h in alignment._opal_hits(query, "protein", targets, ["protein"] * len(targets)))
+
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
+    one = traced()
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
+    assert traced() == one and len(one) == 40
+    assert max(one, key=lambda hit: hit[1])[0] == 33

@@ -16,13 +16,13 @@
 
 The thresholds below come from ``python -m bench.quality.scale_run`` (BENCHMARKS.md, "Protein search at
 5k, 100k and 1M rows"). At 5k proteins (1.8 M residues) no aligned mode reaches the CPU time MMseqs2
-spends per query (22.5 ms on two threads) with BLAST+'s sensitivity: ``exhaustive`` costs ~3.3x that
-(sens@50 0.875, BLAST+ 0.812), ``sensitive`` ~1.9x (0.821). Fewer seed candidates do not get there
-(``python -m bench.quality.candidates_sweep``, 50 to 1,000 at 5k): the seeds cost ~6 ms a query whatever
+spends per query (22.5 ms on two threads) with BLAST+'s sensitivity: ``exhaustive`` costs ~3.0x that
+(sens@50 0.875, BLAST+ 0.812), ``sensitive`` ~1.8x (0.820). Fewer seed candidates do not get there
+(``python -m bench.quality.candidates_sweep``, 50 to 1,000 at 5k): the seeds cost ~5 ms a query whatever
 their number and the realignments and tracebacks of the hits ~15 ms, so 50 candidates cost MMseqs2's
-CPU at sens@50 0.756 and 300 reach 0.813 at ~1.5x. So ``auto`` aligns every row up to a few thousand
-proteins, the most sensitive at a few times MMseqs2's CPU, and beyond that the seeded prefilter keeps
-the sensitivity at a bounded cost.
+CPU at sens@50 0.756 and 300 reach 0.813 at ~1.5x; a lower similar-seed threshold (19) reaches 0.829 at
+~1.5x with 150. So ``auto`` aligns every row up to a few thousand proteins, the most sensitive at a few
+times MMseqs2's CPU, and beyond that the seeded prefilter keeps the sensitivity at a bounded cost.
 
 For nucleotides (``python -m bench.dna.run``, BENCHMARKS.md "DNA"): the word seeds put the same
 row first as aligning every row, with the same bits, on both strands and up to 15 % divergence

@@ -36,7 +36,7 @@ help:
 venv: $(STAMP)
 
 # Re-installs when pyproject.toml or the compiled k-mer loop changes; otherwise a no-op.
-$(STAMP): pyproject.toml setup.py genocat_desktop/engine/embed/embedders/_kmer_count.pyx genocat_desktop/engine/search/_seeds.pyx
+$(STAMP): pyproject.toml setup.py genocat_desktop/engine/embed/embedders/_kmer_count.pyx genocat_desktop/engine/search/_seeds.pyx genocat_desktop/engine/search/_composition.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'

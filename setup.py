@@ -1,9 +1,12 @@
-"""Build of the one compiled module; everything else about the package is in pyproject.toml.
+"""Build of the compiled loops; everything else about the package is in pyproject.toml.
 
-The k-mer counting loop (``genocat_desktop/engine/embed/embedders/_kmer_count.pyx``) is built with Cython.
-It is optional: without a C compiler the install still succeeds, with a warning, and the embedder
-counts with numpy (the same vectors, slower). ``tests/test_embedder.py`` fails when the compiled
-loop is missing, so a test run does not pass on the slow path unnoticed.
+Three loops are built with Cython: the k-mer counting of the embedder
+(``genocat_desktop/engine/embed/embedders/_kmer_count.pyx``), the seed index and diagonals of the
+search prefilter (``genocat_desktop/engine/search/_seeds.pyx``) and the compositional matrix
+adjustment (``genocat_desktop/engine/search/_composition.pyx``). They are optional: without a C
+compiler the install still succeeds, with a warning; the embedder counts and the matrix adjustment
+fits with numpy (the same results, slower), and search keeps to candidates without seeds. The tests fail
+when a compiled loop is missing, so a test run does not pass on a slow path unnoticed.
 """
 
 import sys
@@ -28,9 +31,8 @@ class OptionalBuildExt(build_ext):
             try:
                 self.build_extension(ext)
             except Exception as exc:  # no compiler, no Python headers, a failing compiler
-                print(f"WARNING: {ext.name} was not built ({exc}); the k-mer embedder will count with numpy, "
-                      "which gives the same vectors more slowly. Install a C compiler (gcc) and reinstall.",
-                      file=sys.stderr)
+                print(f"WARNING: {ext.name} was not built ({exc}); GenoCat falls back to slower code where it can "
+                      "(setup.py says which). Install a C compiler (gcc) and reinstall.", file=sys.stderr)
             else:
                 built.append(ext)
         self.extensions = built  # what is copied into place and listed as built: only what was
@@ -41,7 +43,9 @@ setup(
         [Extension("genocat_desktop.engine.embed.embedders._kmer_count",
                    ["genocat_desktop/engine/embed/embedders/_kmer_count.pyx"]),
          Extension("genocat_desktop.engine.search._seeds",
-                   ["genocat_desktop/engine/search/_seeds.pyx"], extra_compile_args=["-O3"])],
+                   ["genocat_desktop/engine/search/_seeds.pyx"], extra_compile_args=["-O3"]),
+         Extension("genocat_desktop.engine.search._composition",
+                   ["genocat_desktop/engine/search/_composition.pyx"], extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},
     ),
     cmdclass={"build_ext": OptionalBuildExt},

@@ -202,3 +202,30 @@ def test_a_long_homologue_realigned_in_32_bits_from_the_start_keeps_its_score() 
     narrow = composition._realigned(query, [target], matrices)
     wide = composition._realigned(query, [target], matrices, raw)
     assert wide[0] == narrow[0] > 0.8 * raw[0]
+
+
+def test_the_compiled_fit_gives_the_numpy_fits_matrices() -> None:
+    """The matrix adjustment's compiled loop (one pair at a time) and its numpy fallback (every pair at
+    once) take the same steps: the same matrices within the tolerances, the same rounded scores."""
+    from genocat_desktop.engine.search import _composition  # built by `make venv`, as _seeds is
+
+    rng = np.random.default_rng(4)
+    sequences = ["".join(rng.choice(list(composition.AMINO_ACIDS), int(n))) for n in rng.integers(30, 500, 40)]
+    sequences += [_coiled_coil(rng, 300), "W" * 30 + "C" * 30, "A" * 50 + "L" * 3]
+    query_p, query_n = composition.compositions([_coiled_coil(rng, 200)])
+    target_p, target_n = composition.compositions(sequences)
+    b = composition._blosum()
+    n = len(sequences)
+    p = composition._with_pseudocounts(np.broadcast_to(query_p[0], (n, 20)), np.full(n, float(query_n[0])))
+    q = composition._with_pseudocounts(target_p, target_n)
+    log_pq = np.log(p)[:, :, None] + np.log(q)[:, None, :]
+    numpy_joint, numpy_entropy = composition._fitted_joints(p, q, b.log_joint, log_pq)
+    joint, entropy = _composition.fit_joints(np.ascontiguousarray(p), np.ascontiguousarray(q),
+                                             np.ascontiguousarray(b.log_joint), composition.TARGET_ENTROPY)
+    np.testing.assert_allclose(entropy, composition.TARGET_ENTROPY, atol=1e-9)
+    np.testing.assert_allclose(entropy, numpy_entropy, atol=2e-9)
+    assert np.allclose(joint.sum(axis=2), p) and np.allclose(joint.sum(axis=1), q)  # the pairs' marginals
+    matrices, numpy_matrices = ((np.log(j) - log_pq) / b.lam for j in (joint, numpy_joint))
+    np.testing.assert_allclose(matrices, numpy_matrices, atol=1e-6)
+    scale = composition.SCALE
+    assert np.array_equal(np.rint(matrices * scale), np.rint(numpy_matrices * scale))

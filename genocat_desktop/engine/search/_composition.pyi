@@ -1,0 +1,3 @@
+import numpy as np
+
+def fit_joints(p: np.ndarray, q: np.ndarray, log_joint: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]: ...

@@ -59,6 +59,22 @@ def genes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, list[tuple
     return cat, pairs
 
 
+#: The proteins' catalog, the genes by header, and the protein id of each gene (by strand and stop).
+ProteinCatalog = tuple[Catalog, dict[str, str], dict[tuple[int, int], str]]
+
+
+@pytest.fixture(scope="module")
+def proteins(tmp_path_factory: pytest.TempPathFactory) -> ProteinCatalog:
+    """The contig's proteins imported (read-only for the tests: each searches with its own Searcher)."""
+    folder = tmp_path_factory.mktemp("proteins")
+    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
+    faa = _fasta(DNA / "MIIJ01000039.faa.gz")
+    (folder / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in faa.items()))
+    cat = Catalog.open(folder / "cat")
+    import_files(cat, [folder / "p.faa"])
+    return cat, dna, {_stop(h): h.split()[0] for h in faa}
+
+
 def test_six_frames_and_their_coordinates() -> None:
     seq = "ATGAAATTTTAGCCCGGGTTAAC"
     assert six_frames(seq) == ["MKF*PGL", "*NFSPG*", "EILARVN", "VNPG*NF", "LTRAKIS", "*PGLKFH"]
@@ -89,13 +105,8 @@ def test_a_protein_finds_its_gene_at_rank_one_with_the_strand(genes: tuple[Catal
     assert (top["hit_start"] > top["hit_end"]) == (top["frame"] < 0)
 
 
-def test_a_gene_and_a_reversed_fragment_find_their_protein(tmp_path: Path) -> None:
-    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
-    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
-    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
-    cat = Catalog.open(tmp_path / "cat")
-    import_files(cat, [tmp_path / "p.faa"])
-    protein_of = {_stop(h): h.split()[0] for h in proteins}
+def test_a_gene_and_a_reversed_fragment_find_their_protein(proteins: ProteinCatalog) -> None:
+    cat, dna, protein_of = proteins
     header, gene = next((h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900)
     searcher = Searcher(cat)
     whole, fragment = searcher.search_many([gene, reverse_complement(gene[300:900])], k=3)
@@ -151,14 +162,9 @@ def test_the_frame_seed_index_reports_progress_and_can_be_cancelled(
 
 
 def test_blastx_above_the_bound_seeds_each_frame_and_reports_what_aligning_every_row_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    proteins: ProteinCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
-    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
-    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
-    cat = Catalog.open(tmp_path / "cat")
-    import_files(cat, [tmp_path / "p.faa"])
-    protein_of = {_stop(h): h.split()[0] for h in proteins}
+    cat, dna, protein_of = proteins
     chosen = [(h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900][:3]
     queries = [q for _, s in chosen for q in (s, reverse_complement(s[300:900]))]
     every = Searcher(cat).search_many(queries, k=3)
@@ -175,15 +181,10 @@ def test_blastx_above_the_bound_seeds_each_frame_and_reports_what_aligning_every
         assert {c: top[c] for c in columns} == {c: b.hits.to_pylist()[0][c] for c in columns}
 
 
-def test_blastx_above_the_bound_keeps_to_the_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blastx_above_the_bound_keeps_to_the_filter(proteins: ProteinCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
     from genocat_desktop.engine.catalog.query import Condition
 
-    dna = _fasta(DNA / "MIIJ01000039.single.fna.gz")
-    proteins = _fasta(DNA / "MIIJ01000039.faa.gz")
-    (tmp_path / "p.faa").write_text("".join(f">{h.split()[0]}\n{s.rstrip('*')}\n" for h, s in proteins.items()))
-    cat = Catalog.open(tmp_path / "cat")
-    import_files(cat, [tmp_path / "p.faa"])
-    protein_of = {_stop(h): h.split()[0] for h in proteins}
+    cat, dna, protein_of = proteins
     header, gene = next((h, s) for h, s in dna.items() if _stop(h) in protein_of and len(s) > 900)
     monkeypatch.setattr(translated, "MAX_PROTEIN_RESIDUES", 1_000)
     right = protein_of[_stop(header)]

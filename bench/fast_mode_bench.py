@@ -96,14 +96,24 @@ def prepare(rows: int, variant: str) -> dict[str, Path]:
 
 
 def write_lance(p: dict[str, Path], variant: str) -> None:
-    """The vectors as a GenoCat catalog (bench.index_bench.write_catalog), once."""
-    from bench.index_bench import write_catalog
+    """The vectors and their sequences as a GenoCat catalog (bench.index_bench.write_catalog), once.
 
-    if (p["catalog"] / "sequences.lance").exists():
+    The sequences let the index calibration embed near copies of rows, as in a catalog imported from FASTA.
+    """
+    import lance
+
+    from bench.index_bench import real_kmer, write_catalog
+
+    where = p["catalog"] / "sequences.lance"
+    if where.exists() and "sequence" in lance.dataset(str(where)).schema.names:
         return
-    emb = embedder(variant)
+    seqs, _ = real_kmer(np.load(p["x"], mmap_mode="r").shape[0])  # seeded: the rows x was embedded from
+    # The parameters the cached vectors were embedded with (a later default may differ).
+    from genocat_desktop.engine.embed.embedders import base as embedders
+
+    emb = embedders.create("kmer", **json.loads((DATA / f"{p['x'].stem}.embedder.json").read_text()))
     record = {"name": emb.name, "version": emb.version, "dim": emb.dim, "params": emb.params()}
-    write_catalog(p["catalog"], np.load(p["x"], mmap_mode="r"), "vec_kmer", record)
+    write_catalog(p["catalog"], np.load(p["x"], mmap_mode="r"), "vec_kmer", record, sequences=seqs)
 
 
 # ----------------------------------------------------------------------------- measuring (in the child)

@@ -94,8 +94,10 @@ def synthetic_queries(m: int, dim: int) -> np.ndarray:
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
-def write_catalog(where: Path, vectors: np.ndarray, column: str, embedder: dict[str, Any]) -> Any:
-    """Write vectors (+ filterable metadata) directly as a GenoCat catalog; return the opened Catalog."""
+def write_catalog(where: Path, vectors: np.ndarray, column: str, embedder: dict[str, Any],
+                  sequences: list[str] | None = None) -> Any:
+    """Write vectors (+ filterable metadata, and the sequences if given) directly as a GenoCat catalog;
+    return the opened Catalog."""
     import lance
 
     from genocat_desktop.engine import Catalog
@@ -111,7 +113,7 @@ def write_catalog(where: Path, vectors: np.ndarray, column: str, embedder: dict[
             ("seq_hash", pa.string()), ("id", pa.string()), ("organism", pa.string()), ("taxid", pa.int64()),
             ("length", pa.int32()), ("description", pa.string()), ("molecule", pa.string()),
             (column, pa.list_(pa.float32(), dim)),
-        ],
+        ] + ([("sequence", pa.string())] if sequences is not None else []),
         metadata={META_KEY: json.dumps(meta).encode()},
     )
     rng = np.random.default_rng(1)
@@ -128,7 +130,7 @@ def write_catalog(where: Path, vectors: np.ndarray, column: str, embedder: dict[
                     pa.array(rng.integers(50, 1000, j - i).astype(np.int32)),
                     pa.array([f"protein {x % 997} kinase" for x in ids]), pa.array(["protein"] * (j - i)),
                     pa.FixedSizeListArray.from_arrays(pa.array(vectors[i:j].ravel()), dim),
-                ],
+                ] + ([pa.array(sequences[i:j], pa.string())] if sequences is not None else []),
                 schema=schema,
             )
 

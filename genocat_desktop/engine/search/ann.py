@@ -83,7 +83,8 @@ class Calibration:
     nprobes, refine_factor
         The cheapest effort measured whose recall reached ``target``.
     recall
-        Its recall@``k`` on the sample (the catalog's own rows as queries, each one's own row excluded).
+        Its recall@``k`` on the sample: the lower of the catalog's own rows as queries (each one's own
+        row excluded) and near copies of them (see :mod:`~genocat_desktop.engine.search.calibration`).
     target, k, queries
         What was asked and how much was measured.
     median_ms

@@ -61,7 +61,12 @@ from genocat_desktop.engine.catalog.writers import WriterLease
 from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from genocat_desktop.engine.search.ann import index_kind, index_partitions
-from genocat_desktop.engine.search.calibration import CalibrationSample, calibrate, calibration_sample
+from genocat_desktop.engine.search.calibration import (
+    CalibrationSample,
+    calibrate,
+    calibration_sample,
+    cheap_embedder,
+)
 from genocat_desktop.engine.search.index_policy import (
     IndexDecision,
     decision_params,
@@ -443,7 +448,8 @@ def _build_vector_index(
             # The exact answers for the calibration need no index: find them while the child
             # builds it (Lance's row assignment keeps about one core busy; this uses the other).
             with storage_errors(catalog, "calibrate the vector index of"):
-                job.sample = calibration_sample(ds, column, cancel=job.cancel)
+                job.sample = calibration_sample(ds, column, embedder=cheap_embedder(catalog, column),
+                                                cancel=job.cancel)
         job.vector.build()
     else:
         with storage_errors(catalog, "build the vector index of"):

@@ -246,3 +246,33 @@ def test_a_build_cancelled_while_measuring_changes_nothing(unclustered: Path, tm
         build_indexes(cat, progress=progress, cancel=token)
     cat.refresh()
     assert cat.version == version and index_status(cat).indexes == [] and POLICY_KEY not in cat.meta
+
+
+def test_near_copies_substitute_a_quarter_and_cut_long_rows_to_a_window(tmp_path: Path) -> None:
+    """The calibration's near copies: each residue kept with probability 0.75, the row's own alphabet,
+    a contig cut to a window of NEAR_COPY_MAX_RESIDUES."""
+    import lance
+    import pyarrow as pa
+
+    from genocat_desktop.engine.search import calibration
+
+    rng = np.random.default_rng(0)
+    protein = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 2_000))
+    contig = "".join(rng.choice(list("ACGT"), 30_000))
+    ds = lance.write_dataset(pa.table({"sequence": [protein, contig], "molecule": ["protein", "dna"]}),
+                             str(tmp_path / "t.lance"))
+
+    class Recorder:
+        def embed(self, seqs: list[str], molecules: list[str]) -> np.ndarray:
+            self.seqs, self.molecules = seqs, molecules
+            return np.ones((len(seqs), 4), np.float32)
+
+    emb = Recorder()
+    out = calibration._near_copies(ds, np.array([0, 1]), emb, seed=0)
+    assert out is not None and out.shape == (2, 4) and emb.molecules == ["protein", "dna"]
+    copy, window = emb.seqs
+    same = np.mean(np.frombuffer(copy.encode(), np.uint8) == np.frombuffer(protein.encode(), np.uint8))
+    assert 0.72 < same < 0.80  # 25 % drawn anew (1 in 20 of them the same letter): 0.7625, SD 0.01
+    assert len(window) == calibration.NEAR_COPY_MAX_RESIDUES and set(window) <= set("ACGT")
+    assert calibration._near_copies(lance.write_dataset(pa.table({"x": [1]}), str(tmp_path / "u.lance")),
+                                    np.array([0]), emb, seed=0) is None

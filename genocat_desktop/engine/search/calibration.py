@@ -59,6 +59,8 @@ CALIBRATION_TARGET: Final = 0.96
 CALIBRATION_QUERIES: Final = 100
 #: Share of residues substituted in the near copies used as calibration queries.
 NEAR_COPY_SUBSTITUTIONS: Final = 0.25
+#: A longer row's near copy is a window of this many residues of it.
+NEAR_COPY_MAX_RESIDUES: Final = 10_000
 #: Embedders whose near copies are embedded for the calibration: those that embed a hundred
 #: sequences in milliseconds (a language model would spend minutes of CPU on them).
 _CHEAP_EMBEDDERS: Final = frozenset({"kmer"})
@@ -152,6 +154,9 @@ def _near_copies(
     for seq, molecule in zip(seqs, molecules, strict=True):
         letters = _NUCLEOTIDES if molecule in ("dna", "rna") else _AMINO_ACIDS
         residues = np.frombuffer(seq.encode(), np.uint8).copy()
+        if residues.size > NEAR_COPY_MAX_RESIDUES:  # a fragment of a contig or genome, as a user would ask
+            start = int(rng.integers(0, residues.size - NEAR_COPY_MAX_RESIDUES + 1))
+            residues = residues[start : start + NEAR_COPY_MAX_RESIDUES]
         hit = rng.random(residues.size) < NEAR_COPY_SUBSTITUTIONS
         residues[hit] = letters[rng.integers(0, letters.size, int(hit.sum()))]
         copies.append(residues.tobytes().decode())

@@ -472,7 +472,7 @@ def set_effort_job(session: Session, probe_fraction: float, refine_factor: int) 
     """Set the search effort of the session's searcher (done on the engine thread, which searches).
 
     The dialog's defaults select the engine's default effort: the calibrated one
-    when the index has a calibration (recall@10 ≥ 0.97 on a sample), else every
+    when the index has a calibration (recall@10 ≥ 0.96 on a sample), else every
     partition with refine 10.
     """
 

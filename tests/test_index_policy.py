@@ -276,3 +276,24 @@ def test_near_copies_substitute_a_quarter_and_cut_long_rows_to_a_window(tmp_path
     assert len(window) == calibration.NEAR_COPY_MAX_RESIDUES and set(window) <= set("ACGT")
     assert calibration._near_copies(lance.write_dataset(pa.table({"x": [1]}), str(tmp_path / "u.lance")),
                                     np.array([0]), emb, seed=0) is None
+
+
+def test_near_copies_only_from_a_cheap_embedder_that_can_be_built() -> None:
+    from genocat_desktop.engine.core.errors import EmbedderError
+    from genocat_desktop.engine.search.calibration import cheap_embedder
+
+    class FakeCatalog:
+        def __init__(self, name: str, fails: bool) -> None:
+            self.name, self.fails = name, fails
+
+        def vector_columns(self) -> dict[str, dict[str, str]]:
+            return {"v": {"name": self.name}}
+
+        def embedder(self, column: str) -> str:
+            if self.fails:
+                raise EmbedderError("cannot be built with these parameters")
+            return f"{self.name} embedder"
+
+    assert cheap_embedder(FakeCatalog("kmer", False), "v") == "kmer embedder"  # type: ignore[arg-type]
+    assert cheap_embedder(FakeCatalog("kmer", True), "v") is None  # type: ignore[arg-type]
+    assert cheap_embedder(FakeCatalog("esm", False), "v") is None  # type: ignore[arg-type]

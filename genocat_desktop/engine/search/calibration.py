@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from genocat_desktop.engine.catalog.table import Catalog
-from genocat_desktop.engine.core.errors import CatalogError
+from genocat_desktop.engine.core.errors import CatalogError, EmbedderError
 from genocat_desktop.engine.core.process import configure_process
 from genocat_desktop.engine.core.progress import CancelToken
 from genocat_desktop.engine.search.ann import CALIBRATION_KEY, Calibration, vector_index
@@ -197,9 +197,15 @@ def calibration_sample(
 
 
 def cheap_embedder(catalog: Catalog, column: str) -> Any:
-    """The column's embedder if it embeds the calibration's near copies in milliseconds, else ``None``."""
+    """The column's embedder if it embeds the calibration's near copies in milliseconds, else ``None``
+    (also when it cannot be built here: the calibration then uses the catalog's rows alone)."""
     record = catalog.vector_columns().get(column, {})
-    return catalog.embedder(column) if record.get("name") in _CHEAP_EMBEDDERS else None
+    if record.get("name") not in _CHEAP_EMBEDDERS:
+        return None
+    try:
+        return catalog.embedder(column)
+    except (EmbedderError, CatalogError):
+        return None
 
 
 @dataclass

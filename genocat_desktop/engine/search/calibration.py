@@ -68,8 +68,10 @@ _AMINO_ACIDS: Final = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", np.uint8)
 _NUCLEOTIDES: Final = np.frombuffer(b"ACGT", np.uint8)
 #: The probe counts measured, as fractions of the partitions (cheapest first).
 CALIBRATION_FRACTIONS: Final = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0)
-#: The refinement factors measured.
-CALIBRATION_REFINES: Final = (5, 10, 20)
+#: The refinement factors measured. 2 is enough where the 4-bit codes rank well: at 1M real
+#: proteins (250 of 500 probed) recall@10 0.9265 without refinement, 0.9745 with 2 and with 5,
+#: where Lance re-reading 20 vectors instead of 50 took p99 12.6 -> 10.8 ms.
+CALIBRATION_REFINES: Final = (2, 5, 10, 20)
 #: ``own`` of a query that has no row of its own (a near copy).
 NO_ROW: Final = np.iinfo(np.uint64).max
 #: Cost model of one ANN search (see :func:`_effort_cost`), measured at 100k rows with

@@ -118,6 +118,10 @@ def test_indexes_dialog_build_shows_built_then_drop_shows_none(qtbot: Any, windo
     assert any(line.startswith("description | full text | Inverted") for line in lines)
     assert any(line.startswith("organism | scalar (filters) | Bitmap") for line in lines)
     assert window.index_dialog.status_button.text() == "Index: 379 of 379 rows indexed"
+    # What was measured: the policy's reason and the calibrated search effort.
+    assert "Vector index policy:" in dialog.summary_label.text()
+    assert outcome.status.calibration is not None
+    assert f"Search effort: probe {outcome.status.calibration.nprobes} of" in dialog.summary_label.text()
     assert dialog.build_button.text().replace("&", "") == "Rebuild indexes"
     # The index change is a new catalog version, and the status bar says so.
     assert window.summary is not None and f"version {outcome.status.version}" in window.catalog_label.text()

@@ -438,9 +438,16 @@ def test_cli_index_commands(base: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "no indexes" in capsys.readouterr().out
     assert main([*cat, "index", "build", "--partitions", "16"]) == 0
     assert "IVF_RQ (16 partitions)" in capsys.readouterr().out
+    assert main([*cat, "index", "status"]) == 0
+    effort = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("search effort"))
+    opened = Catalog.open(tmp_path / "c", create=False)
+    cal = vector_index(opened.dataset(), opened.default_vector).calibration  # type: ignore[union-attr]
+    assert cal is not None and f"probe {cal.nprobes} of 16 partitions" in effort
+    assert f"re-rank {cal.refine_factor} × k" in effort and f"on {cal.queries} sample queries" in effort
     assert main([*cat, "index", "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert {i["kind"] for i in status["indexes"]} == {"vector", "scalar", "text"}
+    assert status["calibration"]["nprobes"] == cal.nprobes
     assert main([*cat, "search", "--text", "dehydrogenase", "-k", "3", "--format", "tsv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and "dehydrogenase" in lines[1]

@@ -52,6 +52,9 @@ def _print_status(catalog: Catalog, status: IndexStatus, as_json: bool) -> None:
         print("no indexes" + (" (recommended: genocat index build)" if status.recommended else ""))
     if status.decision is not None:
         print(f"vector index policy ({status.decision.rows:,} rows): {status.decision.reason}")
+    effort = status.effort_line()
+    if effort is not None:
+        print(f"search effort (measured after the build): {effort}")
     for i in status.indexes:
         extra = f", {i.num_partitions} partitions" if i.num_partitions else ""
         stale = f", {i.rows_unindexed:,} new rows not indexed yet" if i.rows_unindexed else ""

@@ -110,6 +110,12 @@ class Calibration:
         """A JSON-ready dictionary (what the catalog metadata stores)."""
         return asdict(self)
 
+    def describe(self, partitions: int) -> str:
+        """One line for the person: the effort and the recall it was measured to reach."""
+        return (f"probe {self.nprobes} of {partitions} partitions, re-rank {self.refine_factor} × k candidates "
+                f"exactly: recall@{self.k} {self.recall:.2f} on {self.queries} sample queries (target "
+                f"{self.target:.2f})")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration | None:
         """Read a stored calibration; ``None`` if it is unreadable (then the search uses the safe default)."""

@@ -60,7 +60,7 @@ from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.catalog.writers import WriterLease
 from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from genocat_desktop.engine.search.ann import index_kind, index_partitions
+from genocat_desktop.engine.search.ann import Calibration, index_kind, index_partitions, vector_index
 from genocat_desktop.engine.search.calibration import (
     CalibrationSample,
     calibrate,
@@ -190,6 +190,9 @@ class IndexStatus:
     decision
         The last measured decision on the default vector column's index (:mod:`.index_policy`):
         whether IVF can prune these vectors, and why.
+    calibration
+        The search effort measured for the default vector column's index right after its build
+        (:mod:`.calibration`); ``None`` without one (searches then probe every partition).
     """
 
     rows: int
@@ -197,6 +200,17 @@ class IndexStatus:
     indexes: list[IndexInfo] = field(default_factory=list)
     auto_threshold: int = AUTO_INDEX_ROWS
     decision: IndexDecision | None = None
+    calibration: Calibration | None = None
+
+    def effort_line(self) -> str | None:
+        """The default vector index's measured search effort in one line (``None`` without an index)."""
+        vec = self.vector()
+        if vec is None:
+            return None
+        if self.calibration is None:
+            return ("not measured: every partition probed, 10 × k candidates re-ranked exactly (rebuild the "
+                    "index to measure it)")
+        return self.calibration.describe(vec.num_partitions or 1)
 
     def vector(self, column: str | None = None) -> IndexInfo | None:
         """The vector index (on ``column``, if given), or ``None``."""
@@ -219,6 +233,7 @@ class IndexStatus:
             "auto_threshold": self.auto_threshold,
             "recommended": self.recommended,
             "decision": self.decision.to_dict() if self.decision else None,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
             "indexes": [
                 asdict(i) | {
                     "rows_unindexed": i.rows_unindexed,
@@ -265,8 +280,10 @@ def index_status(catalog: Catalog) -> IndexStatus:
                     built_at=_built_at(desc),
                 )
             )
+        ref = vector_index(ds, catalog.default_vector) if any(i.kind == "vector" for i in out) else None
     out.sort(key=lambda i: ({"vector": 0, "text": 1, "scalar": 2}[i.kind], i.name))
-    return IndexStatus(rows, ds.version, out, decision=stored_decision(ds, catalog.default_vector))
+    return IndexStatus(rows, ds.version, out, decision=stored_decision(ds, catalog.default_vector),
+                       calibration=ref.calibration if ref is not None else None)
 
 
 # ---------------------------------------------------------------------------- building

@@ -537,10 +537,17 @@ class IndexDialog(QDialog):
         self.outcome = outcome
         status = outcome.status
         summary = outcome.summary
+        measured = []
+        if status.decision is not None:
+            measured.append(f"Vector index policy: {status.decision.reason}.")
+        effort = status.effort_line()
+        if effort is not None:
+            measured.append(f"Search effort: {effort}.")
         self.summary_label.setText(
             f"<b>{html.escape(summary.location)}</b>: {status.rows:,} sequences, version {status.version}. "
             + (f"Indexes are built automatically from {status.auto_threshold:,} rows."
                if status.vector() is None else "")
+            + "".join(f"<br>{html.escape(line)}" for line in measured)
         )
         selected = set(self.selected_names())
         self.table.setRowCount(0)

@@ -564,12 +564,15 @@ def test_a_stale_or_missing_calibration_falls_back_to_every_partition(catalog: C
     assert new is not None and new.calibration is None
     assert CALIBRATION_KEY in catalog.meta  # (still stored, but for the replaced index)
     assert SearchEffort().resolve(new) == (new.num_partitions, DEFAULT_REFINE)
+    line = index_status(catalog).effort_line()
+    assert line is not None and line.startswith("not measured: every partition probed")
     # Calibrating the new index is picked up by a Searcher (its index cache follows the version).
     searcher = Searcher(catalog, use_index=True)
     q = _queries(catalog, 1)[0]
     assert searcher.search(q).extra["strategy"] == "index"
     cal = calibrate(catalog, col)
     assert isinstance(cal, Calibration)
+    assert index_status(catalog).effort_line() == cal.describe(new.num_partitions)
     assert searcher._vector_index(catalog.dataset(), col).calibration == cal  # type: ignore[union-attr]
     assert Calibration.from_dict({"nprobes": 1}) is None  # an unreadable record is ignored
 

@@ -60,7 +60,13 @@ from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.catalog.writers import WriterLease
 from genocat_desktop.engine.core.errors import CatalogError, GenoCatError
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from genocat_desktop.engine.search.ann import Calibration, index_kind, index_partitions, vector_index
+from genocat_desktop.engine.search.ann import (
+    DEFAULT_REFINE,
+    Calibration,
+    index_kind,
+    index_partitions,
+    vector_index,
+)
 from genocat_desktop.engine.search.calibration import (
     CalibrationSample,
     calibrate,
@@ -207,9 +213,8 @@ class IndexStatus:
         vec = self.vector()
         if vec is None:
             return None
-        if self.calibration is None:
-            return ("not measured: every partition probed, 10 × k candidates re-ranked exactly (rebuild the "
-                    "index to measure it)")
+        if self.calibration is None:  # built on object storage, or before the measurement existed
+            return (f"not measured: every partition probed, {DEFAULT_REFINE} × k candidates re-ranked exactly")
         return self.calibration.describe(vec.num_partitions or 1)
 
     def vector(self, column: str | None = None) -> IndexInfo | None:

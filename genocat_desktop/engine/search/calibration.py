@@ -240,14 +240,14 @@ class _Sweep:
             self.measured[nprobes, refine] = (recall, float(np.median(times)) * 1000)
         return self.measured[nprobes, refine]
 
-    def smallest(self, refine: int, top: int) -> int | None:
-        """The first rung up to ``top`` reaching the target: galloping up from the cheapest, then bisection."""
-        ladder = self.ladder
-        below, i = -1, 0
+    def smallest(self, refine: int, start: int = 0) -> int | None:
+        """The first rung from ``start`` reaching the target: galloping up, then bisection (``None``: none does)."""
+        ladder, top = self.ladder, len(self.ladder) - 1
+        below, i = start - 1, start
         while self.measure(ladder[i], refine)[0] < self.target:
             if i >= top:
                 return None
-            below, i = i, min(top, 2 * i + 1)
+            below, i = i, min(top, start + 2 * (i - start) + 1)
         lo, hi = below + 1, i
         while lo < hi:  # recall grows with probes
             mid = (lo + hi) // 2
@@ -258,23 +258,24 @@ class _Sweep:
         return lo
 
     def cheapest(self, partitions: int, rows: int) -> tuple[int, int]:
-        """``(nprobes, refine)``: the cheapest passing effort by the cost model, else the most thorough."""
+        """``(nprobes, refine)``: the cheapest passing effort by the cost model, else the most thorough.
+
+        Recall grows with the refine factor too, so the largest one finds the fewest probes any factor
+        can pass with; each smaller factor is then tried from there up (one or two measurements each,
+        where it needs no more probes), not from the cheapest rung again.
+        """
+        most = CALIBRATION_REFINES[-1]
+        floor = self.smallest(most)
+        if floor is None:
+            return self.ladder[-1], most
         passing: list[tuple[float, int, int]] = []
-        top = len(self.ladder) - 1
         for refine in CALIBRATION_REFINES:
-            # A larger refine factor costs more re-reads: only worth it with fewer probes than found so far.
-            rung = self.smallest(refine, top)
-            if rung is None:
-                continue
-            nprobes = self.ladder[rung]
-            passing.append((_effort_cost(nprobes, refine, partitions, rows, self.sample.k), nprobes, refine))
-            top = rung - 1
-            if top < 0:
-                break
-        if passing:
-            _, nprobes, refine = min(passing)
-            return nprobes, refine
-        return self.ladder[-1], CALIBRATION_REFINES[-1]
+            rung = floor if refine == most else self.smallest(refine, floor)
+            if rung is not None:
+                nprobes = self.ladder[rung]
+                passing.append((_effort_cost(nprobes, refine, partitions, rows, self.sample.k), nprobes, refine))
+        _, nprobes, refine = min(passing)
+        return nprobes, refine
 
 
 def calibrate(
@@ -297,7 +298,9 @@ def calibrate(
     an effort's recall is the lower of the two kinds'. For each refine factor
     in :data:`CALIBRATION_REFINES`, the smallest probe count among
     :data:`CALIBRATION_FRACTIONS` of the partitions reaching ``target`` is
-    found by bisection (recall grows with probes); of those, the cheapest by
+    found by galloping and bisection (recall grows with probes, and with the
+    refine factor: the largest factor's count is found first, the others' from
+    there up); of those, the cheapest by
     :func:`_effort_cost` is kept (a model, not the measured latency, so that
     the choice does not depend on the load of the moment). If nothing reaches
     the target, the most thorough effort (every partition, the largest refine

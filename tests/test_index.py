@@ -36,6 +36,7 @@ from genocat_desktop.engine.search.calibration import (
     CALIBRATION_QUERIES,
     CALIBRATION_REFINES,
     CALIBRATION_TARGET,
+    NO_ROW,
     calibrate,
     calibration_sample,
 )
@@ -533,7 +534,7 @@ def test_calibration_recall_is_measured_against_exact_search(catalog: Catalog) -
     positions = np.sort(np.random.default_rng(0).choice(ds.count_rows(), size=CALIBRATION_QUERIES, replace=False))
     sample = calibration_sample(ds, col, embedder=catalog.embedder(col))
     m = CALIBRATION_QUERIES
-    assert sample.vectors.shape[0] == 2 * m and np.array_equal(sample.kind_of(), np.repeat([0, 1], m))
+    assert sample.vectors.shape[0] == 2 * m and np.array_equal(sample.own == NO_ROW, np.repeat([False, True], m))
     assert np.allclose(sample.vectors[:m], vectors[positions])
     # The near copies differ from their rows in about a quarter of the residues, and are embedded as queries are.
     cosines = np.sum(sample.vectors[m:] * vectors[positions], axis=1) / (

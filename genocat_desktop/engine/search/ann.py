@@ -50,6 +50,7 @@ __all__ = [
     "VectorIndexRef",
     "ann_candidates",
     "ann_search",
+    "calibration_of",
     "index_kind",
     "index_partitions",
     "vector_index",
@@ -234,16 +235,20 @@ def _stored_calibration(ds: lance.LanceDataset, column: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def calibration_of(ds: lance.LanceDataset, desc: Any, column: str) -> Calibration | None:
+    """The stored calibration of the vector index ``desc`` (one of ``ds.describe_indices()``) on ``column``;
+    ``None`` if there is none or it was measured on an index that has since been replaced."""
+    cal = Calibration.from_dict(_stored_calibration(ds, column))
+    uuids = {str(seg.uuid) for seg in getattr(desc, "segments", [])}
+    return cal if cal is not None and cal.index_uuid in uuids else None
+
+
 def vector_index(ds: lance.LanceDataset, column: str) -> VectorIndexRef | None:
     """The vector index on ``column`` of this dataset version, if there is one (with its calibration)."""
     for desc in ds.describe_indices():
         if index_kind(desc.index_type) == "vector" and column in desc.field_names:
-            cal = Calibration.from_dict(_stored_calibration(ds, column))
-            uuids = {str(seg.uuid) for seg in getattr(desc, "segments", [])}
-            if cal is not None and cal.index_uuid not in uuids:
-                cal = None  # measured on an index that has since been replaced
             return VectorIndexRef(desc.name, column, index_partitions(ds, desc.name) or 1,
-                                  int(desc.num_rows_indexed), cal)
+                                  int(desc.num_rows_indexed), calibration_of(ds, desc, column))
     return None
 
 

@@ -31,6 +31,7 @@ from genocat_desktop.engine.core.errors import CatalogError, EmbedderError
 from genocat_desktop.engine.core.process import configure_process
 from genocat_desktop.engine.core.progress import CancelToken
 from genocat_desktop.engine.search.ann import CALIBRATION_KEY, Calibration, vector_index
+from genocat_desktop.engine.search.composition import AMINO_ACIDS
 from genocat_desktop.engine.search.lance_errors import storage_errors
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "CALIBRATION_REFINES",
     "CALIBRATION_TARGET",
     "NEAR_COPY_SUBSTITUTIONS",
+    "NO_ROW",
     "CalibrationSample",
     "calibrate",
     "calibration_sample",
@@ -64,7 +66,7 @@ NEAR_COPY_MAX_RESIDUES: Final = 10_000
 #: Embedders whose near copies are embedded for the calibration: those that embed a hundred
 #: sequences in milliseconds (a language model would spend minutes of CPU on them).
 _CHEAP_EMBEDDERS: Final = frozenset({"kmer"})
-_AMINO_ACIDS: Final = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", np.uint8)
+_AMINO_ACIDS: Final = np.frombuffer(AMINO_ACIDS.encode(), np.uint8)
 _NUCLEOTIDES: Final = np.frombuffer(b"ACGT", np.uint8)
 #: The probe counts measured, as fractions of the partitions (cheapest first).
 CALIBRATION_FRACTIONS: Final = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0)
@@ -125,19 +127,14 @@ def _effort_cost(nprobes: int, refine: int, partitions: int, rows: int, k: int) 
 class CalibrationSample:
     """Calibration queries and their exact top ``k`` (see :func:`calibration_sample`).
 
-    ``own`` is each query's own row id, left out of its results and its answer (no row for a near
-    copy); ``kinds`` is 0 for a row of the catalog, 1 for a near copy.
+    ``own`` is each query's own row id, left out of its results and its answer; :data:`NO_ROW` for a
+    near copy, which has no row of its own.
     """
 
     vectors: np.ndarray
     truth: np.ndarray
     own: np.ndarray
     k: int
-    kinds: np.ndarray | None = None
-
-    def kind_of(self) -> np.ndarray:
-        """Each query's kind (all rows of the catalog where none were recorded)."""
-        return self.kinds if self.kinds is not None else np.zeros(self.vectors.shape[0], np.int8)
 
 
 def _near_copies(
@@ -181,21 +178,19 @@ def calibration_sample(
     Returns
     -------
     CalibrationSample
-        The queries' vectors, their exact neighbours, their own row ids and their kinds.
+        The queries' vectors, their exact neighbours and their own row ids.
     """
     rows = ds.count_rows()
     m = max(1, min(queries, rows - 1))
     positions = np.sort(np.random.default_rng(seed).choice(rows, size=m, replace=False))
     picked = ds.take(positions.tolist(), columns=[column]).column(column).combine_chunks()
     vectors = np.asarray(picked.values.to_numpy(zero_copy_only=False), np.float32).reshape(m, -1)
-    kinds = np.zeros(m, np.int8)
     copies = _near_copies(ds, positions, embedder, seed) if embedder is not None else None
     if copies is not None:
         vectors = np.concatenate([vectors, copies])
-        positions = np.concatenate([positions, np.full(m, -1, positions.dtype)])
-        kinds = np.concatenate([kinds, np.ones(m, np.int8)])
+        positions = np.concatenate([positions, np.full(m, -1, positions.dtype)])  # no row of their own
     truth, own = _exact_neighbours(ds, column, vectors, positions, k, cancel)
-    return CalibrationSample(vectors, truth, own, k, kinds)
+    return CalibrationSample(vectors, truth, own, k)
 
 
 def cheap_embedder(catalog: Catalog, column: str) -> Any:
@@ -235,8 +230,8 @@ class _Sweep:
                 times.append(time.perf_counter() - t)
                 found = found[found != self.sample.own[i]][:k]
                 hits[i] = len(np.intersect1d(found, self.sample.truth[i]))
-            kinds = self.sample.kind_of()
-            recall = min(float(hits[kinds == kind].mean()) / k for kind in np.unique(kinds))
+            copies = self.sample.own == NO_ROW
+            recall = min(float(hits[group].mean()) / k for group in (~copies, copies) if group.any())
             self.measured[nprobes, refine] = (recall, float(np.median(times)) * 1000)
         return self.measured[nprobes, refine]
 

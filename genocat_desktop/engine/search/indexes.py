@@ -63,9 +63,9 @@ from genocat_desktop.engine.core.progress import CancelToken, Progress, Progress
 from genocat_desktop.engine.search.ann import (
     DEFAULT_REFINE,
     Calibration,
+    calibration_of,
     index_kind,
     index_partitions,
-    vector_index,
 )
 from genocat_desktop.engine.search.calibration import (
     CalibrationSample,
@@ -267,11 +267,14 @@ def index_status(catalog: Catalog) -> IndexStatus:
     ds = catalog.dataset()
     rows = ds.count_rows()
     out = []
+    calibration = None
     with storage_errors(catalog, "read the indexes of"):
         for desc in ds.describe_indices():
             kind = index_kind(desc.index_type)
             if desc.name.startswith("__"):  # Lance's internal ones (fragment reuse, mem wal)
                 continue
+            if kind == "vector" and catalog.default_vector in desc.field_names:
+                calibration = calibration_of(ds, desc, catalog.default_vector)
             out.append(
                 IndexInfo(
                     name=desc.name,
@@ -285,10 +288,9 @@ def index_status(catalog: Catalog) -> IndexStatus:
                     built_at=_built_at(desc),
                 )
             )
-        ref = vector_index(ds, catalog.default_vector) if any(i.kind == "vector" for i in out) else None
     out.sort(key=lambda i: ({"vector": 0, "text": 1, "scalar": 2}[i.kind], i.name))
     return IndexStatus(rows, ds.version, out, decision=stored_decision(ds, catalog.default_vector),
-                       calibration=ref.calibration if ref is not None else None)
+                       calibration=calibration)
 
 
 # ---------------------------------------------------------------------------- building

@@ -219,13 +219,16 @@ def test_the_compiled_fit_gives_the_numpy_fits_matrices() -> None:
     p = composition._with_pseudocounts(np.broadcast_to(query_p[0], (n, 20)), np.full(n, float(query_n[0])))
     q = composition._with_pseudocounts(target_p, target_n)
     log_pq = np.log(p)[:, :, None] + np.log(q)[:, None, :]
-    numpy_joint, numpy_entropy = composition._fitted_joints(p, q, b.log_joint, log_pq)
-    joint, entropy = _composition.fit_joints(np.ascontiguousarray(p), np.ascontiguousarray(q),
-                                             np.ascontiguousarray(b.log_joint), composition.TARGET_ENTROPY)
+    numpy_log_joint, numpy_entropy = composition._fitted_joints(p, q, log_pq)
+    log_joint, entropy = _composition.fit_joints(np.ascontiguousarray(p), np.ascontiguousarray(q),
+                                                 b.integer_scores, b.lam_implied, composition.TARGET_ENTROPY)
     np.testing.assert_allclose(entropy, composition.TARGET_ENTROPY, atol=1e-9)
     np.testing.assert_allclose(entropy, numpy_entropy, atol=2e-9)
+    joint = np.exp(log_joint)
     assert np.allclose(joint.sum(axis=2), p) and np.allclose(joint.sum(axis=1), q)  # the pairs' marginals
-    matrices, numpy_matrices = ((np.log(j) - log_pq) / b.lam for j in (joint, numpy_joint))
+    # the relative entropy, from the frequencies themselves
+    np.testing.assert_allclose((joint * (log_joint - log_pq)).sum(axis=(1, 2)), entropy, atol=1e-9)
+    matrices, numpy_matrices = ((j - log_pq) / b.lam for j in (log_joint, numpy_log_joint))
     np.testing.assert_allclose(matrices, numpy_matrices, atol=1e-6)
     scale = composition.SCALE
     assert np.array_equal(np.rint(matrices * scale), np.rint(numpy_matrices * scale))

@@ -1,3 +1,5 @@
 import numpy as np
 
-def fit_joints(p: np.ndarray, q: np.ndarray, log_joint: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]: ...
+def fit_joints(
+    p: np.ndarray, q: np.ndarray, scores: np.ndarray, lam: float, target: float
+) -> tuple[np.ndarray, np.ndarray]: ...

@@ -70,26 +70,22 @@ def fill_seeds(const uint8_t[::1] codes, const int64_t[::1] offsets, Py_ssize_t 
                 t += stride
 
 
-cdef int[8] _GAPS = [701, 301, 132, 57, 23, 10, 4, 1]  # Ciura's shell-sort gaps
-
-
-cdef inline void _sort_keys(int64_t *keys, double *scores, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """Sort ``keys[lo:hi]`` ascending, ``scores`` alongside (shell sort: a window's few hundred keys at most)."""
-    cdef Py_ssize_t g, a, b, gap
-    cdef int64_t key
-    cdef double score
-    for g in range(8):
-        gap = _GAPS[g]
-        for a in range(lo + gap, hi):
-            key = keys[a]
-            score = scores[a]
-            b = a
-            while b - gap >= lo and keys[b - gap] > key:
-                keys[b] = keys[b - gap]
-                scores[b] = scores[b - gap]
-                b -= gap
-            keys[b] = key
-            scores[b] = score
+cdef inline void _partners(const double *ranked, const int32_t *order, int64_t alpha, double partial,
+                           double rest, double threshold, int32_t *out, int32_t *count) noexcept nogil:
+    """The partners that can reach ``threshold`` (``partial`` so far, at most ``rest`` from the positions
+    after) into ``out``, in ascending order (insertion sort: a few letters), their number into ``count``.
+    ``ranked``/``order``: the letter's partners' scores and letters, best first."""
+    cdef int m = 0, b
+    cdef int32_t letter
+    while m < alpha and (partial + ranked[m]) + rest >= threshold:
+        letter = order[m]
+        b = m
+        while b > 0 and out[b - 1] > letter:
+            out[b] = out[b - 1]
+            b -= 1
+        out[b] = letter
+        m += 1
+    count[0] = m
 
 
 def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, const uint8_t[::1] lut,
@@ -105,7 +101,9 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
     """
     cdef Py_ssize_t n = query.shape[0] - span + 1 if query.shape[0] >= span else 0
     cdef int weight = <int>shape.shape[0]
-    cdef Py_ssize_t i, first
+    cdef Py_ssize_t i
+    if alpha > 32:
+        raise ValueError("similar_seeds: at most 32 seed letters")
     cdef int j, depth, row
     cdef int64_t count = 0, cap = 1024, own
     keys_arr = np.empty(cap, dtype=np.int64)
@@ -122,7 +120,10 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
     cdef int64_t[::1] bounds = bounds_arr
     cdef double[::1] best = np.zeros(weight + 1, dtype=np.float64)  # best score of positions j.. to the end
     cdef int32_t[::1] word = np.zeros(weight, dtype=np.int32)
-    cdef int32_t[::1] choice = np.zeros(weight, dtype=np.int32)
+    cdef int32_t[::1] cand = np.zeros(weight * 32, dtype=np.int32)  # each depth's letters to visit, ascending
+    cdef int32_t[::1] ncand = np.zeros(weight, dtype=np.int32)
+    cdef int32_t[::1] pos = np.zeros(weight, dtype=np.int32)
+    cdef int32_t letter
     cdef double[::1] partial = np.zeros(weight + 1, dtype=np.float64)
     cdef int64_t[::1] prefix = np.zeros(weight + 1, dtype=np.int64)
     cdef bint valid
@@ -154,22 +155,23 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
             count += 1
             bounds[i + 1] = count
             continue
-        # depth-first over letters, best partner first, pruned by the best the remaining positions can add
-        first = count
+        # Depth-first over letters. At each position the partners that can still reach the threshold
+        # are a prefix of the letter's partners best first (the walk stops at the first that cannot);
+        # that prefix, a few letters, is then visited in ascending order, so that the window's keys
+        # come out sorted (the lookups then walk the key table forwards) at a fraction of the cost
+        # of sorting them after (the same keys; 1.5 instead of 3.0 ms a query at threshold 19).
         depth = 0
-        choice[0] = -1
         partial[0] = 0.0
         prefix[0] = 0
+        _partners(&ranked[word[0], 0], &order[word[0], 0], alpha, 0.0, best[1], threshold, &cand[0], &ncand[0])
+        pos[0] = 0
         while depth >= 0:
-            choice[depth] += 1
-            row = word[depth]
-            if choice[depth] >= alpha:
+            if pos[depth] >= ncand[depth]:
                 depth -= 1
                 continue
-            s = partial[depth] + ranked[row, choice[depth]]
-            if s + best[depth + 1] < threshold:
-                depth -= 1  # the partners after this one score less
-                continue
+            letter = cand[depth * 32 + pos[depth]]
+            pos[depth] += 1
+            s = partial[depth] + matrix[word[depth], letter]
             if depth == weight - 1:
                 if count + 1 > cap:
                     cap *= 2
@@ -177,15 +179,16 @@ def similar_seeds(const uint8_t[::1] query, const int32_t[::1] shape, int span, 
                     scores_arr = np.resize(scores_arr, cap)
                     keys = keys_arr
                     scores = scores_arr
-                keys[count] = prefix[depth] * alpha + order[row, choice[depth]]
+                keys[count] = prefix[depth] * alpha + letter
                 scores[count] = INFINITY if keys[count] == own else s
                 count += 1
                 continue
             partial[depth + 1] = s
-            prefix[depth + 1] = prefix[depth] * alpha + order[row, choice[depth]]
+            prefix[depth + 1] = prefix[depth] * alpha + letter
             depth += 1
-            choice[depth] = -1
-        _sort_keys(&keys[0], &scores[0], first, count)
+            _partners(&ranked[word[depth], 0], &order[word[depth], 0], alpha, s, best[depth + 1], threshold,
+                      &cand[depth * 32], &ncand[depth])
+            pos[depth] = 0
         bounds[i + 1] = count
     return keys_arr[:count].copy(), bounds_arr, scores_arr[:count].copy()
 

@@ -103,7 +103,7 @@ class _Blosum:
     lam: float  # ungapped λ with the Robinson background
     background: np.ndarray  # the frequencies BLOSUM62 is the exact log-odds matrix of (with lam_implied)
     lam_implied: float
-    log_joint: np.ndarray  # ln of BLOSUM62's target frequencies under that background
+    integer_scores: np.ndarray  # ``scores`` as C-contiguous int32 (the compiled fit's input)
 
 
 @functools.cache
@@ -123,8 +123,8 @@ def _blosum() -> _Blosum:
     # The background and λ under which BLOSUM62 is exactly a log-odds matrix, P_ij = f_i f_j e^{λ s_ij}
     # with marginals f: at that composition the adjusted matrix is BLOSUM62 itself.
     lam_implied, background = _implied_background(scores)
-    log_joint = np.log(np.outer(background, background)) + lam_implied * scores
-    return _Blosum(scores, int(rows[x][x]), values, indicator, lam, background, lam_implied, log_joint)
+    return _Blosum(scores, int(rows[x][x]), values, indicator, lam, background, lam_implied,
+                   np.ascontiguousarray(scores, dtype=np.int32))
 
 
 def _implied_background(scores: np.ndarray) -> tuple[float, np.ndarray]:
@@ -277,45 +277,45 @@ def adjusted_matrices(query: np.ndarray, query_n: float, targets: np.ndarray, ta
     try:
         from genocat_desktop.engine.search import _composition
     except ImportError:  # installed without a C compiler: the same steps in numpy, every pair at once
-        joint, entropy = _fitted_joints(p, q, b.log_joint, log_pq)
+        log_joint, entropy = _fitted_joints(p, q, log_pq)
     else:
         # One pair at a time in C: the numpy steps' cost is mostly numpy's per-call overhead on these
         # small arrays (~100 Sinkhorn steps of ~10 calls each for a query's 51 pairs; 6 -> <1 ms).
-        joint, entropy = _composition.fit_joints(np.ascontiguousarray(p), np.ascontiguousarray(q),
-                                                 np.ascontiguousarray(b.log_joint), TARGET_ENTROPY)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        matrices = (np.log(joint) - log_pq) / b.lam
+        log_joint, entropy = _composition.fit_joints(np.ascontiguousarray(p), np.ascontiguousarray(q),
+                                                     b.integer_scores, b.lam_implied, TARGET_ENTROPY)
+    with np.errstate(invalid="ignore"):
+        matrices = (log_joint - log_pq) / b.lam
     converged = np.isfinite(matrices).all(axis=(1, 2)) & (np.abs(entropy - TARGET_ENTROPY) < 1e-6)
     return np.where(converged[:, None, None], matrices, np.nan)
 
 
-def _fitted_joints(p: np.ndarray, q: np.ndarray, log_joint: np.ndarray,
-                   log_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The adjusted target frequencies of every pair and their relative entropies (numpy, all pairs at
-    once; ``_composition.fit_joints`` does the same steps one pair at a time)."""
+def _fitted_joints(p: np.ndarray, q: np.ndarray, log_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The logarithms of every pair's adjusted target frequencies and their relative entropies (numpy, all
+    pairs at once; ``_composition.fit_joints`` does the same steps one pair at a time)."""
     n = len(p)
     row, col = np.ones((n, 20)), np.ones((n, 20))
+    lam_scores = _blosum().lam_implied * _blosum().scores
 
     def fitted(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Q = a P^β b with the pair's marginals (Sinkhorn, from the last β's scalings), and its relative
-        entropy to p qᵀ."""
+        """ln Q, Q = a P^β b with the pair's marginals (Sinkhorn, from the last β's scalings), and Q's relative
+        entropy to p qᵀ. P^β is e^{βλs} up to row and column factors, which the scalings absorb."""
         nonlocal row, col
-        kernel = np.exp(beta[:, None, None] * log_joint[None])
+        kernel = np.exp(beta[:, None, None] * lam_scores[None])
         for _ in range(500):
             # Batched matrix-vector products (matmul: several times faster than the same einsum).
             row = p / np.matmul(kernel, col[:, :, None])[:, :, 0]
             sums = np.matmul(row[:, None, :], kernel)[:, 0, :]
-            if np.abs(sums * col - q).max() < 1e-11:  # the column sums, with the rows just fitted
+            if np.abs(sums * col - q).max() < 1e-10:  # the column sums, with the rows just fitted
                 break
             col = q / sums
-        joint = row[:, :, None] * kernel * col[:, None, :]
-        return joint, (joint * (np.log(joint) - log_pq)).sum(axis=(1, 2))
+        log_joint = np.log(row)[:, :, None] + beta[:, None, None] * lam_scores[None] + np.log(col)[:, None, :]
+        return log_joint, (np.exp(log_joint) * (log_joint - log_pq)).sum(axis=(1, 2))
 
     # The relative entropy grows with β (β = 0 gives Q = p qᵀ, entropy 0): secant steps on β,
     # kept inside a bracket that always holds the root.
     lo, hi = np.zeros(n), np.full(n, 4.0)
     beta = np.ones(n)
-    joint, entropy = fitted(beta)
+    log_joint, entropy = fitted(beta)
     prev_beta, prev_gap = np.zeros(n), np.full(n, -TARGET_ENTROPY)
     for _ in range(30):
         gap = entropy - TARGET_ENTROPY
@@ -327,8 +327,8 @@ def _fitted_joints(p: np.ndarray, q: np.ndarray, log_joint: np.ndarray,
         inside = np.isfinite(secant) & (secant > lo) & (secant < hi)
         prev_beta, prev_gap = beta, gap
         beta = np.where(inside, secant, (lo + hi) / 2)
-        joint, entropy = fitted(beta)
-    return joint, entropy
+        log_joint, entropy = fitted(beta)
+    return log_joint, entropy
 
 
 def _with_pseudocounts(probs: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -128,3 +128,32 @@ def test_hit_list_tracebacks_agree_between_parasail_and_pyopal(
     for column in ("identity", "query_cov", "target_cov"):
         assert np.allclose(striped_run[column][:3], opal_run[column][:3])
     assert (striped_run["identity"][:3] > 0.85).all()
+
+
+def test_the_score_pass_over_few_targets_gives_pyopals_scores() -> None:
+    """:func:`.striped.protein_scores` (parasail, one query profile) scores real proteins, homologues,
+    odd letters and a pair past 16 bits as pyopal's score pass does; an empty target scores 0."""
+    seqs = [s for s in _proteins() if 30 <= len(s) <= 900][:40]
+    rng = np.random.default_rng(8)
+    query = seqs[0]
+    targets = [*seqs[1:], "".join(c if rng.random() < 0.7 else "W" for c in query), "BZUOJX" + query[:50]]
+    expected = [h.score for h in _opal_hits(query, "protein", targets, ["protein"] * len(targets), mode="score")]
+    assert striped.protein_scores(query, targets, PROTEIN).tolist() == expected
+    itself = _opal_hits(query, "protein", [query], ["protein"], mode="score")[0].score
+    assert striped.protein_scores(query, ["", query], PROTEIN).tolist() == [0, itself]
+    long = "".join(rng.choice(list(LETTERS[:20]), 7_000))
+    wide = striped.protein_scores(long, [long], PROTEIN)
+    assert wide[0] > 32_767 and wide.tolist() == [h.score for h in _opal_hits(long, "protein", [long], ["protein"],
+                                                                              mode="score")]
+
+
+def test_best_scores_takes_parasail_for_few_protein_targets_and_pyopal_for_many(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seqs = [s for s in _proteins() if 30 <= len(s) <= 600][:30]
+    calls: list[int] = []
+    real = striped.protein_scores
+    monkeypatch.setattr(striped, "protein_scores", lambda q, t, s: calls.append(len(t)) or real(q, t, s))
+    few, _ = alignment.best_scores(seqs[0], "protein", seqs, ["protein"] * len(seqs))
+    monkeypatch.setattr(alignment, "STRIPED_SCORED_PROTEIN_TARGETS", 10)
+    many, _ = alignment.best_scores(seqs[0], "protein", seqs, ["protein"] * len(seqs))
+    assert calls == [len(seqs)] and few.tolist() == many.tolist()

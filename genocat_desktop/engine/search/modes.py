@@ -15,14 +15,15 @@
   targets at the catalog's size; the results name the mode chosen and why.
 
 The thresholds below come from ``python -m bench.quality.scale_run`` (BENCHMARKS.md, "Protein search at
-5k, 100k and 1M rows"). At 5k proteins (1.8 M residues) no aligned mode reaches the CPU time MMseqs2
-spends per query (22.5 ms on two threads) with BLAST+'s sensitivity: ``exhaustive`` costs ~3.0x that
-(sens@50 0.875, BLAST+ 0.812), ``sensitive`` ~1.8x (0.820). Fewer seed candidates do not get there
-(``python -m bench.quality.candidates_sweep``, 50 to 1,000 at 5k): the seeds cost ~5 ms a query whatever
-their number and the realignments and tracebacks of the hits ~15 ms, so 50 candidates cost MMseqs2's
-CPU at sens@50 0.756 and 300 reach 0.813 at ~1.5x; a lower similar-seed threshold (19) reaches 0.829 at
-~1.5x with 150. So ``auto`` aligns every row up to a few thousand proteins, the most sensitive at a few
-times MMseqs2's CPU, and beyond that the seeded prefilter keeps the sensitivity at a bounded cost.
+5k, 100k and 1M rows") and ``python -m bench.quality.small_catalogs`` (the 579 labelled queries in 0 to
+4,421 real background proteins, MMseqs2 and BLAST+ on the same database in the same run). Aligning every
+row costs ~26 CPU-ms per million residues and a query: as much as MMseqs2 -s 7.5 (~20 ms a query) at
+~0.28 M residues, 1.6x at 0.66 M, 2.8x at 1.8 M. The seeded search with the small-catalog settings
+(:func:`seeded_settings`) costs about MMseqs2's CPU at 0.66 M and at 1.8 M residues (5k proteins) and
+stays above BLAST+'s sens@50 (0.852 against 0.844, 0.816 against 0.812); aligning every row is more
+sensitive still (0.906, 0.875). So ``auto`` aligns every row up to ~0.25 M residues (a few hundred
+proteins), then seeds; past :data:`SMALL_SEEDED_MAX_RESIDUES` with more candidates and the index's own
+threshold, its hit budget and cell bound keeping the cost per query bounded.
 
 For nucleotides (``python -m bench.dna.run``, BENCHMARKS.md "DNA"): the word seeds put the same
 row first as aligning every row, with the same bits, on both strands and up to 15 % divergence
@@ -52,9 +53,14 @@ __all__ = [
     "SEEDED_MAX_NUCLEOTIDES",
     "SEEDED_MAX_RESIDUES",
     "SEED_CANDIDATES",
+    "SMALL_SEEDED_MAX_RESIDUES",
+    "SMALL_SEED_CANDIDATES",
+    "SMALL_SEED_THRESHOLD",
     "ModeChoice",
+    "SeededSettings",
     "check_mode",
     "choose_mode",
+    "seeded_settings",
 ]
 
 AUTO: Final = "auto"
@@ -62,8 +68,9 @@ AUTO: Final = "auto"
 MODES: Final = ("auto", "fast", "align", "sensitive", "exhaustive")
 #: Modes whose hits carry alignment columns (bits, E-value, identity, coverage).
 ALIGNED_MODES: Final = frozenset({"align", "sensitive", "exhaustive"})
-#: ``auto`` aligns every passing row up to this many residues of the query's molecule type.
-EXHAUSTIVE_MAX_RESIDUES: Final = 2_000_000
+#: ``auto`` aligns every passing protein row up to this many residues: where it costs no more CPU than
+#: MMseqs2 -s 7.5 (~20 ms a query at 0.28 M residues, ``bench.quality.small_catalogs``).
+EXHAUSTIVE_MAX_RESIDUES: Final = 250_000
 #: ``auto`` uses the seeded prefilter up to this many protein residues (its index in RAM: ~6 bytes
 #: per residue); beyond, the embedding's candidates are aligned (``align``).
 SEEDED_MAX_RESIDUES: Final = 600_000_000
@@ -74,6 +81,14 @@ SEED_CANDIDATES: Final = 1_000
 #: ``sensitive`` protein searches add the embedding's 100 nearest rows to the seeds' up to this many rows
 #: (their cost grows with the rows, their gain shrinks: +0.004 sens@50 at 5k, +0.0005 at 100k).
 EMBEDDING_NEIGHBOURS_MAX_ROWS: Final = 20_000
+#: A protein seed index of at most this many residues is seeded with the small-catalog settings below:
+#: there the hit budget (:data:`.seeds.MIN_HITS`) is far from spent, so more similar seeds cost little
+#: (their enumeration, ~1.5 ms a query), and fewer rows need aligning to keep the homologues.
+SMALL_SEEDED_MAX_RESIDUES: Final = 2_000_000
+#: The similar seeds' least score in a small catalog (the index's own, :data:`.seeds.THRESHOLD`, elsewhere).
+SMALL_SEED_THRESHOLD: Final = 19.0
+#: Rows the seeds hand to Smith-Waterman in a small catalog (without the embedding's nearest rows).
+SMALL_SEED_CANDIDATES: Final = 100
 #: Nucleotide residues ``auto`` aligns exhaustively (both strands); beyond, the seeds choose the rows.
 EXHAUSTIVE_MAX_NUCLEOTIDES: Final = 25_000
 #: ``auto`` seeds nucleotide catalogs up to this many nucleotides (the index: ~5 bytes each, plus
@@ -97,6 +112,34 @@ class ModeChoice:
     def aligned(self) -> bool:
         """Whether the hits are aligned (and carry the alignment columns)."""
         return self.mode in ALIGNED_MODES
+
+
+@dataclass(frozen=True, slots=True)
+class SeededSettings:
+    """How ``sensitive`` seeds a protein query, by the size of the seed index (:func:`seeded_settings`)."""
+
+    threshold: float | None  # the similar seeds' least score; None: the index's own
+    candidates: int  # rows handed to Smith-Waterman at most
+    cells: bool  # whether a long query aligns fewer of them (.seeds.CANDIDATE_CELLS)
+    neighbours: bool  # whether the embedding's 100 nearest rows join them (vectors in RAM only)
+
+    def describe(self) -> str:
+        """A few words for the results summary."""
+        threshold = f"similar seeds from score {self.threshold:g}, " if self.threshold is not None else ""
+        return f"{threshold}the best {self.candidates:,} rows aligned"
+
+
+def seeded_settings(residues: int, rows: int) -> SeededSettings:
+    """The seeded protein search's settings for a seed index of ``residues`` residues in ``rows`` rows.
+
+    Measured at 5k proteins (1.8 M residues, ``python -m bench.quality.candidates_sweep`` and
+    ``small_catalogs``): similar seeds from 19 and the best 100 rows reach sens@50 0.816 (BLAST+
+    0.812) at ~21 CPU-ms a query (MMseqs2 ~23); the larger catalogs' settings (20, up to 1,000 rows,
+    the embedding's 100 nearest) 0.82 at ~30.
+    """
+    if residues <= SMALL_SEEDED_MAX_RESIDUES:
+        return SeededSettings(SMALL_SEED_THRESHOLD, SMALL_SEED_CANDIDATES, cells=False, neighbours=False)
+    return SeededSettings(None, SEED_CANDIDATES, cells=True, neighbours=rows <= EMBEDDING_NEIGHBOURS_MAX_ROWS)
 
 
 def check_mode(mode: str) -> str:

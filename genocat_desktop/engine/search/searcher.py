@@ -45,10 +45,10 @@ from genocat_desktop.engine.search.modes import (
     EMBEDDING_NEIGHBOURS_MAX_ROWS,
     NUCLEOTIDE_SEED_CANDIDATES,
     NUCLEOTIDE_SEED_EVALUE,
-    SEED_CANDIDATES,
     ModeChoice,
     check_mode,
     choose_mode,
+    seeded_settings,
 )
 from genocat_desktop.engine.search.queries import Query, detect_molecule, read_queries
 from genocat_desktop.engine.search.strategies import (
@@ -242,9 +242,11 @@ class Searcher:
             index = self._vector_index(ds, column)
             if index is not None:
                 rows, residues = self._counts.kind_size(ds, None, "protein")
-                # The default protein search (seeds) reads no vector: the half-precision copy (3.4 GB of
-                # RAM at 1M 512-d rows) is left to the batches that use it (_strategy).
-                if choose_mode("auto", False, residues, rows).mode != "sensitive":
+                # The default protein search (seeds) reads no vector: in a large catalog the half-precision
+                # copy (3.4 GB of RAM at 1M 512-d rows) is left to the batches that use it (_strategy); a
+                # small one's (~1 KB a row) serves fast searches and the seeds' nearest rows.
+                if choose_mode("auto", False, residues, rows).mode != "sensitive" or \
+                        rows <= EMBEDDING_NEIGHBOURS_MAX_ROWS:
                     self._refine.load(self.catalog, ds, column, self.memory_budget, cancel)
                 self._prewarm(ds, index)
             else:
@@ -462,6 +464,7 @@ class Searcher:
             allowed = store.positions(self._refine.matching_ids(plan.ds, plan.sql))
         residues = self._counts.residues_of(plan.ds, plan.strategy.held_rows)
         strands: np.ndarray | None = None  # both strands of a nucleotide query's rows
+        reason = choice.reason
         if choice.mode == "exhaustive":
             positions = allowed if allowed is not None else np.arange(store.ids.size)
         elif kind == "nucleotide":
@@ -481,15 +484,19 @@ class Searcher:
             allowed_ids = store.ids[allowed] if allowed is not None else None
             from genocat_desktop.engine.search.seeds import CANDIDATE_CELLS
 
-            # At most CANDIDATE_CELLS of Smith-Waterman beyond the best rows: a long query aligns fewer (.seeds).
-            found_ids, _ = seeds.candidates(q.sequence, candidates or SEED_CANDIDATES, allowed_ids,
-                                            cells=None if candidates else CANDIDATE_CELLS)
+            # The settings follow the seed index's size (.modes.seeded_settings); at most CANDIDATE_CELLS of
+            # Smith-Waterman beyond the best rows where they say so: a long query aligns fewer (.seeds).
+            settings = seeded_settings(seeds.residues, store.ids.size)
+            reason = f"{reason} ({settings.describe()})" if not candidates else reason
+            found_ids, _ = seeds.candidates(q.sequence, candidates or settings.candidates, allowed_ids,
+                                            cells=CANDIDATE_CELLS if settings.cells and not candidates else None,
+                                            threshold=settings.threshold)
             positions = store.positions(np.asarray(found_ids, dtype=np.uint64))
-            # The embedding's own nearest rows join the seeds' in a small catalog whose vectors are in RAM:
-            # at 5k rows +0.004 sens@50 for ~2 CPU-ms a query; at 100k +0.0005 for ~18 ms, and through
-            # the disk index 40 ms (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
-            if store.ids.size <= EMBEDDING_NEIGHBOURS_MAX_ROWS and \
-                    not isinstance(plan.strategy, (LanceIndex, LanceScan)):
+            # The embedding's own nearest rows join the seeds' in a catalog whose vectors are in RAM and
+            # that is not small enough for the small-catalog settings: at 5k rows +0.004 sens@50 for
+            # ~2 CPU-ms a query; at 100k +0.0005 for ~18 ms, and through the disk index 40 ms
+            # (BENCHMARKS.md): a seeded catalog's open leaves them on disk (warm).
+            if settings.neighbours and not isinstance(plan.strategy, (LanceIndex, LanceScan)):
                 near = plan.strategy.find(n, vec, 100)  # n: this query's row of the batch's scores
                 if near.ids is not None:
                     positions = np.union1d(positions, store.positions(near.ids))
@@ -500,7 +507,7 @@ class Searcher:
         if located is not None:
             cosines = self._cosines(plan, column, located.addresses, vec)
             rows, cosine = merge_located(rows, cosine, located, cosines, k, aligned=True)
-        extra: dict[str, object] = {"strategy": choice.mode, "mode": choice.mode, "mode_reason": choice.reason,
+        extra: dict[str, object] = {"strategy": choice.mode, "mode": choice.mode, "mode_reason": reason,
                                     "aligned_rows": aligned.examined}
         return SearchResult(q, _with_rank(rows, cosine), plan.version, column, plan.sql, True, 0.0,
                             plan.strategy.passing, extra)

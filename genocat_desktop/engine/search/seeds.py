@@ -46,7 +46,7 @@ import functools
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -509,7 +509,7 @@ class SeedIndex:
 
     # -- searching --------------------------------------------------------------------------
     def candidates(self, query: str, n: int, allowed: np.ndarray | None = None,
-                   cells: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   cells: int | None = None, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The rows most likely homologous to ``query``, best first.
 
         Parameters
@@ -524,6 +524,9 @@ class SeedIndex:
             At most this many Smith-Waterman cells (query length times the candidates' residues, best
             first) beyond the first :data:`MIN_CANDIDATES`: the alignment's cost, so a long query
             aligns fewer rows than a short one; ``None``: ``n`` rows whatever their length.
+        threshold
+            The similar seeds' least score for this query (the hit budget may still raise it);
+            ``None``: the index's own (:attr:`SeedParams.threshold`).
 
         Returns
         -------
@@ -533,7 +536,7 @@ class SeedIndex:
             of either strand), best first. Rows without a seed hit are not candidates, so there may
             be fewer than ``n``.
         """
-        where, best, hits, _ = self._stranded_row_scores(query, n, allowed)
+        where, best, hits, _ = self._stranded_row_scores(query, n, allowed, threshold)
         if len(where) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         chosen = _ranked(where, best, hits, n)
@@ -584,7 +587,7 @@ class SeedIndex:
             return self._segments[0].row_ids
         return np.concatenate([s.row_ids for s in self._segments])
 
-    def _stranded_row_scores(self, query: str, n: int, allowed: np.ndarray | None,
+    def _stranded_row_scores(self, query: str, n: int, allowed: np.ndarray | None, threshold: float | None = None,
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every touched row (index over all segments), its best diagonal score, its seed hits and the
         strands that seeded it (``uint8``: 1 the query as given, 2 its reverse complement, 3 both)."""
@@ -598,7 +601,7 @@ class SeedIndex:
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         bases = np.cumsum([0] + [s.rows for s in self._segments])
         for codes in strands:
-            keys, bounds = self._similar(codes)
+            keys, bounds = self._similar(codes, threshold)
             with self._lock:
                 masks = self._allowed_masks(allowed)
                 found = [self._hits(i, codes, keys, bounds, masks[i] if masks else None, full)
@@ -618,7 +621,7 @@ class SeedIndex:
             hits = np.bincount(inverse, weights=hits, minlength=len(rows)).astype(np.int32)
         return where, best, hits, strand
 
-    def _similar(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _similar(self, query: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The query's similar seeds, at the least threshold whose hits stay within the budget.
 
         A long query, or one rich in common seeds, would cost more than the budget: the threshold
@@ -628,7 +631,7 @@ class SeedIndex:
         """
         from genocat_desktop.engine.search import _seeds
 
-        p = self.params
+        p = self.params if threshold is None else replace(self.params, threshold=threshold)
         budget = hit_budget(p, len(query), self.residues)
         keys, bounds, scores = _seeds.similar_seeds(query, _shape_offsets(p.shape), p.span,
                                                     _reduction(p.alphabet, p.residues), len(p.alphabet),

@@ -101,3 +101,10 @@ def test_a_small_catalogs_seeded_search_says_how_it_seeded(families: tuple[Path,
         aligned = result.extra["aligned_rows"]
         assert isinstance(aligned, int) and 40 <= aligned <= 100
         assert sum(i.startswith(f"fam{n}_") for i in result.hits.column("id").to_pylist()) >= 38
+
+
+def test_dna_and_rna_are_the_nucleotides() -> None:
+    from genocat_desktop.engine.core.molecules import MOLECULES, is_nucleotide
+
+    assert [m for m in MOLECULES if is_nucleotide(m)] == ["dna", "rna"]
+    assert not is_nucleotide("protein") and not is_nucleotide(None) and not is_nucleotide("DNA ")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genocat_desktop.app.catalog import FilterSpec, Session, conditions_from
+from genocat_desktop.engine.core.molecules import is_nucleotide
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "aligned_fasta_job",
     "export_hits_job",
     "hits_fasta",
+    "is_nucleotide",
     "read_query_file_job",
     "search_job",
     "search_provenance",
@@ -218,7 +220,7 @@ def _alignment_text(request: SearchRequest) -> str:
 
     schemes = []
     for molecule in dict.fromkeys(q.molecule for q in request.queries):
-        strands = ", both strands" if molecule in ("dna", "rna") else ""
+        strands = ", both strands" if is_nucleotide(molecule) else ""
         schemes.append(f"{molecule}: {scheme_for(molecule).name}{strands}")
     return f"Smith-Waterman local ({'; '.join(schemes)}), {request.rank_by} order"
 

@@ -29,6 +29,7 @@ from genocat_desktop.cli.common import (
     shown,
     shown_row,
 )
+from genocat_desktop.engine.core.molecules import is_nucleotide
 
 if TYPE_CHECKING:
     from genocat_desktop.engine import Catalog, Condition, SearchResult
@@ -220,7 +221,7 @@ def _shown_hits(results: list[SearchResult]) -> list[Any]:
     """Each result's hits as every output names them (aligned ones with ``cosine``, see the module)."""
     from genocat_desktop.engine.search.export import aligned_view
 
-    nucleotide = any(r.query.molecule in ("dna", "rna") for r in results)
+    nucleotide = any(is_nucleotide(r.query.molecule) for r in results)
     return [aligned_view(r.hits, nucleotide=nucleotide) for r in results]
 
 
@@ -275,7 +276,7 @@ def _screen_columns(results: list[SearchResult], hits: list[Any]) -> list[str]:
             wanted.update(c for c in TRANSLATED_COLUMNS if c in names)
         elif "bits" in names:
             wanted.update(("bits", "evalue", "identity", "query_cov", "cosine"))
-            if r.query.molecule in ("dna", "rna"):
+            if is_nucleotide(r.query.molecule):
                 wanted.add("sstrand")
                 wanted.update(c for c in ("hit_start", "hit_end") if c in names)  # located in long records
         else:

@@ -18,6 +18,7 @@ from typing import Final
 import numpy as np
 
 from genocat_desktop.engine.core.errors import FastaFormatError
+from genocat_desktop.engine.core.molecules import MOLECULES
 
 __all__ = [
     "MIN_LENGTH_FOR_MOLECULE",
@@ -37,7 +38,6 @@ __all__ = [
     "split_title",
 ]
 
-MOLECULES: Final = ("protein", "dna", "rna")
 #: Bytes removed from residues (line breaks and other whitespace).
 WHITESPACE: Final = b" \t\r\n\v\f"
 _DIGEST: Final = operator.methodcaller("digest")

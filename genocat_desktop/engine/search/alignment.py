@@ -43,6 +43,7 @@ import numpy as np
 
 from genocat_desktop.engine.catalog.table import ALIGNMENT_COLUMNS
 from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.search.scoring import (
     NUCLEOTIDE,
     PROTEIN,
@@ -106,8 +107,8 @@ def _batch_aligner(scheme: Scheme) -> Any:
 def _check_molecules(query_molecule: str, target_molecules: Sequence[str]) -> bool:
     """Whether the query is a nucleotide; raises if the targets are not all of the query's type."""
     n = len(target_molecules)
-    query_nuc = query_molecule in ("dna", "rna")
-    target_nuc = np.array([m in ("dna", "rna") for m in target_molecules])
+    query_nuc = is_nucleotide(query_molecule)
+    target_nuc = np.array([is_nucleotide(m) for m in target_molecules])
     if (target_nuc.any() and not target_nuc.all()) or bool(target_nuc.any()) != query_nuc:
         kind = "nucleotide" if query_nuc else "protein"
         raise QueryError(
@@ -222,7 +223,7 @@ def align_to(
     found = _traced(query, query_molecule, targets, target_molecules, scores, best_strands, chosen, ends) \
         if traced is None else [(i, traced[i]) for i in chosen if scores[i] > 0]
     for i, (hit, strand) in found:
-        if query_molecule in ("dna", "rna"):
+        if is_nucleotide(query_molecule):
             out["sstrand"][i] = strand
         # BLAST's identity: identical columns over all aligned columns, gaps included
         # (pyopal's identity() leaves gap columns out).
@@ -257,7 +258,7 @@ def best_scores(
     best = ["plus"] * len(targets)
     for hit in _opal_hits(query, query_molecule, targets, target_molecules, mode="score", database=database):
         scores[hit.target_index] = hit.score
-    if query_molecule in ("dna", "rna"):
+    if is_nucleotide(query_molecule):
         for hit in _opal_hits(reverse_complement(query), query_molecule, targets, target_molecules, mode="score",
                               database=database):
             if hit.score > scores[hit.target_index]:
@@ -325,7 +326,7 @@ def _traced(
         if not picked:
             continue
         q = query if strand == "plus" else reverse_complement(query)
-        if query_molecule in ("dna", "rna") and _striped([targets[i] for i in picked]):
+        if is_nucleotide(query_molecule) and _striped([targets[i] for i in picked]):
             from genocat_desktop.engine.search import striped
 
             fits = {i: _striped([targets[i]], len(q)) for i in picked}
@@ -336,7 +337,7 @@ def _traced(
             picked = [i for i in picked if not fits[i]]
             if not picked:
                 continue
-        if query_molecule not in ("dna", "rna") and _striped_protein(len(q), len(picked)):
+        if not is_nucleotide(query_molecule) and _striped_protein(len(q), len(picked)):
             small = [i for i in picked if len(q) * len(targets[i]) <= STRIPED_MAX_CELLS]
             paired = [targets[i] for i in small]
             hits = _each_in_parts(functools.partial(_protein_traced, q, paired), len(paired),

@@ -28,6 +28,7 @@ import numpy as np
 
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.core.errors import CatalogError, EmbedderError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.core.process import configure_process
 from genocat_desktop.engine.core.progress import CancelToken
 from genocat_desktop.engine.search.ann import CALIBRATION_KEY, Calibration, vector_index
@@ -151,7 +152,7 @@ def _near_copies(
     rng = np.random.default_rng(seed + 2)
     copies = []
     for seq, molecule in zip(seqs, molecules, strict=True):
-        letters = _NUCLEOTIDES if molecule in ("dna", "rna") else _AMINO_ACIDS
+        letters = _NUCLEOTIDES if is_nucleotide(molecule) else _AMINO_ACIDS
         residues = np.frombuffer(seq.encode(), np.uint8).copy()
         if residues.size > NEAR_COPY_MAX_RESIDUES:  # a fragment of a contig or genome, as a user would ask
             start = int(rng.integers(0, residues.size - NEAR_COPY_MAX_RESIDUES + 1))

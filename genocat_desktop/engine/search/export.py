@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from genocat_desktop.engine.core.errors import GenoCatError, InputError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 
 __all__ = [
     "ALIGNED_COLUMNS",
@@ -295,7 +296,7 @@ def export_hits(
     nucleotide = False
     for r in results:
         assert isinstance(r, SearchResult)
-        nucleotide = nucleotide or r.query.molecule in ("dna", "rna")
+        nucleotide = nucleotide or is_nucleotide(r.query.molecule)
         t = r.hits
         tables.append(t.add_column(0, "query_id", pa.array([r.query.id] * t.num_rows, pa.string())))
     if not tables:

@@ -48,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 
 from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.search.placement import ALL_CHAINS_CELLS, MAP_OPTIONS, Placement, place_in, seeds
 from genocat_desktop.engine.search.scoring import NUCLEOTIDE
 
@@ -288,7 +289,7 @@ def without_long(rows: pa.Table, scores: np.ndarray) -> tuple[pa.Table, np.ndarr
     lengths = np.asarray(rows.column("length").to_numpy(zero_copy_only=False))
     keep = np.flatnonzero(lengths < LONG_RECORD)
     if "molecule" in rows.column_names:
-        protein = np.asarray([m not in ("dna", "rna") for m in rows.column("molecule").to_pylist()])
+        protein = np.asarray([not is_nucleotide(m) for m in rows.column("molecule").to_pylist()])
         keep = np.flatnonzero((lengths < LONG_RECORD) | protein)
     if keep.size == rows.num_rows:
         return rows, scores

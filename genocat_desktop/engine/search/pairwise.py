@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.search.locate import LONG_RECORD
 from genocat_desktop.engine.search.placement import locate_pair
 from genocat_desktop.engine.search.queries import detect_molecule
@@ -149,7 +150,7 @@ def _pair_scheme(query: str, target: str, molecule: str | None) -> Scheme:
     """The hit list's scheme: nucleotide when both sequences are (or ``molecule`` says so)."""
     if molecule is not None:
         return scheme_for(molecule)
-    nucleotide = [detect_molecule(s) in ("dna", "rna") for s in (query, target)]
+    nucleotide = [is_nucleotide(detect_molecule(s)) for s in (query, target)]
     if nucleotide[0] != nucleotide[1]:
         # A translated hit (a protein against a gene, or the reverse): aligning the letters as they
         # are would draw noise. The hit list has its frame and coordinates.

@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from genocat_desktop.engine.core.molecules import is_nucleotide
+
 __all__ = [
     "NUCLEOTIDE",
     "NUCLEOTIDE_LETTERS",
@@ -84,7 +86,7 @@ _REVERSE_TABLE: Final = bytes(
 
 def scheme_for(molecule: str) -> Scheme:
     """The scoring scheme for ``"protein"``, ``"dna"`` or ``"rna"``."""
-    return NUCLEOTIDE if molecule in ("dna", "rna") else PROTEIN
+    return NUCLEOTIDE if is_nucleotide(molecule) else PROTEIN
 
 
 def evalue(bits: np.ndarray | float, query_length: int, db_residues: int) -> np.ndarray:

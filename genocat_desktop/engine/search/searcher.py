@@ -31,6 +31,7 @@ import pyarrow as pa
 from genocat_desktop.engine.catalog.query import Condition, to_sql
 from genocat_desktop.engine.catalog.table import ALIGNMENT_COLUMNS, Catalog
 from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, gc_paused, no_progress
 from genocat_desktop.engine.search.ann import DEFAULT_EFFORT, SearchEffort, VectorIndexRef, vector_index
 from genocat_desktop.engine.search.homology import (
@@ -704,7 +705,7 @@ class Searcher:
 
 
 def _kind(molecule: str) -> str:
-    return "nucleotide" if molecule in ("dna", "rna") else "protein"
+    return "nucleotide" if is_nucleotide(molecule) else "protein"
 
 
 def _fetch_count(k: int, align: bool, candidates: int | None, rank_by: str) -> int:

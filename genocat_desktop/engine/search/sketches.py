@@ -40,6 +40,7 @@ import pyarrow as pa
 from genocat_desktop.engine.catalog.query import Condition, to_sql
 from genocat_desktop.engine.catalog.table import Catalog
 from genocat_desktop.engine.core.errors import QueryError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from genocat_desktop.engine.search.queries import Query, read_queries
 
@@ -222,7 +223,7 @@ def search_sketches(
     emb = catalog.embedder(column)
     qs = [q if isinstance(q, Query) else read_queries(q)[0] for q in queries]
     for q in qs:
-        if q.molecule not in ("dna", "rna"):
+        if not is_nucleotide(q.molecule):
             raise QueryError(f"{q.id}: MinHash sketches compare DNA; this query is {q.molecule}. "
                              "Search protein queries with the k-mer or an ESM-2 embedding")
     cancel = cancel or CancelToken()

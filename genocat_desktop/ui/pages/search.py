@@ -442,7 +442,7 @@ class SearchPage(QWidget):
         view.reset_sort()
         view.source.labels, view.source.tips = hit_headers(r, aligned)
         self._alignment = None
-        nucleotide = r.query.molecule in ("dna", "rna")
+        nucleotide = search_ops.is_nucleotide(r.query.molecule)
         view.set_table(blast_table(r.hits, nucleotide=nucleotide) if aligned else r.hits, docs)
         if aligned:
             fit_blast_columns(view)

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from genocat_desktop.app.search import is_nucleotide
 from genocat_desktop.ui.widgets.table_view import ArrowTableView
 
 __all__ = ["ALIGNED_HIT_ORDER", "SignificanceBanner", "blast_table", "fit_blast_columns", "hit_headers",
@@ -96,7 +97,7 @@ def hit_headers(result: Any, aligned: bool) -> tuple[dict[str, str], dict[str, s
         "query_start": "first aligned base of the query (1-based)",
         "query_end": "last aligned base of the query",
     }
-    if result.query.molecule in ("dna", "rna"):
+    if is_nucleotide(result.query.molecule):
         tips["aln_score"] = ("raw Smith-Waterman score of the alignment to the query (blastn's scheme: match 2, "
                              "mismatch -3, gaps 5 + 2 per base, both strands)")
     else:

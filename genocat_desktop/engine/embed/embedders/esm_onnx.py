@@ -45,6 +45,7 @@ from typing import Any, Final
 import numpy as np
 
 from genocat_desktop.engine.core.errors import Cancelled, EmbedderError
+from genocat_desktop.engine.core.molecules import is_nucleotide
 from genocat_desktop.engine.core.progress import CancelToken
 from genocat_desktop.engine.embed.embedders.esm_tokens import encode_batch, translate_longest_orf, windows
 
@@ -302,7 +303,7 @@ class EsmOnnxEmbedder:
         """
         residues = [s.encode("ascii", errors="replace") for s in sequences]
         if molecules is not None:
-            residues = [translate_longest_orf(r) if m in ("dna", "rna") else r
+            residues = [translate_longest_orf(r) if is_nucleotide(m) else r
                         for r, m in zip(residues, molecules, strict=True)]
         return self.embed_residues(residues, cancel=cancel, on_progress=on_progress)
 

@@ -48,6 +48,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from genocat_desktop.engine.core.molecules import is_nucleotide
+
 __all__ = ["ALPHABETS", "NATIVE_COUNTING", "NEW_COLUMN_GROUPS", "NEW_COLUMN_PARAMS", "STRANDS", "KmerEmbedder"]
 
 #: ``strands`` values: k-mers of the given strand only, or of both strands alike.
@@ -363,7 +365,7 @@ class KmerEmbedder:
         np.cumsum([len(s) for s in sequences], out=offsets[1:])
         nuc = None
         if molecules is not None:
-            nuc = np.fromiter((m in ("dna", "rna") for m in molecules), dtype=bool, count=len(sequences))
+            nuc = np.fromiter((is_nucleotide(m) for m in molecules), dtype=bool, count=len(sequences))
         return self.embed_packed(data, offsets, nuc)
 
     def embed_packed(self, data: Any, offsets: np.ndarray, nucleotide: np.ndarray | None = None) -> np.ndarray:

@@ -97,7 +97,7 @@ def test_a_small_catalogs_seeded_search_says_how_it_seeded(families: tuple[Path,
     import_files(catalog, [path])
     searcher = Searcher(catalog)
     for n, result in enumerate(searcher.search_many([Query(i, s) for i, s in queries], k=40, mode="sensitive")):
-        assert result.extra["mode_reason"] == "as asked (similar seeds from score 19, the best 100 rows aligned)"
+        assert result.extra["mode_reason"] == "as asked; similar seeds from score 19, the best 100 rows aligned"
         aligned = result.extra["aligned_rows"]
         assert isinstance(aligned, int) and 40 <= aligned <= 100
         assert sum(i.startswith(f"fam{n}_") for i in result.hits.column("id").to_pylist()) >= 38

@@ -488,7 +488,7 @@ class Searcher:
             # The settings follow the seed index's size (.modes.seeded_settings); at most CANDIDATE_CELLS of
             # Smith-Waterman beyond the best rows where they say so: a long query aligns fewer (.seeds).
             settings = seeded_settings(seeds.residues, store.ids.size)
-            reason = f"{reason} ({settings.describe()})" if not candidates else reason
+            reason = f"{reason}; {settings.describe()}" if not candidates else reason
             found_ids, _ = seeds.candidates(q.sequence, candidates or settings.candidates, allowed_ids,
                                             cells=CANDIDATE_CELLS if settings.cells and not candidates else None,
                                             threshold=settings.threshold)

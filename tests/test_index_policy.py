@@ -297,3 +297,20 @@ def test_near_copies_only_from_a_cheap_embedder_that_can_be_built() -> None:
     assert cheap_embedder(FakeCatalog("kmer", False), "v") == "kmer embedder"  # type: ignore[arg-type]
     assert cheap_embedder(FakeCatalog("kmer", True), "v") is None  # type: ignore[arg-type]
     assert cheap_embedder(FakeCatalog("esm", False), "v") is None  # type: ignore[arg-type]
+
+
+def test_an_index_that_prunes_coarsely_gets_fewer_larger_partitions() -> None:
+    """Where queries must probe many partitions, one per COARSE_PARTITION_ROWS rows (Lance pays per probed
+    partition); where they probe few, the usual √rows / 2; where the index cannot prune, one."""
+    from genocat_desktop.engine.search.index_policy import COARSE_FROM, COARSE_PARTITION_ROWS, decision_params
+
+    def params(fraction: float | None, rows: int) -> tuple[str, int]:
+        p = decision_params(IndexDecision("ivf", "", rows, probe_fraction=fraction), rows, 512)
+        return p.index_type, p.num_partitions
+
+    assert params(0.41, 1_000_000) == ("IVF_RQ", 1_000_000 // COARSE_PARTITION_ROWS)  # real k-mer vectors: 62
+    assert params(COARSE_FROM, 1_000_000) == ("IVF_RQ", 500)  # clustered: fine cells prune
+    assert params(None, 1_000_000) == ("IVF_RQ", 500)  # nothing measured (an explicit build)
+    assert params(0.3, 100_000_000) == ("IVF_RQ", 4096)  # never more than √rows / 2 allows
+    assert params(0.3, 20_000) == ("IVF_RQ", 1)
+    assert params(0.9, 1_000_000) == ("IVF_RQ", 1)  # cannot prune: one partition, no k-means

@@ -588,3 +588,26 @@ def test_more_than_256_partitions_build_in_a_child_without_lance_events(base: Pa
     vec = status.vector()
     assert vec is not None and vec.num_partitions == 300 and vec.rows_indexed == ROWS
     assert "train_ivf" not in phases and "shuffle" not in phases and phases[-1] == "done"
+
+
+def test_the_index_search_refines_as_lance_does(catalog: Catalog) -> None:
+    """``ann_search`` re-ranks the refine × k candidates itself (their vectors and hit fields read once by
+    row id): the same hits, order and distances as Lance's own refinement of the same candidates."""
+    from genocat_desktop.engine.search.ann import ann_search
+
+    ds = catalog.dataset()
+    ref = vector_index(ds, catalog.default_vector)
+    assert ref is not None
+    emb = catalog.embedder(catalog.default_vector)
+    effort = SearchEffort(nprobes=max(1, (ref.num_partitions or 1) // 2), refine_factor=3)
+    for q in _queries(catalog, 10):
+        vec = emb.embed([q], ["protein"])[0].astype(np.float32)
+        ours, exact = ann_search(ds, ref, vec, 10, sql=None, columns=["id", "length"], candidates=ROWS, effort=effort)
+        lance = ds.to_table(columns=["id", "length", "_distance"], prefilter=True, nearest={
+            "column": ref.column, "q": vec, "k": 10, "metric": "cosine", "nprobes": effort.nprobes,
+            "refine_factor": 3})
+        assert not exact and ours.column_names == ["id", "length", "_distance"]
+        assert ours.column("id").to_pylist() == lance.column("id").to_pylist()
+        assert ours.column("length").to_pylist() == lance.column("length").to_pylist()
+        np.testing.assert_allclose(ours.column("_distance").to_numpy(), lance.column("_distance").to_numpy(),
+                                   atol=1e-5)

@@ -303,6 +303,23 @@ def ann_search(
     their stored vectors; :func:`ann_candidates` leaves that to the caller.
     """
     nearest, bypass = _nearest(ds, index, vector, k, sql=sql, candidates=candidates, effort=effort)
+    refine = 0 if bypass else int(nearest.get("refine_factor") or 0)
+    if refine > 1:
+        # The refine x k candidates' ids, then their vectors and the hit fields in one read by row id:
+        # the same candidates and order as Lance's own refinement, ~1 ms less at 1M rows (its
+        # refinement and the fields' read are separate passes over the data files).
+        nearest = {**nearest, "k": k * refine}
+        del nearest["refine_factor"]
+        ids = _candidate_ids(ds, nearest, sql)
+        rows = ds._take_rows(ids.tolist(), columns=list(dict.fromkeys([*columns, index.column])))
+        matrix = rows.column(index.column).combine_chunks().flatten().to_numpy().reshape(len(ids), -1)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        distance = 1.0 - (np.asarray(matrix, dtype=np.float32) @ query) / np.maximum(norms, 1e-12)
+        top = np.argsort(distance, kind="stable")[:k]
+        picked = pa.array(top)
+        table = pa.table({**{c: rows.column(c).take(picked) for c in columns}, "_distance": distance[top]})
+        return table, bypass
     # Naming _distance keeps Lance from logging a deprecation warning on every query.
     table = ds.to_table(columns=[*columns, "_distance"], nearest=nearest, filter=sql, prefilter=True)
     return table, bypass

@@ -8,8 +8,9 @@ search is faster than any index and needs none. Larger catalogs, and catalogs
 on object storage (where loading every vector on open is slow), are searched
 by Lance with an IVF index (searched by :mod:`.ann`):
 
-* **IVF_RQ** (RaBitQ, 4 bits per dimension), ``num_partitions ≈ √rows``
-  (≤ :data:`MAX_PARTITIONS`), cosine metric: builds fast (see BENCHMARKS.md)
+* **IVF_RQ** (RaBitQ, 4 bits per dimension), ``num_partitions ≈ √rows / 2``
+  (≤ :data:`MAX_PARTITIONS`; one per 16,000 rows where the policy finds that
+  queries must probe many, :func:`.index_policy.decision_params`), cosine metric: builds fast (see BENCHMARKS.md)
   and is 1/8 the size of the vectors. Its quantised distances alone are
   coarse, so every search refines ``refine_factor × k`` candidates with the
   stored float vectors (exact cosine). On k-mer vectors of related proteins,

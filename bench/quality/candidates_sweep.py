@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.quality import scale_systems as systems
 from bench.quality.scale_data import DATA, build, queries
 from bench.quality.scale_run import OUT, K, evaluate, family
 
@@ -80,9 +81,7 @@ def main() -> None:
                 cpu = time.process_time() - cpu0
             finally:
                 searcher_module.LanceIndex = saved  # type: ignore[misc]
-            hits = {r.query.id: list(zip(r.hits.column("id").to_pylist(), r.hits.column("evalue").to_pylist(),
-                                         strict=True)) for r in results}
-            m = evaluate(hits, qids, sizes)
+            m = evaluate(systems.genocat_hits(results), qids, sizes)
             row = {"mode": mode, "candidates": n, "embedding_nearest": near,
                    "threshold": searcher._sequences.stores["protein"].seeds.params.threshold, "p_at_1": m["p_at_1"],
                    "p_at_10": m["p_at_10"], "sens_at_50": m["sens_at_50"], "cpu_ms": cpu / len(qs) * 1000,

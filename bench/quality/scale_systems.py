@@ -62,6 +62,16 @@ def _env() -> dict[str, str]:
     return env
 
 
+def genocat_hits(results: Any) -> Hits:
+    """GenoCat's ``SearchResult`` list -> best-first ``(id, E-value or None)`` per query."""
+    hits: Hits = {}
+    for r in results:
+        ids = r.hits.column("id").to_pylist()
+        evalues = r.hits.column("evalue").to_pylist() if "evalue" in r.hits.column_names else [None] * len(ids)
+        hits[r.query.id] = list(zip(ids, evalues, strict=True))
+    return hits
+
+
 def tabular(path: Path, k: int) -> Hits:
     """``qseqid sseqid evalue bitscore`` lines -> best-first targets per query (one per target, by bits)."""
     best: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
@@ -205,13 +215,9 @@ def child_search(catalog_dir: Path, queries: Path, mode: str, k: int, latency_id
     cpu0, wall0 = time.process_time(), time.perf_counter()
     results = searcher.search_many(qs, k=k, **kwargs)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    hits: Hits = {}
+    hits = genocat_hits(results)
     chosen: dict[str, int] = defaultdict(int)
     for r in results:
-        ids = r.hits.column("id").to_pylist()
-        names = r.hits.column_names
-        evalues = r.hits.column("evalue").to_pylist() if "evalue" in names else [None] * len(ids)
-        hits[r.query.id] = list(zip(ids, evalues, strict=True))
         # What the engine says it did (for "auto": the mode it chose), where it says it.
         chosen[str(getattr(r, "mode", None) or r.extra.get("mode") or r.extra.get("strategy") or "")] += 1
     by_id = {q.id: q for q in qs}

@@ -73,9 +73,7 @@ def main() -> None:
                 cpu0 = time.process_time()
                 results = searcher.search_many(qs, k=K, mode=mode)
                 cpu = time.process_time() - cpu0
-                hits = {r.query.id: list(zip(r.hits.column("id").to_pylist(), r.hits.column("evalue").to_pylist(),
-                                             strict=True)) for r in results}
-                m = evaluate(hits, qids, sizes)
+                m = evaluate(systems.genocat_hits(results), qids, sizes)
                 row = {"rows": len(rows), "residues": residues, "system": f"GenoCat {mode}",
                        "ran": str(results[0].extra.get("mode")), "reason": str(results[0].extra.get("mode_reason")),
                        "p_at_1": m["p_at_1"], "sens_at_50": m["sens_at_50"],

@@ -299,8 +299,10 @@ def ann_search(
     ``candidates`` is the number of rows passing ``sql`` (the caller counts
     them); a filter matching few rows bypasses the vector index (exact scan of
     those rows), because IVF probing would return fewer than ``k`` of them.
-    Lance refines the ``refine × k`` best candidates itself, re-reading
-    their stored vectors; :func:`ann_candidates` leaves that to the caller.
+    The ``refine × k`` best candidates by the index's codes are re-ranked by
+    exact cosine from their stored vectors, read with the hit fields in one
+    pass by row id; :func:`ann_candidates` leaves the re-ranking to a caller
+    that holds the vectors in memory.
     """
     nearest, bypass = _nearest(ds, index, vector, k, sql=sql, candidates=candidates, effort=effort)
     refine = 0 if bypass else int(nearest.get("refine_factor") or 0)

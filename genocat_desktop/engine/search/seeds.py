@@ -38,6 +38,11 @@ extended index ranks exactly like one built from scratch.
 megablast's), extended with the match/mismatch scores of the DNA scoring scheme
 (:data:`.scoring.NUCLEOTIDE`), and the reverse-complemented query looked up as well
 (``both_strands``), so a row scores the best diagonal on either strand: one index serves both.
+
+One module for the index's build, growth and lookups (~800 lines): they share the segment layout
+(key counts, postings, offsets, row blocks) and the compiled loops of ``_seeds.pyx`` that read it,
+and the invariant above (an extended index ranks as one built whole) holds only while they change
+together; the search settings that depend on the catalog are elsewhere (:mod:`.modes`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ the pair (a fragment against a gene: score passes forward and back find it), and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -109,30 +109,35 @@ def scored(query: str, targets: Sequence[str], scheme: Scheme = NUCLEOTIDE) -> t
         ``int64`` scores, one per target, and ``(n, 2)`` ``int64`` 0-based end positions on the query
         and on the target (``-1`` where nothing aligns).
     """
-    import parasail
-
     out = np.zeros(len(targets), dtype=np.int64)
     ends = np.full((len(targets), 2), -1, dtype=np.int64)
     if not targets or not query:
         return out, ends
-    matrix = _matrix(scheme)
-    q = letters(query, scheme)
-    # One query profile for every target; the 32-bit one only for pairs whose score passes 2^15.
-    profile = parasail.profile_create_16(q, matrix)
+    targets_letters = (letters(t, scheme) for t in targets)
+    for i, result in _profiled(letters(query, scheme), targets_letters, _matrix(scheme), scheme):
+        out[i] = result.score
+        if out[i] > 0:
+            ends[i] = result.end_query, result.end_ref
+    return out, ends
+
+
+def _profiled(query: str, targets: Iterable[str], matrix: Any, scheme: Scheme) -> Iterator[tuple[int, Any]]:
+    """parasail's score-only result of ``query`` against each non-empty target (both already in the
+    matrix's letters), with its index: one 16-bit query profile for every target, the 32-bit one only
+    for pairs whose score passes 2^15."""
+    import parasail
+
+    profile = parasail.profile_create_16(query, matrix)
     wide = None
-    for i, target in enumerate(targets):
-        t = letters(target, scheme)
+    for i, t in enumerate(targets):
         if not t:
             continue
         result = parasail.sw_striped_profile_16(profile, t, scheme.gap_open, scheme.gap_extend)
         if result.saturated:
             if wide is None:
-                wide = parasail.profile_create_32(q, matrix)
+                wide = parasail.profile_create_32(query, matrix)
             result = parasail.sw_striped_profile_32(wide, t, scheme.gap_open, scheme.gap_extend)
-        out[i] = result.score
-        if out[i] > 0:
-            ends[i] = result.end_query, result.end_ref
-    return out, ends
+        yield i, result
 
 
 def traced(query: str, target: str, scheme: Scheme = NUCLEOTIDE, target_index: int = 0,
@@ -327,24 +332,12 @@ def protein_scores(query: str, targets: Sequence[str], scheme: Scheme) -> np.nda
     numpy.ndarray
         ``int64`` scores, one per target, the same as pyopal's (0 where nothing aligns).
     """
-    import parasail
-
     out = np.zeros(len(targets), dtype=np.int64)
     if not targets or not query:
         return out
     matrix, alphabet = _protein_matrix(scheme)
-    q = protein_letters(query, alphabet, scheme)
-    profile = parasail.profile_create_16(q, matrix)
-    wide = None
-    for i, target in enumerate(targets):
-        t = protein_letters(target, alphabet, scheme)
-        if not t:
-            continue
-        result = parasail.sw_striped_profile_16(profile, t, scheme.gap_open, scheme.gap_extend)
-        if result.saturated:
-            if wide is None:
-                wide = parasail.profile_create_32(q, matrix)
-            result = parasail.sw_striped_profile_32(wide, t, scheme.gap_open, scheme.gap_extend)
+    targets_letters = (protein_letters(t, alphabet, scheme) for t in targets)
+    for i, result in _profiled(protein_letters(query, alphabet, scheme), targets_letters, matrix, scheme):
         out[i] = result.score
     return out
 

@@ -12,7 +12,9 @@ score ties the 10th best as found: the real proteins hold identical vectors (the
 source files), and which of a tie an index returns is arbitrary (without ties, IVF probing every
 partition got 0.989, not 1.0).
 
-Configurations (``--only`` picks some): Lance IVF_RQ with the policy's partitions and a probe sweep
+``engine-policy`` also times whole one-query fast searches through a warmed ``Searcher`` (the hits' ids,
+and every field), as the app makes them. Configurations (``--only`` picks some): Lance IVF_RQ with the
+policy's partitions and a probe sweep
 (4 bits per dimension, and 1),
 Lance IVF_RQ with one partition (the policy's choice for vectors IVF cannot prune), Lance
 IVF_HNSW_SQ (one partition, and several), FAISS IVF-Flat (probe sweep) and HNSW (efSearch sweep) as the
@@ -256,11 +258,40 @@ def run_engine(p: dict[str, Path], cfg: dict[str, Any]) -> dict[str, Any]:
         top = np.argsort(-scores)[:K]
         return order[pos[top]]  # row ids -> row numbers
 
+    searches = sweep(scorer, search, cfg["search"])
+    copy = np.empty((0, copy.shape[1]), np.float16)  # 1 GB less before the whole searches' warm-up
+    whole = whole_queries(cat, scorer) if cfg.get("whole") else {}
     decision = status.decision.to_dict() if status.decision else None
     return {"build_s": round(build, 1), "phases_started_s": phases, "index": f"{vec.index_type}/{vec.num_partitions}",
             "index_mb": round(vec.size_bytes / 1e6, 1), "decision": decision,
             "calibration": ref.calibration.to_dict() if ref.calibration else None,
-            "searches": sweep(scorer, search, cfg["search"])}
+            "searches": searches + whole.pop("searches", []), **whole}
+
+
+def whole_queries(cat: Any, scorer: Scorer) -> dict[str, Any]:
+    """Whole one-query fast searches as the app makes them: a warmed ``Searcher``, ``search_many`` of one
+    query (its vector given), the hits' ids or every field; the warm-up's time and the RSS after it."""
+    from genocat_desktop.engine import Query, Searcher
+
+    searcher = Searcher(cat)
+    t = time.perf_counter()
+    searcher.warm()
+    warm = time.perf_counter() - t
+    status = Path("/proc/self/status").read_text().splitlines()
+    rss = next((int(x.split()[1]) // 1024 for x in status if x.startswith("VmRSS")), None)  # now, not the peak
+    ids = cat.dataset().to_table(columns=["id"]).column("id").to_pylist()
+    row_of = {ident: i for i, ident in enumerate(ids)}  # the dataset's order is the vectors' order
+
+    def search(i: int, s: dict[str, Any]) -> np.ndarray:
+        fields = ["id"] if s["whole"] == "ids" else None
+        r = searcher.search_many([Query(f"q{i}", "A")], k=K, vectors=scorer.q[i : i + 1], fields=fields,
+                                 mode="fast")[0]
+        return np.array([row_of[x] for x in r.hits.column("id").to_pylist()], np.int64)
+
+    r = searcher.search_many([Query("q", "A")], k=K, vectors=scorer.q[:1], mode="fast")[0]
+    return {"whole_warm_s": round(warm, 1), "whole_rss_after_warm_mb": rss,
+            "whole_refine": r.extra.get("refine"),
+            "searches": sweep(scorer, search, [{"whole": "ids"}, {"whole": "every field"}])}
 
 
 def child(rows: int, variant: str, cfg: dict[str, Any]) -> None:
@@ -291,7 +322,7 @@ def configs(rows: int) -> dict[str, dict[str, Any]]:
         "lance-hnsw16": {"engine": "lance", "type": "IVF_HNSW_SQ",
                          "build": {"num_partitions": 16, "m": 16, "ef_construction": 64},
                          "search": [{"nprobes": n, "ef": e} for n in (4, 8, 16) for e in (64, 128)]},
-        "engine-policy": {"engine": "engine", "search": [{}]},
+        "engine-policy": {"engine": "engine", "search": [{}], "whole": True},
         "engine-ivf": {"engine": "engine", "params": {"index_type": "IVF_RQ", "num_partitions": parts, "num_bits": 4},
                        "calibration": False,
                        "search": [{"nprobes": n, "refine_factor": r} for n in probes[2:-1] for r in (5, 10)]},

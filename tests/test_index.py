@@ -136,13 +136,16 @@ def test_candidates_are_refined_in_ram_like_lance_refines_them(catalog: Catalog)
     q0 = _queries(catalog, 1)[0]
     assert ram.search(q0).extra["refine"] == "lance"  # not warmed: one query does not load the copy
     ram.warm()
-    lance = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 - 1)
-    lance.warm()  # the copy does not fit this budget
+    lance = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 - 1)  # not warmed: Lance refines
+    files = Searcher(catalog, use_index=True, memory_budget=ROWS * dim * 2 - 1)
+    files.warm()  # the copy does not fit this budget: it is kept in files
     exact = Searcher(catalog, use_index=False)
     same = []
     for q in _queries(catalog, 20):
         a, b, e = ram.search(q, k=10), lance.search(q, k=10), exact.search(q, k=10)
         assert a.extra["refine"] == "memory" and b.extra["refine"] == "lance"
+        f = files.search(q, k=10)
+        assert f.extra["refine"] == "files" and f.hits.equals(a.hits)  # the same half-precision values
         # The same candidates, so (nearly) the same hits; the RAM copy's scores are the exact ones
         # within half precision.
         same.append(len(set(a.hits.column("id").to_pylist()) & set(b.hits.column("id").to_pylist())) / 10)
@@ -611,3 +614,122 @@ def test_the_index_search_refines_as_lance_does(catalog: Catalog) -> None:
         assert ours.column("length").to_pylist() == lance.column("length").to_pylist()
         np.testing.assert_allclose(ours.column("_distance").to_numpy(), lance.column("_distance").to_numpy(),
                                    atol=1e-5)
+
+
+def _small_budget(cat: Catalog) -> int:
+    """A memory budget below the half-precision copy (it goes to files), with room for the fields."""
+    return ROWS * int(cat.vector_columns()[cat.default_vector]["dim"]) * 2 - 1
+
+
+def test_a_copy_beyond_the_budget_is_kept_in_files_and_reused(catalog: Catalog, tmp_path: Path) -> None:
+    from genocat_desktop.engine.catalog.schema import add_field, set_values
+
+    files = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
+    files.warm()
+    folder = catalog.work_folder("refine") / f"refine-{catalog.default_vector}"
+    assert files._refine.folder == folder and files._refine.vector_reads == len(catalog.dataset().get_fragments())
+    written = sorted(p.name for p in folder.iterdir())
+    assert written and not [n for n in written if n.endswith(".tmp")]
+    q = _queries(catalog, 1)[0]
+    first = files.search(q, k=5)
+    assert first.extra["refine"] == "files"
+    # Another process (a new searcher) opens the same files without reading a vector from Lance.
+    again = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
+    again.warm()
+    assert again._refine.vector_reads == 0 and again.search(q, k=5).hits.equals(first.hits)
+    # An import writes the new fragment's files only, and its rows are found through the copy.
+    new = tmp_path / "new.fa"
+    _fasta(new, 200, seed=98, prefix="N")
+    assert import_files(catalog, [new]).imported == 200
+    files._checked = 0.0  # see the new version now, not after REFRESH_SECONDS
+    table = catalog.dataset().to_table(columns=["id", "sequence"], filter="id LIKE 'tr|N%'", limit=5)
+    for ident, seq in zip(table.column("id").to_pylist(), table.column("sequence").to_pylist(), strict=True):
+        result = files.search(seq, k=3)
+        assert result.extra["refine"] == "files" and ident in result.hits.column("id").to_pylist()
+    assert files._refine.vector_reads == len(catalog.dataset().get_fragments())  # one more fragment: one read
+    # A field edit rewrites the fields' files, never the vectors'; the old fields' files are removed.
+    reads = files._refine.vector_reads
+    add_field(catalog, "assay", "text")
+    set_values(catalog, "assay", "done", all_rows=True)
+    files._checked = 0.0
+    hit = files.search(q, k=3)
+    assert hit.extra["refine"] == "files" and hit.hits.column("assay").to_pylist() == ["done"] * 3
+    assert files._refine.vector_reads == reads
+    now = {p.name for p in folder.iterdir()}
+    fragments = len(catalog.dataset().get_fragments())
+    assert len(now) == 3 * fragments  # vectors, row ids and fields per fragment: nothing stale is left
+
+
+def test_a_copy_in_files_that_cannot_be_written_or_read_leaves_lance_to_refine(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = _queries(catalog, 1)[0]
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the working folder cannot be made under a file
+    monkeypatch.setattr(type(catalog), "work_folder", lambda self, purpose: blocked / purpose)
+    searcher = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
+    searcher.warm()
+    assert searcher._refine.copy is None and searcher.search(q).extra["refine"] == "lance"
+    monkeypatch.undo()
+    searcher = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
+    searcher.warm()
+    expected = searcher.search(q, k=10)
+    assert expected.extra["refine"] == "files"
+    folder = searcher._refine.folder
+    assert folder is not None
+    for path in folder.glob("*.f16"):  # another process's cleanup removed them
+        path.unlink()
+    lost = searcher.search(q, k=10)
+    assert lost.extra["refine"] == "lance" and lost.hits.column("id").to_pylist()[:3] == \
+        expected.hits.column("id").to_pylist()[:3]
+
+
+def test_a_cancelled_copy_in_files_leaves_nothing_trusted(catalog: Catalog, tmp_path: Path) -> None:
+    from genocat_desktop.engine.search import refine_files
+
+    more = tmp_path / "more.fa"
+    _fasta(more, 100, seed=97, prefix="M")
+    assert import_files(catalog, [more]).imported == 100  # a second fragment
+    token = CancelToken()
+    calls = []
+    original = refine_files._write_fragment
+
+    def cancel_midway(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            token.cancel()  # the second fragment's write sees it at its first batch
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    searcher = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
+    fragments = len(catalog.dataset().get_fragments())
+    assert fragments >= 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(refine_files, "_write_fragment", cancel_midway)
+        with pytest.raises(Cancelled):
+            searcher.warm(cancel=token)
+    folder = catalog.work_folder("refine") / f"refine-{catalog.default_vector}"
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert len(list(folder.glob("*.f16"))) == 1  # the first fragment's, complete
+    searcher.warm()
+    assert searcher._refine.vector_reads == fragments - 1  # the complete one was trusted, not re-read
+    assert searcher.search(_queries(catalog, 1)[0]).extra["refine"] == "files"
+
+
+def test_file_vectors_read_the_rows_asked_for_in_any_order(tmp_path: Path) -> None:
+    from genocat_desktop.engine.search.refine_files import FileVectors
+
+    rng = np.random.default_rng(3)
+    parts = [rng.standard_normal((n, 8)).astype(np.float16) for n in (5, 1, 7)]
+    paths = []
+    for i, part in enumerate(parts):
+        paths.append(tmp_path / f"{i}.f16")
+        paths[-1].write_bytes(part.tobytes())
+    whole = np.concatenate(parts)
+    order = rng.permutation(len(whole))
+    plain, permuted = FileVectors(paths, [5, 1, 7], 8), FileVectors(paths, [5, 1, 7], 8, order)
+    pos = np.array([12, 0, 5, 5, 6, 4])
+    assert plain.shape == (13, 8) and np.array_equal(plain[pos], whole[pos])
+    assert np.array_equal(permuted[pos], whole[order[pos]])
+    paths[2].write_bytes(parts[2][:3].tobytes())  # truncated by something else
+    with pytest.raises(OSError):
+        plain[np.array([12])]

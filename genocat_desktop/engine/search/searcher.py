@@ -232,9 +232,10 @@ class Searcher:
 
         The float32 matrix for exact search, or, for a catalog searched through
         its ANN index, the half-precision copy that refines the candidates
-        (1M 320-d rows: 640 MB, several seconds; not where the default protein
-        search is seeded) and the index itself (into Lance's cache). ``cancel``
-        is checked between fragments.
+        (1M 320-d rows: 640 MB, several seconds; kept in files on this machine
+        where it does not fit the budget or the default protein search is
+        seeded, written once and then only for new fragments) and the index
+        itself (into Lance's cache). ``cancel`` is checked between fragments.
         """
         column = column or self.catalog.default_vector
         with self._lock:
@@ -243,12 +244,16 @@ class Searcher:
             index = self._vector_index(ds, column)
             if index is not None:
                 rows, residues = self._counts.kind_size(ds, None, "protein")
-                # The default protein search (seeds) reads no vector: in a large catalog the half-precision
-                # copy (3.4 GB of RAM at 1M 512-d rows) is left to the batches that use it (_strategy); a
-                # small one's (~1 KB a row) serves fast searches and the seeds' nearest rows.
-                if choose_mode("auto", False, residues, rows).mode != "sensitive" or \
-                        rows <= EMBEDDING_NEIGHBOURS_MAX_ROWS:
-                    self._refine.load(self.catalog, ds, column, self.memory_budget, cancel)
+                # The default protein search (seeds) reads no vector and needs the RAM for its seed index:
+                # a large catalog keeps its half-precision copy (1 GB at 1M 512-d rows) in files on this
+                # machine, read per candidate (refine_files); a small one's copy (~1 KB a row, in RAM)
+                # serves fast searches and the seeds' nearest rows. A copy beyond the budget: files too.
+                in_ram = (choose_mode("auto", False, residues, rows).mode != "sensitive"
+                          or rows <= EMBEDDING_NEIGHBOURS_MAX_ROWS) and \
+                    self._refine.load(self.catalog, ds, column, self.memory_budget, cancel) is not None
+                if not in_ram:
+                    self._refine.load(self.catalog, ds, column, self.memory_budget, cancel,
+                                      folder=self.catalog.work_folder("refine") / f"refine-{column}")
                 self._prewarm(ds, index)
             else:
                 self._exact.load(self.catalog, version, column, self.memory_budget, cancel)

@@ -7,7 +7,8 @@ holds in RAM, then asks it for each query's hits:
 * :class:`MemoryScan`: exact, the float32 matrix in RAM (a filter is a mask).
 * :class:`LanceScan`: exact, Lance's flat scan (no index, vectors beyond the memory budget).
 * :class:`LanceIndex`: through the ANN index, Lance refining the candidates from its data files.
-* :class:`RefinedIndex`: through the ANN index, the candidates refined with the half-precision copy in RAM.
+* :class:`RefinedIndex`: through the ANN index, the candidates refined with the half-precision copy
+  (in RAM, or read from files on this machine for a catalog too large for RAM: :mod:`.refine_files`).
 * :class:`SubsetScan`: exact, the float32 vectors of the rows passing a filter (an indexed catalog).
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from genocat_desktop.engine.search.ann import SearchEffort, VectorIndexRef, ann_candidates, ann_search
+from genocat_desktop.engine.search.refine_files import FileVectors
 from genocat_desktop.engine.search.scan import scan_scores, top_k
 from genocat_desktop.engine.search.vectors import ExactMatrix, FilteredSubset, RefinementCopy
 
@@ -35,7 +37,7 @@ class Found:
 
     ``strategy`` names the path taken (``"memory"``, ``"scan"``, ``"index"``,
     ``"exact-filtered"``); ``refine`` who refined ANN candidates (``"memory"``,
-    ``"lance"``, ``None`` when there were none).
+    ``"files"``: the copy kept in files, ``"lance"``, ``None`` when there were none).
     """
 
     rows: pa.Table
@@ -135,7 +137,7 @@ class LanceIndex(Strategy):
 
 
 class RefinedIndex(Strategy):
-    """Search through the ANN index, the candidates refined with the half-precision copy in RAM.
+    """Search through the ANN index, the candidates refined with the half-precision copy (RAM or files).
 
     With ``allowed`` (the sorted row ids passing the filter) the candidates are
     post-filtered; a filter that bypasses the index scores every passing row
@@ -163,7 +165,8 @@ class RefinedIndex(Strategy):
         if ranked is None:
             return lance.find(n, vec, fetch)
         rows, scores = ranked
-        return Found(rows, scores, exact, "exact-filtered" if exact else "index", "memory")
+        where = "files" if isinstance(self.copy.vectors, FileVectors) else "memory"
+        return Found(rows, scores, exact, "exact-filtered" if exact else "index", where)
 
 
 class SubsetScan(Strategy):
@@ -193,9 +196,13 @@ def refined(
     pos = np.minimum(np.searchsorted(ids, found), ids.size - 1)
     if not bool(np.all(ids[pos] == found)):
         return None
+    try:
+        held = copy.vectors[pos]
+    except OSError:  # a file of a copy kept in files went missing (another process's cleanup)
+        return None
     # Half-precision vectors, float32 arithmetic: within 1e-4 of the float32 score (6.6e-5 at most
     # on 1M synthetic 320-d rows), so the order of any two hits is right unless they are that close.
-    scores = copy.vectors[pos].astype(np.float32) @ vec.astype(np.float32)
+    scores = held.astype(np.float32) @ vec.astype(np.float32)
     return ranked_rows(ds, found, scores, k, columns, copy)
 
 

@@ -17,12 +17,14 @@ after a field edit only the other columns are re-read, never the vectors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 
 from genocat_desktop.engine.core.progress import CancelToken
+from genocat_desktop.engine.search.refine_files import FilePiece, FileVectors, file_pieces, remove_stale
 
 __all__ = [
     "FILTER_CACHE_BYTES",
@@ -104,11 +106,13 @@ class RefinementCopy:
     ids; ``rows`` the metadata columns but the sequences (:data:`RAM_ROW_SKIP`),
     aligned with ``ids``, when they fit the memory budget too: a hit's fields
     without a Lance take (~1 ms for one column of 10 rows at 1M, 2.4 ms for six).
+    ``vectors`` is an array in RAM, or :class:`~.refine_files.FileVectors`
+    (read row by row from files on this machine) for a catalog too large for RAM.
     """
 
     version: int
     column: str
-    vectors: np.ndarray
+    vectors: np.ndarray | FileVectors
     ids: np.ndarray
     rows: pa.Table | None
 
@@ -215,16 +219,28 @@ class RefinementVectors:
         self.copy: RefinementCopy | None = None
         self.fragments: dict[int, FragmentPiece] = {}
         self.fragments_column: str | None = None
+        self.folder: Path | None = None  # where a copy kept in files lives (None: in RAM)
+        self.file_pieces: dict[int, FilePiece] = {}
         self.subsets: dict[tuple[int, str, str], FilteredSubset] = {}  # least recently used first
         self.matching: dict[tuple[int, str], np.ndarray] = {}
         self.vector_reads = 0  # fragments whose vectors were read from disk (unchanged ones are reused)
 
-    def load(self, catalog: Any, ds: Any, column: str, budget: int, cancel: CancelToken | None = None
-             ) -> RefinementCopy | None:
-        """The half-precision vectors of ``column`` at this version, or ``None`` beyond ``budget`` bytes."""
+    def load(self, catalog: Any, ds: Any, column: str, budget: int, cancel: CancelToken | None = None,
+             folder: Path | None = None) -> RefinementCopy | None:
+        """The half-precision vectors of ``column`` at this version, or ``None`` beyond ``budget`` bytes.
+
+        With ``folder`` (or once a copy was kept there) the vectors are kept in
+        files in ``folder`` instead of RAM (:mod:`.refine_files`), the fields in
+        RAM within ``budget``; ``None`` if the folder cannot be written.
+        """
         r = self.copy
         if r is not None and r.version == ds.version and r.column == column:
             return r
+        if folder is None and self.fragments_column == column:
+            folder = self.folder
+        if folder is not None:
+            return self._load_files(catalog, ds, column, budget, folder, cancel)
+        self.folder, self.file_pieces = None, {}
         dim = int(catalog.vector_columns()[column]["dim"])
         if ds.count_rows() * dim * 2 > budget:
             self.copy = None
@@ -254,6 +270,41 @@ class RefinementVectors:
                 size = len(p.vectors)
                 p.vectors = vectors[start:start + size]
                 start += size
+        held = rows.combine_chunks() if rows is not None else None
+        self.copy = RefinementCopy(ds.version, column, vectors, ids, held)
+        return self.copy
+
+    def _load_files(self, catalog: Any, ds: Any, column: str, budget: int, folder: Path,
+                    cancel: CancelToken | None) -> RefinementCopy | None:
+        """The copy with its vectors in files in ``folder``, only new fragments written; see :meth:`load`."""
+        dim = int(catalog.vector_columns()[column]["dim"])
+        other = _other_columns(catalog, ds, RAM_ROW_SKIP)
+        vector_field = ds.lance_schema.field(column).id()
+        previous = self.file_pieces if self.fragments_column == column and self.folder == folder else {}
+        try:
+            pieces, room, reads = file_pieces(
+                ds, column, other, dim, folder, previous, budget,
+                lambda meta: _signatures(meta, vector_field, other), cancel,
+            )
+        except OSError:
+            # A folder that cannot be written (read-only, full): Lance refines from the data files.
+            self.copy, self.folder, self.file_pieces, self.fragments_column = None, None, {}, None
+            return None
+        self.vector_reads += reads
+        ordered = [pieces[i] for i in sorted(pieces)]
+        ids = np.concatenate([p.ids for p in ordered]) if ordered else np.empty(0, np.uint64)
+        rows = None
+        if room > 0 and all(p.rows is not None and p.full_sig[2] == tuple(other) for p in ordered):
+            rows = pa.concat_tables([p.rows for p in ordered if p.rows is not None]) if ordered else None
+        order = None
+        if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            rows = rows.take(order) if rows is not None else None
+        vectors = FileVectors([p.path for p in ordered], [p.ids.size for p in ordered], dim, order)
+        self.fragments, self.file_pieces = {}, pieces
+        self.fragments_column, self.folder = column, folder
+        remove_stale(folder, pieces)
         held = rows.combine_chunks() if rows is not None else None
         self.copy = RefinementCopy(ds.version, column, vectors, ids, held)
         return self.copy
@@ -321,7 +372,10 @@ class RefinementVectors:
             pos = np.minimum(np.searchsorted(copy.ids, allowed), copy.ids.size - 1)
             if not bool(np.all(copy.ids[pos] == allowed)):
                 return None
-            subset = FilteredSubset(allowed, copy.vectors[pos].astype(np.float32))
+            try:
+                subset = FilteredSubset(allowed, copy.vectors[pos].astype(np.float32))
+            except OSError:  # a file of a copy kept in files went missing: the index path instead
+                return None
             # Matrices of other versions are stale: a search always uses the newest version.
             self.subsets = {k: v for k, v in self.subsets.items() if k[0] == ds.version}
             while self.subsets and subset.vectors.nbytes + sum(

@@ -621,7 +621,11 @@ def _small_budget(cat: Catalog) -> int:
     return ROWS * int(cat.vector_columns()[cat.default_vector]["dim"]) * 2 - 1
 
 
-def test_a_copy_beyond_the_budget_is_kept_in_files_and_reused(catalog: Catalog, tmp_path: Path) -> None:
+def test_a_copy_beyond_the_budget_is_kept_in_files_and_reused(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lance
+
     from genocat_desktop.engine.catalog.schema import add_field, set_values
 
     files = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
@@ -631,8 +635,14 @@ def test_a_copy_beyond_the_budget_is_kept_in_files_and_reused(catalog: Catalog, 
     written = sorted(p.name for p in folder.iterdir())
     assert written and not [n for n in written if n.endswith(".tmp")]
     q = _queries(catalog, 1)[0]
+    takes: list[object] = []
+    take_rows = lance.LanceDataset._take_rows
+    monkeypatch.setattr(lance.LanceDataset, "_take_rows",
+                        lambda self, *a, **kw: takes.append(kw.get("columns")) or take_rows(self, *a, **kw))
     first = files.search(q, k=5)
-    assert first.extra["refine"] == "files"
+    assert first.extra["refine"] == "files" and first.hits.column("sequence").null_count == 0
+    assert takes == []  # vectors, fields and sequences all from the copy: no read of Lance's files
+    monkeypatch.undo()
     # Another process (a new searcher) opens the same files without reading a vector from Lance.
     again = Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog))
     again.warm()
@@ -657,7 +667,8 @@ def test_a_copy_beyond_the_budget_is_kept_in_files_and_reused(catalog: Catalog, 
     assert files._refine.vector_reads == reads
     now = {p.name for p in folder.iterdir()}
     fragments = len(catalog.dataset().get_fragments())
-    assert len(now) == 3 * fragments  # vectors, row ids and fields per fragment: nothing stale is left
+    # vectors, row ids, fields, sequences and their offsets per fragment: nothing stale is left
+    assert len(now) == 5 * fragments
 
 
 def test_a_copy_in_files_that_cannot_be_written_or_read_leaves_lance_to_refine(
@@ -692,7 +703,7 @@ def test_a_cancelled_copy_in_files_leaves_nothing_trusted(catalog: Catalog, tmp_
     assert import_files(catalog, [more]).imported == 100  # a second fragment
     token = CancelToken()
     calls = []
-    original = refine_files._write_fragment
+    original = refine_files._vectors
 
     def cancel_midway(*args: object, **kwargs: object) -> object:
         calls.append(1)
@@ -704,7 +715,7 @@ def test_a_cancelled_copy_in_files_leaves_nothing_trusted(catalog: Catalog, tmp_
     fragments = len(catalog.dataset().get_fragments())
     assert fragments >= 2
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(refine_files, "_write_fragment", cancel_midway)
+        mp.setattr(refine_files, "_vectors", cancel_midway)
         with pytest.raises(Cancelled):
             searcher.warm(cancel=token)
     folder = catalog.work_folder("refine") / f"refine-{catalog.default_vector}"
@@ -733,3 +744,27 @@ def test_file_vectors_read_the_rows_asked_for_in_any_order(tmp_path: Path) -> No
     paths[2].write_bytes(parts[2][:3].tobytes())  # truncated by something else
     with pytest.raises(OSError):
         plain[np.array([12])]
+
+
+def test_file_sequences_read_the_rows_asked_for_in_any_order(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from genocat_desktop.engine.search.refine_files import FileSequences
+
+    parts = [["MKV", "", "ACDEFGHIKLMNPQRSTVWY"], ["W"], ["PPG", "MKVLA"]]
+    paths, offsets = [], []
+    for i, part in enumerate(parts):
+        paths.append(tmp_path / f"{i}.seq")
+        paths[-1].write_bytes("".join(part).encode())
+        offsets.append(np.concatenate([[0], np.cumsum([len(x) for x in part])]).astype(np.int64))
+    whole = [s for part in parts for s in part]
+    order = np.array([5, 0, 3, 1, 4, 2])
+    plain = FileSequences(paths, offsets, pa.large_string())
+    permuted = FileSequences(paths, offsets, pa.large_string(), order)
+    assert len(plain) == 6
+    got = plain.take(np.array([5, 1, 2, 3]))
+    assert got.type == pa.large_string() and got.to_pylist() == ["MKVLA", "", "ACDEFGHIKLMNPQRSTVWY", "W"]
+    assert permuted.take(np.arange(6)).to_pylist() == [whole[i] for i in order]
+    paths[2].write_bytes(b"PPG")  # truncated by something else
+    with pytest.raises(OSError):
+        plain.take(np.array([5]))

@@ -14,6 +14,7 @@ holds in RAM, then asks it for each query's hits:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -211,7 +212,8 @@ def ranked_rows(
 ) -> tuple[pa.Table, np.ndarray]:
     """The rows of the best ``k`` of the row ids ``found`` by ``scores``, best first, and their scores.
 
-    Fields held in ``copy.rows`` come from RAM, the others (the sequences) from one Lance take.
+    Fields held in ``copy.rows`` come from RAM, the sequences from the copy's files where it keeps them,
+    the others from one Lance take.
     """
     if found.size > k:
         keep = np.argpartition(-scores, k - 1)[:k]
@@ -225,9 +227,20 @@ def ranked_rows(
     if held is None:
         return ds._take_rows(found.tolist(), columns=columns), scores
     assert copy is not None
-    cached = held.take(np.searchsorted(copy.ids, found))
+    positions = np.searchsorted(copy.ids, found)
+    cached = held.take(positions)
     missing = [c for c in columns if c not in cached.column_names]
-    read = ds._take_rows(found.tolist(), columns=missing) if missing else None
-    sources = [read if read is not None and c in missing else cached for c in columns]
-    schema = pa.schema([t.schema.field(c) for t, c in zip(sources, columns, strict=True)])
-    return pa.Table.from_arrays([t.column(c) for t, c in zip(sources, columns, strict=True)], schema=schema), scores
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {c: cached.column(c) for c in cached.column_names}
+    fields = {f.name: f for f in cached.schema}
+    if "sequence" in missing and copy.sequences is not None:
+        # A copy kept in files holds the sequences too: one read each instead of a Lance take.
+        with contextlib.suppress(OSError):  # a file gone missing: Lance reads them
+            arrays["sequence"] = copy.sequences.take(positions)
+            fields["sequence"] = ds.schema.field("sequence")
+    rest = [c for c in missing if c not in arrays]
+    if rest:
+        read = ds._take_rows(found.tolist(), columns=rest)
+        arrays.update({c: read.column(c) for c in rest})
+        fields.update({c: read.schema.field(c) for c in rest})
+    schema = pa.schema([fields[c] for c in columns])
+    return pa.Table.from_arrays([arrays[c] for c in columns], schema=schema), scores

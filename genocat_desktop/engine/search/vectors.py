@@ -24,7 +24,14 @@ import numpy as np
 import pyarrow as pa
 
 from genocat_desktop.engine.core.progress import CancelToken
-from genocat_desktop.engine.search.refine_files import FilePiece, FileVectors, file_pieces, remove_stale
+from genocat_desktop.engine.search.refine_files import (
+    FilePiece,
+    FileSequences,
+    FileVectors,
+    Signatures,
+    file_pieces,
+    remove_stale,
+)
 
 __all__ = [
     "FILTER_CACHE_BYTES",
@@ -107,7 +114,8 @@ class RefinementCopy:
     aligned with ``ids``, when they fit the memory budget too: a hit's fields
     without a Lance take (~1 ms for one column of 10 rows at 1M, 2.4 ms for six).
     ``vectors`` is an array in RAM, or :class:`~.refine_files.FileVectors`
-    (read row by row from files on this machine) for a catalog too large for RAM.
+    (read row by row from files on this machine) for a catalog too large for RAM;
+    such a copy holds the sequences in files too (``sequences``).
     """
 
     version: int
@@ -115,6 +123,7 @@ class RefinementCopy:
     vectors: np.ndarray | FileVectors
     ids: np.ndarray
     rows: pa.Table | None
+    sequences: FileSequences | None = None
 
 
 @dataclass(slots=True)
@@ -280,12 +289,17 @@ class RefinementVectors:
         dim = int(catalog.vector_columns()[column]["dim"])
         other = _other_columns(catalog, ds, RAM_ROW_SKIP)
         vector_field = ds.lance_schema.field(column).id()
+        text = next((c for c in RAM_ROW_SKIP if c in ds.schema.names), None)
+        text_field = ds.lance_schema.field(text).id() if text is not None else None
+
+        def signatures(meta: Any) -> Signatures:
+            vec_sig, full_sig = _signatures(meta, vector_field, other)
+            return vec_sig, full_sig, _signatures(meta, text_field, [])[0] if text_field is not None else None
+
         previous = self.file_pieces if self.fragments_column == column and self.folder == folder else {}
         try:
-            pieces, room, reads = file_pieces(
-                ds, column, other, dim, folder, previous, budget,
-                lambda meta: _signatures(meta, vector_field, other), cancel,
-            )
+            pieces, room, reads = file_pieces(ds, column, other, dim, folder, previous, budget, signatures, text,
+                                              cancel)
         except OSError:
             # A folder that cannot be written (read-only, full): Lance refines from the data files.
             self.copy, self.folder, self.file_pieces, self.fragments_column = None, None, {}, None
@@ -294,19 +308,24 @@ class RefinementVectors:
         ordered = [pieces[i] for i in sorted(pieces)]
         ids = np.concatenate([p.ids for p in ordered]) if ordered else np.empty(0, np.uint64)
         rows = None
-        if room > 0 and all(p.rows is not None and p.full_sig[2] == tuple(other) for p in ordered):
+        if room > 0 and all(p.rows is not None for p in ordered):
             rows = pa.concat_tables([p.rows for p in ordered if p.rows is not None]) if ordered else None
         order = None
         if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
             order = np.argsort(ids, kind="stable")
             ids = ids[order]
             rows = rows.take(order) if rows is not None else None
-        vectors = FileVectors([p.path for p in ordered], [p.ids.size for p in ordered], dim, order)
+        vectors = FileVectors([p.vectors for p in ordered], [p.ids.size for p in ordered], dim, order)
+        sequences = None
+        if text is not None and all(p.text is not None and p.offsets is not None for p in ordered):
+            kind = ds.schema.field(text).type
+            sequences = FileSequences([p.text for p in ordered if p.text is not None],
+                                      [p.offsets for p in ordered if p.offsets is not None], kind, order)
         self.fragments, self.file_pieces = {}, pieces
         self.fragments_column, self.folder = column, folder
         remove_stale(folder, pieces)
         held = rows.combine_chunks() if rows is not None else None
-        self.copy = RefinementCopy(ds.version, column, vectors, ids, held)
+        self.copy = RefinementCopy(ds.version, column, vectors, ids, held, sequences)
         return self.copy
 
     def _pieces(

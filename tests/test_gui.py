@@ -206,7 +206,9 @@ def test_the_default_mode_aligns_and_says_which_mode_ran(qtbot: Any, window: Mai
     source = page.hits_table.source
     bits = [source.row_dict(r)["bits"] for r in range(source.rowCount())]
     assert bits and bits == sorted(bits, reverse=True) and source.row_dict(0)["id"].startswith("Globin|")
-    assert "exhaustive (auto: " in page.results_label.text()  # a small catalog: every sequence aligned
+    # A small catalog: every sequence aligned; the line names the mode, its tooltip says why.
+    assert "exhaustive (auto)" in page.results_label.text()
+    assert "Mode: exhaustive (auto: " in page.results_label.toolTip()
 
 
 def test_search_fills_the_table_detail_and_histogram(qtbot: Any, searched: MainWindow) -> None:

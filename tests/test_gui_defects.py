@@ -343,6 +343,14 @@ def test_15_summary_line_elides_and_keeps_the_whole_in_its_tooltip(qtbot: Any) -
     assert line.elided() and "long summary" in line.toolTip()
     line.resize(6000, line.height())
     assert not line.elided()
+    two = SummaryLine("<b>query</b>: " + "words " * 40, lines=2)
+    qtbot.addWidget(two)
+    assert two.height() > line.height()
+    two.resize(200, two.height())  # ~240 characters do not fit two lines of 200 pixels
+    two.show()
+    assert two.elided()
+    two.resize(1100, two.height())  # they fit two lines of 1,100 pixels, not one
+    assert not two.elided() and two.fontMetrics().horizontalAdvance("words " * 40) > 1100
 
 
 def test_11_bulk_ingest_report_accounts_for_every_record(qtbot: Any, window: MainWindow, edge_dir: Path) -> None:

@@ -205,13 +205,18 @@ def first_aligned(result: SearchResult) -> bool:
     return "bits" in result.hits.column_names
 
 
-def mode_summary(result: SearchResult) -> str:
-    """The mode a search ran in and, when chosen automatically, why: ``"sensitive (auto: ...)"``."""
+def mode_summary(result: SearchResult, *, short: bool = False) -> str:
+    """The mode a search ran in and, when chosen automatically, why: ``"sensitive (auto: ...)"``.
+
+    ``short``: without the why (``"sensitive (auto)"``), for a one-line summary.
+    """
     mode = str(result.extra.get("mode", "fast"))
     reason = str(result.extra.get("mode_reason", ""))
     if result.extra.get("strategy") == "translated":
         return f"translated ({result.extra.get('translated', '')})"
-    return f"{mode} ({reason})" if reason.startswith("auto") else mode
+    if not reason.startswith("auto"):
+        return mode
+    return f"{mode} (auto)" if short else f"{mode} ({reason})"
 
 
 def _alignment_text(request: SearchRequest) -> str:

@@ -219,7 +219,8 @@ class SearchPage(QWidget):
 
     def _build_results_bar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
-        self.results_label = SummaryLine("No search yet.")
+        # Two lines: at 1024 pixels one line beside the hit filter held only the query's name.
+        self.results_label = SummaryLine("No search yet.", lines=2)
         self.query_combo = QComboBox()
         self.query_combo.setToolTip("Several queries were searched: choose whose hits to show")
         self.query_combo.setVisible(False)
@@ -457,12 +458,15 @@ class SearchPage(QWidget):
         # Said when not every sequence was compared: through the vector index a close hit can be missed.
         how = "" if r.exact else ", approximate (vector index)"
         sig = f", {significant:,} with E-value ≤ {self._cutoff():g}" if significant is not None else ""
-        mode = f" · {html.escape(search_ops.mode_summary(r))}"
+        # The mode's name on the line, why it was chosen in the tooltip: the reason (up to ~130
+        # characters) pushed the rest of the line out of a 1024-pixel window.
+        mode = f" · {html.escape(search_ops.mode_summary(r, short=True))}"
         self.results_label.setText(
             f"<b>{html.escape(r.query.id)}</b> ({len(r.query.sequence):,} {r.query.molecule} residues): "
             f"{len(r):,} hit{'' if len(r) == 1 else 's'}{sig} of {r.candidates:,} sequences in "
             f"{r.seconds * 1000:.0f} ms{how}"
-            f"{html.escape(filt)}{mode}"
+            f"{html.escape(filt)}{mode}",
+            f"Mode: {search_ops.mode_summary(r)}",
         )
         # The histogram and the first hit's details are drawn a few frames later: drawn with
         # the table, the window repainted all three in one pass and stopped responding for

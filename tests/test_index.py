@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -768,3 +769,43 @@ def test_file_sequences_read_the_rows_asked_for_in_any_order(tmp_path: Path) -> 
     paths[2].write_bytes(b"PPG")  # truncated by something else
     with pytest.raises(OSError):
         plain.take(np.array([5]))
+
+
+def test_two_searchers_writing_the_copy_at_once_both_get_whole_files(catalog: Catalog) -> None:
+    """Two processes opening a large catalog at once write the same files: each under a name of its own."""
+    import threading
+
+    from genocat_desktop.engine.search import refine_files
+
+    barrier = threading.Barrier(2, timeout=30)
+    first = threading.local()
+    batches = refine_files._batches
+
+    def together(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(first, "done", False):
+            first.done = True
+            barrier.wait()  # both writers have opened their file for the first fragment's vectors
+        return batches(*args, **kwargs)
+
+    searchers = [Searcher(catalog, use_index=True, memory_budget=_small_budget(catalog)) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def warm(searcher: Searcher) -> None:
+        try:
+            searcher.warm()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(refine_files, "_batches", together)
+        threads = [threading.Thread(target=warm, args=(s,)) for s in searchers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    q = _queries(catalog, 1)[0]
+    a, b = (s.search(q, k=10) for s in searchers)
+    assert a.extra["refine"] == b.extra["refine"] == "files" and a.hits.equals(b.hits)
+    folder = catalog.work_folder("refine") / f"refine-{catalog.default_vector}"
+    assert not list(folder.glob("*.tmp"))

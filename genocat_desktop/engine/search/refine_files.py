@@ -19,8 +19,9 @@ all its files and the columns; the sequences (``.seq``, with their offsets in
 ``.seqpos.npy``), named by the files holding them. An import writes only its
 new fragments, a field edit only the fields' file, and another version's files
 are recognised as stale and removed. Each file is written under a temporary
-name and renamed when complete (the ids and offsets first, the file they
-describe last): a cancelled or failed build leaves nothing a later load trusts.
+name of its writer's own and renamed when complete (the ids and offsets first,
+the file they describe last): a cancelled or failed build leaves nothing a
+later load trusts, and two processes writing the same file each rename a whole one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +179,8 @@ def _batches(frag: Any, columns: list[str], cancel: CancelToken | None) -> Itera
 def _written(path: Path, write: Callable[[Any], None], then: Callable[[], None] | None = None) -> None:
     """Write ``path`` through ``write(file)`` under a temporary name, renamed when complete (after
     ``then()``, which writes what describes it)."""
-    tmp = path.with_name(path.name + ".tmp")
+    # A name of this writer's own: two processes opening a catalog at once write the same files.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         with tmp.open("wb") as out:
             write(out)
@@ -206,7 +209,8 @@ def _vectors(frag: Any, column: str, dim: int, path: Path, cancel: CancelToken |
             parts.append(batch.column("_rowid").to_numpy().astype(np.uint64))
 
     def save_ids() -> None:
-        np.save(_sibling(path, _VECTORS, _IDS), np.concatenate(parts) if parts else np.empty(0, np.uint64))
+        ids = np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        _written(_sibling(path, _VECTORS, _IDS), lambda out: np.save(out, ids))
 
     _written(path, write, save_ids)
     return np.concatenate(parts) if parts else np.empty(0, np.uint64), True
@@ -234,7 +238,7 @@ def _sequences(frag: Any, column: str, path: Path, rows: int, cancel: CancelToke
         sizes = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
         return np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes, dtype=np.int64)])
 
-    _written(path, write, lambda: np.save(offsets_path, offsets_of()))
+    _written(path, write, lambda: _written(offsets_path, lambda out: np.save(out, offsets_of())))
     return offsets_of()
 
 

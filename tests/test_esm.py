@@ -365,6 +365,18 @@ def test_add_embedding_then_search_by_it(catalog: Catalog, registry: Path) -> No
     assert embeddings.resolve_column(catalog, "tiny") == "vec_esm_tiny"
 
 
+def test_a_small_language_model_embeds_the_calibrations_near_copies(catalog: Catalog, registry: Path) -> None:
+    from genocat_desktop.engine.search.calibration import NO_ROW, calibration_sample, cheap_embedder
+
+    add_embedding(catalog, "esm", {"model": "tiny"})
+    emb = cheap_embedder(catalog, "vec_esm_tiny")
+    assert emb is not None  # a tiny model embeds a hundred copies in well under the budget
+    assert cheap_embedder(catalog, "vec_esm_tiny", budget=0.0) is None  # no time is short enough
+    sample = calibration_sample(catalog.dataset(), "vec_esm_tiny", queries=10, embedder=emb)
+    assert sample.vectors.shape == (20, int(catalog.vector_columns()["vec_esm_tiny"]["dim"]))
+    assert int((sample.own == NO_ROW).sum()) == 10  # ten near copies beside the ten rows
+
+
 def test_import_after_adding_fills_every_column(catalog: Catalog, registry: Path, data_dir: Path,
                                                 tmp_path: Path) -> None:
     add_embedding(catalog, "esm", {"model": "tiny"}, make_default=True)

@@ -282,21 +282,42 @@ def test_near_copies_only_from_a_cheap_embedder_that_can_be_built() -> None:
     from genocat_desktop.engine.core.errors import EmbedderError
     from genocat_desktop.engine.search.calibration import cheap_embedder
 
+    clock = [0.0]
+
+    class FakeEmbedder:
+        def __init__(self, seconds: float, broken: bool) -> None:
+            self.seconds, self.broken, self.calls = seconds, broken, 0
+
+        def embed(self, sequences: list[str], molecules: list[str]) -> None:
+            if self.broken:
+                raise RuntimeError("the model cannot run here")
+            self.calls += 1
+            clock[0] += self.seconds * len(sequences)  # what embedding them takes
+
     class FakeCatalog:
-        def __init__(self, name: str, fails: bool) -> None:
+        def __init__(self, name: str, fails: bool = False, seconds: float = 0.0, broken: bool = False) -> None:
             self.name, self.fails = name, fails
+            self.model = FakeEmbedder(seconds, broken)
 
         def vector_columns(self) -> dict[str, dict[str, str]]:
             return {"v": {"name": self.name}}
 
-        def embedder(self, column: str) -> str:
+        def embedder(self, column: str) -> FakeEmbedder:
             if self.fails:
                 raise EmbedderError("cannot be built with these parameters")
-            return f"{self.name} embedder"
+            return self.model
 
-    assert cheap_embedder(FakeCatalog("kmer", False), "v") == "kmer embedder"  # type: ignore[arg-type]
-    assert cheap_embedder(FakeCatalog("kmer", True), "v") is None  # type: ignore[arg-type]
-    assert cheap_embedder(FakeCatalog("esm", False), "v") is None  # type: ignore[arg-type]
+    def cheap(cat: FakeCatalog) -> object:
+        return cheap_embedder(cat, "v", queries=100, budget=30.0, clock=lambda: clock[0])  # type: ignore[arg-type]
+
+    kmer = FakeCatalog("kmer", seconds=1.0)
+    assert cheap(kmer) is kmer.model and kmer.model.calls == 0  # a k-mer embedder is never timed
+    assert cheap(FakeCatalog("kmer", fails=True)) is None
+    small = FakeCatalog("esm", seconds=0.25)  # 100 copies: 25 s
+    assert cheap(small) is small.model and small.model.calls == 2  # loaded, then timed
+    assert cheap(FakeCatalog("esm", seconds=0.35)) is None  # 35 s
+    assert cheap(FakeCatalog("esm", fails=True)) is None
+    assert cheap(FakeCatalog("esm", broken=True)) is None
 
 
 def test_an_index_that_prunes_coarsely_gets_fewer_larger_partitions() -> None:

@@ -43,6 +43,8 @@ __all__ = [
     "CALIBRATION_QUERIES",
     "CALIBRATION_REFINES",
     "CALIBRATION_TARGET",
+    "NEAR_COPY_PROBE",
+    "NEAR_COPY_SECONDS",
     "NEAR_COPY_SUBSTITUTIONS",
     "NO_ROW",
     "CalibrationSample",
@@ -65,9 +67,15 @@ CALIBRATION_QUERIES: Final = 100
 NEAR_COPY_SUBSTITUTIONS: Final = 0.25
 #: A longer row's near copy is a window of this many residues of it.
 NEAR_COPY_MAX_RESIDUES: Final = 10_000
-#: Embedders whose near copies are embedded for the calibration: those that embed a hundred
-#: sequences in milliseconds (a language model would spend minutes of CPU on them).
+#: Embedders whose near copies are always embedded for the calibration: a hundred sequences in
+#: milliseconds. Another (a language model) is timed on :data:`NEAR_COPY_PROBE` sequences first and
+#: used if all the copies would take at most :data:`NEAR_COPY_SECONDS` (ESM-2 8M or 35M on a
+#: workstation's CPU; not 650M, which spends minutes of CPU on them).
 _CHEAP_EMBEDDERS: Final = frozenset({"kmer"})
+#: The longest embedding of the calibration's near copies worth its better estimate of recall.
+NEAR_COPY_SECONDS: Final = 30.0
+#: Sequences embedded to time an embedder, after one call that loads it (protein-length, 350 residues).
+NEAR_COPY_PROBE: Final = 4
 _AMINO_ACIDS: Final = np.frombuffer(AMINO_ACIDS.encode(), np.uint8)
 _NUCLEOTIDES: Final = np.frombuffer(b"ACGT", np.uint8)
 #: The probe counts measured, as fractions of the partitions (cheapest first). Steps of 5 % where
@@ -199,16 +207,32 @@ def calibration_sample(
     return CalibrationSample(vectors, truth, own, k)
 
 
-def cheap_embedder(catalog: Catalog, column: str) -> Any:
-    """The column's embedder if it embeds the calibration's near copies in milliseconds, else ``None``
-    (also when it cannot be built here: the calibration then uses the catalog's rows alone)."""
+def cheap_embedder(
+    catalog: Catalog, column: str, *, queries: int = CALIBRATION_QUERIES, budget: float = NEAR_COPY_SECONDS,
+    clock: Any = time.perf_counter,
+) -> Any:
+    """The column's embedder if it embeds the calibration's ``queries`` near copies within ``budget`` seconds.
+
+    A k-mer embedder always does; another is built and timed on
+    :data:`NEAR_COPY_PROBE` protein-length sequences (``clock`` reads the time).
+    ``None`` when it would take longer, or cannot be built or run here: the
+    calibration then uses the catalog's rows alone.
+    """
     record = catalog.vector_columns().get(column, {})
-    if record.get("name") not in _CHEAP_EMBEDDERS:
-        return None
     try:
-        return catalog.embedder(column)
-    except (EmbedderError, CatalogError):
+        embedder = catalog.embedder(column)
+        if record.get("name") in _CHEAP_EMBEDDERS:
+            return embedder
+        rng = np.random.default_rng(0)
+        probe = [_AMINO_ACIDS[rng.integers(0, _AMINO_ACIDS.size, 350)].tobytes().decode()
+                 for _ in range(NEAR_COPY_PROBE)]
+        embedder.embed(probe[:1], ["protein"])  # the first call loads the model
+        start = clock()
+        embedder.embed(probe, ["protein"] * len(probe))
+        per_copy = (clock() - start) / len(probe)
+    except (EmbedderError, CatalogError, OSError, RuntimeError, ValueError):
         return None
+    return embedder if per_copy * queries <= budget else None
 
 
 @dataclass
@@ -295,7 +319,7 @@ def calibrate(
     ``queries`` rows of the catalog (a seeded random sample) are searched
     through the index, each with its own row excluded from both the results
     and the exact answer (an exact scan of every row), and so are near copies
-    of them where the column's embedder is cheap (:func:`cheap_embedder`);
+    of them where the column's embedder is cheap enough (:func:`cheap_embedder`);
     an effort's recall is the lower of the two kinds'. For each refine factor
     in :data:`CALIBRATION_REFINES`, the smallest probe count among
     :data:`CALIBRATION_FRACTIONS` of the partitions reaching ``target`` is

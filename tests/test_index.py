@@ -760,8 +760,9 @@ def test_file_sequences_read_the_rows_asked_for_in_any_order(tmp_path: Path) -> 
         offsets.append(np.concatenate([[0], np.cumsum([len(x) for x in part])]).astype(np.int64))
     whole = [s for part in parts for s in part]
     order = np.array([5, 0, 3, 1, 4, 2])
-    plain = FileSequences(paths, offsets, pa.large_string())
-    permuted = FileSequences(paths, offsets, pa.large_string(), order)
+    column = pa.field("sequence", pa.large_string())
+    plain = FileSequences(paths, offsets, column)
+    permuted = FileSequences(paths, offsets, column, order)
     assert len(plain) == 6
     got = plain.take(np.array([5, 1, 2, 3]))
     assert got.type == pa.large_string() and got.to_pylist() == ["MKVLA", "", "ACDEFGHIKLMNPQRSTVWY", "W"]

@@ -102,12 +102,15 @@ class FileVectors(_Positions):
 
 
 class FileSequences(_Positions):
-    """The sequences of several per-fragment files (UTF-8, end to end, with their offsets in RAM)."""
+    """The sequences of several per-fragment files (UTF-8, end to end, with their offsets in RAM).
 
-    def __init__(self, paths: list[Path], offsets: list[np.ndarray], kind: pa.DataType,
+    ``field`` is the catalog's column they come from (its name and type).
+    """
+
+    def __init__(self, paths: list[Path], offsets: list[np.ndarray], field: pa.Field,
                  order: np.ndarray | None = None) -> None:
         super().__init__([o.size - 1 for o in offsets], order)
-        self.paths, self.offsets, self.kind = paths, offsets, kind
+        self.paths, self.offsets, self.field = paths, offsets, field
 
     def take(self, pos: Any) -> pa.Array:
         """The sequences at positions ``pos`` of the sorted copy, as an array of the column's type."""
@@ -121,7 +124,7 @@ class FileSequences(_Positions):
                     if len(data) != end - start:
                         raise OSError(f"{self.paths[p]} is shorter than its sequences")
                     out[j] = data.decode()
-        return pa.array(out, type=self.kind)
+        return pa.array(out, type=self.field.type)
 
 
 @contextlib.contextmanager

@@ -232,11 +232,12 @@ def ranked_rows(
     missing = [c for c in columns if c not in cached.column_names]
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {c: cached.column(c) for c in cached.column_names}
     fields = {f.name: f for f in cached.schema}
-    if "sequence" in missing and copy.sequences is not None:
+    text = copy.sequences
+    if text is not None and text.field.name in missing:
         # A copy kept in files holds the sequences too: one read each instead of a Lance take.
         with contextlib.suppress(OSError):  # a file gone missing: Lance reads them
-            arrays["sequence"] = copy.sequences.take(positions)
-            fields["sequence"] = ds.schema.field("sequence")
+            arrays[text.field.name] = text.take(positions)
+            fields[text.field.name] = text.field
     rest = [c for c in missing if c not in arrays]
     if rest:
         read = ds._take_rows(found.tolist(), columns=rest)

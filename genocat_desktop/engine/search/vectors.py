@@ -89,6 +89,14 @@ def _signatures(meta: Any, vector_field: int, other: list[str]) -> tuple[tuple[A
     return vec_sig, (deletions, tuple(sorted((f.path, tuple(f.fields)) for f in meta.files)), tuple(other))
 
 
+def _id_order(ids: np.ndarray) -> np.ndarray | None:
+    """The order that sorts row ids, or ``None`` if sorted already (they follow fragment order unless the
+    dataset has stable row ids)."""
+    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        return np.argsort(ids, kind="stable")
+    return None
+
+
 @dataclass(slots=True)
 class ExactMatrix:
     """One vector column of one version in float32, for exact search.
@@ -266,9 +274,8 @@ class RefinementVectors:
         else:
             for p in pieces:  # the fields did not all fit: keep none of them
                 p.rows = None
-        if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            # Row ids follow fragment order unless the dataset has stable row ids: sort to be sure.
-            order = np.argsort(ids, kind="stable")
+        order = _id_order(ids)
+        if order is not None:
             ids, vectors = ids[order], vectors[order]
             rows = rows.take(order) if rows is not None else None
         else:
@@ -289,7 +296,8 @@ class RefinementVectors:
         dim = int(catalog.vector_columns()[column]["dim"])
         other = _other_columns(catalog, ds, RAM_ROW_SKIP)
         vector_field = ds.lance_schema.field(column).id()
-        text = next((c for c in RAM_ROW_SKIP if c in ds.schema.names), None)
+        # The sequences (the column the RAM copy leaves out) go to files beside the vectors.
+        text = "sequence" if "sequence" in ds.schema.names else None
         text_field = ds.lance_schema.field(text).id() if text is not None else None
 
         def signatures(meta: Any) -> Signatures:
@@ -310,17 +318,16 @@ class RefinementVectors:
         rows = None
         if room > 0 and all(p.rows is not None for p in ordered):
             rows = pa.concat_tables([p.rows for p in ordered if p.rows is not None]) if ordered else None
-        order = None
-        if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            order = np.argsort(ids, kind="stable")
+        order = _id_order(ids)
+        if order is not None:
             ids = ids[order]
             rows = rows.take(order) if rows is not None else None
         vectors = FileVectors([p.vectors for p in ordered], [p.ids.size for p in ordered], dim, order)
         sequences = None
         if text is not None and all(p.text is not None and p.offsets is not None for p in ordered):
-            kind = ds.schema.field(text).type
             sequences = FileSequences([p.text for p in ordered if p.text is not None],
-                                      [p.offsets for p in ordered if p.offsets is not None], kind, order)
+                                      [p.offsets for p in ordered if p.offsets is not None],
+                                      ds.schema.field(text), order)
         self.fragments, self.file_pieces = {}, pieces
         self.fragments_column, self.folder = column, folder
         remove_stale(folder, pieces)

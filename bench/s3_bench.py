@@ -89,9 +89,19 @@ def measure(location: str, opts: dict[str, str] | None, fasta: Path, queries: li
         Catalog.open(location, create=False, storage_options=opts).count()
         opens.append(time.perf_counter() - t)
     res["open_ms"] = {"first": opens[0] * 1000, "median": float(np.median(opens)) * 1000}
-    for mode, kw in [("memory", {"use_index": False}), ("index", {"use_index": True})]:
+    # "index": a one-shot search (the CLI's), Lance re-ranking from the catalog's files; "warmed": the
+    # app's path for a catalog beyond the memory budget, opened and warmed first, which keeps the
+    # half-precision copy in this machine's cache folder (files), re-ranks from it and holds the fields
+    # in RAM (a budget of half the copy: ~1 KB a row of vectors, ~0.2 KB of fields).
+    half_copy = report.imported * int(cat.vector_columns()[cat.default_vector]["dim"])
+    for mode, kw, warm in [("memory", {"use_index": False}, False), ("index", {"use_index": True}, False),
+                           ("warmed", {"use_index": True, "memory_budget": half_copy}, True)]:
         cat2 = Catalog.open(location, create=False, storage_options=opts)
         searcher = Searcher(cat2, **kw)
+        t = time.perf_counter()
+        if warm:
+            searcher.warm()
+        warm_s = time.perf_counter() - t
         t = time.perf_counter()
         searcher.search(queries[0], k=10)
         first = time.perf_counter() - t
@@ -101,7 +111,7 @@ def measure(location: str, opts: dict[str, str] | None, fasta: Path, queries: li
             r = searcher.search(q, k=10)
             lat.append(time.perf_counter() - t)
         res[mode] = {"first_ms": first * 1000, "warm_p50_ms": ms(lat, 50), "warm_p99_ms": ms(lat, 99),
-                     "strategy": r.extra.get("strategy")}
+                     "strategy": r.extra.get("strategy"), "refine": r.extra.get("refine"), "warm_up_s": warm_s}
     return res
 
 
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = OUT / "tmp_s3"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # an S3 catalog's working files, removed at the end
     fasta = tmp / "bench.fa"
     write_fasta(fasta, args.sequences)
     rng = np.random.default_rng(1)
@@ -157,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, a, b in [("open (first), ms", s3["open_ms"]["first"], local["open_ms"]["first"]),
                         ("open (median of 5), ms", s3["open_ms"]["median"], local["open_ms"]["median"])]:
         lines.append(f"| {label} | {a:.1f} | {b:.1f} | {a / b:.1f} |")
-    for mode in ("memory", "index"):
+    a, b = s3["warmed"]["warm_up_s"], local["warmed"]["warm_up_s"]
+    lines.append(f"| warm-up (copy written to files), s | {a:.2f} | {b:.2f} | {a / b:.1f} |")
+    for mode in ("memory", "index", "warmed"):
         for label, key in [("first query", "first_ms"), ("warm p50", "warm_p50_ms"), ("warm p99", "warm_p99_ms")]:
             a, b = s3[mode][key], local[mode][key]
             lines.append(f"| {mode} search: {label}, ms | {a:.1f} | {b:.1f} | {a / b:.1f} |")

@@ -228,7 +228,7 @@ def ranked_rows(
         return ds._take_rows(found.tolist(), columns=columns), scores
     assert copy is not None
     positions = np.searchsorted(copy.ids, found)
-    cached = held.take(positions)
+    cached = held.select([c for c in columns if c in held.column_names]).take(positions)  # the asked ones only
     missing = [c for c in columns if c not in cached.column_names]
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {c: cached.column(c) for c in cached.column_names}
     fields = {f.name: f for f in cached.schema}
